@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "overlay",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "overlay", targets: ["overlay"]),
+        .library(name: "OverlayKit", targets: ["OverlayKit"]),
+        .library(name: "Serve", targets: ["Serve"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries, one thin system-library target each.
+        .systemLibrary(name: "CSolv", pkgConfig: "libsolvext", providers: [.apt(["libsolv-dev", "libsolvext-dev"])]),
+        .systemLibrary(name: "CRPM", pkgConfig: "rpm", providers: [.apt(["librpm-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // The one door for system calls, shared by the generator and the server.
+        .target(name: "Posix", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+
+        // plugin → base → solve → install → pack → publish, and fleet (roles, nodes, boot configs).
+        .target(
+            name: "OverlayKit",
+            dependencies: [
+                "CSolv", "CRPM", "CArchive", "CZstd", "Posix",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // TFTP + HTTP over POSIX sockets, confined to one directory.
+        .target(
+            name: "Serve",
+            dependencies: ["Posix", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .executableTarget(
+            name: "overlay",
+            dependencies: [
+                "OverlayKit", "Serve",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "OverlayKitTests", dependencies: ["OverlayKit"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve"]),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef OVERLAY_CZSTD_SHIM_H
+#define OVERLAY_CZSTD_SHIM_H
+#include <zstd.h>
+#endif

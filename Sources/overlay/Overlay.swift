@@ -1,0 +1,16 @@
+import ArgumentParser
+
+@main
+struct Overlay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "overlay",
+        abstract: "Build plugin overlays for diskless RPM-based nodes and serve them over PXE.",
+        discussion: """
+            A plugin (repo files, a package list, a blacklist, an optional bundled repo) is solved against the
+            locked package set of a base image, installed into a root that holds only its delta, and packed as a
+            cpio initramfs overlay that a node unpacks after the base initrd.
+            """,
+        version: "0.1.0",
+        subcommands: []
+    )
+}
