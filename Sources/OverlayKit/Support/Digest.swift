@@ -38,15 +38,23 @@ public struct SHA256Digest {
         return digest.finalize()
     }
 
-    /// The digest of the file at `path`, read in chunks.
+    /// The digest of the file at `path`, read in chunks. Errors are `SystemCallError`s naming the path.
     public static func file(_ path: FilePath) throws -> String {
-        let fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        } catch let error as Errno {
+            throw SystemCallError(call: "open", subject: path.string, errno: error)
+        }
         defer { try? fd.close() }
         let digest = SHA256Digest()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
-            let count = try fd.read(into: buffer)
+            let count: Int
+            do { count = try fd.read(into: buffer) } catch let error as Errno {
+                throw SystemCallError(call: "read", subject: path.string, errno: error)
+            }
             if count == 0 { break }
             digest.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }

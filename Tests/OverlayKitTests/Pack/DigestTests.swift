@@ -25,6 +25,10 @@ import Testing
     }
 
     @Test func missingFileIsAnError() throws {
-        #expect(throws: Errno.noSuchFileOrDirectory) { try SHA256Digest.file("/nonexistent/overlay") }
+        #expect {
+            try SHA256Digest.file("/nonexistent/overlay")
+        } throws: { error in
+            "\(error)" == "open /nonexistent/overlay failed: No such file or directory"
+        }
     }
 }
