@@ -2,6 +2,7 @@ internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import SystemPackage
 
 /// What packing produced.
@@ -46,17 +47,35 @@ public struct OverlayPacker: Sendable {
             return try SquashfsImage(sourceDateEpoch: sourceDateEpoch, zstdLevel: zstdLevel).pack(root: root, to: path)
         }
         var result: PackResult?
-        try AtomicFile.write(to: path) { fd in
-            let tree = try DeltaTree(root: root)
-            let file = FileSink(fd)
-            let sink: ArchiveSink = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : file
-            let writer = try CpioWriter(sink: sink, gzip: format == .cpioGzip, output: path)
-            try writeEntries(of: tree, to: writer)
-            try writer.close()
-            result = PackResult(path: path, size: file.size, sha256: file.sha256, entries: tree.entries.count)
+        try Self.writing(path) {
+            try AtomicFile.write(to: path) { fd in
+                result = try packCpio(root: root, into: fd, path: path)
+            }
         }
-        guard let result else { throw PackError.unreadable(path: path, reason: "packing produced no result") }
+        guard let result else { throw PackError.cannotWrite(path: path, reason: "packing produced no result") }
         return result
+    }
+
+    /// Walks the tree and streams it through libarchive (and zstd) into `fd`.
+    private func packCpio(root: FilePath, into fd: FileDescriptor, path: FilePath) throws -> PackResult {
+        let tree = try DeltaTree(root: root)
+        let file = FileSink(fd)
+        let sink: ArchiveSink = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : file
+        let writer = try CpioWriter(sink: sink, gzip: format == .cpioGzip, output: path)
+        try writeEntries(of: tree, to: writer)
+        try writer.close()
+        return PackResult(path: path, size: file.size, sha256: file.sha256, entries: tree.entries.count)
+    }
+
+    /// Turns the bare errno errors of creating, syncing and renaming the output into sentences naming it.
+    static func writing<T>(_ path: FilePath, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as Errno {
+            throw PackError.cannotWrite(path: path, reason: error.posixDescription)
+        } catch let error as SystemCallError {
+            throw PackError.cannotWrite(path: path, reason: "\(error.call) failed: \(error.errno.posixDescription)")
+        }
     }
 
     private func writeEntries(of tree: DeltaTree, to writer: CpioWriter) throws {
