@@ -156,6 +156,19 @@ import Testing
         #expect(!mountsMention(scratch.directory.path))
     }
 
+    @Test func wrongDatabasePathIsAnErrorNotAnEmptyRpmdb() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanup() }
+        let before = try TreeSnapshot(scratch.base)
+        let error = try #require(throws: InstallError.self) {
+            try PackageInstaller.installDelta(
+                packages: try scratch.build([SpecPackage(name: "any", files: ["/usr/share/any/data": "x\n"])]), base: scratch.base,
+                baseDBPath: "/usr/lib/sysimage/rpm", workDirectory: scratch.work)
+        }
+        #expect(String(describing: error).contains("has no usable rpm database at /usr/lib/sysimage/rpm (there is no rpmdb.sqlite)"), "\(error)")
+        #expect(try TreeSnapshot(scratch.base) == before)
+    }
+
     @Test func workDirectoryMustBeEmpty() throws {
         let scratch = try Scratch()
         defer { scratch.cleanup() }

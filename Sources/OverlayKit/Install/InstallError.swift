@@ -16,6 +16,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
     case deletesBaseFiles([String])
     /// A directory of the base was replaced by a new, opaque one, hiding the base's files in it.
     case hidesBaseDirectory(String)
+    /// The base has no rpmdb this rpm can update at the given path.
+    case unusableBaseDatabase(base: FilePath, dbPath: String, reason: String)
     /// The directory meant for a new root or work files is not empty.
     case directoryNotEmpty(FilePath)
     /// The base root is missing or not a directory.
@@ -32,7 +34,7 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .unreadablePackage(let file, let reason):
-            return "The package file \(file) could not be read as an RPM (\(reason)): download it again or check the repository it came from."
+            return "The package file \(file) is not a usable RPM (\(reason)): download it again or check the repository it came from."
         case .transactionProblems(let problems):
             let text = problems.joined(separator: "; ")
             if problems.contains(where: { $0.contains("conflicts with file from package") }) {
@@ -50,6 +52,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
             return "Installing the packages deleted \(paths.joined(separator: ", ")) from the base image, and an overlay cannot delete a base file: leave out the package or scriptlet that removes it."
         case .hidesBaseDirectory(let path):
             return "Installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it."
+        case .unusableBaseDatabase(let base, let dbPath, let reason):
+            return "The base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): give the base's real rpmdb path (/var/lib/rpm or /usr/lib/sysimage/rpm) or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."
         case .directoryNotEmpty(let path):
             return "The directory \(path) is not empty: give a new or empty directory."
         case .missingBase(let path):
@@ -61,6 +65,9 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
         case .overlayMountFailed(let error):
             return "Mounting the overlay over the base failed (\(error)): run as root on a kernel with overlayfs, with the work directory on ext4, xfs, btrfs or tmpfs."
         case .system(let error):
+            if error.errno == .notPermitted {
+                return "Installing the packages failed: \(error). Installing needs root (mounts, chroot and file owners): run overlay as root."
+            }
             return "Installing the packages failed: \(error)."
         }
     }

@@ -86,6 +86,7 @@ public enum PackageInstaller {
         for path in [base, work] where path.string.contains(where: { $0 == "," || $0 == ":" || $0 == "\\" }) {
             throw InstallError.pathUnusableForOverlay(path)
         }
+        try checkBaseDatabase(base: base, dbPath: baseDBPath)
         guard try FileTree.isAbsentOrEmptyDirectory(work) else { throw InstallError.directoryNotEmpty(work) }
         let createdWork = FileTree.status(work) == nil
         if createdWork {
@@ -151,6 +152,25 @@ public enum PackageInstaller {
             try FileManager.default.createDirectory(atPath: tmp.string, withIntermediateDirectories: true)
             try systemCall("chmod", tmp.string) { chmod(tmp.string, 0o1777) }
         }
+    }
+
+    /// Makes sure rpm will find and update the base's rpmdb at `dbPath`: given a wrong path, rpm would quietly
+    /// create an empty rpmdb there and check nothing against the base's packages. Debian's rpm reads but cannot
+    /// write Berkeley DB rpmdbs (RHEL 8 and older) and does not know openSUSE's ndb.
+    private static func checkBaseDatabase(base: FilePath, dbPath: String) throws {
+        let relative = dbPath.split(separator: "/").joined(separator: "/")
+        let directory = relative.isEmpty ? base : base.appending(relative)
+        let reason: String
+        if FileTree.status(directory.appending("rpmdb.sqlite")) != nil {
+            return
+        } else if FileTree.status(directory.appending("Packages")) != nil {
+            reason = "it is a Berkeley DB rpmdb, which this rpm can read but not update"
+        } else if FileTree.status(directory.appending("Packages.db")) != nil {
+            reason = "it is an ndb rpmdb, which this rpm cannot open"
+        } else {
+            reason = "there is no rpmdb.sqlite"
+        }
+        throw InstallError.unusableBaseDatabase(base: base, dbPath: dbPath, reason: reason)
     }
 
     /// Refuses a work directory on overlayfs (it cannot be an upper layer) before mount gives a bare EINVAL.

@@ -23,6 +23,8 @@ enum PrivateNamespaceThread {
                 try systemCall("unshare", "(a private mount namespace)") { overlay_rpm_unshare_mounts_and_root() }
                 try systemCall("mount", "/ (making it private)") { mount(nil, "/", nil, UInt(MS_REC) | UInt(MS_PRIVATE), nil) }
                 result = .success(try body())
+            } catch let error as SystemCallError {
+                result = .failure(InstallError.system(error))
             } catch {
                 result = .failure(error)
             }

@@ -82,19 +82,22 @@ final class RPMTransaction {
     func addInstall(_ file: FilePath) throws {
         let mark = log.mark
         guard let fd = Fopen(file.string, "r.ufdio") else {
-            throw InstallError.unreadablePackage(file: file, reason: "it could not be opened")
+            throw InstallError.unreadablePackage(file: file, reason: "it could not be opened: \(String(cString: strerror(errno)))")
         }
         defer { Fclose(fd) }
         if Ferror(fd) != 0 {
-            let reason = Fstrerror(fd).map { String(cString: $0) } ?? "it could not be opened"
-            throw InstallError.unreadablePackage(file: file, reason: reason)
+            let reason = Fstrerror(fd).map { String(cString: $0) } ?? "unknown error"
+            throw InstallError.unreadablePackage(file: file, reason: "it could not be opened: \(reason)")
         }
         var header: Header?
         let rc = rpmReadPackageFile(ts, fd, file.string, &header)
         guard let header, rc == RPMRC_OK || rc == RPMRC_NOKEY || rc == RPMRC_NOTTRUSTED else {
             if let header { headerFree(header) }
-            let said = log.errors(since: mark).joined(separator: "; ")
-            throw InstallError.unreadablePackage(file: file, reason: said.isEmpty ? "rpm could not read its header" : "rpm: \(said)")
+            // rpm 4.18 logs nothing when the file is no RPM at all.
+            let said = log.warnings(since: mark).joined(separator: "; ")
+            let reason =
+                rc == RPMRC_NOTFOUND ? "it has no RPM lead and header" : "its header or signature header is damaged"
+            throw InstallError.unreadablePackage(file: file, reason: said.isEmpty ? reason : "\(reason); rpm: \(said)")
         }
         defer { headerFree(header) }
         let key = events.register(file)
