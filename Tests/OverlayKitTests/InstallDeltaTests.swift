@@ -90,6 +90,13 @@ import Testing
         #expect(text.contains("cannot-configure"), "\(text)")
         #expect(!mountsMention(scratch.directory.path))
         #expect(!FileManager.default.fileExists(atPath: scratch.work.string))
+
+        // Nothing holds the upper or work directory: the same work directory serves the next install.
+        let fixed = SpecPackage(name: "fixed", files: ["/usr/share/fixed/data": "x\n"], post: "echo configured > /usr/share/fixed/state")
+        let delta = try PackageInstaller.installDelta(
+            packages: try scratch.build([fixed]), base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work)
+        #expect(delta.installed == ["fixed-1.0-1.noarch"])
+        #expect(try TreeSnapshot(delta.path).entries.keys.sorted() == ["usr", "usr/share", "usr/share/fixed", "usr/share/fixed/data", "usr/share/fixed/state"])
     }
 
     @Test func packageOverwritingABaseFileIsAnErrorNamingThePath() throws {
@@ -167,6 +174,29 @@ import Testing
         }
         #expect(String(describing: error).contains("has no usable rpm database at /usr/lib/sysimage/rpm (there is no rpmdb.sqlite)"), "\(error)")
         #expect(try TreeSnapshot(scratch.base) == before)
+    }
+
+    @Test func workDirectoryOnOverlayfsIsRefusedClearly() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanup() }
+        let outer = scratch.directory.appendingPathComponent("outer")
+        for name in ["lower", "upper", "work", "merged"] {
+            try FileManager.default.createDirectory(at: outer.appendingPathComponent(name), withIntermediateDirectories: true)
+        }
+        let merged = outer.appendingPathComponent("merged").path
+        try RPMFixture.run([
+            "mount", "-t", "overlay", "overlay", "-o",
+            "lowerdir=\(outer.path)/lower,upperdir=\(outer.path)/upper,workdir=\(outer.path)/work", merged,
+        ])
+        defer { _ = try? RPMFixture.run(["umount", merged]) }
+        let work = FilePath(merged).appending("install")
+        let error = try #require(throws: InstallError.self) {
+            try PackageInstaller.installDelta(
+                packages: try scratch.build([SpecPackage(name: "any", files: ["/usr/share/any/data": "x\n"])]), base: scratch.base,
+                baseDBPath: "/var/lib/rpm", workDirectory: work)
+        }
+        #expect(String(describing: error).contains("is on overlayfs, which cannot hold an overlayfs upper layer"), "\(error)")
+        #expect(!FileManager.default.fileExists(atPath: work.string))
     }
 
     @Test func workDirectoryMustBeEmpty() throws {
