@@ -128,6 +128,20 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: scratch.base.appending("etc/node.conf").string))
     }
 
+    @Test func scriptletReplacingABaseDirectoryIsAnError() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanup() }
+        let replacer = SpecPackage(
+            name: "replacer", files: ["/usr/share/replacer/data": "x\n"],
+            post: "/bin/busybox rm -r /usr/share/node\n/bin/busybox mkdir /usr/share/node\necho new > /usr/share/node/fresh")
+        let error = try #require(throws: InstallError.self) {
+            try PackageInstaller.installDelta(
+                packages: try scratch.build([replacer]), base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work)
+        }
+        #expect(String(describing: error).contains("replaced the base image's directory /usr/share/node"), "\(error)")
+        #expect(FileManager.default.fileExists(atPath: scratch.base.appending("usr/share/node/core").string))
+    }
+
     @Test func scriptletChangingABaseFileShipsTheNewVersion() throws {
         let scratch = try Scratch()
         defer { scratch.cleanup() }
