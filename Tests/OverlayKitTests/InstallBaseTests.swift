@@ -59,7 +59,8 @@ import Testing
             packages: plugin.map { FilePath($0.path) }, base: root, baseDBPath: PackageInstaller.baseDatabasePath,
             workDirectory: FilePath(scratch.appendingPathComponent("work").path))
         #expect(delta.installed == ["hello-1.0-1.noarch"])
-        #expect(try TreeSnapshot(delta.path).entries.keys.sorted() == ["usr", "usr/share", "usr/share/hello", "usr/share/hello/greeting", "usr/share/hello/seen"])
+        #expect(
+            try TreeSnapshot(delta.path).entries.keys.sorted() == ["usr", "usr/share", "usr/share/hello", "usr/share/hello/greeting", "usr/share/hello/seen"])
         #expect(try TreeSnapshot(root) == before)
 
         let clash = try RPMFixture.build([SpecPackage(name: "clash", files: ["/etc/node.conf": "mine\n"])], into: scratch.appendingPathComponent("clash"))
@@ -68,7 +69,9 @@ import Testing
                 packages: clash.map { FilePath($0.path) }, base: root, baseDBPath: PackageInstaller.baseDatabasePath,
                 workDirectory: FilePath(scratch.appendingPathComponent("work2").path))
         }
-        #expect(String(describing: error).contains("file /etc/node.conf from install of clash-1.0-1.noarch conflicts with file from package corefiles-1.0-1.noarch"))
+        #expect(
+            String(describing: error).contains("file /etc/node.conf from install of clash-1.0-1.noarch conflicts with file from package corefiles-1.0-1.noarch")
+        )
     }
 
     @Test func missingDependencyIsAnErrorInRpmsWords() throws {

@@ -38,7 +38,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
         case .transactionProblems(let problems):
             let text = problems.joined(separator: "; ")
             if problems.contains(where: { $0.contains("conflicts with file from package") }) {
-                return "A package would overwrite a file of the base image: \(text). Leave the package out of the plugin or build against a base that has the same file."
+                return
+                    "A package would overwrite a file of the base image: \(text). Leave the package out of the plugin or build against a base that has the same file."
             }
             return "rpm refused to install the packages: \(text)."
         case .scriptletFailed(let package, let scriptlet, let rpmMessage, let output):
@@ -49,11 +50,14 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
             let why = messages.isEmpty ? "rpm gave no reason" : "rpm said: \(messages.joined(separator: "; "))"
             return "rpm could not install \(which) (\(why))."
         case .deletesBaseFiles(let paths):
-            return "Installing the packages deleted \(paths.joined(separator: ", ")) from the base image, and an overlay cannot delete a base file: leave out the package or scriptlet that removes it."
+            return
+                "Installing the packages deleted \(paths.joined(separator: ", ")) from the base image, and an overlay cannot delete a base file: leave out the package or scriptlet that removes it."
         case .hidesBaseDirectory(let path):
-            return "Installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it."
+            return
+                "Installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it."
         case .unusableBaseDatabase(let base, let dbPath, let reason):
-            return "The base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): give the base's real rpmdb path (/var/lib/rpm or /usr/lib/sysimage/rpm) or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."
+            return
+                "The base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): give the base's real rpmdb path (/var/lib/rpm or /usr/lib/sysimage/rpm) or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."
         case .directoryNotEmpty(let path):
             return "The directory \(path) is not empty: give a new or empty directory."
         case .missingBase(let path):
@@ -63,7 +67,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
         case .pathUnusableForOverlay(let path):
             return "The path \(path) contains a comma, colon or backslash, which overlayfs mount options cannot carry: use a path without them."
         case .overlayMountFailed(let error):
-            return "Mounting the overlay over the base failed (\(error)): run as root on a kernel with overlayfs, with the work directory on ext4, xfs, btrfs or tmpfs."
+            return
+                "Mounting the overlay over the base failed (\(error)): run as root on a kernel with overlayfs, with the work directory on ext4, xfs, btrfs or tmpfs."
         case .system(let error):
             if error.errno == .notPermitted {
                 return "Installing the packages failed: \(error). Installing needs root (mounts, chroot and file owners): run overlay as root."

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+internal import CRPM
 import Foundation
 import Posix
-internal import CRPM
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What an install into a fresh root did.
 public struct InstallReport: Sendable {

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Posix
 internal import CRPM
+import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A thread of its own for an rpm transaction, with a private mount namespace and private root and working
 /// directory (`unshare(CLONE_NEWNS | CLONE_FS)`).
@@ -31,12 +32,14 @@ enum PrivateNamespaceThread {
         }
         var thread = pthread_t()
         let context = Unmanaged.passRetained(work).toOpaque()
-        let created = pthread_create(&thread, nil, { context in
-            guard let context else { return nil }
-            let work = Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue()
-            work.body()
-            return nil
-        }, context)
+        let created = pthread_create(
+            &thread, nil,
+            { context in
+                guard let context else { return nil }
+                let work = Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue()
+                work.body()
+                return nil
+            }, context)
         guard created == 0 else {
             Unmanaged<ThreadWork>.fromOpaque(context).release()
             throw InstallError.system(SystemCallError(call: "pthread_create", subject: "", errno: Errno(rawValue: created)))

@@ -1,5 +1,5 @@
-import Foundation
 internal import CRPM
+import Foundation
 import SystemPackage
 
 /// Where an install has got to: `package` (a NEVRA) is being unpacked, number `completed + 1` of `total`.
