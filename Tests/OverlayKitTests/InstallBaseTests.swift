@@ -97,6 +97,7 @@ import Testing
         #expect(text.contains("%post scriptlet of broken-1.0-1.noarch failed"), "\(text)")
         #expect(text.contains("exit status 3"), "\(text)")
         #expect(text.contains("broken-post-output"), "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.appendingPathComponent("root").path))
 
         let report = try PackageInstaller.installBase(
             packages: rpms, root: FilePath(scratch.appendingPathComponent("root2").path), allowScriptletFailures: true)

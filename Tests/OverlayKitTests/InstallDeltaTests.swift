@@ -25,7 +25,7 @@ import Testing
 
         init() throws {
             directory = try RPMFixture.temporaryDirectory("install-delta")
-            try RPMFixture.base([InstallDeltaTests.busybox, InstallDeltaTests.corefiles], at: directory.appendingPathComponent("base"))
+            _ = try RPMFixture.base([InstallDeltaTests.busybox, InstallDeltaTests.corefiles], at: directory.appendingPathComponent("base"))
         }
 
         func build(_ packages: [SpecPackage]) throws -> [FilePath] {

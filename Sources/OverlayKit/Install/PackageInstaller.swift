@@ -31,13 +31,27 @@ public enum PackageInstaller {
     /// `/bin/sh` goes in before the packages whose scriptlets need it. Scriptlets run chrooted in `root`. A
     /// failing scriptlet is an error unless `allowScriptletFailures` is set, in which case it is listed in the
     /// report. Signatures are not checked (the caller verified the files); header and payload digests are.
+    /// On error the directory is left as it was found (removed, or emptied). Blocks until rpm is done; `progress`
+    /// is called on the install thread.
     public static func installBase(
         packages: [FilePath], root: FilePath, allowScriptletFailures: Bool = false,
         progress: (@Sendable (InstallProgress) -> Void)? = nil
     ) throws -> InstallReport {
         let root = FileTree.absolute(root)
         guard try FileTree.isAbsentOrEmptyDirectory(root) else { throw InstallError.directoryNotEmpty(root) }
-        if FileTree.status(root) == nil {
+        let createdRoot = FileTree.status(root) == nil
+        var succeeded = false
+        defer {
+            // A failed install leaves the directory as it found it, ready for another try.
+            if !succeeded {
+                if createdRoot {
+                    try? FileTree.remove(root)
+                } else {
+                    for name in (try? FileTree.entries(root)) ?? [] { try? FileTree.remove(root.appending(name)) }
+                }
+            }
+        }
+        if createdRoot {
             try wrapSystemErrors { try FileManager.default.createDirectory(atPath: root.string, withIntermediateDirectories: true) }
         }
         let scriptOutput = FilePath(FileManager.default.temporaryDirectory.path).appending("overlay-scriptlets-\(UUID().uuidString).log")
@@ -60,6 +74,7 @@ public enum PackageInstaller {
                 return (outcome, outcome.scriptletFailures.map { transaction.message(for: $0) + ($0.output.isEmpty ? "" : ": \($0.output)") })
             }
         }
+        succeeded = true
         return InstallReport(installed: outcome.0.installed, scriptletFailures: outcome.1)
     }
 
@@ -71,12 +86,14 @@ public enum PackageInstaller {
     /// `/var/lib/rpm`), so rpm sees the base's packages (a file conflicting with a base package's file is an
     /// error in rpm's words) and scriptlets run chrooted in the base's tree (its `/bin/sh`). Dependencies are
     /// not checked: the plan solved them against the base. The mount lives in a private mount namespace of the
-    /// install thread, so it is never visible elsewhere and cannot outlive the call. See `DeltaCleaner` for
+    /// install thread, so it is never visible elsewhere and ends with the call (only a process a scriptlet left
+    /// running in the background would keep that namespace alive). See `DeltaCleaner` for
     /// what is dropped from the upper layer. Any failing scriptlet is an error naming the package.
     ///
     /// `workDirectory` (new or empty) must be on a filesystem that can hold an overlayfs upper layer (ext4,
     /// xfs, btrfs, tmpfs; not overlayfs itself, as `/tmp` is in some containers). The delta ends up in
-    /// `workDirectory/delta`; on error nothing is left in `workDirectory`.
+    /// `workDirectory/delta`; on error nothing is left in `workDirectory`. Blocks until rpm is done; `progress` is
+    /// called on the install thread. Installs in one process run one at a time (librpm keeps global state).
     public static func installDelta(
         packages: [FilePath], base: FilePath, baseDBPath: String, workDirectory: FilePath,
         progress: (@Sendable (InstallProgress) -> Void)? = nil
