@@ -177,6 +177,21 @@ import Testing
         #expect(!mountsMention(scratch.directory.path))
     }
 
+    @Test func baseWithTheRpmdbInSysimage() throws {
+        let scratch = try RPMFixture.temporaryDirectory("install-delta")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let base = try RPMFixture.base([Self.busybox, Self.corefiles], at: scratch.appendingPathComponent("base"), dbpath: "/usr/lib/sysimage/rpm")
+        let before = try TreeSnapshot(FilePath(base.path))
+        let rpms = try RPMFixture.build(
+            [SpecPackage(name: "tool", files: ["/usr/bin/tool": "#!/bin/sh\n"], post: "echo ok > /usr/share/node/tool-state")],
+            into: scratch.appendingPathComponent("rpms"))
+        let delta = try PackageInstaller.installDelta(
+            packages: rpms.map { FilePath($0.path) }, base: FilePath(base.path), baseDBPath: "/usr/lib/sysimage/rpm",
+            workDirectory: FilePath(scratch.appendingPathComponent("work").path))
+        #expect(try TreeSnapshot(delta.path).entries.keys.sorted() == ["usr", "usr/bin", "usr/bin/tool", "usr/share", "usr/share/node", "usr/share/node/tool-state"])
+        #expect(try TreeSnapshot(FilePath(base.path)) == before)
+    }
+
     @Test func wrongDatabasePathIsAnErrorNotAnEmptyRpmdb() throws {
         let scratch = try Scratch()
         defer { scratch.cleanup() }
