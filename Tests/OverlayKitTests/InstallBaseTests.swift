@@ -74,6 +74,26 @@ import Testing
         )
     }
 
+    @Test func scriptletsGetDevAndProcEvenWhenAPackageOwnsThem() throws {
+        let scratch = try RPMFixture.temporaryDirectory("install-base")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let filesystem = SpecPackage(name: "filesystem", files: ["/dev/": "", "/proc/": "", "/etc/": ""], attributes: ["/proc/": "0555,root,root"])
+        let user = SpecPackage(
+            name: "user", requires: ["filesystem"], files: ["/usr/share/user/data": "x\n"],
+            post: "echo noise > /dev/null\nread pid rest < /proc/self/stat\necho \"pid $pid\" > /etc/user.state")
+        let rpms = try RPMFixture.build([user, filesystem, InstallDeltaTests.busybox], into: scratch.appendingPathComponent("rpms"))
+        let root = FilePath(scratch.appendingPathComponent("root").path)
+        let report = try PackageInstaller.installBase(packages: rpms.map { FilePath($0.path) }, root: root)
+        #expect(Set(report.installed) == ["busybox-1.0-1.x86_64", "filesystem-1.0-1.noarch", "user-1.0-1.noarch"])
+        #expect(try String(contentsOfFile: root.appending("etc/user.state").string, encoding: .utf8).hasPrefix("pid "))
+        // The mounts are gone: /dev and /proc are the package's empty directories, with the package's modes.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.appending("dev").string).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.appending("proc").string).isEmpty)
+        let procMode = try FileManager.default.attributesOfItem(atPath: root.appending("proc").string)[.posixPermissions] as? NSNumber
+        #expect(procMode?.intValue == 0o555)
+        #expect(!mountsMention(scratch.path))
+    }
+
     @Test func missingDependencyIsAnErrorInRpmsWords() throws {
         let scratch = try RPMFixture.temporaryDirectory("install-base")
         defer { try? FileManager.default.removeItem(at: scratch) }

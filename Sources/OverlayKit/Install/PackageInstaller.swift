@@ -28,7 +28,8 @@ public enum PackageInstaller {
     /// `overlay base create`.
     ///
     /// Dependencies are checked among the packages (`rpmtsCheck`) and rpm orders them, so a package providing
-    /// `/bin/sh` goes in before the packages whose scriptlets need it. Scriptlets run chrooted in `root`. A
+    /// `/bin/sh` goes in before the packages whose scriptlets need it. Scriptlets run chrooted in `root`, with a
+    /// private `/dev` (null, zero, full, random, urandom, tty) and `/proc` mounted for them (see `ScriptletMounts`). A
     /// failing scriptlet is an error unless `allowScriptletFailures` is set, in which case it is listed in the
     /// report. Signatures are not checked (the caller verified the files); header and payload digests are.
     /// On error the directory is left as it was found (removed, or emptied). Blocks until rpm is done; `progress`
@@ -61,12 +62,18 @@ public enum PackageInstaller {
         try makeTemporaryDirectory(in: root)
         let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDatabasePath), ("_db_backend", "sqlite")]) { log in
             try PrivateNamespaceThread.run {
+                // /dev and /proc stay in the new root (empty) even when no package owns them: every root needs them.
+                let mounts = try ScriptletMounts(root: root)
+                defer { mounts.unmount() }
                 let transaction = try RPMTransaction(root: root, scriptOutputFile: scriptOutput, log: log, progress: progress)
                 try transaction.initDatabase()
                 for package in packages { try transaction.addInstall(package) }
                 let problems = transaction.check()
                 if !problems.isEmpty { throw InstallError.transactionProblems(problems) }
+                let listed = mounts.listedMetadata(in: transaction)
                 let outcome = try transaction.run()
+                mounts.unmount()
+                mounts.restore(listed)
                 if let failure = outcome.scriptletFailures.first, !allowScriptletFailures {
                     throw InstallError.scriptletFailed(
                         package: failure.package, scriptlet: failure.scriptlet, rpmMessage: transaction.message(for: failure), output: failure.output)
@@ -84,7 +91,8 @@ public enum PackageInstaller {
     /// The base is mounted as the lower layer of an overlayfs whose upper layer becomes the delta; librpm
     /// installs into the merged tree with the base's rpmdb at `baseDBPath` (found by the caller, e.g.
     /// `/var/lib/rpm`), so rpm sees the base's packages (a file conflicting with a base package's file is an
-    /// error in rpm's words) and scriptlets run chrooted in the base's tree (its `/bin/sh`). Dependencies are
+    /// error in rpm's words) and scriptlets run chrooted in the base's tree (its `/bin/sh`, with a private `/dev`
+    /// and `/proc` mounted for them, which never reach the delta). Dependencies are
     /// not checked: the plan solved them against the base. The mount lives in a private mount namespace of the
     /// install thread, so it is never visible elsewhere and ends with the call (only a process a scriptlet left
     /// running in the background would keep that namespace alive). See `DeltaCleaner` for
@@ -139,6 +147,8 @@ public enum PackageInstaller {
                     if umount2(merged.string, 0) != 0 { umount2(merged.string, Int32(MNT_DETACH)) }
                 }
                 try makeTemporaryDirectory(in: merged)
+                let mounts = try ScriptletMounts(root: merged)
+                defer { mounts.unmount() }
                 // The transaction (and with it the rpmdb) is closed before the overlay is unmounted.
                 let outcome: TransactionOutcome = try {
                     let transaction = try RPMTransaction(root: merged, scriptOutputFile: scriptOutput, log: log, progress: progress)
@@ -150,13 +160,14 @@ public enum PackageInstaller {
                     }
                     return outcome
                 }()
-                return outcome
+                return (outcome, mounts)
             }
         }
+        outcome.1.removeCreatedDirectories(from: upper)
         try DeltaCleaner.clean(upper: upper, base: base, databasePaths: [baseDBPath])
         try systemCall("rename", "\(upper) to \(delta)") { rename(upper.string, delta.string) }
         succeeded = true
-        return DeltaRoot(path: delta, installed: outcome.installed)
+        return DeltaRoot(path: delta, installed: outcome.0.installed)
     }
 
     /// rpm writes each scriptlet to a file in `%_tmppath` (`/var/tmp`) inside the root, but creates that

@@ -152,6 +152,30 @@ final class RPMTransaction {
         return TransactionOutcome(installed: installed, failed: failed, scriptletFailures: events.scriptletFailures)
     }
 
+    /// How a package lists a directory.
+    struct DirectoryMetadata {
+        let mode: UInt16
+        let rootOwned: Bool
+        let mtime: UInt32
+    }
+
+    /// How a package of this transaction lists directory `path`, or nil when none does (`rpmteFiles` +
+    /// `rpmfilesFindFN`; before `rpmtsRun`).
+    func directoryMetadata(_ path: String) -> DirectoryMetadata? {
+        for index in 0..<rpmtsNElements(ts) {
+            guard let element = rpmtsElement(ts, index), rpmteType(element) == TR_ADDED, let files = rpmteFiles(element)
+            else { continue }
+            defer { rpmfilesFree(files) }
+            let found = rpmfilesFindFN(files, path)
+            guard found >= 0 else { continue }
+            let mode = rpmfilesFMode(files, found)
+            let user = rpmfilesFUser(files, found).map { String(cString: $0) }
+            let group = rpmfilesFGroup(files, found).map { String(cString: $0) }
+            return DirectoryMetadata(mode: mode, rootOwned: user == "root" && group == "root", mtime: rpmfilesFMtime(files, found))
+        }
+        return nil
+    }
+
     /// rpm's log line about a scriptlet ("%post(a-1-1.noarch) scriptlet failed, exit status 1").
     func message(for failure: ScriptletFailure, in lines: [String]? = nil) -> String {
         let lines = lines ?? log.warnings()
