@@ -31,11 +31,14 @@ public enum PackageInstaller {
     /// `/bin/sh` goes in before the packages whose scriptlets need it. Scriptlets run chrooted in `root`, with a
     /// private `/dev` (null, zero, full, random, urandom, tty) and `/proc` mounted for them (see `ScriptletMounts`). A
     /// failing scriptlet is an error unless `allowScriptletFailures` is set, in which case it is listed in the
-    /// report. Signatures are not checked (the caller verified the files); header and payload digests are.
+    /// report. Header and payload digests are always verified; signatures only when `trustedKeys` (ASCII-armored
+    /// OpenPGP public keys, such as the files a `.repo` names in `gpgkey=`) are given, and then every package
+    /// must be signed by one of them. Without keys the packages count as verified by the caller (checksums
+    /// from the repository metadata) and unsigned local builds install.
     /// On error the directory is left as it was found (removed, or emptied). Blocks until rpm is done; `progress`
     /// is called on the install thread.
     public static func installBase(
-        packages: [FilePath], root: FilePath, allowScriptletFailures: Bool = false,
+        packages: [FilePath], root: FilePath, trustedKeys: [FilePath] = [], allowScriptletFailures: Bool = false,
         progress: (@Sendable (InstallProgress) -> Void)? = nil
     ) throws -> InstallReport {
         let root = FileTree.absolute(root)
@@ -58,6 +61,7 @@ public enum PackageInstaller {
         let scriptOutput = FilePath(FileManager.default.temporaryDirectory.path).appending("overlay-scriptlets-\(UUID().uuidString).log")
         defer { try? FileTree.remove(scriptOutput) }
         let packages = packages.map(FileTree.absolute)
+        let trustedKeys = trustedKeys.map(FileTree.absolute)
 
         try makeTemporaryDirectory(in: root)
         let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDatabasePath), ("_db_backend", "sqlite")]) { log in
@@ -65,7 +69,8 @@ public enum PackageInstaller {
                 // /dev and /proc stay in the new root (empty) even when no package owns them: every root needs them.
                 let mounts = try ScriptletMounts(root: root)
                 defer { mounts.unmount() }
-                let transaction = try RPMTransaction(root: root, scriptOutputFile: scriptOutput, log: log, progress: progress)
+                let keyring = trustedKeys.isEmpty ? nil : try RPMKeyring(files: trustedKeys)
+                let transaction = try RPMTransaction(root: root, scriptOutputFile: scriptOutput, log: log, keyring: keyring, progress: progress)
                 try transaction.initDatabase()
                 for package in packages { try transaction.addInstall(package) }
                 let problems = transaction.check()
@@ -96,14 +101,15 @@ public enum PackageInstaller {
     /// not checked: the plan solved them against the base. The mount lives in a private mount namespace of the
     /// install thread, so it is never visible elsewhere and ends with the call (only a process a scriptlet left
     /// running in the background would keep that namespace alive). See `DeltaCleaner` for
-    /// what is dropped from the upper layer. Any failing scriptlet is an error naming the package.
+    /// what is dropped from the upper layer. Any failing scriptlet is an error naming the package. Digests and
+    /// signatures are checked as for `installBase`, with `trustedKeys`.
     ///
     /// `workDirectory` (new or empty) must be on a filesystem that can hold an overlayfs upper layer (ext4,
     /// xfs, btrfs, tmpfs; not overlayfs itself, as `/tmp` is in some containers). The delta ends up in
     /// `workDirectory/delta`; on error nothing is left in `workDirectory`. Blocks until rpm is done; `progress` is
     /// called on the install thread. Installs in one process run one at a time (librpm keeps global state).
     public static func installDelta(
-        packages: [FilePath], base: FilePath, baseDBPath: String, workDirectory: FilePath,
+        packages: [FilePath], base: FilePath, baseDBPath: String, workDirectory: FilePath, trustedKeys: [FilePath] = [],
         progress: (@Sendable (InstallProgress) -> Void)? = nil
     ) throws -> DeltaRoot {
         let base = FileTree.absolute(base)
@@ -134,6 +140,7 @@ public enum PackageInstaller {
         try checkUpperFilesystem(work)
         for directory in [upper, overlayWork, merged] { try wrapSystemErrors { try FileTree.makeDirectory(directory) } }
         let packages = packages.map(FileTree.absolute)
+        let trustedKeys = trustedKeys.map(FileTree.absolute)
 
         let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDBPath)]) { log in
             try PrivateNamespaceThread.run {
@@ -151,7 +158,9 @@ public enum PackageInstaller {
                 defer { mounts.unmount() }
                 // The transaction (and with it the rpmdb) is closed before the overlay is unmounted.
                 let outcome: TransactionOutcome = try {
-                    let transaction = try RPMTransaction(root: merged, scriptOutputFile: scriptOutput, log: log, progress: progress)
+                    let keyring = trustedKeys.isEmpty ? nil : try RPMKeyring(files: trustedKeys)
+                    let transaction = try RPMTransaction(
+                        root: merged, scriptOutputFile: scriptOutput, log: log, keyring: keyring, progress: progress)
                     for package in packages { try transaction.addInstall(package) }
                     let outcome = try transaction.run()
                     if let failure = outcome.scriptletFailures.first {
