@@ -1,0 +1,151 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Posix
+import Synchronization
+import SystemPackage
+
+/// A read-only TFTP server (RFC 1350, options RFC 2347/2348/2349, windowsize RFC 7440) confined to one directory.
+///
+/// One thread receives requests on the listening port; each transfer runs on its own thread with its own socket
+/// (its own port, the server's transfer ID), so a slow or lost client never holds up the others.
+public final class TFTPServer: Sendable {
+    let root: ServeRoot
+    let socket: FileDescriptor
+    let address: SocketAddress
+    let catalog: (any ServeCatalog)?
+    let log: AccessLog
+    let limits: TFTPLimits
+    let wakeup: Wakeup
+    private let state = Mutex(State())
+
+    private struct State {
+        var listener: pthread_t?
+        var started = false
+        var stopped = false
+        var active = 0
+    }
+
+    /// The port the server listens on (the one chosen by the system when bound to port 0).
+    public var port: UInt16 { address.port }
+
+    /// Opens `root` and binds the UDP socket; call `start()` or `run()` to serve.
+    public init(root: FilePath, bind: SocketAddress, catalog: (any ServeCatalog)?, log: AccessLog, limits: TFTPLimits = .init()) throws {
+        self.root = try ServeRoot(root)
+        self.catalog = catalog
+        self.log = log
+        self.limits = limits
+        wakeup = try Wakeup()
+        do {
+            socket = try Socket.bound(Int32(SOCK_DGRAM.rawValue), bind)
+        } catch {
+            throw ServeError.socket(address: bind.description, reason: error)
+        }
+        var bound = bind
+        bound.port = Socket.localAddress(socket)?.port ?? bind.port
+        address = bound
+    }
+
+    /// Like `init(root:bind:...)` with the address as "ADDR:PORT".
+    public convenience init(root: FilePath, bind: String, catalog: (any ServeCatalog)?, log: AccessLog, limits: TFTPLimits = .init()) throws {
+        try self.init(root: root, bind: SocketAddress(bind), catalog: catalog, log: log, limits: limits)
+    }
+
+    deinit {
+        stop()
+        _ = close(socket.rawValue)
+    }
+
+    /// Starts serving on a dedicated thread and returns.
+    public func start() throws {
+        let go = state.withLock { state -> Bool in
+            if state.started || state.stopped { return false }
+            state.started = true
+            return true
+        }
+        guard go else { return }
+        let thread = try ServeThread.start(name: "TFTP listener", detached: false) { [self] in listen() }
+        state.withLock { $0.listener = thread }
+    }
+
+    /// Starts serving and blocks until `stop()` is called from another thread.
+    public func run() throws {
+        try start()
+        while true {
+            if waitFor(wakeup.fd, wakeup: wakeup, milliseconds: -1) != .timedOut { break }
+        }
+        waitForListener()
+    }
+
+    /// Stops receiving requests, ends transfers in flight, and waits (up to a few seconds) for them to finish.
+    public func stop() {
+        state.withLock { $0.stopped = true }
+        wakeup.signal()
+        waitForListener()
+        let deadline = monotonicMilliseconds() + 5000
+        while state.withLock({ $0.active }) > 0 && monotonicMilliseconds() < deadline {
+            usleep(5000)
+        }
+    }
+
+    private func waitForListener() {
+        let thread = state.withLock { state -> pthread_t? in
+            defer { state.listener = nil }
+            return state.listener
+        }
+        if let thread { ServeThread.join(thread) }
+    }
+
+    private func listen() {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
+        defer { buffer.deallocate() }
+        while waitFor(socket, wakeup: wakeup, milliseconds: -1) == .ready {
+            guard let (count, client) = Socket.receive(socket, into: buffer) else { continue }
+            handle(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), from: client)
+        }
+    }
+
+    /// Answers or drops one packet on the listening port; nothing a client sends here can stop the server.
+    private func handle(_ packet: UnsafeRawBufferPointer, from client: SocketAddress) {
+        guard packet.count >= 2 else { return }
+        let opcode = UInt16(packet[0]) << 8 | UInt16(packet[1])
+        switch TFTPOpcode(rawValue: opcode) {
+        case .readRequest:
+            guard let request = TFTPRequest.parse(packet, maxField: limits.maxPathLength) else {
+                reply(client, .illegalOperation, "malformed request", method: "RRQ", path: "")
+                return
+            }
+            let admitted = state.withLock { state -> Bool in
+                guard state.active < limits.maxTransfers, !state.stopped else { return false }
+                state.active += 1
+                return true
+            }
+            guard admitted else {
+                reply(client, .undefined, "server busy, try again later", method: "RRQ", path: String(decoding: request.filename, as: UTF8.self))
+                return
+            }
+            do {
+                try ServeThread.start(name: "TFTP transfer", detached: true, stackSize: 128 * 1024) { [self] in
+                    TFTPTransfer(server: self, client: client, request: request).run()
+                    state.withLock { $0.active -= 1 }
+                }
+            } catch {
+                state.withLock { $0.active -= 1 }
+                reply(client, .undefined, "server busy, try again later", method: "RRQ", path: String(decoding: request.filename, as: UTF8.self))
+            }
+        case .writeRequest:
+            let name = TFTPRequest.parse(packet, maxField: limits.maxPathLength).map { String(decoding: $0.filename, as: UTF8.self) } ?? ""
+            reply(client, .accessViolation, "this server is read-only", method: "WRQ", path: name)
+        case .data, .ack, .error, .optionAck:
+            return  // stray packets of a finished or unknown transfer: nothing to answer
+        case nil:
+            reply(client, .illegalOperation, "unknown opcode \(opcode)", method: "?", path: "")
+        }
+    }
+
+    private func reply(_ client: SocketAddress, _ code: TFTPErrorCode, _ message: String, method: String, path: String) {
+        let packet = TFTPPacket.error(code, message)
+        _ = packet.withUnsafeBytes { Socket.send(socket, $0, to: client) }
+        log.record(.init(proto: "tftp", client: client, method: method, path: path, status: "error \(code.rawValue)", bytes: 0, milliseconds: 0, detail: message))
+    }
+}
