@@ -34,7 +34,7 @@ extension Overlay {
                 let files = written.map { "\"\($0)\"" }.joined(separator: ", ")
                 print("{\"directory\": \"\(Self.escaped(output))\", \"files\": [\(files)], \"nodes\": \(fleet.nodes.count), \"roles\": \(fleet.roles.count)}")
             } else {
-                print("wrote \(written.count) boot files for \(fleet.nodes.count) nodes and \(fleet.roles.count) roles to \(output)")
+                print("wrote \(counted(written.count, "boot file")) for \(counted(fleet.nodes.count, "node")) and \(counted(fleet.roles.count, "role")) to \(output)")
             }
         }
 

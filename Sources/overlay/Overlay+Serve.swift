@@ -134,10 +134,13 @@ extension Overlay {
 
         static func summary(_ fleet: Fleet) -> String {
             let fallback = fleet.defaultRole.map { "unknown MACs boot role \($0)" } ?? "unknown MACs are refused"
-            return "fleet \(fleet.file): \(fleet.nodes.count) nodes, \(fleet.roles.count) roles, \(fallback)"
+            return "fleet \(fleet.file): \(counted(fleet.nodes.count, "node")), \(counted(fleet.roles.count, "role")), \(fallback)"
         }
     }
 }
+
+/// "1 node", "3 nodes".
+func counted(_ count: Int, _ noun: String) -> String { count == 1 ? "1 \(noun)" : "\(count) \(noun)s" }
 
 /// The serve catalog backed by the current fleet; a reload swaps the fleet under the lock and requests already
 /// answered keep what they got.
