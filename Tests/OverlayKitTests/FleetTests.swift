@@ -258,11 +258,15 @@ struct FleetFixture {
         #expect(try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\"]\n")
             == "manifest \(fixture.served.appending("overlays/broken-1.json")) cannot be read: the key \"version\" is missing; rebuild it or remove it from the served directory.")
         try FileManager.default.removeItem(atPath: fixture.served.appending("overlays/broken-1.json").string)
+        // The base's unpacked tree beside base.json is not searched: a manifest there is not found.
+        try FileManager.default.createDirectory(atPath: fixture.served.appending("rootfs/etc").string, withIntermediateDirectories: true)
+        try fixture.write("{\"kind\": \"overlay\", \"name\": \"broken\"}", at: "rootfs/etc/broken-1.json")
         // JSON that is not a manifest is none of the fleet's business.
         try fixture.write("{\"editor\": \"settings\"}", at: "overlays/settings.json")
         try fixture.write("overlay", at: "overlays/cim-1.0.cpio.zst")
         #expect(try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\"]\n") == nil)
         // Without base.json there is nothing to check overlays against.
+        try FileManager.default.removeItem(atPath: fixture.served.appending("rootfs").string)
         try FileManager.default.removeItem(atPath: fixture.served.appending("base.json").string)
         #expect(try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\"]\n")
             == "\(fixture.fleetFile): roles.compute.plugins[0]: base.json does not exist beside the base initrd, so overlay cim-1.0 cannot be checked against the base (served directory \(fixture.served)); create the base with overlay base create, which writes base.json beside the initrd.")

@@ -36,7 +36,10 @@ struct ServedManifests {
             let relative = Self.relativePath(of: url, under: root)
             let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isSymbolicLinkKey, .isDirectoryKey])
             if values?.isDirectory == true {
-                if walker.level >= maximumDepth || (walker.level == 1 && generatedDirectories.contains(url.lastPathComponent)) {
+                // `overlay base create` leaves the base's unpacked tree as rootfs/ beside base.json: a whole OS, no manifests.
+                let baseTree = url.lastPathComponent == "rootfs"
+                    && FileManager.default.fileExists(atPath: url.deletingLastPathComponent().appendingPathComponent("base.json").path)
+                if baseTree || walker.level >= maximumDepth || (walker.level == 1 && generatedDirectories.contains(url.lastPathComponent)) {
                     walker.skipDescendants()
                 }
                 continue
