@@ -122,8 +122,8 @@ extension Overlay {
             do {
                 return try make(address)
             } catch ServeError.socket(_, let reason) where reason.errno == .permissionDenied {
-                throw ValidationError(
-                    "cannot listen for \(name) on \(address): \(reason.errno.posixDescription); ports below 1024 need root or CAP_NET_BIND_SERVICE, or choose another port with --\(name.lowercased()) ADDR:PORT.")
+                throw PrivilegedPort(
+                    description: "cannot listen for \(name) on \(address): \(reason.errno.posixDescription); ports below 1024 need root or CAP_NET_BIND_SERVICE, or choose another port with --\(name.lowercased()) ADDR:PORT.")
             }
         }
 
@@ -137,6 +137,11 @@ extension Overlay {
             return "fleet \(fleet.file): \(counted(fleet.nodes.count, "node")), \(counted(fleet.roles.count, "role")), \(fallback)"
         }
     }
+}
+
+/// A port below 1024 without the privilege to bind it.
+struct PrivilegedPort: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// "1 node", "3 nodes".
