@@ -15,7 +15,9 @@ extension Overlay {
                 in OUT/.overlay-boot-files). If the fleet does not validate, nothing is written.
                 """)
 
-        @Option(name: .customLong("dir"), help: ArgumentHelp("The served directory: kernel, base initrd with base.json, overlays with their manifests.", valueName: "DIR"))
+        @Option(
+            name: .customLong("dir"),
+            help: ArgumentHelp("The served directory: kernel, base initrd with base.json, overlays with their manifests.", valueName: "DIR"))
         var directory: String
 
         @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file.", valueName: "FILE"))
@@ -34,7 +36,9 @@ extension Overlay {
                 let files = written.map { "\"\($0)\"" }.joined(separator: ", ")
                 print("{\"directory\": \"\(Self.escaped(output))\", \"files\": [\(files)], \"nodes\": \(fleet.nodes.count), \"roles\": \(fleet.roles.count)}")
             } else {
-                print("wrote \(counted(written.count, "boot file")) for \(counted(fleet.nodes.count, "node")) and \(counted(fleet.roles.count, "role")) to \(output)")
+                print(
+                    "wrote \(counted(written.count, "boot file")) for \(counted(fleet.nodes.count, "node")) and \(counted(fleet.roles.count, "role")) to \(output)"
+                )
             }
         }
 

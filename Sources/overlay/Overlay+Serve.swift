@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import OverlayKit
 import Serve
 import Synchronization
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension Overlay {
     struct ServeCommand: ParsableCommand {
@@ -75,7 +76,8 @@ extension Overlay {
             var where_: [String] = []
             if let httpServer { where_.append("HTTP on \(Self.host(http)):\(httpServer.port)") }
             if let tftpServer { where_.append("TFTP on \(Self.host(tftp)):\(tftpServer.port)") }
-            events.say("serving \(directory) over \(where_.joined(separator: " and "))" + (catalog.map { "; " + Self.summary($0.fleet) } ?? "; no fleet, files only"))
+            events.say(
+                "serving \(directory) over \(where_.joined(separator: " and "))" + (catalog.map { "; " + Self.summary($0.fleet) } ?? "; no fleet, files only"))
 
             var pending = watched
             var timeout = timespec(tv_sec: 1, tv_nsec: 0)
@@ -123,7 +125,9 @@ extension Overlay {
                 return try make(address)
             } catch ServeError.socket(_, let reason) where reason.errno == .permissionDenied {
                 throw PrivilegedPort(
-                    description: "cannot listen for \(name) on \(address): \(reason.errno.posixDescription); ports below 1024 need root or CAP_NET_BIND_SERVICE, or choose another port with --\(name.lowercased()) ADDR:PORT.")
+                    description:
+                        "cannot listen for \(name) on \(address): \(reason.errno.posixDescription); ports below 1024 need root or CAP_NET_BIND_SERVICE, or choose another port with --\(name.lowercased()) ADDR:PORT."
+                )
             }
         }
 

@@ -1,23 +1,26 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import SystemPackage
 import Testing
+
 @testable import OverlayKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The `overlay` executable built beside this test bundle, driven the way an admin drives it, with curl as client.
 @Suite(.serialized) struct FleetServeTests {
     static let nodeMAC = "52-54-00-12-34-56"
-    static let fleetText = FleetFixture.header + """
-        [roles.compute]
-        plugins = ["cim", "vdsm"]
+    static let fleetText =
+        FleetFixture.header + """
+            [roles.compute]
+            plugins = ["cim", "vdsm"]
 
-        [[nodes]]
-        mac  = "52:54:00:12:34:56"
-        role = "compute"
+            [[nodes]]
+            mac  = "52:54:00:12:34:56"
+            role = "compute"
 
-        """
+            """
 
     @Test func servesGeneratedFilesOverHTTPAndTFTPAndReloads() throws {
         let fixture = try FleetFixture()
@@ -43,8 +46,9 @@ import Testing
         #expect(overHTTP == overTFTP)
         #expect(overTFTP.contains("kernel ../vmlinuz initrd=base.cpio.zst initrd=cim-1.0.cpio.zst initrd=vdsm-1.2.cpio.zst console=ttyS0\n"))
         #expect(overTFTP.contains("initrd --name vdsm-1.2.cpio.zst ../overlays/vdsm-1.2.cpio.zst\nboot\n"))
-        #expect(try curl("tftp://127.0.0.1:\(tftp)/ipxe/52-54-00-99-99-99").contains(
-            "echo overlay: no boot configuration for 52:54:00:99:99:99 in fleet.toml: add it to [[nodes]] or set [defaults] role.\nexit 1\n"))
+        #expect(
+            try curl("tftp://127.0.0.1:\(tftp)/ipxe/52-54-00-99-99-99").contains(
+                "echo overlay: no boot configuration for 52:54:00:99:99:99 in fleet.toml: add it to [[nodes]] or set [defaults] role.\nexit 1\n"))
         // The files the scripts name are served from the directory, with the manifest's digest as ETag.
         #expect(try curl("tftp://127.0.0.1:\(tftp)/overlays/cim-1.0.cpio.zst") == "overlay")
         let headers = try curl("http://127.0.0.1:\(http)/overlays/vdsm-1.2.cpio.zst", "--head")
@@ -59,7 +63,10 @@ import Testing
         // A broken edit is refused with one line, and the previous fleet keeps being served.
         try fixture.writeFleet(Self.fleetText.replacingOccurrences(of: "plugins = ", with: "plugin = "))
         let refused = try server.waitForEvent("overlay serve: reload (\(fixture.fleetFile) changed) failed")
-        #expect(refused == "overlay serve: reload (\(fixture.fleetFile) changed) failed, still serving the previous fleet: \(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it.")
+        #expect(
+            refused
+                == "overlay serve: reload (\(fixture.fleetFile) changed) failed, still serving the previous fleet: \(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it."
+        )
         #expect(try curl("tftp://127.0.0.1:\(tftp)/ipxe/\(Self.nodeMAC)").contains("console=ttyS1\n"))
 
         // SIGHUP re-reads the served directory's manifests too: vdsm 1.2 replaced by 1.3.
@@ -102,17 +109,23 @@ import Testing
         try fixture.writeFleet(Self.fleetText)
         let out = FilePath(fixture.root.path).appending("out")
 
-        let failing = try OverlayProcess(["boot-config", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--out", out.string], in: fixture.root)
+        let failing = try OverlayProcess(
+            ["boot-config", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--out", out.string], in: fixture.root)
         #expect(failing.wait() != 0)
-        #expect(try failing.events() == "Error: \(fixture.fleetFile): roles.compute.plugins[1]: no overlay for plugin \"vdsm\" in \(fixture.served) (overlays found: cim-1.0); build it with overlay build into that directory or fix the name.\n")
+        #expect(
+            try failing.events()
+                == "Error: \(fixture.fleetFile): roles.compute.plugins[1]: no overlay for plugin \"vdsm\" in \(fixture.served) (overlays found: cim-1.0); build it with overlay build into that directory or fix the name.\n"
+        )
         #expect(!FileManager.default.fileExists(atPath: out.string))
 
         try fixture.addOverlay("vdsm", "1.2")
-        let working = try OverlayProcess(["boot-config", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--out", out.string], in: fixture.root)
+        let working = try OverlayProcess(
+            ["boot-config", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--out", out.string], in: fixture.root)
         #expect(working.wait() == 0)
         #expect(try working.output() == "wrote 7 boot files for 1 node and 1 role to \(out)\n")
-        #expect(try String(contentsOfFile: out.appending("ipxe/\(Self.nodeMAC)").string, encoding: .utf8)
-            == Fleet.load(file: fixture.fleetFile, servedDirectory: fixture.served).document(at: "ipxe/\(Self.nodeMAC)")?.body)
+        #expect(
+            try String(contentsOfFile: out.appending("ipxe/\(Self.nodeMAC)").string, encoding: .utf8)
+                == Fleet.load(file: fixture.fleetFile, servedDirectory: fixture.served).document(at: "ipxe/\(Self.nodeMAC)")?.body)
     }
 
     static func port(after marker: String, in line: String) -> UInt16? {

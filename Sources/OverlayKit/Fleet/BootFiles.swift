@@ -75,13 +75,14 @@ struct BootFiles {
         if let boot = defaultBoot, let defaultRole {
             return BootDocument(body: ipxeScript(boot, for: "\(mac), not listed in [[nodes]]: default role \(defaultRole)"))
         }
-        return BootDocument(body: """
-            #!ipxe
-            # \(generatedNote)
-            echo \(refusal(mac.description))
-            exit 1
+        return BootDocument(
+            body: """
+                #!ipxe
+                # \(generatedNote)
+                echo \(refusal(mac.description))
+                exit 1
 
-            """)
+                """)
     }
 
     /// Under UEFI the kernel's EFI stub takes its initrds by name from iPXE's file system: each initrd gets a

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension Fleet {
     /// The list of files the last export wrote, kept in the output directory so that the next export removes the

@@ -108,7 +108,8 @@ public struct Fleet: Sendable {
                 let overlay = try Self.resolve(selector, in: served, key: key, file: file, directory: directory)
                 guard let baseManifest else {
                     throw .missingFile(
-                        file: file, key: key, reason: "\(baseManifestRelative) does not exist beside the base initrd, so overlay \(overlay.label) cannot be checked against the base",
+                        file: file, key: key,
+                        reason: "\(baseManifestRelative) does not exist beside the base initrd, so overlay \(overlay.label) cannot be checked against the base",
                         directory: directory, hint: "create the base with overlay base create, which writes base.json beside the initrd")
                 }
                 guard overlay.manifest.base == baseManifest.identity else {

@@ -60,12 +60,14 @@ public enum FleetError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(file): \(key): \(reason) (served directory \(directory)); \(hint)."
         case .missingOverlay(let file, let key, let plugin, let directory, let available):
             let found = available.isEmpty ? "no overlay manifests were found there" : "overlays found: " + available.joined(separator: ", ")
-            return "\(file): \(key): no overlay for plugin \"\(plugin)\" in \(directory) (\(found)); build it with overlay build into that directory or fix the name."
+            return
+                "\(file): \(key): no overlay for plugin \"\(plugin)\" in \(directory) (\(found)); build it with overlay build into that directory or fix the name."
         case .ambiguousOverlay(let file, let key, let plugin, let versions):
             let pins = versions.map { "\"\(plugin)@\($0)\"" }.joined(separator: ", ")
             return "\(file): \(key): plugin \"\(plugin)\" is present in several versions (\(versions.joined(separator: ", "))); pin one, for example \(pins)."
         case .baseMismatch(let file, let key, let overlay, let overlayBase, let fleetBase, let baseManifest):
-            return "\(file): \(key): overlay \(overlay) was built against base \(overlayBase), but the fleet boots base \(fleetBase) (\(baseManifest)); rebuild the overlay against this base or boot the base it was built for."
+            return
+                "\(file): \(key): overlay \(overlay) was built against base \(overlayBase), but the fleet boots base \(fleetBase) (\(baseManifest)); rebuild the overlay against this base or boot the base it was built for."
         case .exportFailed(let directory, let reason):
             return "cannot write the boot files to \(directory): \(reason); check that the directory is writable."
         case .badManifest(let path, let reason):

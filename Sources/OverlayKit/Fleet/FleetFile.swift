@@ -50,7 +50,8 @@ struct FleetFile {
             throw .missingKey(file: file, key: "base.initrd", hint: "list the base initrd files, for example initrd = [\"base.cpio.zst\"]")
         }
         if initrds.isEmpty {
-            throw .invalidValue(file: file, key: "base.initrd", reason: "the list is empty", hint: "list at least the base initrd, for example initrd = [\"base.cpio.zst\"]")
+            throw .invalidValue(
+                file: file, key: "base.initrd", reason: "the list is empty", hint: "list at least the base initrd, for example initrd = [\"base.cpio.zst\"]")
         }
         let base = Base(
             kernel: try reader.string(baseTable, "kernel", at: "base"),
@@ -68,7 +69,8 @@ struct FleetFile {
                 try reader.checkKeys(table, at: key, allowed: ["plugins", "cmdline"])
                 let plugins = try reader.strings(table, "plugins", at: key) ?? []
                 for (index, plugin) in plugins.enumerated() where plugin.isEmpty {
-                    throw .invalidValue(file: file, key: "\(key).plugins[\(index)]", reason: "the plugin name is empty", hint: "write the plugin's name, for example \"vdsm\"")
+                    throw .invalidValue(
+                        file: file, key: "\(key).plugins[\(index)]", reason: "the plugin name is empty", hint: "write the plugin's name, for example \"vdsm\"")
                 }
                 roles.append(Role(name: name, plugins: plugins, cmdline: try reader.cmdline(table, at: key)))
             }
@@ -180,7 +182,8 @@ private struct Reader {
 
     /// TOML bare keys as they are, anything else in quotes, as it would have to be written.
     static func quoted(_ key: String) -> String {
-        let bare = !key.isEmpty && key.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }
+        let bare =
+            !key.isEmpty && key.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }
         return bare ? key : "\"\(key)\""
     }
 

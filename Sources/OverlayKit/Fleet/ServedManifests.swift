@@ -27,9 +27,10 @@ struct ServedManifests {
     static func scan(_ directory: FilePath) throws(FleetError) -> ServedManifests {
         var found = ServedManifests()
         let root = URL(fileURLWithPath: directory.string, isDirectory: true)
-        guard let walker = FileManager.default.enumerator(
-            at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey, .isDirectoryKey],
-            options: [.skipsHiddenFiles, .skipsPackageDescendants])
+        guard
+            let walker = FileManager.default.enumerator(
+                at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey, .isDirectoryKey],
+                options: [.skipsHiddenFiles, .skipsPackageDescendants])
         else { return found }
         var manifests: [String] = []
         while let url = walker.nextObject() as? URL {
@@ -37,7 +38,8 @@ struct ServedManifests {
             let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isSymbolicLinkKey, .isDirectoryKey])
             if values?.isDirectory == true {
                 // `overlay base create` leaves the base's unpacked tree as rootfs/ beside base.json: a whole OS, no manifests.
-                let baseTree = url.lastPathComponent == "rootfs"
+                let baseTree =
+                    url.lastPathComponent == "rootfs"
                     && FileManager.default.fileExists(atPath: url.deletingLastPathComponent().appendingPathComponent("base.json").path)
                 if baseTree || walker.level >= maximumDepth || (walker.level == 1 && generatedDirectories.contains(url.lastPathComponent)) {
                     walker.skipDescendants()

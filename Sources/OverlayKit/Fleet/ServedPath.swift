@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Paths a fleet hands to boot loaders: relative to the served directory, written into iPXE scripts, PXELINUX and
 /// GRUB configs unquoted, and fetched through a server that refuses `..` and symbolic links.
