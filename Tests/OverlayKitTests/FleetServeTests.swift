@@ -128,6 +128,43 @@ import Testing
                 == Fleet.load(file: fixture.fleetFile, servedDirectory: fixture.served).document(at: "ipxe/\(Self.nodeMAC)")?.body)
     }
 
+    /// Debian's iPXE in QEMU, pointed at the server over TFTP and over HTTP, follows boot.ipxe to the node's script
+    /// and fetches what it names, in order, from paths relative to that script. The "kernel" is an iPXE script, so
+    /// that iPXE accepts it and goes on to the initrds without a real kernel.
+    @Test func ipxeInQEMUFetchesWhatTheScriptsName() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        try fixture.addOverlay("cim", "1.0")
+        try fixture.addOverlay("vdsm", "1.2")
+        try fixture.write("#!ipxe\necho overlay test kernel reached\n", at: "vmlinuz")
+        try fixture.writeFleet(Self.fleetText)
+        let server = try OverlayProcess(
+            ["serve", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0"],
+            in: fixture.root)
+        defer { server.terminate() }
+        let banner = try server.waitForEvent("overlay serve: serving ")
+        let http = try #require(Self.port(after: "HTTP on 127.0.0.1:", in: banner))
+        let tftp = try #require(Self.port(after: "TFTP on 127.0.0.1:", in: banner))
+        let expected = [
+            "boot.ipxe", "ipxe/52-54-00-12-34-56", "vmlinuz", "base.cpio.zst", "overlays/cim-1.0.cpio.zst", "overlays/vdsm-1.2.cpio.zst",
+        ]
+        for (proto, url) in [("tftp", "tftp://10.0.2.2:\(tftp)/boot.ipxe"), ("http", "http://10.0.2.2:\(http)/boot.ipxe")] {
+            let console = try QEMU(bootfile: url, mac: "52:54:00:12:34:56", in: fixture.root)
+            defer { console.stop() }
+            try console.waitFor("overlay test kernel reached")
+            var fetched: [String] = []
+            for line in try server.output().split(separator: "\n") {
+                let fields = line.split(separator: " ").map(String.init)
+                if fields.count > 4 && fields[1] == proto { fetched.append(String(fields[4].drop(while: { $0 == "/" }))) }
+            }
+            #expect(fetched == expected, "\(proto)")
+        }
+        // A MAC the fleet does not list is named on the node's console.
+        let stranger = try QEMU(bootfile: "http://10.0.2.2:\(http)/boot.ipxe", mac: "52:54:00:99:99:99", in: fixture.root)
+        defer { stranger.stop() }
+        try stranger.waitFor("overlay: no boot configuration for 52:54:00:99:99:99 in fleet.toml")
+    }
+
     static func port(after marker: String, in line: String) -> UInt16? {
         guard let range = line.range(of: marker) else { return nil }
         return UInt16(line[range.upperBound...].prefix(while: \.isNumber))
@@ -165,8 +202,8 @@ final class OverlayProcess {
         let id = UUID().uuidString
         stdoutPath = directory.appendingPathComponent("stdout-\(id)").path
         stderrPath = directory.appendingPathComponent("stderr-\(id)").path
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = executable
         process.arguments = arguments
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
@@ -200,5 +237,44 @@ final class OverlayProcess {
     func terminate() -> Int32 {
         if process.isRunning { signal(SIGTERM) }
         return wait()
+    }
+}
+
+/// A QEMU x86 machine that network-boots with its iPXE ROM, its serial console in a file.
+final class QEMU {
+    let process = Process()
+    let consolePath: String
+
+    init(bootfile: String, mac: String, in directory: URL) throws {
+        consolePath = directory.appendingPathComponent("console-\(UUID().uuidString)").path
+        _ = FileManager.default.createFile(atPath: consolePath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
+        process.arguments = [
+            "-m", "256", "-nographic", "-no-reboot", "-netdev", "user,id=n0,bootfile=\(bootfile)",
+            "-device", "virtio-net-pci,netdev=n0,mac=\(mac)", "-boot", "n",
+        ]
+        process.standardOutput = FileHandle(forWritingAtPath: consolePath)
+        process.standardError = FileHandle(forWritingAtPath: consolePath)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits up to 90 seconds (QEMU without KVM is slow) for `text` on the console.
+    func waitFor(_ text: String) throws {
+        for _ in 0..<900 {
+            let console = (try? String(decoding: Data(contentsOf: URL(fileURLWithPath: consolePath)), as: UTF8.self)) ?? ""
+            if console.contains(text) { return }
+            if !process.isRunning { break }
+            usleep(100_000)
+        }
+        let console = (try? String(decoding: Data(contentsOf: URL(fileURLWithPath: consolePath)), as: UTF8.self)) ?? ""
+        throw OverlayProcess.Timeout(description: "\"\(text)\" did not appear on the node's console; it shows: \(console.suffix(2000))")
+    }
+
+    /// SIGKILL: a process started from a test thread inherits that thread's blocked signals, SIGTERM among them,
+    /// and QEMU does not unblock it.
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 }
