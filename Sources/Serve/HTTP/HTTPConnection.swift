@@ -53,7 +53,9 @@ struct HTTPConnection: Sendable {
         var scanned = 0
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
-            if let found = Self.endOfHead(buffer, from: scanned) { return .head(end: found.end, bodyStart: found.next) }
+            if let found = Self.endOfHead(buffer, from: scanned) {
+                return found.end > limits.maxHeaderBytes ? .failed(.badRequest) : .head(end: found.end, bodyStart: found.next)
+            }
             scanned = max(0, buffer.count - 3)
             if buffer.count > limits.maxHeaderBytes { return .failed(.badRequest) }
             let remaining = deadline - monotonicMilliseconds()

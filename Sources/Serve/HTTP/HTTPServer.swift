@@ -24,6 +24,7 @@ public final class HTTPServer: Sendable {
         var acceptor: pthread_t?
         var started = false
         var stopped = false
+        var socketClosed = false
         var connections = Set<Int32>()
     }
 
@@ -53,9 +54,15 @@ public final class HTTPServer: Sendable {
         try self.init(root: root, bind: SocketAddress(bind), catalog: catalog, log: log, limits: limits)
     }
 
-    deinit {
-        stop()
-        _ = close(socket.rawValue)
+    deinit { stop() }
+
+    /// Closes the listening socket once, after its thread has ended, so the port is free again.
+    private func closeSocket() {
+        let close = state.withLock { state -> Bool in
+            defer { state.socketClosed = true }
+            return !state.socketClosed
+        }
+        if close { _ = Glibc.close(socket.rawValue) }
     }
 
     /// Starts accepting on a dedicated thread and returns.
@@ -85,6 +92,7 @@ public final class HTTPServer: Sendable {
         }
         wakeup.signal()
         waitForAcceptor()
+        closeSocket()
         for fd in open { _ = shutdown(fd, Int32(SHUT_RDWR)) }
         let deadline = monotonicMilliseconds() + 5000
         while !state.withLock({ $0.connections.isEmpty }) && monotonicMilliseconds() < deadline {

@@ -23,6 +23,7 @@ public final class TFTPServer: Sendable {
         var listener: pthread_t?
         var started = false
         var stopped = false
+        var socketClosed = false
         var active = 0
     }
 
@@ -51,9 +52,15 @@ public final class TFTPServer: Sendable {
         try self.init(root: root, bind: SocketAddress(bind), catalog: catalog, log: log, limits: limits)
     }
 
-    deinit {
-        stop()
-        _ = close(socket.rawValue)
+    deinit { stop() }
+
+    /// Closes the listening socket once, after its thread has ended, so the port is free again.
+    private func closeSocket() {
+        let close = state.withLock { state -> Bool in
+            defer { state.socketClosed = true }
+            return !state.socketClosed
+        }
+        if close { _ = Glibc.close(socket.rawValue) }
     }
 
     /// Starts serving on a dedicated thread and returns.
@@ -82,6 +89,7 @@ public final class TFTPServer: Sendable {
         state.withLock { $0.stopped = true }
         wakeup.signal()
         waitForListener()
+        closeSocket()
         let deadline = monotonicMilliseconds() + 5000
         while state.withLock({ $0.active }) > 0 && monotonicMilliseconds() < deadline {
             usleep(5000)
