@@ -283,6 +283,24 @@ struct TFTPServerTests {
         #expect(probe.receive(timeout: 1.3) == nil)
     }
 
+    /// A client that resends its RRQ before the first reply reached it gets one transfer, not two talking at once.
+    @Test func resentRequestDoesNotStartASecondTransfer() throws {
+        let fixture = try Fixture()
+        let original = try fixture.scratch.randomFile("root/kernel", count: 1000)
+        let probe = UDPProbe()
+        let request = TFTPBytes.request(1, "kernel")
+        probe.send(request, to: fixture.server.port)
+        probe.send(request, to: fixture.server.port)
+        let first = try #require(probe.receive(timeout: 3))
+        #expect(TFTPBytes.opcode(first.bytes) == 3 && TFTPBytes.number(first.bytes) == 1)
+        #expect(probe.receive(timeout: 0.5) == nil, "the resent RRQ started a second transfer")
+        probe.send(TFTPBytes.ack(1), to: first.port)
+        let second = try #require(probe.receive(timeout: 3))
+        #expect(second.port == first.port && TFTPBytes.number(second.bytes) == 2)
+        #expect(Data(first.bytes.dropFirst(4) + second.bytes.dropFirst(4)) == original)
+        probe.send(TFTPBytes.ack(2), to: first.port)
+    }
+
     @Test func busyServerRefusesBeyondItsTransferLimit() throws {
         let fixture = try Fixture(limits: TFTPLimits(maxTransfers: 1, timeoutMilliseconds: 3000, maxRetries: 1))
         try fixture.scratch.randomFile("root/kernel", count: 5000)

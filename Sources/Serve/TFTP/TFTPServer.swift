@@ -25,6 +25,8 @@ public final class TFTPServer: Sendable {
         var stopped = false
         var socketClosed = false
         var active = 0
+        /// Transfers by client endpoint, to recognise a client's resent RRQ.
+        var transfers: [SocketAddress: TransferToken] = [:]
     }
 
     /// The port the server listens on (the one chosen by the system when bound to port 0).
@@ -123,22 +125,39 @@ public final class TFTPServer: Sendable {
                 reply(client, .illegalOperation, "malformed request", method: "RRQ", path: "")
                 return
             }
-            let admitted = state.withLock { state -> Bool in
-                guard state.active < limits.maxTransfers, !state.stopped else { return false }
+            // A client that resends its RRQ before hearing from us (a slow first reply) must not start a second
+            // transfer: its duplicate would talk to the client from another port. Once the client has answered
+            // its transfer, an RRQ from the same port is a new request (OVMF's size probe, then the real one).
+            let token = TransferToken()
+            let admission = state.withLock { state -> Admission in
+                if let current = state.transfers[client], !current.heard.load(ordering: .relaxed) { return .duplicate }
+                guard state.active < limits.maxTransfers, !state.stopped else { return .busy }
                 state.active += 1
-                return true
+                state.transfers[client] = token
+                return .admitted
             }
-            guard admitted else {
+            switch admission {
+            case .duplicate:
+                return
+            case .busy:
                 reply(client, .undefined, "server busy, try again later", method: "RRQ", path: String(decoding: request.filename, as: UTF8.self))
                 return
+            case .admitted:
+                break
+            }
+            let finished: @Sendable () -> Void = { [self] in
+                state.withLock { state in
+                    state.active -= 1
+                    if state.transfers[client] === token { state.transfers[client] = nil }
+                }
             }
             do {
                 try ServeThread.start(name: "TFTP transfer", detached: true, stackSize: 128 * 1024) { [self] in
-                    TFTPTransfer(server: self, client: client, request: request).run()
-                    state.withLock { $0.active -= 1 }
+                    TFTPTransfer(server: self, client: client, request: request, token: token).run()
+                    finished()
                 }
             } catch {
-                state.withLock { $0.active -= 1 }
+                finished()
                 reply(client, .undefined, "server busy, try again later", method: "RRQ", path: String(decoding: request.filename, as: UTF8.self))
             }
         case .writeRequest:
@@ -151,9 +170,20 @@ public final class TFTPServer: Sendable {
         }
     }
 
+    private enum Admission {
+        case admitted
+        case duplicate
+        case busy
+    }
+
     private func reply(_ client: SocketAddress, _ code: TFTPErrorCode, _ message: String, method: String, path: String) {
         let packet = TFTPPacket.error(code, message)
         _ = packet.withUnsafeBytes { Socket.send(socket, $0, to: client) }
         log.record(.init(proto: "tftp", client: client, method: method, path: path, status: "error \(code.rawValue)", bytes: 0, milliseconds: 0, detail: message))
     }
+}
+
+/// Whether a transfer has heard from its client yet.
+final class TransferToken: Sendable {
+    let heard = Atomic<Bool>(false)
 }

@@ -46,6 +46,7 @@ struct TFTPTransfer {
     let server: TFTPServer
     let client: SocketAddress
     let request: TFTPRequest
+    let token: TransferToken
 
     private var limits: TFTPLimits { server.limits }
 
@@ -256,6 +257,7 @@ struct TFTPTransfer {
                     continue
                 }
                 guard count >= 4 else { continue }
+                token.heard.store(true, ordering: .relaxed)
                 let opcode = UInt16(packet[0]) << 8 | UInt16(packet[1])
                 if opcode == TFTPOpcode.error.rawValue {
                     let code = UInt16(packet[2]) << 8 | UInt16(packet[3])
