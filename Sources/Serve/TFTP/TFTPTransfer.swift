@@ -202,6 +202,9 @@ struct TFTPTransfer {
         var acked = accepted.isEmpty ? 0 : -1
         var lastSent = 0
         var retries = 0
+        // Each resend of the same window waits twice as long (up to 8x), so a client stalled by a busy machine
+        // is not given up after a few seconds.
+        var wait = timeout
 
         func sendWindow() -> Bool {
             if acked < 0 {
@@ -230,7 +233,7 @@ struct TFTPTransfer {
             send(socket, TFTPPacket.error(.undefined, "read error"))
             return Outcome(status: "error 0", bytes: 0, detail: "read error")
         }
-        var deadline = monotonicMilliseconds() + timeout
+        var deadline = monotonicMilliseconds() + wait
         while true {
             let remaining = deadline - monotonicMilliseconds()
             let waited = remaining <= 0 ? .timedOut : waitFor(socket, wakeup: server.wakeup, milliseconds: remaining)
@@ -240,6 +243,7 @@ struct TFTPTransfer {
                 return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: "server stopped")
             case .timedOut:
                 retries += 1
+                wait = min(wait * 2, timeout * 8)
                 if retries > limits.maxRetries {
                     return Outcome(status: "timeout", bytes: max(0, acked) * blockSize, detail: detail)
                 }
@@ -247,7 +251,7 @@ struct TFTPTransfer {
                     send(socket, TFTPPacket.error(.undefined, "read error"))
                     return Outcome(status: "error 0", bytes: 0, detail: "read error")
                 }
-                deadline = monotonicMilliseconds() + timeout
+                deadline = monotonicMilliseconds() + wait
             case .ready:
                 guard let (count, from) = Socket.receive(socket, into: packet) else { continue }
                 guard from == client else {
@@ -271,6 +275,7 @@ struct TFTPTransfer {
                 guard step >= 1, acked + step <= lastSent else { continue }  // duplicate or stale ACK: ignore
                 acked += step
                 retries = 0
+                wait = timeout
                 if acked == lastBlock {
                     return Outcome(status: "ok", bytes: size, detail: detail)
                 }
@@ -278,7 +283,7 @@ struct TFTPTransfer {
                     send(socket, TFTPPacket.error(.undefined, "read error"))
                     return Outcome(status: "error 0", bytes: 0, detail: "read error")
                 }
-                deadline = monotonicMilliseconds() + timeout
+                deadline = monotonicMilliseconds() + wait
             }
         }
     }
