@@ -15,6 +15,7 @@ struct HTTPConnection: Sendable {
 
     func serve() {
         Socket.setTimeout(fd, SO_SNDTIMEO, milliseconds: limits.idleTimeoutMilliseconds)
+        defer { lingeringClose() }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(4096)
         var first = true
@@ -35,6 +36,24 @@ struct HTTPConnection: Sendable {
                 if !keepAlive { return }
             }
             first = false
+        }
+    }
+
+    /// Half-closes and reads what the client still sends (an unread body, a pipelined request) for a moment
+    /// before the descriptor is closed: closing with unread input would reset the connection and could destroy
+    /// the response still on its way to the client.
+    private func lingeringClose() {
+        _ = shutdown(fd.rawValue, Int32(SHUT_WR))
+        let deadline = monotonicMilliseconds() + 1000
+        var drained = 0
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while drained < 1 << 16 {
+            let remaining = deadline - monotonicMilliseconds()
+            guard remaining > 0, waitFor(fd, wakeup: server.wakeup, milliseconds: remaining) == .ready else { return }
+            let count = chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            if count <= 0 { return }
+            drained += count
         }
     }
 
@@ -146,7 +165,9 @@ struct HTTPConnection: Sendable {
         let name = String(validating: path, as: UTF8.self)
         if let name, let document = server.catalog?.generatedDocument(path: name) {
             let range = HTTPRange.resolve(request, size: document.body.count, etag: nil)
-            return sendBody(.memory(document.body), contentType: document.contentType, etag: nil, lastModified: nil, range: range, isHead: isHead, keepAlive: keepAlive)
+            // The type goes into a header line: no control characters may pass.
+            let type = String(document.contentType.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f })
+            return sendBody(.memory(document.body), contentType: type.isEmpty ? "application/octet-stream" : type, etag: nil, lastModified: nil, range: range, isHead: isHead, keepAlive: keepAlive)
         }
         let file: ServedFile
         switch server.root.open(path) {
@@ -166,7 +187,7 @@ struct HTTPConnection: Sendable {
         let lastModified = HTTPDate.format(file.modified)
         if let condition = request.header("if-none-match"), HTTPRange.matches(condition, etag: etag) {
             let head = responseHead(.notModified, keepAlive: keepAlive, fields: "ETag: \(etag)\r\nLast-Modified: \(lastModified)\r\n")
-            return Outcome(status: .notModified, bytes: write(head) ? 0 : 0, reusable: true)
+            return Outcome(status: .notModified, bytes: 0, reusable: write(head))
         }
         let range = HTTPRange.resolve(request, size: file.size, etag: etag)
         return sendBody(.file(file), contentType: contentType(for: path), etag: etag, lastModified: lastModified, range: range, isHead: isHead, keepAlive: keepAlive)
