@@ -81,14 +81,17 @@ struct HTTPServerTests {
         try fixture.scratch.randomFile("root/kernel", count: 4096)
         let known = try run("/usr/bin/curl", ["-sS", "-I", fixture.url("/overlays/vdsm.cpio.zst")])
         #expect(known.text.contains("ETag: \"\(digest)\"\r\n"))
-        let notModified = try run("/usr/bin/curl", ["-sS", "-H", "If-None-Match: \"\(digest)\"", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", fixture.url("/overlays/vdsm.cpio.zst")])
+        let notModified = try run(
+            "/usr/bin/curl",
+            ["-sS", "-H", "If-None-Match: \"\(digest)\"", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", fixture.url("/overlays/vdsm.cpio.zst")])
         #expect(notModified.text == "304 0")
 
         let head = try run("/usr/bin/curl", ["-sS", "-I", fixture.url("/kernel")])
         let etagLine = try #require(head.text.split(separator: "\r\n").first { $0.hasPrefix("ETag: \"") })
         let etag = String(etagLine.dropFirst("ETag: ".count))
         #expect(!etag.hasPrefix("W/"))
-        let again = try run("/usr/bin/curl", ["-sS", "-H", "If-None-Match: \"other\", \(etag)", "-o", "/dev/null", "-w", "%{http_code}", fixture.url("/kernel")])
+        let again = try run(
+            "/usr/bin/curl", ["-sS", "-H", "If-None-Match: \"other\", \(etag)", "-o", "/dev/null", "-w", "%{http_code}", fixture.url("/kernel")])
         #expect(again.text == "304")
         let stale = try run("/usr/bin/curl", ["-sS", "-H", "If-None-Match: \"stale\"", "-o", "/dev/null", "-w", "%{http_code}", fixture.url("/kernel")])
         #expect(stale.text == "200")
@@ -102,7 +105,12 @@ struct HTTPServerTests {
         let fixture = try Fixture()
         try fixture.scratch.randomFile("root/a", count: 10_000)
         try fixture.scratch.randomFile("root/b", count: 20_000)
-        let result = try run("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{num_connects}\n", fixture.url("/a"), fixture.url("/b"), fixture.url("/missing")])
+        let result = try run(
+            "/usr/bin/curl",
+            [
+                "-sS", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{num_connects}\n", fixture.url("/a"), fixture.url("/b"),
+                fixture.url("/missing"),
+            ])
         #expect(result.text.split(separator: "\n") == ["1", "0", "0"])
         // Pipelined requests on one connection are answered in order.
         let replies = try fixture.raw("GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -182,7 +190,12 @@ struct HTTPServerTests {
         #expect(!FileManager.default.fileExists(atPath: fixture.root + "/uploaded"))
         // A large unread body does not reset the connection before the answer arrives.
         try fixture.scratch.randomFile("upload.bin", count: 2_000_000)
-        let big = try run("/usr/bin/curl", ["-sS", "-H", "Expect:", "--data-binary", "@" + fixture.scratch.path + "/upload.bin", "-o", "/dev/null", "-w", "%{http_code}", fixture.url("/ok.txt")])
+        let big = try run(
+            "/usr/bin/curl",
+            [
+                "-sS", "-H", "Expect:", "--data-binary", "@" + fixture.scratch.path + "/upload.bin", "-o", "/dev/null", "-w", "%{http_code}",
+                fixture.url("/ok.txt"),
+            ])
         #expect(big.text == "405", "\(big.stderr)")
     }
 

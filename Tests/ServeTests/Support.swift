@@ -24,11 +24,11 @@ final class Scratch {
         var bytes = [UInt8](repeating: 0, count: count)
         var i = 0
         while i < count {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             var word = state
             for _ in 0..<8 where i < count {
                 bytes[i] = UInt8(truncatingIfNeeded: word >> 33)
-                word = word &* 2862933555777941757 &+ 3037000493
+                word = word &* 2_862_933_555_777_941_757 &+ 3_037_000_493
                 i += 1
             }
         }
@@ -124,7 +124,8 @@ struct FleetCatalog: ServeCatalog {
         let prefix = "pxelinux.cfg/01-"
         if path.hasPrefix(prefix) {
             let mac = path.dropFirst(prefix.count)
-            return GeneratedDocument(body: Array("DEFAULT node\nLABEL node\n  KERNEL vmlinuz\n  APPEND initrd=initrd.img mac=\(mac)\n".utf8), contentType: "text/plain")
+            return GeneratedDocument(
+                body: Array("DEFAULT node\nLABEL node\n  KERNEL vmlinuz\n  APPEND initrd=initrd.img mac=\(mac)\n".utf8), contentType: "text/plain")
         }
         return nil
     }

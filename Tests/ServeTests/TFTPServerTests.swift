@@ -47,10 +47,12 @@ struct TFTPServerTests {
         let fixture = try Fixture()
         let original = try fixture.scratch.randomFile("root/overlay.cpio.zst", count: 5_242_881)
         let out = fixture.scratch.path + "/atftp.out"
-        let result = try run("/usr/bin/atftp", [
-            "--option", "windowsize 8", "--option", "blksize 1428", "--option", "tsize enable",
-            "-g", "-r", "overlay.cpio.zst", "-l", out, "127.0.0.1", fixture.port,
-        ])
+        let result = try run(
+            "/usr/bin/atftp",
+            [
+                "--option", "windowsize 8", "--option", "blksize 1428", "--option", "tsize enable",
+                "-g", "-r", "overlay.cpio.zst", "-l", out, "127.0.0.1", fixture.port,
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try sha256(file: out) == sha256(original))
         #expect(fixture.log.lines.last?.contains("windowsize=8") == true)
@@ -104,9 +106,9 @@ struct TFTPServerTests {
         let results = LockedResults()
         let (directory, port) = (fixture.scratch.path, fixture.port)
         inParallel(6) { index in
-                let out = directory + "/parallel\(index).out"
-                let status = (try? run("/usr/bin/curl", ["-sS", "--tftp-blksize", "1024", "-o", out, "tftp://127.0.0.1:\(port)/file\(index)"]))?.status ?? -1
-                results.add(index, status == 0 ? ((try? sha256(file: out)) ?? "") : "failed \(status)")
+            let out = directory + "/parallel\(index).out"
+            let status = (try? run("/usr/bin/curl", ["-sS", "--tftp-blksize", "1024", "-o", out, "tftp://127.0.0.1:\(port)/file\(index)"]))?.status ?? -1
+            results.add(index, status == 0 ? ((try? sha256(file: out)) ?? "") : "failed \(status)")
         }
         for index in 0..<6 {
             #expect(results.value(index) == digests["file\(index)"])
@@ -124,7 +126,10 @@ struct TFTPServerTests {
 
     @Test func pathsNeverLeaveTheRoot() throws {
         let fixture = try Fixture()
-        for name in ["../root-private/secret", "/../root-private/secret", "escape", "up/root-private/secret", "boot/../../root-private/secret", "..\\root-private\\secret", "/etc/passwd"] {
+        for name in [
+            "../root-private/secret", "/../root-private/secret", "escape", "up/root-private/secret", "boot/../../root-private/secret",
+            "..\\root-private\\secret", "/etc/passwd",
+        ] {
             let probe = UDPProbe()
             probe.send(TFTPBytes.request(1, name), to: fixture.server.port)
             let reply = try #require(probe.receive(timeout: 3), "no answer for \(name)")
@@ -186,9 +191,12 @@ struct TFTPServerTests {
         let fixture = try Fixture()
         try fixture.scratch.randomFile("root/kernel", count: 70_000)
         let probe = UDPProbe()
-        probe.send(TFTPBytes.request(1, "kernel", options: [
-            ("blksize", "99999999999999999999999999"), ("timeout", "0"), ("windowsize", "-4"), ("tsize", "0"), ("tsize", "5"), ("blksize", "100000"),
-        ]), to: fixture.server.port)
+        probe.send(
+            TFTPBytes.request(
+                1, "kernel",
+                options: [
+                    ("blksize", "99999999999999999999999999"), ("timeout", "0"), ("windowsize", "-4"), ("tsize", "0"), ("tsize", "5"), ("blksize", "100000"),
+                ]), to: fixture.server.port)
         let oack = try #require(probe.receive(timeout: 3))
         #expect(TFTPBytes.opcode(oack.bytes) == 6)
         #expect(TFTPBytes.options(oack.bytes) == ["tsize": "70000"])

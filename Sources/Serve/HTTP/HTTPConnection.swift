@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One client connection: reads request heads under a deadline, answers each, and keeps the connection open
 /// while the client wants it and behaves.
@@ -150,7 +151,10 @@ struct HTTPConnection: Sendable {
     }
 
     private func record(method: String, path: String, status: HTTPStatus, bytes: Int, started: Int, detail: String = "") {
-        server.log.record(.init(proto: "http", client: client, method: method, path: path, status: String(status.rawValue), bytes: bytes, milliseconds: monotonicMilliseconds() - started, detail: detail))
+        server.log.record(
+            .init(
+                proto: "http", client: client, method: method, path: path, status: String(status.rawValue), bytes: bytes,
+                milliseconds: monotonicMilliseconds() - started, detail: detail))
     }
 
     struct Outcome {
@@ -167,7 +171,9 @@ struct HTTPConnection: Sendable {
             let range = HTTPRange.resolve(request, size: document.body.count, etag: nil)
             // The type goes into a header line: no control characters may pass.
             let type = String(document.contentType.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f })
-            return sendBody(.memory(document.body), contentType: type.isEmpty ? "application/octet-stream" : type, etag: nil, lastModified: nil, range: range, isHead: isHead, keepAlive: keepAlive)
+            return sendBody(
+                .memory(document.body), contentType: type.isEmpty ? "application/octet-stream" : type, etag: nil, lastModified: nil, range: range,
+                isHead: isHead, keepAlive: keepAlive)
         }
         let file: ServedFile
         switch server.root.open(path) {
@@ -179,10 +185,13 @@ struct HTTPConnection: Sendable {
         }
         defer { file.close() }
         let etag: String
-        if let name, let digest = server.catalog?.knownDigest(path: name), !digest.isEmpty, digest.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "\"") && $0 < 0x7f }) {
+        if let name, let digest = server.catalog?.knownDigest(path: name), !digest.isEmpty,
+            digest.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "\"") && $0 < 0x7f })
+        {
             etag = "\"\(digest)\""
         } else {
-            etag = "\"\(String(file.inode, radix: 16))-\(String(file.size, radix: 16))-\(String(file.modified, radix: 16))\(String(file.modifiedNanoseconds, radix: 16))\""
+            etag =
+                "\"\(String(file.inode, radix: 16))-\(String(file.size, radix: 16))-\(String(file.modified, radix: 16))\(String(file.modifiedNanoseconds, radix: 16))\""
         }
         let lastModified = HTTPDate.format(file.modified)
         if let condition = request.header("if-none-match"), HTTPRange.matches(condition, etag: etag) {
@@ -190,10 +199,13 @@ struct HTTPConnection: Sendable {
             return Outcome(status: .notModified, bytes: 0, reusable: write(head))
         }
         let range = HTTPRange.resolve(request, size: file.size, etag: etag)
-        return sendBody(.file(file), contentType: contentType(for: path), etag: etag, lastModified: lastModified, range: range, isHead: isHead, keepAlive: keepAlive)
+        return sendBody(
+            .file(file), contentType: contentType(for: path), etag: etag, lastModified: lastModified, range: range, isHead: isHead, keepAlive: keepAlive)
     }
 
-    private func sendBody(_ source: TransferSource, contentType: String, etag: String?, lastModified: String?, range: HTTPRange.Decision, isHead: Bool, keepAlive: Bool) -> Outcome {
+    private func sendBody(
+        _ source: TransferSource, contentType: String, etag: String?, lastModified: String?, range: HTTPRange.Decision, isHead: Bool, keepAlive: Bool
+    ) -> Outcome {
         var fields = "Content-Type: \(contentType)\r\nAccept-Ranges: bytes\r\n"
         if let etag { fields += "ETag: \(etag)\r\n" }
         if let lastModified { fields += "Last-Modified: \(lastModified)\r\n" }
@@ -212,7 +224,9 @@ struct HTTPConnection: Sendable {
             fields += "Content-Range: bytes \(first)-\(last)/\(source.size)\r\n"
         case .unsatisfiable:
             let body = "416 Range Not Satisfiable\n"
-            let head = responseHead(.rangeNotSatisfiable, keepAlive: keepAlive, fields: "Content-Type: text/plain\r\nContent-Range: bytes */\(source.size)\r\nContent-Length: \(body.utf8.count)\r\n")
+            let head = responseHead(
+                .rangeNotSatisfiable, keepAlive: keepAlive,
+                fields: "Content-Type: text/plain\r\nContent-Range: bytes */\(source.size)\r\nContent-Length: \(body.utf8.count)\r\n")
             _ = write(head + (isHead ? [] : Array(body.utf8)))
             return Outcome(status: .rangeNotSatisfiable, bytes: 0)
         }

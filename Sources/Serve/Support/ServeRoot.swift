@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The directory both servers serve from: an open descriptor, so that every lookup is resolved by the kernel
 /// beneath it (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), never by comparing path strings.

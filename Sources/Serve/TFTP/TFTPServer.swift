@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import Synchronization
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A read-only TFTP server (RFC 1350, options RFC 2347/2348/2349, windowsize RFC 7440) confined to one directory.
 ///
@@ -179,7 +180,8 @@ public final class TFTPServer: Sendable {
     private func reply(_ client: SocketAddress, _ code: TFTPErrorCode, _ message: String, method: String, path: String) {
         let packet = TFTPPacket.error(code, message)
         _ = packet.withUnsafeBytes { Socket.send(socket, $0, to: client) }
-        log.record(.init(proto: "tftp", client: client, method: method, path: path, status: "error \(code.rawValue)", bytes: 0, milliseconds: 0, detail: message))
+        log.record(
+            .init(proto: "tftp", client: client, method: method, path: path, status: "error \(code.rawValue)", bytes: 0, milliseconds: 0, detail: message))
     }
 }
 

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where a transfer's bytes come from: a file beneath the root, or a document the catalog generated.
 enum TransferSource {
@@ -56,7 +57,10 @@ struct TFTPTransfer {
         var local = server.address
         local.port = 0
         guard let socket = try? Socket.bound(Int32(SOCK_DGRAM.rawValue), local) else {
-            server.log.record(.init(proto: "tftp", client: client, method: "RRQ", path: pathText, status: "error 0", bytes: 0, milliseconds: 0, detail: "no socket for the transfer"))
+            server.log.record(
+                .init(
+                    proto: "tftp", client: client, method: "RRQ", path: pathText, status: "error 0", bytes: 0, milliseconds: 0,
+                    detail: "no socket for the transfer"))
             return
         }
         defer { _ = close(socket.rawValue) }
@@ -70,7 +74,10 @@ struct TFTPTransfer {
             outcome = transfer(source, on: socket)
             source.close()
         }
-        server.log.record(.init(proto: "tftp", client: client, method: "RRQ", path: pathText, status: outcome.status, bytes: outcome.bytes, milliseconds: monotonicMilliseconds() - started, detail: outcome.detail))
+        server.log.record(
+            .init(
+                proto: "tftp", client: client, method: "RRQ", path: pathText, status: outcome.status, bytes: outcome.bytes,
+                milliseconds: monotonicMilliseconds() - started, detail: outcome.detail))
     }
 
     struct Outcome {
