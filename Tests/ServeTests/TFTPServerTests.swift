@@ -128,7 +128,7 @@ struct TFTPServerTests {
         let fixture = try Fixture()
         for name in [
             "../root-private/secret", "/../root-private/secret", "escape", "up/root-private/secret", "boot/../../root-private/secret",
-            "..\\root-private\\secret", "/etc/passwd",
+            "..\\root-private\\secret", "/etc/passwd", "%2e%2e/root-private/secret",
         ] {
             let probe = UDPProbe()
             probe.send(TFTPBytes.request(1, name), to: fixture.server.port)

@@ -18,6 +18,14 @@ final class ServeRoot: Sendable {
         } catch {
             throw .rootNotDirectory(path: path.string, reason: (error as? Errno)?.posixDescription ?? "\(error)")
         }
+        // Every lookup depends on openat2 (Linux 5.6+): refuse to start rather than refuse every request later.
+        do {
+            let probe = try openBeneath(fd, Array(".".utf8), flags: O_RDONLY | O_CLOEXEC | O_DIRECTORY)
+            _ = Glibc.close(probe.rawValue)
+        } catch {
+            _ = Glibc.close(fd.rawValue)
+            throw .kernelTooOld(reason: error.description)
+        }
     }
 
     deinit { _ = close(fd.rawValue) }
