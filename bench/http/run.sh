@@ -68,8 +68,14 @@ done
 best_ours=999999
 best_nginx=999999
 for round in $(seq "$ROUNDS"); do
-    t_ours=$(seconds download "$ours")
-    t_nginx=$(seconds download "$theirs")
+    # Alternate who goes first, so neither always meets a warmer or busier machine.
+    if [ $((round % 2)) -eq 1 ]; then
+        t_ours=$(seconds download "$ours")
+        t_nginx=$(seconds download "$theirs")
+    else
+        t_nginx=$(seconds download "$theirs")
+        t_ours=$(seconds download "$ours")
+    fi
     echo "round $round: overlay ${t_ours}s  nginx ${t_nginx}s"
     best_ours=$(awk -v a="$best_ours" -v b="$t_ours" 'BEGIN { print (b < a ? b : a) }')
     best_nginx=$(awk -v a="$best_nginx" -v b="$t_nginx" 'BEGIN { print (b < a ? b : a) }')
