@@ -8,6 +8,8 @@ BIN := .build/$(CONFIG)/overlay
 DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev \
         rpm createrepo-c cpio zstd squashfs-tools busybox-static \
         curl atftp tftp-hpa qemu-system-x86 ipxe-qemu
+# Pack tests: hostile plugin bundles are written with Python's tarfile.
+DEPS += python3
 
 .PHONY: all deps build test demo clean
 
