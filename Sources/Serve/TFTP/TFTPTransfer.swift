@@ -212,6 +212,14 @@ struct TFTPTransfer {
         // Each resend of the same window waits twice as long (up to 8x), so a client stalled by a busy machine
         // is not given up after a few seconds.
         var wait = timeout
+        var resends = 0  // windows sent again after a timeout
+        var rewinds = 0  // windows restarted after an ACK from their middle (a client saw a gap)
+        func summary() -> String {
+            var parts = detail.isEmpty ? [] : [detail]
+            if resends > 0 { parts.append("resent=\(resends)") }
+            if rewinds > 0 { parts.append("rewound=\(rewinds)") }
+            return parts.joined(separator: " ")
+        }
 
         func sendWindow() -> Bool {
             if acked < 0 {
@@ -250,9 +258,10 @@ struct TFTPTransfer {
                 return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: "server stopped")
             case .timedOut:
                 retries += 1
+                resends += 1
                 wait = min(wait * 2, timeout * 8)
                 if retries > limits.maxRetries {
-                    return Outcome(status: "timeout", bytes: max(0, acked) * blockSize, detail: detail)
+                    return Outcome(status: "timeout", bytes: max(0, acked) * blockSize, detail: summary())
                 }
                 guard sendWindow() else {
                     send(socket, TFTPPacket.error(.undefined, "read error"))
@@ -274,17 +283,18 @@ struct TFTPTransfer {
                     let code = UInt16(packet[2]) << 8 | UInt16(packet[3])
                     // ERROR 8 right after the OACK is a size probe (UEFI): the client got what it wanted.
                     let why = code == TFTPErrorCode.optionRefused.rawValue && acked < 0 ? "size probe" : "client error \(code)"
-                    return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: [why, detail].filter { !$0.isEmpty }.joined(separator: " "))
+                    return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: [why, summary()].filter { !$0.isEmpty }.joined(separator: " "))
                 }
                 guard opcode == TFTPOpcode.ack.rawValue else { continue }
                 let wire = UInt16(packet[2]) << 8 | UInt16(packet[3])
                 let step = Int(wire &- UInt16(truncatingIfNeeded: acked))
                 guard step >= 1, acked + step <= lastSent else { continue }  // duplicate or stale ACK: ignore
                 acked += step
+                if acked < lastSent { rewinds += 1 }
                 retries = 0
                 wait = timeout
                 if acked == lastBlock {
-                    return Outcome(status: "ok", bytes: size, detail: detail)
+                    return Outcome(status: "ok", bytes: size, detail: summary())
                 }
                 guard sendWindow() else {
                     send(socket, TFTPPacket.error(.undefined, "read error"))
