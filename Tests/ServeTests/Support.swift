@@ -148,6 +148,17 @@ final class LogFile {
         unlink(path)
     }
 
+    /// The first line that satisfies `match`, waiting up to `timeout` seconds for the server to write it
+    /// (a transfer is logged after its last ACK, which may come after the client has finished).
+    func line(within timeout: Double = 3, where match: (String) -> Bool) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            if let found = lines.first(where: match) { return found }
+            usleep(20_000)
+        } while Date() < deadline
+        return nil
+    }
+
     var lines: [String] {
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }

@@ -37,7 +37,7 @@ struct TFTPServerTests {
         let result = try run("/usr/bin/curl", ["-sS", "--tftp-blksize", "1428", "-o", out, "tftp://127.0.0.1:\(fixture.port)/images/initrd.img"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try sha256(file: out) == sha256(original))
-        let line = fixture.log.lines.last ?? ""
+        let line = fixture.log.line { $0.contains("RRQ images/initrd.img") } ?? ""
         #expect(line.contains("RRQ images/initrd.img ok 3000123"))
         #expect(line.contains("blksize=1428"))
         #expect(line.contains("tsize=3000123"))
@@ -55,7 +55,7 @@ struct TFTPServerTests {
             ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try sha256(file: out) == sha256(original))
-        #expect(fixture.log.lines.last?.contains("windowsize=8") == true)
+        #expect(fixture.log.line { $0.contains("RRQ overlay.cpio.zst ok") }?.contains("windowsize=8") == true)
     }
 
     @Test func tftpHpaAndBusyboxClients() throws {
@@ -95,6 +95,46 @@ struct TFTPServerTests {
         let curl = try run("/usr/bin/curl", ["-sS", "--tftp-blksize", "512", "-o", curlOut, "tftp://127.0.0.1:\(fixture.port)/big.img"], timeout: 300)
         #expect(curl.status == 0, "\(curl.stderr)")
         #expect(try sha256(file: curlOut) == expected)
+        let windowOut = fixture.scratch.path + "/window.out"
+        let window = try run("/usr/bin/atftp", ["--option", "windowsize 8", "-g", "-r", "big.img", "-l", windowOut, "127.0.0.1", fixture.port], timeout: 300)
+        #expect(window.status == 0, "\(window.stderr)")
+        #expect(try sha256(file: windowOut) == expected)
+    }
+
+    /// RFC 7440: an ACK from the middle of a window (the client saw a gap) restarts the window after it.
+    @Test func partialWindowAckRestartsAfterIt() throws {
+        let fixture = try Fixture()
+        let original = try fixture.scratch.randomFile("root/kernel", count: 512 * 10 + 100)
+        let probe = UDPProbe()
+        probe.send(TFTPBytes.request(1, "kernel", options: [("windowsize", "4")]), to: fixture.server.port)
+        let oack = try #require(probe.receive(timeout: 3))
+        #expect(TFTPBytes.options(oack.bytes) == ["windowsize": "4"])
+        probe.send(TFTPBytes.ack(0), to: oack.port)
+        var blocks: [UInt16: [UInt8]] = [:]
+        for expected in UInt16(1)...4 {
+            let data = try #require(probe.receive(timeout: 3))
+            #expect(TFTPBytes.number(data.bytes) == expected)
+            blocks[expected] = Array(data.bytes.dropFirst(4))
+        }
+        probe.send(TFTPBytes.ack(2), to: oack.port)
+        for expected in UInt16(3)...6 {
+            let data = try #require(probe.receive(timeout: 3))
+            #expect(TFTPBytes.number(data.bytes) == expected)
+            blocks[expected] = Array(data.bytes.dropFirst(4))
+        }
+        probe.send(TFTPBytes.ack(6), to: oack.port)
+        for expected in UInt16(7)...10 {
+            let data = try #require(probe.receive(timeout: 3))
+            blocks[TFTPBytes.number(data.bytes)] = Array(data.bytes.dropFirst(4))
+            #expect(TFTPBytes.number(data.bytes) == expected)
+        }
+        probe.send(TFTPBytes.ack(10), to: oack.port)
+        let last = try #require(probe.receive(timeout: 3))
+        #expect(TFTPBytes.number(last.bytes) == 11 && last.bytes.count == 104)
+        blocks[11] = Array(last.bytes.dropFirst(4))
+        probe.send(TFTPBytes.ack(11), to: oack.port)
+        #expect(Data((1...11).flatMap { blocks[UInt16($0)] ?? [] }) == original)
+        #expect(fixture.log.line { $0.contains("RRQ kernel ok") }?.contains("rewound=1") == true)
     }
 
     @Test func concurrentTransfersAllArriveIntact() throws {
@@ -240,7 +280,7 @@ struct TFTPServerTests {
             probe.send(TFTPBytes.ack(expected - 1), to: second.port)
         }
         #expect(Data(received) == original)
-        #expect(fixture.log.lines.contains { $0.contains("shimx64.efi aborted") && $0.contains("size probe") })
+        #expect(fixture.log.line { $0.contains("shimx64.efi aborted") && $0.contains("size probe") } != nil)
     }
 
     /// iPXE asks for blksize and tsize only; an unknown option alone gets no OACK at all.
@@ -332,7 +372,7 @@ struct TFTPServerTests {
         defer { server.stop() }
         let result = try run("/usr/bin/curl", ["-sS", "-o", "/dev/null", "tftp://127.0.0.1:\(server.port)/kernel"])
         #expect(result.status == 0)
-        let line = try #require(log.lines.last)
+        let line = try #require(log.line { $0.contains("kernel") })
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         #expect(object["proto"] as? String == "tftp")
         #expect(object["path"] as? String == "kernel")
