@@ -349,6 +349,28 @@ struct TFTPServerTests {
         probe.send(TFTPBytes.ack(2), to: first.port)
     }
 
+    /// Every transfer in flight has a port of its own: two transfers sharing one would swap each other's ACKs.
+    @Test func concurrentTransfersGetDistinctPorts() throws {
+        let fixture = try Fixture()
+        try fixture.scratch.randomFile("root/kernel", count: 5000)
+        let probes = (0..<400).map { _ in UDPProbe() }
+        for probe in probes { probe.send(TFTPBytes.request(1, "kernel"), to: fixture.server.port) }
+        var ports: [UInt16] = []
+        for probe in probes {
+            // A burst this size can overflow the listening socket's buffer: resend as a real client would.
+            var reply = probe.receive(timeout: 1)
+            for _ in 0..<3 where reply == nil {
+                probe.send(TFTPBytes.request(1, "kernel"), to: fixture.server.port)
+                reply = probe.receive(timeout: 1)
+            }
+            let first = try #require(reply)
+            #expect(TFTPBytes.opcode(first.bytes) == 3)
+            ports.append(first.port)
+        }
+        #expect(Set(ports).count == probes.count)
+        for (probe, port) in zip(probes, ports) { probe.send([0, 5, 0, 0, 0], to: port) }
+    }
+
     @Test func busyServerRefusesBeyondItsTransferLimit() throws {
         let fixture = try Fixture(limits: TFTPLimits(maxTransfers: 1, timeoutMilliseconds: 3000, maxRetries: 1))
         try fixture.scratch.randomFile("root/kernel", count: 5000)

@@ -42,6 +42,10 @@ public final class TFTPServer: Sendable {
         wakeup = try Wakeup()
         do {
             socket = try Socket.bound(Int32(SOCK_DGRAM.rawValue), bind)
+            // Room for a boot storm: hundreds of nodes powered on together send their RRQs in the same instant.
+            // SO_RCVBUFFORCE passes rmem_max when the server runs as root; otherwise the kernel caps SO_RCVBUF.
+            Socket.setOption(socket, SOL_SOCKET, SO_RCVBUF, 4 << 20)
+            Socket.setOption(socket, SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
         } catch {
             throw ServeError.socket(address: bind.description, reason: error)
         }
