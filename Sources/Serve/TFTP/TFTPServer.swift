@@ -135,7 +135,7 @@ public final class TFTPServer: Sendable {
             // its transfer, an RRQ from the same port is a new request (OVMF's size probe, then the real one).
             let token = TransferToken()
             let admission = state.withLock { state -> Admission in
-                if let current = state.transfers[client], !current.heard.load(ordering: .relaxed) { return .duplicate }
+                if let current = state.transfers[client], !current.hasHeard(from: client) { return .duplicate }
                 guard state.active < limits.maxTransfers, !state.stopped else { return .busy }
                 state.active += 1
                 state.transfers[client] = token
@@ -189,7 +189,30 @@ public final class TFTPServer: Sendable {
     }
 }
 
-/// Whether a transfer has heard from its client yet.
+/// Whether a transfer has heard from its client yet, asked by the listener when the same client sends an RRQ.
 final class TransferToken: Sendable {
     let heard = Atomic<Bool>(false)
+    /// The transfer's socket; -2 before the transfer has one, -1 after it finished.
+    private let socket = Mutex<Int32>(-2)
+
+    func attach(_ fd: FileDescriptor) { socket.withLock { $0 = fd.rawValue } }
+    func detach() { socket.withLock { $0 = -1 } }
+
+    /// True once the transfer took a packet from `client`, or one is already waiting on its socket: a client
+    /// that ends a transfer (ERROR 8 after a size probe) and at once asks again from the same port is making a
+    /// new request, even when the transfer thread has not read the ERROR yet.
+    func hasHeard(from client: SocketAddress) -> Bool {
+        if heard.load(ordering: .relaxed) { return true }
+        return socket.withLock { fd -> Bool in
+            if fd == -2 { return false }  // still starting: the client cannot have answered it yet
+            if fd == -1 { return true }  // finished: anything new is a new request
+            var byte: UInt8 = 0
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let count = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT), $0, &length) }
+            }
+            return count >= 0 && SocketAddress(storage) == client
+        }
+    }
 }

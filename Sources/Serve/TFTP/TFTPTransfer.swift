@@ -63,7 +63,11 @@ struct TFTPTransfer {
                     detail: "no socket for the transfer"))
             return
         }
-        defer { _ = close(socket.rawValue) }
+        token.attach(socket)
+        defer {
+            token.detach()
+            _ = close(socket.rawValue)
+        }
         var outcome = Outcome(status: "ok", bytes: 0, detail: "")
         switch open() {
         case .failure(let refusal):
