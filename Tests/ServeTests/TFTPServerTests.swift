@@ -313,6 +313,8 @@ struct TFTPServerTests {
         intruder.send(TFTPBytes.ack(1), to: first.port)
         let refusal = try #require(intruder.receive(timeout: 3))
         #expect(TFTPBytes.opcode(refusal.bytes) == 5 && TFTPBytes.number(refusal.bytes) == 5)
+        intruder.send([0, 5, 0, 5] + Array("unknown transfer ID".utf8) + [0], to: first.port)
+        #expect(intruder.receive(timeout: 0.3) == nil, "an ERROR was answered with an ERROR")
 
         probe.send(TFTPBytes.ack(1), to: first.port)
         probe.send(TFTPBytes.ack(1), to: first.port)

@@ -275,9 +275,13 @@ struct TFTPTransfer {
             case .ready:
                 guard let (count, from) = Socket.receive(socket, into: packet) else { continue }
                 guard from == client else {
-                    // Another port or host: not our transfer's TID. Tell it so and carry on (RFC 1350 §4).
-                    let error = TFTPPacket.error(.unknownTransferID, "unknown transfer ID")
-                    _ = error.withUnsafeBytes { Socket.send(socket, $0, to: from) }
+                    // Another port or host: not our transfer's TID. Tell it so and carry on (RFC 1350 §4), but
+                    // never answer an ERROR with an ERROR: two confused peers would bounce them forever.
+                    let isError = count >= 2 && packet[0] == 0 && packet[1] == UInt8(TFTPOpcode.error.rawValue)
+                    if !isError {
+                        let error = TFTPPacket.error(.unknownTransferID, "unknown transfer ID")
+                        _ = error.withUnsafeBytes { Socket.send(socket, $0, to: from) }
+                    }
                     continue
                 }
                 guard count >= 4 else { continue }
