@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// `openat2(2)`'s `RESOLVE_*` flags (linux/openat2.h).
 public struct ResolveFlags: OptionSet, Sendable {

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One line per HTTP request or TFTP transfer, written with a single `write(2)` so lines from concurrent
 /// clients never interleave. Plain text for people, or JSON lines for log collectors.
@@ -46,7 +47,8 @@ public struct AccessLog: Sendable {
         switch format {
         case .plain:
             let detail = entry.detail.isEmpty ? "" : " \(entry.detail)"
-            line = "\(Self.timestamp()) \(entry.proto) \(entry.client) \(entry.method) \(Self.printable(entry.path)) \(entry.status) \(entry.bytes) \(entry.milliseconds)ms\(detail)\n"
+            line =
+                "\(Self.timestamp()) \(entry.proto) \(entry.client) \(entry.method) \(Self.printable(entry.path)) \(entry.status) \(entry.bytes) \(entry.milliseconds)ms\(detail)\n"
         case .json:
             var fields = [
                 "\"time\":\(Self.json(Self.timestamp()))", "\"proto\":\(Self.json(entry.proto))",
@@ -79,7 +81,8 @@ public struct AccessLog: Sendable {
         func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
         let ms = ts.tv_nsec / 1_000_000
         let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(msText)Z"
+        return
+            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(msText)Z"
     }
 
     /// A path as one shell-safe token: control characters, spaces and quotes escaped.

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One client connection: reads request heads under a deadline, answers each, and keeps the connection open
 /// while the client wants it and behaves.
@@ -15,6 +16,7 @@ struct HTTPConnection: Sendable {
 
     func serve() {
         Socket.setTimeout(fd, SO_SNDTIMEO, milliseconds: limits.idleTimeoutMilliseconds)
+        defer { lingeringClose() }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(4096)
         var first = true
@@ -38,6 +40,24 @@ struct HTTPConnection: Sendable {
         }
     }
 
+    /// Half-closes and reads what the client still sends (an unread body, a pipelined request) for a moment
+    /// before the descriptor is closed: closing with unread input would reset the connection and could destroy
+    /// the response still on its way to the client.
+    private func lingeringClose() {
+        _ = shutdown(fd.rawValue, Int32(SHUT_WR))
+        let deadline = monotonicMilliseconds() + 1000
+        var drained = 0
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while drained < 1 << 16 {
+            let remaining = deadline - monotonicMilliseconds()
+            guard remaining > 0, waitFor(fd, wakeup: server.wakeup, milliseconds: remaining) == .ready else { return }
+            let count = chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            if count <= 0 { return }
+            drained += count
+        }
+    }
+
     enum HeadResult {
         case closed
         case failed(HTTPStatus)
@@ -53,7 +73,9 @@ struct HTTPConnection: Sendable {
         var scanned = 0
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
-            if let found = Self.endOfHead(buffer, from: scanned) { return .head(end: found.end, bodyStart: found.next) }
+            if let found = Self.endOfHead(buffer, from: scanned) {
+                return found.end > limits.maxHeaderBytes ? .failed(.badRequest) : .head(end: found.end, bodyStart: found.next)
+            }
             scanned = max(0, buffer.count - 3)
             if buffer.count > limits.maxHeaderBytes { return .failed(.badRequest) }
             let remaining = deadline - monotonicMilliseconds()
@@ -129,7 +151,10 @@ struct HTTPConnection: Sendable {
     }
 
     private func record(method: String, path: String, status: HTTPStatus, bytes: Int, started: Int, detail: String = "") {
-        server.log.record(.init(proto: "http", client: client, method: method, path: path, status: String(status.rawValue), bytes: bytes, milliseconds: monotonicMilliseconds() - started, detail: detail))
+        server.log.record(
+            .init(
+                proto: "http", client: client, method: method, path: path, status: String(status.rawValue), bytes: bytes,
+                milliseconds: monotonicMilliseconds() - started, detail: detail))
     }
 
     struct Outcome {
@@ -144,7 +169,11 @@ struct HTTPConnection: Sendable {
         let name = String(validating: path, as: UTF8.self)
         if let name, let document = server.catalog?.generatedDocument(path: name) {
             let range = HTTPRange.resolve(request, size: document.body.count, etag: nil)
-            return sendBody(.memory(document.body), contentType: document.contentType, etag: nil, lastModified: nil, range: range, isHead: isHead, keepAlive: keepAlive)
+            // The type goes into a header line: no control characters may pass.
+            let type = String(document.contentType.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f })
+            return sendBody(
+                .memory(document.body), contentType: type.isEmpty ? "application/octet-stream" : type, etag: nil, lastModified: nil, range: range,
+                isHead: isHead, keepAlive: keepAlive)
         }
         let file: ServedFile
         switch server.root.open(path) {
@@ -156,21 +185,27 @@ struct HTTPConnection: Sendable {
         }
         defer { file.close() }
         let etag: String
-        if let name, let digest = server.catalog?.knownDigest(path: name), !digest.isEmpty, digest.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "\"") && $0 < 0x7f }) {
+        if let name, let digest = server.catalog?.knownDigest(path: name), !digest.isEmpty,
+            digest.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "\"") && $0 < 0x7f })
+        {
             etag = "\"\(digest)\""
         } else {
-            etag = "\"\(String(file.inode, radix: 16))-\(String(file.size, radix: 16))-\(String(file.modified, radix: 16))\(String(file.modifiedNanoseconds, radix: 16))\""
+            etag =
+                "\"\(String(file.inode, radix: 16))-\(String(file.size, radix: 16))-\(String(file.modified, radix: 16))\(String(file.modifiedNanoseconds, radix: 16))\""
         }
         let lastModified = HTTPDate.format(file.modified)
         if let condition = request.header("if-none-match"), HTTPRange.matches(condition, etag: etag) {
             let head = responseHead(.notModified, keepAlive: keepAlive, fields: "ETag: \(etag)\r\nLast-Modified: \(lastModified)\r\n")
-            return Outcome(status: .notModified, bytes: write(head) ? 0 : 0, reusable: true)
+            return Outcome(status: .notModified, bytes: 0, reusable: write(head))
         }
         let range = HTTPRange.resolve(request, size: file.size, etag: etag)
-        return sendBody(.file(file), contentType: contentType(for: path), etag: etag, lastModified: lastModified, range: range, isHead: isHead, keepAlive: keepAlive)
+        return sendBody(
+            .file(file), contentType: contentType(for: path), etag: etag, lastModified: lastModified, range: range, isHead: isHead, keepAlive: keepAlive)
     }
 
-    private func sendBody(_ source: TransferSource, contentType: String, etag: String?, lastModified: String?, range: HTTPRange.Decision, isHead: Bool, keepAlive: Bool) -> Outcome {
+    private func sendBody(
+        _ source: TransferSource, contentType: String, etag: String?, lastModified: String?, range: HTTPRange.Decision, isHead: Bool, keepAlive: Bool
+    ) -> Outcome {
         var fields = "Content-Type: \(contentType)\r\nAccept-Ranges: bytes\r\n"
         if let etag { fields += "ETag: \(etag)\r\n" }
         if let lastModified { fields += "Last-Modified: \(lastModified)\r\n" }
@@ -189,7 +224,9 @@ struct HTTPConnection: Sendable {
             fields += "Content-Range: bytes \(first)-\(last)/\(source.size)\r\n"
         case .unsatisfiable:
             let body = "416 Range Not Satisfiable\n"
-            let head = responseHead(.rangeNotSatisfiable, keepAlive: keepAlive, fields: "Content-Type: text/plain\r\nContent-Range: bytes */\(source.size)\r\nContent-Length: \(body.utf8.count)\r\n")
+            let head = responseHead(
+                .rangeNotSatisfiable, keepAlive: keepAlive,
+                fields: "Content-Type: text/plain\r\nContent-Range: bytes */\(source.size)\r\nContent-Length: \(body.utf8.count)\r\n")
             _ = write(head + (isHead ? [] : Array(body.utf8)))
             return Outcome(status: .rangeNotSatisfiable, bytes: 0)
         }

@@ -54,7 +54,8 @@ struct HTTPRequest {
             let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingSpaces
             headers.append((name, value))
         }
-        var request = HTTPRequest(method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self), minorVersion: minor, headers: headers)
+        var request = HTTPRequest(
+            method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self), minorVersion: minor, headers: headers)
         let hostCount = request.headerCount("host")
         if hostCount > 1 || (minor == 1 && hostCount == 0) { return .failure(.badRequest) }
         let lengths = request.headers.filter { $0.name == "content-length" }.map(\.value)

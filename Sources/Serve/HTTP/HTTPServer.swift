@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import Synchronization
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A read-only HTTP/1.1 server for GET and HEAD of files beneath one directory, and of documents the catalog
 /// generates. Bodies go out with `sendfile(2)`.
@@ -24,6 +25,7 @@ public final class HTTPServer: Sendable {
         var acceptor: pthread_t?
         var started = false
         var stopped = false
+        var socketClosed = false
         var connections = Set<Int32>()
     }
 
@@ -53,9 +55,15 @@ public final class HTTPServer: Sendable {
         try self.init(root: root, bind: SocketAddress(bind), catalog: catalog, log: log, limits: limits)
     }
 
-    deinit {
-        stop()
-        _ = close(socket.rawValue)
+    deinit { stop() }
+
+    /// Closes the listening socket once, after its thread has ended, so the port is free again.
+    private func closeSocket() {
+        let close = state.withLock { state -> Bool in
+            defer { state.socketClosed = true }
+            return !state.socketClosed
+        }
+        if close { _ = Glibc.close(socket.rawValue) }
     }
 
     /// Starts accepting on a dedicated thread and returns.
@@ -85,6 +93,7 @@ public final class HTTPServer: Sendable {
         }
         wakeup.signal()
         waitForAcceptor()
+        closeSocket()
         for fd in open { _ = shutdown(fd, Int32(SHUT_RDWR)) }
         let deadline = monotonicMilliseconds() + 5000
         while !state.withLock({ $0.connections.isEmpty }) && monotonicMilliseconds() < deadline {
@@ -143,7 +152,8 @@ public final class HTTPServer: Sendable {
     /// Answers 503 to a connection over the cap, without waiting for its request, and closes it.
     private func refuse(_ fd: Int32, _ client: SocketAddress) {
         let body = "503 Service Unavailable: too many connections, try again later.\n"
-        let response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
+        let response =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
         _ = Array(response.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
         _ = close(fd)
         log.record(.init(proto: "http", client: client, method: "-", path: "", status: "503", bytes: 0, milliseconds: 0, detail: "connection limit"))

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The directory both servers serve from: an open descriptor, so that every lookup is resolved by the kernel
 /// beneath it (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), never by comparing path strings.
@@ -16,6 +17,14 @@ final class ServeRoot: Sendable {
             fd = try FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
         } catch {
             throw .rootNotDirectory(path: path.string, reason: (error as? Errno)?.posixDescription ?? "\(error)")
+        }
+        // Every lookup depends on openat2 (Linux 5.6+): refuse to start rather than refuse every request later.
+        do {
+            let probe = try openBeneath(fd, Array(".".utf8), flags: O_RDONLY | O_CLOEXEC | O_DIRECTORY)
+            _ = Glibc.close(probe.rawValue)
+        } catch {
+            _ = Glibc.close(fd.rawValue)
+            throw .kernelTooOld(reason: error.description)
         }
     }
 

@@ -1,16 +1,21 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Socket calls the servers share, each through the syscall door.
 enum Socket {
     /// A bound socket of `type` (SOCK_STREAM/SOCK_DGRAM) on `address`; port 0 takes a free port.
     static func bound(_ type: Int32, _ address: SocketAddress) throws(SystemCallError) -> FileDescriptor {
         let fd = try systemCall("socket", address.description) { socket(address.family, type | Int32(SOCK_CLOEXEC.rawValue), 0) }
-        var one: Int32 = 1
-        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        // SO_REUSEADDR only for TCP listeners (a restart while old connections sit in TIME_WAIT). On UDP it
+        // would let two sockets share a port: two transfers bound to port 0 could be given the same one.
+        if type == Int32(SOCK_STREAM.rawValue) {
+            var one: Int32 = 1
+            _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         do throws(SystemCallError) {
             try systemCall("bind", address.description) { address.withSockAddr { bind(fd, $0, $1) } }
         } catch {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An IPv4 or IPv6 address and port, parsed from "ADDR:PORT" ("127.0.0.1:8080", "[::1]:6969", ":69" for all).

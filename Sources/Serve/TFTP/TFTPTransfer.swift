@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where a transfer's bytes come from: a file beneath the root, or a document the catalog generated.
 enum TransferSource {
@@ -46,6 +47,7 @@ struct TFTPTransfer {
     let server: TFTPServer
     let client: SocketAddress
     let request: TFTPRequest
+    let token: TransferToken
 
     private var limits: TFTPLimits { server.limits }
 
@@ -55,10 +57,17 @@ struct TFTPTransfer {
         var local = server.address
         local.port = 0
         guard let socket = try? Socket.bound(Int32(SOCK_DGRAM.rawValue), local) else {
-            server.log.record(.init(proto: "tftp", client: client, method: "RRQ", path: pathText, status: "error 0", bytes: 0, milliseconds: 0, detail: "no socket for the transfer"))
+            server.log.record(
+                .init(
+                    proto: "tftp", client: client, method: "RRQ", path: pathText, status: "error 0", bytes: 0, milliseconds: 0,
+                    detail: "no socket for the transfer"))
             return
         }
-        defer { _ = close(socket.rawValue) }
+        token.attach(socket)
+        defer {
+            token.detach()
+            _ = close(socket.rawValue)
+        }
         var outcome = Outcome(status: "ok", bytes: 0, detail: "")
         switch open() {
         case .failure(let refusal):
@@ -69,7 +78,10 @@ struct TFTPTransfer {
             outcome = transfer(source, on: socket)
             source.close()
         }
-        server.log.record(.init(proto: "tftp", client: client, method: "RRQ", path: pathText, status: outcome.status, bytes: outcome.bytes, milliseconds: monotonicMilliseconds() - started, detail: outcome.detail))
+        server.log.record(
+            .init(
+                proto: "tftp", client: client, method: "RRQ", path: pathText, status: outcome.status, bytes: outcome.bytes,
+                milliseconds: monotonicMilliseconds() - started, detail: outcome.detail))
     }
 
     struct Outcome {
@@ -201,6 +213,17 @@ struct TFTPTransfer {
         var acked = accepted.isEmpty ? 0 : -1
         var lastSent = 0
         var retries = 0
+        // Each resend of the same window waits twice as long (up to 8x), so a client stalled by a busy machine
+        // is not given up after a few seconds.
+        var wait = timeout
+        var resends = 0  // windows sent again after a timeout
+        var rewinds = 0  // windows restarted after an ACK from their middle (a client saw a gap)
+        func summary() -> String {
+            var parts = detail.isEmpty ? [] : [detail]
+            if resends > 0 { parts.append("resent=\(resends)") }
+            if rewinds > 0 { parts.append("rewound=\(rewinds)") }
+            return parts.joined(separator: " ")
+        }
 
         func sendWindow() -> Bool {
             if acked < 0 {
@@ -229,7 +252,7 @@ struct TFTPTransfer {
             send(socket, TFTPPacket.error(.undefined, "read error"))
             return Outcome(status: "error 0", bytes: 0, detail: "read error")
         }
-        var deadline = monotonicMilliseconds() + timeout
+        var deadline = monotonicMilliseconds() + wait
         while true {
             let remaining = deadline - monotonicMilliseconds()
             let waited = remaining <= 0 ? .timedOut : waitFor(socket, wakeup: server.wakeup, milliseconds: remaining)
@@ -239,44 +262,53 @@ struct TFTPTransfer {
                 return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: "server stopped")
             case .timedOut:
                 retries += 1
+                resends += 1
+                wait = min(wait * 2, timeout * 8)
                 if retries > limits.maxRetries {
-                    return Outcome(status: "timeout", bytes: max(0, acked) * blockSize, detail: detail)
+                    return Outcome(status: "timeout", bytes: max(0, acked) * blockSize, detail: summary())
                 }
                 guard sendWindow() else {
                     send(socket, TFTPPacket.error(.undefined, "read error"))
                     return Outcome(status: "error 0", bytes: 0, detail: "read error")
                 }
-                deadline = monotonicMilliseconds() + timeout
+                deadline = monotonicMilliseconds() + wait
             case .ready:
                 guard let (count, from) = Socket.receive(socket, into: packet) else { continue }
                 guard from == client else {
-                    // Another port or host: not our transfer's TID. Tell it so and carry on (RFC 1350 §4).
-                    let error = TFTPPacket.error(.unknownTransferID, "unknown transfer ID")
-                    _ = error.withUnsafeBytes { Socket.send(socket, $0, to: from) }
+                    // Another port or host: not our transfer's TID. Tell it so and carry on (RFC 1350 §4), but
+                    // never answer an ERROR with an ERROR: two confused peers would bounce them forever.
+                    let isError = count >= 2 && packet[0] == 0 && packet[1] == UInt8(TFTPOpcode.error.rawValue)
+                    if !isError {
+                        let error = TFTPPacket.error(.unknownTransferID, "unknown transfer ID")
+                        _ = error.withUnsafeBytes { Socket.send(socket, $0, to: from) }
+                    }
                     continue
                 }
                 guard count >= 4 else { continue }
+                token.heard.store(true, ordering: .relaxed)
                 let opcode = UInt16(packet[0]) << 8 | UInt16(packet[1])
                 if opcode == TFTPOpcode.error.rawValue {
                     let code = UInt16(packet[2]) << 8 | UInt16(packet[3])
                     // ERROR 8 right after the OACK is a size probe (UEFI): the client got what it wanted.
                     let why = code == TFTPErrorCode.optionRefused.rawValue && acked < 0 ? "size probe" : "client error \(code)"
-                    return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: [why, detail].filter { !$0.isEmpty }.joined(separator: " "))
+                    return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: [why, summary()].filter { !$0.isEmpty }.joined(separator: " "))
                 }
                 guard opcode == TFTPOpcode.ack.rawValue else { continue }
                 let wire = UInt16(packet[2]) << 8 | UInt16(packet[3])
                 let step = Int(wire &- UInt16(truncatingIfNeeded: acked))
                 guard step >= 1, acked + step <= lastSent else { continue }  // duplicate or stale ACK: ignore
                 acked += step
+                if acked < lastSent { rewinds += 1 }
                 retries = 0
+                wait = timeout
                 if acked == lastBlock {
-                    return Outcome(status: "ok", bytes: size, detail: detail)
+                    return Outcome(status: "ok", bytes: size, detail: summary())
                 }
                 guard sendWindow() else {
                     send(socket, TFTPPacket.error(.undefined, "read error"))
                     return Outcome(status: "error 0", bytes: 0, detail: "read error")
                 }
-                deadline = monotonicMilliseconds() + timeout
+                deadline = monotonicMilliseconds() + wait
             }
         }
     }

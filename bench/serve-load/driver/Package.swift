@@ -4,7 +4,7 @@ import PackageDescription
 
 let package = Package(
     name: "serve-driver",
-    dependencies: [.package(name: "overlay", path: "../..")],
+    dependencies: [.package(name: "overlay", path: "../../..")],
     targets: [
         .executableTarget(name: "serve-driver", dependencies: [.product(name: "Serve", package: "overlay")])
     ]

@@ -21,10 +21,18 @@ while index < arguments.count {
     let flag = arguments[index]
     let value = index + 1 < arguments.count ? arguments[index + 1] : nil
     switch flag {
-    case "--dir": dir = value; index += 2
-    case "--http": http = value; index += 2
-    case "--tftp": tftp = value; index += 2
-    case "--json-log": json = true; index += 1
+    case "--dir":
+        dir = value
+        index += 2
+    case "--http":
+        http = value
+        index += 2
+    case "--tftp":
+        tftp = value
+        index += 2
+    case "--json-log":
+        json = true
+        index += 1
     default:
         fail("unknown argument \(flag)", 2)
     }
