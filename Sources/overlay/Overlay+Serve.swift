@@ -25,8 +25,8 @@ extension Overlay {
                 The access log goes to standard output, one line per request or transfer (JSON lines with \
                 --json-log); start-up, reload and shutdown messages go to standard error.
 
-                Defaults: HTTP on 0.0.0.0:8080, TFTP on 0.0.0.0:69 (port 69 needs root or CAP_NET_BIND_SERVICE). \
-                Pass "off" to --http or --tftp to leave that server out.
+                With neither --http nor --tftp, both run: HTTP on 0.0.0.0:8080 and TFTP on 0.0.0.0:69 (port 69 \
+                needs root or CAP_NET_BIND_SERVICE). With one of them, only that server runs.
                 """)
 
         @Option(name: .customLong("dir"), help: ArgumentHelp("The directory to serve.", valueName: "DIR"))
@@ -35,20 +35,14 @@ extension Overlay {
         @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file whose boot files to generate.", valueName: "FILE"))
         var fleetFile: String?
 
-        @Option(help: ArgumentHelp("Where HTTP listens, or off.", valueName: "ADDR:PORT"))
-        var http = "0.0.0.0:8080"
+        @Option(help: ArgumentHelp("Where HTTP listens (default 0.0.0.0:8080 when --tftp is not given either).", valueName: "ADDR:PORT"))
+        var http: String?
 
-        @Option(help: ArgumentHelp("Where TFTP listens, or off.", valueName: "ADDR:PORT"))
-        var tftp = "0.0.0.0:69"
+        @Option(help: ArgumentHelp("Where TFTP listens (default 0.0.0.0:69 when --http is not given either).", valueName: "ADDR:PORT"))
+        var tftp: String?
 
         @Flag(name: .customLong("json-log"), help: "Write the access log as JSON lines.")
         var jsonLog = false
-
-        func validate() throws {
-            if http == "off" && tftp == "off" {
-                throw ValidationError("--http off and --tftp off leave nothing to serve; keep at least one.")
-            }
-        }
 
         func run() throws {
             // Block the signals before any server thread exists, so every thread inherits the mask and only
@@ -68,16 +62,22 @@ extension Overlay {
                 catalog = FleetCatalog(try Fleet.load(file: file, servedDirectory: root))
             }
             let log = AccessLog(.standardOutput, format: jsonLog ? .json : .plain)
-            let httpServer = try http == "off" ? nil : Self.listen("HTTP", http) { try HTTPServer(root: root, bind: $0, catalog: catalog, log: log) }
-            let tftpServer = try tftp == "off" ? nil : Self.listen("TFTP", tftp) { try TFTPServer(root: root, bind: $0, catalog: catalog, log: log) }
+            let (httpAddress, tftpAddress) = http == nil && tftp == nil ? ("0.0.0.0:8080", "0.0.0.0:69") : (http, tftp)
+            let httpServer = try httpAddress.map { address in
+                try Self.listen("HTTP", address) { try HTTPServer(root: root, bind: $0, catalog: catalog, log: log) }
+            }
+            let tftpServer = try tftpAddress.map { address in
+                try Self.listen("TFTP", address) { try TFTPServer(root: root, bind: $0, catalog: catalog, log: log) }
+            }
             try httpServer?.start()
             try tftpServer?.start()
 
-            var where_: [String] = []
-            if let httpServer { where_.append("HTTP on \(Self.host(http)):\(httpServer.port)") }
-            if let tftpServer { where_.append("TFTP on \(Self.host(tftp)):\(tftpServer.port)") }
+            var listeners: [String] = []
+            if let httpServer, let httpAddress { listeners.append("HTTP on \(Self.host(httpAddress)):\(httpServer.port)") }
+            if let tftpServer, let tftpAddress { listeners.append("TFTP on \(Self.host(tftpAddress)):\(tftpServer.port)") }
             events.say(
-                "serving \(directory) over \(where_.joined(separator: " and "))" + (catalog.map { "; " + Self.summary($0.fleet) } ?? "; no fleet, files only"))
+                "serving \(directory) over \(listeners.joined(separator: " and "))"
+                    + (catalog.map { "; " + Self.summary($0.fleet) } ?? "; no fleet, files only"))
 
             var pending = watched
             var timeout = timespec(tv_sec: 1, tv_nsec: 0)

@@ -85,7 +85,7 @@ import Testing
     @Test func withoutFleetItIsAFileServerWithJSONLog() throws {
         let fixture = try FleetFixture()
         defer { fixture.remove() }
-        let server = try OverlayProcess(["serve", "--dir", fixture.served.string, "--http", "127.0.0.1:0", "--tftp", "off", "--json-log"], in: fixture.root)
+        let server = try OverlayProcess(["serve", "--dir", fixture.served.string, "--http", "127.0.0.1:0", "--json-log"], in: fixture.root)
         defer { server.terminate() }
         let banner = try server.waitForEvent("overlay serve: serving ")
         #expect(banner.hasSuffix("over HTTP on 127.0.0.1:\(Self.port(after: "HTTP on 127.0.0.1:", in: banner) ?? 0); no fleet, files only"))
