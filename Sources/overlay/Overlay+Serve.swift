@@ -51,6 +51,7 @@ extension Overlay {
             sigemptyset(&signals)
             for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
             pthread_sigmask(SIG_BLOCK, &signals, nil)
+            Self.raiseOpenFileLimit()
 
             let root = FilePath(directory)
             let events = EventLog()
@@ -189,5 +190,16 @@ struct EventLog {
     func say(_ message: String) {
         let line = Array("overlay serve: \(message)\n".utf8)
         _ = try? line.withUnsafeBytes { try FileDescriptor.standardError.writeAll($0) }
+    }
+}
+
+extension Overlay.ServeCommand {
+    /// A boot storm holds a descriptor per connection and transfer: lift the soft limit to the hard one
+    /// (1024 by default, which a thousand clients exceed), as nginx's worker_rlimit_nofile does.
+    static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 }

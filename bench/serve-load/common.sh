@@ -4,16 +4,13 @@
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 # The server under test runs as: $OVERLAY_BIN serve --dir DIR [--http 127.0.0.1:PORT] [--tftp 127.0.0.1:PORT]
-# Default: the project's release binary. When it has no `serve` command yet, the stand-in in
-# bench/serve-load/driver (same flags, same Serve library) is built and used.
+# Default: the project's release binary, built when missing.
 resolve_server() {
     OVERLAY_BIN="${OVERLAY_BIN:-$REPO/.build/release/overlay}"
-    if [ -x "$OVERLAY_BIN" ] && "$OVERLAY_BIN" serve --help >/dev/null 2>&1; then
-        return
+    if [ ! -x "$OVERLAY_BIN" ]; then
+        (cd "$REPO" && swift build -c release >&2)
     fi
-    echo "note: $OVERLAY_BIN has no serve command; using the stand-in bench/serve-load/driver" >&2
-    (cd "$REPO/bench/serve-load/driver" && swift build -c release >&2)
-    OVERLAY_BIN="$REPO/bench/serve-load/driver/.build/release/serve-driver"
+    "$OVERLAY_BIN" serve --help >/dev/null 2>&1 || { echo "error: $OVERLAY_BIN has no serve command" >&2; exit 1; }
 }
 
 free_port() {

@@ -16,8 +16,8 @@ final class RPMKeyring {
         }
         self.keyring = keyring
         for file in files {
+            // Every stored property is set: a throw from here on runs deinit, which frees the keyring.
             guard let text = try? String(contentsOfFile: file.string, encoding: .utf8) else {
-                rpmKeyringFree(keyring)
                 throw InstallError.unreadableKey(file: file, reason: "it could not be read as text")
             }
             let marker = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
@@ -45,7 +45,6 @@ final class RPMKeyring {
                 }
             }
             if added == 0 {
-                rpmKeyringFree(keyring)
                 throw InstallError.unreadableKey(file: file, reason: "it holds no ASCII-armored OpenPGP public key that rpm can read")
             }
         }
