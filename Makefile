@@ -11,7 +11,7 @@ DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev
 # Pack tests: hostile plugin bundles are written with Python's tarfile.
 DEPS += python3
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps build test demo clean bench
 
 all: build
 
@@ -31,3 +31,15 @@ test: build
 
 clean:
 	rm -rf .build pxe-examples/build
+
+# Benchmarks: every bench/*/run.sh, each printing ratios against its peer; a number never fails the target,
+# only a benchmark that could not run at all. BENCH=plan-scale runs one.
+bench: deps
+	$(SWIFT) build -c release
+	@failed=; for script in $(if $(BENCH),bench/$(BENCH)/run.sh,bench/*/run.sh); do \
+	  [ -x "$$script" ] || continue; \
+	  echo "== $$script"; \
+	  OVERLAY=$(CURDIR)/.build/release/overlay "$$script" || failed="$$failed $$script"; \
+	  echo; \
+	done; \
+	if [ -n "$$failed" ]; then echo "could not run:$$failed"; exit 1; fi
