@@ -148,13 +148,19 @@ import Testing
         #expect(plan.packages.map(\.nevra) == ["extra-1.0-1.noarch"])
     }
 
-    @Test func theSolvCacheIsUsedAndAChangedRepoIsNeverServedStale() throws {
+    @Test func cachesAreUsedAndAChangedRepoIsNeverServedStale() throws {
         let dir = work.appendingPathComponent("plugins/cached")
         try PluginFixture.make(at: dir, name: "cached", packages: ["tool"], bundled: [SpecPackage(name: "tool", files: ["/usr/bin/tool": "1\n"])])
         let first = try Planner(base: base, options: options).plan(try Plugin(directory: FilePath(dir.path), arch: "x86_64"))
         #expect(first.packages.map(\.nevra) == ["tool-1.0-1.noarch"])
         let solvFiles = try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("cache/solv").path)
         #expect(solvFiles.count == 1)
+        // A second plan of the same plugin on the same base and repos is read back from the plan cache.
+        let plansDirectory = work.appendingPathComponent("cache/plans").path
+        #expect(try FileManager.default.contentsOfDirectory(atPath: plansDirectory).count == 1)
+        let again = try Planner(base: base, options: options).plan(try Plugin(directory: FilePath(dir.path), arch: "x86_64"))
+        #expect(again.packages == first.packages)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: plansDirectory).count == 1)
 
         // Replace the repo's content: a new repomd.xml means a new cache key.
         try FileManager.default.removeItem(at: dir.appendingPathComponent("rpms"))
@@ -162,5 +168,6 @@ import Testing
         let second = try Planner(base: base, options: options).plan(try Plugin(directory: FilePath(dir.path), arch: "x86_64"))
         #expect(second.packages.map(\.nevra) == ["tool-2.0-1.noarch"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("cache/solv").path).count == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: plansDirectory).count == 2)
     }
 }

@@ -2,6 +2,7 @@ internal import CZstd
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import SystemPackage
 
 /// Where the bytes libarchive writes go: straight to the output file, or through a zstd compressor first.
@@ -94,6 +95,10 @@ final class ZstdCompressor {
         try set(ZSTD_c_compressionLevel, level, path)
         try set(ZSTD_c_checksumFlag, 1, path)
         if level > 19 { try set(ZSTD_c_windowLog, ZstdSink.maxWindowLog, path) }
+        // zstd's multi-threaded mode writes the same bytes whatever the number of workers (≥ 1), so every
+        // machine packs the same overlay while using all its cores. It still writes one frame.
+        let workers = Int32(clamping: max(1, min(ProcessInfo.processInfo.activeProcessorCount, 16)))
+        try set(ZSTD_c_nbWorkers, workers, path)
     }
 
     private func set(_ parameter: ZSTD_cParameter, _ value: Int32, _ path: FilePath) throws {

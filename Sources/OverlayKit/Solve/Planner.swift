@@ -49,13 +49,20 @@ public struct Planner: Sendable {
         try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch.string) }
 
+        let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
+        let plans = options.cache.map(PlanCache.init)
+        let key = plans?.key(plugin: plugin, sources: sources, baseIdentity: baseIdentity, arch: options.arch)
+        if let key, let plan = plans?.load(key: key) {
+            return PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: plan.packages,
+                              alreadyInBase: plan.alreadyInBase)
+        }
+
         let pool = SolvPool(arch: options.arch)
         do {
             try pool.loadInstalled(from: base)
         } catch {
             throw PlanError(plugin: plugin.name, kind: .failed, reasons: [error.description])
         }
-        let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
         let loaded = try Self.loadRepos(sources, into: pool, options: options, scratch: scratch, subject: plugin.name)
 
         var reasons = unmetRequirements(of: plugin, in: pool)
@@ -98,8 +105,10 @@ public struct Planner: Sendable {
         let packages = try Self.solve(jobs: jobs, pool: pool, subject: plugin.name, loaded: loaded) { dep in
             self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
         }
-        return PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity,
-                          packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
+        let plan = PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity,
+                              packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
+        if let key { plans?.store(plan, key: key) }
+        return plan
     }
 
     /// When every candidate for a request is another version of a locked base package, the pair to name.
