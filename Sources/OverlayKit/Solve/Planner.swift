@@ -191,6 +191,7 @@ public struct Planner: Sendable {
     private static func loadRepos(_ sources: [RepoSource], into pool: SolvPool, options: PlanOptions, scratch: FilePath,
                                   subject: String) throws(PlanError) -> [String: LoadedRepo] {
         let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        loader.fillCache(for: sources, arch: options.arch)
         var loaded: [String: LoadedRepo] = [:]
         for source in sources {
             do {

@@ -30,6 +30,31 @@ struct RepoLoader {
         throw lastError ?? .missingMetadata(repo: source.id, path: "(no baseurl)")
     }
 
+    /// Fills the `.solv` cache for the local repos of `sources` that lack it, parsing their XML metadata in
+    /// parallel, each repo into a pool of its own (a pool is not thread-safe; separate pools share nothing).
+    /// The `load` calls that follow read the cache, so cold metadata of several repos costs about as long as
+    /// the largest one rather than the sum. Without a cache, or with fewer than two repos to parse, it does
+    /// nothing; a repo that fails here is left for `load` to report.
+    func fillCache(for sources: [RepoSource], arch: String) {
+        guard let cache else { return }
+        var cold: [RepoSource] = []
+        var seen = Set<String>()  // two ids for one repo would write the same file
+        for source in sources {
+            guard source.isLocal, let baseURL = source.baseURLs.first,
+                let repomd = try? Fetcher.data(from: baseURL + "/repodata/repomd.xml"),
+                let solv = cache.solvFile(repomdDigest: sha256Hex(repomd)),
+                !FileManager.default.fileExists(atPath: solv.string), seen.insert(solv.string).inserted
+            else { continue }
+            cold.append(source)
+        }
+        guard cold.count > 1 else { return }
+        let repos = cold
+        let loader = self
+        DispatchQueue.concurrentPerform(iterations: repos.count) { index in
+            _ = try? loader.load(repos[index], into: SolvPool(arch: arch))
+        }
+    }
+
     private func load(_ source: RepoSource, baseURL: String, into pool: SolvPool) throws(RepoError) -> LoadedRepo {
         let repomdURL = baseURL + "/repodata/repomd.xml"
         let repomd: Data
