@@ -98,7 +98,8 @@ $(EXB)/repos/base/repodata/repomd.xml: $(EX_BASE_SPECS) $(EXB)/sources/.stamp
 
 # Bundled plugin repos: the built plugin dir is plugin.toml + repos/ + rpms/ (+ repodata).
 # newkernel's repo also carries kernel 3.2, which the locked base (kernel 3.1) can't take.
-$(EXB)/plugins/%/.stamp: $(EX)/plugins/%/plugin.toml $(wildcard $(EX)/plugins/*/specs/*.spec $(EX)/plugins/*/repos/*) $(EXB)/sources/.stamp
+.SECONDEXPANSION:
+$(EXB)/plugins/%/.stamp: $(EX)/plugins/%/plugin.toml $(EX)/specs/kernel.spec $$(wildcard $(EX)/plugins/%/specs/*.spec $(EX)/plugins/%/repos/*) $(EXB)/sources/.stamp
 	@rm -rf $(EXB)/plugins/$* && mkdir -p $(EXB)/plugins/$*/rpms
 	@cp $(EX)/plugins/$*/plugin.toml $(EXB)/plugins/$*/
 	@if [ -d $(EX)/plugins/$*/repos ]; then cp -r $(EX)/plugins/$*/repos $(EXB)/plugins/$*/; fi
