@@ -1,0 +1,71 @@
+import Foundation
+
+/// What `overlay build` writes beside each overlay as `<name>-<version>.json`: enough for a server or a
+/// fleet file to pick the overlay by plugin name and check it against the base it was built for.
+public struct OverlayManifest: Codable, Sendable, Equatable {
+    public var kind = "overlay"
+    public var name: String
+    public var version: String
+    public var summary: String
+    /// `cpio.zst`, `cpio.gz`, `cpio` or `squashfs`.
+    public var format: String
+    /// The overlay's file name, beside the manifest.
+    public var file: String
+    public var size: Int64
+    public var sha256: String
+    /// The identity of the base image the overlay was solved and installed against.
+    public var base: String
+    /// The packages the overlay adds, as NEVRAs (`name-[epoch:]version-release.arch`), sorted.
+    public var packages: [String]
+    /// Paths dropped from the delta by the plugin's blacklist, sorted.
+    public var removed: [String]
+    /// The plugin's requirements on the base, as written in plugin.toml.
+    public var requires: [String]
+
+    public init(name: String, version: String, summary: String, format: String, file: String, size: Int64, sha256: String,
+                base: String, packages: [String], removed: [String], requires: [String]) {
+        self.name = name
+        self.version = version
+        self.summary = summary
+        self.format = format
+        self.file = file
+        self.size = size
+        self.sha256 = sha256
+        self.base = base
+        self.packages = packages
+        self.removed = removed
+        self.requires = requires
+    }
+}
+
+/// What `overlay base create` writes as `base.json` beside the base initrd.
+public struct BaseManifest: Codable, Sendable, Equatable {
+    public var kind = "base"
+    /// The base identity overlays record: `sha256:` of the sorted NEVRA list, one per line.
+    public var identity: String
+    /// The base initrd's file name, beside the manifest.
+    public var file: String
+    public var size: Int64
+    public var sha256: String
+    /// The kernel shipped in the base (`vmlinuz`, beside the manifest) when the base has one.
+    public var kernel: String?
+    public var packages: [String]
+
+    public init(identity: String, file: String, size: Int64, sha256: String, kernel: String?, packages: [String]) {
+        self.identity = identity
+        self.file = file
+        self.size = size
+        self.sha256 = sha256
+        self.kernel = kernel
+        self.packages = packages
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted keys and pretty printing: manifests are diffed and read by people.
+    public static var manifest: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}

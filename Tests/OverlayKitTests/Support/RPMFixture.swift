@@ -1,0 +1,154 @@
+import Foundation
+
+/// A package described the way a spec file would, built into a real RPM by `rpmbuild`.
+struct SpecPackage {
+    var name: String
+    var version = "1.0"
+    var release = "1"
+    var epoch: Int? = nil
+    var arch = "noarch"
+    var summary: String? = nil
+    var requires: [String] = []
+    var provides: [String] = []
+    var conflicts: [String] = []
+    var obsoletes: [String] = []
+    /// Absolute path → content. Paths ending in "/" are directories; content "->target" makes a symlink.
+    var files: [String: String] = [:]
+    var post: String? = nil
+    /// Mode and owner overrides, `%attr(MODE,USER,GROUP)`, by path.
+    var attributes: [String: String] = [:]
+
+    var nevra: String { "\(name)-\(epoch.map { "\($0):" } ?? "")\(version)-\(release).\(arch)" }
+
+    func specText(sourceDir: String) -> String {
+        var spec = """
+            %define _build_id_links none
+            %define debug_package %{nil}
+            %global __os_install_post %{nil}
+            %define _source_payload w9.gzdio
+            %define _binary_payload w9.gzdio
+            Name: \(name)
+            Version: \(version)
+            Release: \(release)
+            Summary: \(summary ?? "\(name) test package")
+            License: MIT
+            BuildArch: \(arch)
+
+            """
+        if let epoch { spec += "Epoch: \(epoch)\n" }
+        for r in requires { spec += "Requires: \(r)\n" }
+        for p in provides { spec += "Provides: \(p)\n" }
+        for c in conflicts { spec += "Conflicts: \(c)\n" }
+        for o in obsoletes { spec += "Obsoletes: \(o)\n" }
+        spec += "AutoReqProv: no\n\n%description\n\(name) is built from a spec file for overlay's tests.\n\n%install\n"
+        for path in files.keys.sorted() {
+            let content = files[path] ?? ""
+            if path.hasSuffix("/") {
+                spec += "mkdir -p %{buildroot}\(path)\n"
+            } else if content.hasPrefix("->") {
+                spec += "mkdir -p %{buildroot}\((path as NSString).deletingLastPathComponent)\n"
+                spec += "ln -s \(String(content.dropFirst(2))) %{buildroot}\(path)\n"
+            } else {
+                let source = "\(sourceDir)/\(name)\(path.replacingOccurrences(of: "/", with: "_"))"
+                spec += "mkdir -p %{buildroot}\((path as NSString).deletingLastPathComponent)\n"
+                spec += "cp \(source) %{buildroot}\(path)\n"
+            }
+        }
+        if let post { spec += "\n%post\n\(post)\n" }
+        spec += "\n%files\n"
+        for path in files.keys.sorted() {
+            let listed = path.hasSuffix("/") ? "%dir \(String(path.dropLast()))" : path
+            spec += (attributes[path].map { "%attr(\($0)) " } ?? "") + listed + "\n"
+        }
+        return spec
+    }
+}
+
+enum FixtureError: Error, CustomStringConvertible {
+    case command(String, Int32, String)
+    var description: String {
+        switch self {
+        case .command(let cmd, let code, let output): "\(cmd) exited \(code): \(output)"
+        }
+    }
+}
+
+/// Real RPMs, repos and rpmdbs for tests, made with rpmbuild, createrepo_c and rpm.
+enum RPMFixture {
+    /// Runs a command, returning its standard output; throws with its output when it fails.
+    @discardableResult
+    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw FixtureError.command(arguments.joined(separator: " "), process.terminationStatus, text)
+        }
+        return text
+    }
+
+    /// A fresh temporary directory, removed by the caller.
+    static func temporaryDirectory(_ label: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("overlay-\(label)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Builds each package with rpmbuild into `directory` and returns the RPM files.
+    @discardableResult
+    static func build(_ packages: [SpecPackage], into directory: URL) throws -> [URL] {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let top = try temporaryDirectory("rpmbuild")
+        defer { try? FileManager.default.removeItem(at: top) }
+        let sources = top.appendingPathComponent("SOURCES")
+        try FileManager.default.createDirectory(at: sources, withIntermediateDirectories: true)
+        var built: [URL] = []
+        for package in packages {
+            for (path, content) in package.files where !path.hasSuffix("/") && !content.hasPrefix("->") {
+                let source = sources.appendingPathComponent("\(package.name)\(path.replacingOccurrences(of: "/", with: "_"))")
+                try content.write(to: source, atomically: true, encoding: .utf8)
+            }
+            let spec = top.appendingPathComponent("\(package.name).spec")
+            try package.specText(sourceDir: sources.path).write(to: spec, atomically: true, encoding: .utf8)
+            try run(["rpmbuild", "--quiet", "--nodeps", "--define", "_topdir \(top.path)", "--define", "_rpmdir \(directory.path)",
+                     "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "-bb", spec.path],
+                    environment: ["SOURCE_DATE_EPOCH": "1700000000"])
+            built.append(directory.appendingPathComponent("\(package.name)-\(package.version)-\(package.release).\(package.arch).rpm"))
+        }
+        return built
+    }
+
+    /// Builds the packages and turns the directory into an rpm-md repo with createrepo_c.
+    @discardableResult
+    static func repo(_ packages: [SpecPackage], at directory: URL) throws -> URL {
+        try build(packages, into: directory)
+        try run(["createrepo_c", "--quiet", "--no-database", directory.path])
+        return directory
+    }
+
+    /// A base image root with a real rpmdb at `usr/lib/sysimage/rpm` or `var/lib/rpm` (sqlite), made by
+    /// installing the packages with the rpm command, as a distribution's image builder would.
+    static func base(_ packages: [SpecPackage], at root: URL, dbpath: String = "/var/lib/rpm") throws -> URL {
+        let rpms = try temporaryDirectory("base-rpms")
+        defer { try? FileManager.default.removeItem(at: rpms) }
+        let files = try build(packages, into: rpms)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try run(["rpm", "--root", root.path, "--dbpath", dbpath, "--define", "_db_backend sqlite", "--initdb"])
+        if !files.isEmpty {
+            try run(["rpm", "--root", root.path, "--dbpath", dbpath, "--define", "_db_backend sqlite", "-i", "--nodeps", "--noscripts",
+                     "--ignorearch"] + files.map(\.path))
+        }
+        return root
+    }
+}
