@@ -18,4 +18,7 @@
 #include <rpm/header.h>
 #include <rpm/rpmtd.h>
 #include <rpm/rpmds.h>
+
+/* rpmSetVerbosity is a macro. */
+static inline void crpm_set_verbosity(int level) { rpmSetVerbosity(level); }
 #endif

@@ -11,6 +11,6 @@ struct Overlay: ParsableCommand {
             cpio initramfs overlay that a node unpacks after the base initrd.
             """,
         version: "0.1.0",
-        subcommands: []
+        subcommands: [Inspect.self]
     )
 }

@@ -24,7 +24,7 @@ public enum AtomicFile {
         let fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: permissions)
         var renamed = false
         defer {
-            if !renamed { _ = temporary.withPlatformString { unlink($0) } }
+            if !renamed { _ = temporary.withPlatformString { unlink($0) } as Int32 }
         }
         do {
             try body(fd)
@@ -34,7 +34,7 @@ public enum AtomicFile {
             try? fd.close()
             throw error
         }
-        try temporary.withPlatformString { from in
+        _ = try temporary.withPlatformString { from in
             try path.withPlatformString { to in
                 try systemCall("rename", "\(temporary) to \(path)") { rename(from, to) }
             }

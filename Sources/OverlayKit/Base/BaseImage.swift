@@ -1,0 +1,51 @@
+import Foundation
+import SystemPackage
+
+/// A base image's root filesystem, with the rpmdb that says what is installed in it.
+public struct BaseImage: Sendable {
+    public let root: FilePath
+    /// Where the rpmdb lives inside the root: `/usr/lib/sysimage/rpm` or `/var/lib/rpm`.
+    public let dbPath: String
+
+    /// The places RPM-based images keep their rpmdb, newest convention first.
+    static let dbPaths = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"]
+    static let dbFiles = ["rpmdb.sqlite", "Packages", "Packages.db"]
+
+    /// Opens the base at `root`, finding its rpmdb.
+    public init(root: FilePath) throws(BaseError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.string, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .notADirectory(root.string)
+        }
+        self.root = root
+        for candidate in Self.dbPaths {
+            let directory = root.appending(String(candidate.dropFirst()))
+            if Self.dbFiles.contains(where: { FileManager.default.fileExists(atPath: directory.appending($0).string) }) {
+                self.dbPath = candidate
+                return
+            }
+        }
+        throw .noRPMDatabase(root.string)
+    }
+}
+
+/// Why a base image could not be used.
+public enum BaseError: Error, CustomStringConvertible, Sendable {
+    case notADirectory(String)
+    case noRPMDatabase(String)
+    case unreadableDatabase(root: String, reason: String)
+    case emptyDatabase(root: String, dbPath: String)
+
+    public var description: String {
+        switch self {
+        case .notADirectory(let path):
+            "base \(path) is not a directory; --base takes the root filesystem of the base image"
+        case .noRPMDatabase(let path):
+            "base \(path) has no rpmdb (looked for rpmdb.sqlite, Packages or Packages.db in usr/lib/sysimage/rpm and var/lib/rpm); --base takes an unpacked image root"
+        case .unreadableDatabase(let root, let reason):
+            "cannot read the rpmdb of base \(root): \(reason)"
+        case .emptyDatabase(let root, let dbPath):
+            "the rpmdb of base \(root) (\(dbPath)) lists no installed packages; a base image must have its package set recorded"
+        }
+    }
+}

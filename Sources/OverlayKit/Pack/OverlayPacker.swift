@@ -1,0 +1,181 @@
+internal import CArchive
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+
+/// What packing produced.
+public struct PackResult: Sendable {
+    /// Where the overlay was written.
+    public let path: FilePath
+    /// Its size in bytes.
+    public let size: Int64
+    /// SHA-256 of the file, 64 lowercase hex digits.
+    public let sha256: String
+    /// How many objects of the tree it holds (files, directories, symlinks; hardlinks count once per name).
+    public let entries: Int
+}
+
+/// Packs a plugin's delta root into one overlay file, reproducibly: the same tree gives the same bytes,
+/// whatever order the files were created in, their mtimes or inode numbers.
+///
+/// cpio formats are written with libarchive's cpio newc writer the way Linux's initramfs unpacker expects:
+/// paths relative without "/" or "./" (`usr/bin/x`), entries sorted bytewise (parents first), owners and
+/// modes as on disk, mtime = SOURCE_DATE_EPOCH, inodes renumbered 1, 2, … in path order, device 0, no user
+/// or group names, hardlinks stored the newc way (data on the last link, `archive_entry_linkify`).
+/// The caller hands over a cleaned tree: no rpmdb, no overlayfs whiteouts.
+public struct OverlayPacker: Sendable {
+    public let format: OverlayFormat
+    public let sourceDateEpoch: Int64
+    public let zstdLevel: Int32
+
+    /// - Parameters:
+    ///   - format: the overlay's shape.
+    ///   - sourceDateEpoch: the time stamped on every entry (and the squashfs creation time).
+    ///   - zstdLevel: zstd level for `cpio.zst` and `squashfs` (1–22; the window is capped at 8 MiB).
+    public init(format: OverlayFormat, sourceDateEpoch: Int64 = 0, zstdLevel: Int32 = 19) {
+        self.format = format
+        self.sourceDateEpoch = sourceDateEpoch
+        self.zstdLevel = zstdLevel
+    }
+
+    /// Packs the tree at `root` into `path`, atomically: on any error nothing appears at `path` (an older
+    /// file there stays as it was).
+    public func pack(root: FilePath, to path: FilePath) throws -> PackResult {
+        if format == .squashfs {
+            return try SquashfsImage(sourceDateEpoch: sourceDateEpoch, zstdLevel: zstdLevel).pack(root: root, to: path)
+        }
+        var result: PackResult?
+        try AtomicFile.write(to: path) { fd in
+            let tree = try DeltaTree(root: root)
+            let file = FileSink(fd)
+            let sink: ArchiveSink = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : file
+            let writer = try CpioWriter(sink: sink, gzip: format == .cpioGzip, output: path)
+            try writeEntries(of: tree, to: writer)
+            try writer.close()
+            result = PackResult(path: path, size: file.size, sha256: file.sha256, entries: tree.entries.count)
+        }
+        guard let result else { throw PackError.unreadable(path: path, reason: "packing produced no result") }
+        return result
+    }
+
+    private func writeEntries(of tree: DeltaTree, to writer: CpioWriter) throws {
+        let linkCounts = Self.linkCounts(tree)
+        guard let resolver = archive_entry_linkresolver_new() else {
+            throw PackError.archive(path: tree.root, message: "archive_entry_linkresolver_new returned no resolver")
+        }
+        defer { archive_entry_linkresolver_free(resolver) }
+        archive_entry_linkresolver_set_strategy(resolver, writer.formatCode)
+
+        var inodes: [InodeKey: Int64] = [:]
+        var nextInode: Int64 = 1
+        for item in tree.entries {
+            guard let entry = archive_entry_new() else {
+                throw PackError.archive(path: tree.path(of: item), message: "archive_entry_new returned no entry")
+            }
+            var inode: Int64
+            var links: UInt32 = 1
+            if item.kind == .file, let count = linkCounts.files[InodeKey(item)], count > 1 {
+                links = count
+                if let known = inodes[InodeKey(item)] {
+                    inode = known
+                } else {
+                    inode = nextInode; nextInode += 1
+                    inodes[InodeKey(item)] = inode
+                }
+            } else {
+                inode = nextInode; nextInode += 1
+                if item.kind == .directory { links = 2 + (linkCounts.subdirectories[item.relativePath] ?? 0) }
+            }
+            archive_entry_copy_pathname(entry, item.relativePath.cString)
+            tree.path(of: item).withPlatformString { archive_entry_copy_sourcepath(entry, $0) }
+            archive_entry_set_mode(entry, mode_t(item.mode))
+            archive_entry_set_uid(entry, la_int64_t(item.uid))
+            archive_entry_set_gid(entry, la_int64_t(item.gid))
+            archive_entry_set_mtime(entry, time_t(sourceDateEpoch), 0)
+            archive_entry_set_ino64(entry, la_int64_t(inode))
+            archive_entry_set_dev(entry, 0)
+            archive_entry_set_nlink(entry, UInt32(links))
+            archive_entry_set_size(entry, la_int64_t(item.size))
+            if let target = item.linkTarget { archive_entry_copy_symlink(entry, target.cString) }
+
+            var first: OpaquePointer? = entry
+            var second: OpaquePointer? = nil
+            archive_entry_linkify(resolver, &first, &second)
+            try write(first, to: writer)
+            try write(second, to: writer)
+        }
+        // Links whose last name was never seen (every name is in the tree, so this only flushes the
+        // final deferred link of each set, which carries the data).
+        while true {
+            var rest: OpaquePointer? = nil
+            var unused: OpaquePointer? = nil
+            archive_entry_linkify(resolver, &rest, &unused)
+            guard let entry = rest else { break }
+            try write(entry, to: writer)
+        }
+    }
+
+    /// Writes one entry the resolver released, with its file data when the entry carries it, and frees it.
+    private func write(_ entry: OpaquePointer?, to writer: CpioWriter) throws {
+        guard let entry else { return }
+        defer { archive_entry_free(entry) }
+        guard let sourcePath = archive_entry_sourcepath(entry) else {
+            throw PackError.archive(path: FilePath(), message: "an entry lost its source path")
+        }
+        let source = FilePath(platformString: sourcePath)
+        try writer.writeHeader(entry, path: source)
+        let size = Int64(archive_entry_size(entry))
+        guard archive_entry_filetype(entry) == S_IFREG, size > 0 else { return }
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(source, .readOnly, options: [.noFollow, .closeOnExec])
+        } catch let error as Errno {
+            throw PackError.unreadable(path: source, reason: error.posixDescription)
+        }
+        defer { try? fd.close() }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        var copied: Int64 = 0
+        while true {
+            let count: Int
+            do { count = try fd.read(into: buffer) } catch let error as Errno {
+                throw PackError.unreadable(path: source, reason: error.posixDescription)
+            }
+            if count == 0 { break }
+            copied += Int64(count)
+            if copied > size { throw PackError.changedWhilePacking(path: source) }
+            try writer.writeData(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), path: source)
+        }
+        if copied != size { throw PackError.changedWhilePacking(path: source) }
+    }
+
+    private struct InodeKey: Hashable {
+        let device: UInt64
+        let inode: UInt64
+        init(_ entry: DeltaTreeEntry) { device = entry.device; inode = entry.inode }
+    }
+
+    /// How many names each multiply-linked file has inside the tree (links outside it don't count, so
+    /// the output doesn't depend on them), and how many subdirectories each directory has.
+    private static func linkCounts(_ tree: DeltaTree) -> (files: [InodeKey: UInt32], subdirectories: [[UInt8]: UInt32]) {
+        var files: [InodeKey: UInt32] = [:]
+        var subdirectories: [[UInt8]: UInt32] = [:]
+        for entry in tree.entries {
+            switch entry.kind {
+            case .file: files[InodeKey(entry), default: 0] += 1
+            case .directory:
+                if let slash = entry.relativePath.lastIndex(of: UInt8(ascii: "/")) {
+                    subdirectories[Array(entry.relativePath[..<slash]), default: 0] += 1
+                }
+            case .symlink: break
+            }
+        }
+        return (files, subdirectories)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// The bytes as a NUL-terminated C string, to pass where C wants `const char *`.
+    var cString: [CChar] { map { CChar(bitPattern: $0) } + [0] }
+}

@@ -1,0 +1,188 @@
+internal import CArchive
+import Foundation
+import SystemPackage
+
+/// Reads overlays back: the list of objects and the plugin registry entries. The format is recognized from
+/// the file's content, not its name. cpio (bare, gzip, zstd) is read with libarchive; squashfs, which
+/// libarchive cannot read, with `unsquashfs -lln` and `unsquashfs -cat`.
+public enum OverlayReader {
+    /// Registry entries are small text files; anything bigger is not one.
+    static let registryLimit = 64 * 1024
+
+    /// Reads the overlay at `path`. Throws `PackError` (`notAnOverlay`, `corrupt`, `noRegistryEntry`,
+    /// `badRegistryEntry`) with a one-sentence description naming the file.
+    public static func read(_ path: FilePath) throws -> OverlayContents {
+        let detected: OverlayFormat?
+        do {
+            detected = try OverlayFormat.detect(file: path)
+        } catch let error as Errno {
+            throw PackError.unreadable(path: path, reason: error.posixDescription)
+        }
+        guard let format = detected else { throw PackError.notAnOverlay(path: path) }
+        let contents = format == .squashfs ? try readSquashfs(path) : try readCpio(path)
+        guard !contents.registry.isEmpty else { throw PackError.noRegistryEntry(path: path) }
+        do {
+            _ = try contents.registryEntries(source: path.string)
+        } catch let error as RegistryEntryError {
+            throw PackError.badRegistryEntry(path: path, message: error.description)
+        }
+        return contents
+    }
+
+    /// The name of the registry entry a path is, if it is one: `etc/ovirt.plugins.d/<name>`.
+    static func registryName(_ path: String) -> String? {
+        let prefix = RegistryEntry.directory + "/"
+        guard path.hasPrefix(prefix) else { return nil }
+        let name = path.dropFirst(prefix.count)
+        return name.isEmpty || name.contains("/") ? nil : String(name)
+    }
+
+    /// Strips "./" and "/" prefixes and trailing slashes, the ways other cpio writers spell the same path.
+    static func normalized(_ path: String) -> String {
+        var p = Substring(path)
+        while true {
+            if p.hasPrefix("./") { p = p.dropFirst(2) } else if p.hasPrefix("/") { p = p.dropFirst() } else { break }
+        }
+        while p.hasSuffix("/") { p = p.dropLast() }
+        return p == "." ? "" : String(p)
+    }
+
+    private static func readCpio(_ path: FilePath) throws -> OverlayContents {
+        let reader: ArchiveReader
+        do {
+            reader = try ArchiveReader(path: path, formats: .cpio)
+        } catch let failure as ArchiveReader.Failure {
+            throw failure.unrecognized ? PackError.notAnOverlay(path: path) : PackError.corrupt(path: path, message: failure.message)
+        }
+        var entries: [OverlayContents.Entry] = []
+        var registry: [String: [String: String]] = [:]
+        do {
+            while let header = try reader.next() {
+                let name = normalized(header.pathname)
+                if name.isEmpty { try reader.skipData(); continue }
+                let kind: OverlayContents.Entry.Kind
+                var target = header.symlink
+                switch header.fileType {
+                case ArchiveReader.regularFile: kind = header.hardlink == nil ? .file : .hardlink
+                case ArchiveReader.directory: kind = .directory
+                case ArchiveReader.symbolicLink: kind = .symlink
+                default: kind = .special
+                }
+                if kind == .hardlink { target = header.hardlink.map(normalized) }
+                entries.append(OverlayContents.Entry(
+                    path: name, kind: kind, mode: header.permissions, uid: header.uid, gid: header.gid,
+                    size: kind == .directory || kind == .special ? 0 : header.size, linkTarget: target))
+                if (kind == .file || kind == .hardlink), header.size > 0, let plugin = registryName(name) {
+                    guard let bytes = try reader.data(limit: registryLimit) else {
+                        throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")
+                    }
+                    do {
+                        registry[plugin] = try RegistryEntry.fields(String(decoding: bytes, as: UTF8.self), source: "\(path): \(name)")
+                    } catch let error as RegistryEntryError {
+                        throw PackError.badRegistryEntry(path: path, message: error.description)
+                    }
+                } else {
+                    try reader.skipData()
+                }
+            }
+        } catch let failure as ArchiveReader.Failure {
+            throw failure.unrecognized && entries.isEmpty
+                ? PackError.notAnOverlay(path: path) : PackError.corrupt(path: path, message: failure.message)
+        }
+        if entries.isEmpty && reader.formatCode & 0xff0000 != 0x10000 { throw PackError.notAnOverlay(path: path) }
+        let format: OverlayFormat
+        switch reader.filterCode {
+        case ARCHIVE_FILTER_NONE: format = .cpio
+        case ARCHIVE_FILTER_GZIP: format = .cpioGzip
+        case ARCHIVE_FILTER_ZSTD: format = .cpioZstd
+        default: throw PackError.notAnOverlay(path: path)
+        }
+        return OverlayContents(entries: entries, registry: registry, format: format)
+    }
+
+    private static func readSquashfs(_ path: FilePath) throws -> OverlayContents {
+        let listing = try ExternalTool(name: "unsquashfs", arguments: ["-lln", path.string]).run(subject: path)
+        guard listing.status == 0 else { throw squashfsFailure(path, listing) }
+        var entries: [OverlayContents.Entry] = []
+        for line in String(decoding: listing.stdout, as: UTF8.self).split(separator: "\n") {
+            if let entry = squashfsEntry(line) { entries.append(entry) }
+        }
+        guard !entries.isEmpty else { throw PackError.corrupt(path: path, message: "unsquashfs listed nothing") }
+        var registry: [String: [String: String]] = [:]
+        for entry in entries where entry.kind == .file {
+            guard let plugin = registryName(entry.path) else { continue }
+            guard entry.size <= registryLimit else {
+                throw PackError.badRegistryEntry(path: path, message: "\(entry.path) is larger than \(registryLimit) bytes.")
+            }
+            let cat = try ExternalTool(name: "unsquashfs", arguments: ["-cat", path.string, entry.path]).run(subject: path)
+            guard cat.status == 0 else { throw squashfsFailure(path, cat) }
+            do {
+                registry[plugin] = try RegistryEntry.fields(String(decoding: cat.stdout, as: UTF8.self), source: "\(path): \(entry.path)")
+            } catch let error as RegistryEntryError {
+                throw PackError.badRegistryEntry(path: path, message: error.description)
+            }
+        }
+        return OverlayContents(entries: entries, registry: registry, format: .squashfs)
+    }
+
+    private static func squashfsFailure(_ path: FilePath, _ output: ExternalTool.Output) -> PackError {
+        let last = output.stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? "unsquashfs exit status \(output.status)"
+        return PackError.corrupt(path: path, message: last.trimmingCharacters(in: .whitespaces))
+    }
+
+    /// One line of `unsquashfs -lln`: `-rw-r--r-- 0/0  6 2023-11-14 22:13 squashfs-root/etc/x [-> target]`.
+    static func squashfsEntry(_ line: Substring) -> OverlayContents.Entry? {
+        var fields = line.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: true)
+        guard fields.count == 5, let type = fields[0].first else { return nil }
+        if type == "c" || type == "b" {
+            // Devices print "major, minor" where files print a size.
+            fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count == 6 else { return nil }
+            fields.remove(at: 3)
+        }
+        let owner = fields[1].split(separator: "/")
+        guard owner.count == 2, let uid = Int64(owner[0]), let gid = Int64(owner[1]) else { return nil }
+        // fields[4] is "HH:MM path…"
+        guard let space = fields[4].firstIndex(of: " ") else { return nil }
+        var rest = fields[4][fields[4].index(after: space)...]
+        guard rest.hasPrefix("squashfs-root") else { return nil }
+        rest = rest.dropFirst("squashfs-root".count)
+        if rest.isEmpty { return nil }  // the root directory itself
+        rest = rest.drop(while: { $0 == "/" })
+        var path = String(rest)
+        var target: String? = nil
+        if type == "l", let arrow = rest.range(of: " -> ") {
+            path = String(rest[..<arrow.lowerBound])
+            target = String(rest[arrow.upperBound...])
+        }
+        let kind: OverlayContents.Entry.Kind = switch type {
+        case "-": .file
+        case "d": .directory
+        case "l": .symlink
+        default: .special
+        }
+        return OverlayContents.Entry(
+            path: path, kind: kind, mode: permissionBits(fields[0]), uid: uid, gid: gid,
+            size: kind == .file || kind == .symlink ? Int64(fields[2]) ?? 0 : 0, linkTarget: target)
+    }
+
+    /// `rwsr-x--T` style permissions (after the type letter) as mode bits.
+    static func permissionBits(_ text: Substring) -> UInt32 {
+        let chars = Array(text.dropFirst())
+        guard chars.count == 9 else { return 0 }
+        var mode: UInt32 = 0
+        let bits: [UInt32] = [0o400, 0o200, 0o100, 0o040, 0o020, 0o010, 0o004, 0o002, 0o001]
+        for (i, c) in chars.enumerated() where c != "-" {
+            switch (i, c) {
+            case (2, "s"): mode |= 0o4000 | 0o100
+            case (2, "S"): mode |= 0o4000
+            case (5, "s"): mode |= 0o2000 | 0o010
+            case (5, "S"): mode |= 0o2000
+            case (8, "t"): mode |= 0o1000 | 0o001
+            case (8, "T"): mode |= 0o1000
+            default: mode |= bits[i]
+            }
+        }
+        return mode
+    }
+}

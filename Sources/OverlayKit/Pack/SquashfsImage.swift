@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Posix
+import SystemPackage
+
+/// Packs a tree as a squashfs layer with `mksquashfs` (squashfs-tools), reproducibly: `-reproducible`,
+/// creation time and every file time set to SOURCE_DATE_EPOCH, zstd, owners and modes as on disk, no
+/// xattrs. mksquashfs writes a temporary file beside the destination, which is fsynced and renamed.
+struct SquashfsImage {
+    let sourceDateEpoch: Int64
+    let zstdLevel: Int32
+
+    func pack(root: FilePath, to path: FilePath) throws -> PackResult {
+        // Refuse what an overlay must not carry, with the same errors as the cpio formats.
+        let tree = try DeltaTree(root: root)
+        let name = path.lastComponent?.string ?? "overlay"
+        let temporary = path.removingLastComponent().appending(".\(name).partial-\(getpid())")
+        var renamed = false
+        defer { if !renamed { _ = temporary.withPlatformString { unlink($0) } } }
+        let time = String(max(0, sourceDateEpoch))
+        let tool = ExternalTool(
+            name: "mksquashfs",
+            arguments: [
+                root.string, temporary.string, "-noappend", "-reproducible", "-mkfs-time", time, "-all-time", time,
+                "-comp", "zstd", "-Xcompression-level", String(min(max(zstdLevel, 1), 22)), "-no-xattrs",
+                "-quiet", "-no-progress", "-processors", "1",
+            ],
+            removedEnvironment: ["SOURCE_DATE_EPOCH"])
+        let output = try tool.run(subject: root)
+        guard output.status == 0 else {
+            throw PackError.tool(name: "mksquashfs", path: root, status: output.status, stderr: output.stderr)
+        }
+        let fd = try FileDescriptor.open(temporary, .readOnly, options: [.closeOnExec])
+        do {
+            try systemCall("fsync", temporary.string) { fsync(fd.rawValue) }
+            try fd.close()
+        } catch {
+            try? fd.close()
+            throw error
+        }
+        let sha256 = try SHA256Digest.file(temporary)
+        var info = stat()
+        _ = try temporary.withPlatformString { p in try systemCall("stat", temporary.string) { stat(p, &info) } }
+        _ = try temporary.withPlatformString { from in
+            try path.withPlatformString { to in
+                try systemCall("rename", "\(temporary) to \(path)") { rename(from, to) }
+            }
+        }
+        renamed = true
+        AtomicFile.syncDirectory(path.removingLastComponent())
+        return PackResult(path: path, size: Int64(info.st_size), sha256: sha256, entries: tree.entries.count)
+    }
+}

@@ -1,0 +1,29 @@
+/// Why a plugin could not be read.
+public enum PluginError: Error, CustomStringConvertible, Sendable {
+    /// plugin.toml is malformed; the text names file, line and what to fix.
+    case invalidManifest(String)
+    /// A `.repo` file is malformed; the text names file and line.
+    case invalidRepoFile(String)
+    case notFound(path: String)
+    case missingManifest(path: String)
+    case unreadable(path: String, reason: String)
+    /// A repo named with `--enablerepo` that no plugin defines.
+    case unknownRepo(id: String, known: [String])
+
+    public var description: String {
+        switch self {
+        case .invalidManifest(let text), .invalidRepoFile(let text):
+            text
+        case .notFound(let path):
+            "plugin \(path) does not exist; give a plugin directory or a .tar, .tar.gz or .tar.zst bundle of one"
+        case .missingManifest(let path):
+            "\(path) has no plugin.toml; a plugin directory holds plugin.toml, and optionally repos/*.repo and rpms/"
+        case .unreadable(let path, let reason):
+            "cannot read \(path): \(reason)"
+        case .unknownRepo(let id, let known):
+            known.isEmpty
+                ? "--enablerepo \(id): no plugin defines a repo with that id (the plugins have no repos/*.repo files)"
+                : "--enablerepo \(id): no plugin defines a repo with that id; defined repos: \(known.joined(separator: ", "))"
+        }
+    }
+}

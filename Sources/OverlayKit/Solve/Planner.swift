@@ -1,0 +1,237 @@
+internal import CSolv
+import Foundation
+import SystemPackage
+
+/// Options that apply to every plugin of a plan or build.
+public struct PlanOptions: Sendable {
+    /// Repo ids named with `--enablerepo` ("*" enables all).
+    public var enabledRepos: Set<String>
+    /// nil: no cache.
+    public var cache: MetadataCache?
+    public var arch: String
+
+    public init(enabledRepos: Set<String> = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
+                arch: String = HostArchitecture.current) {
+        self.enabledRepos = enabledRepos
+        self.cache = cache
+        self.arch = arch
+    }
+}
+
+/// Solves plugins against a locked base with libsolv: every installed package is locked (never upgraded,
+/// downgraded, obsoleted or removed), each plugin is solved on its own, and the transaction is checked
+/// afterwards to hold only new packages.
+public struct Planner: Sendable {
+    public let base: BaseImage
+    public let options: PlanOptions
+    /// The base's packages, sorted NEVRAs.
+    public let basePackages: [String]
+    public let baseIdentity: String
+
+    public init(base: BaseImage, options: PlanOptions) throws(BaseError) {
+        self.base = base
+        self.options = options
+        basePackages = try base.installedPackages(arch: options.arch)
+        baseIdentity = BaseIdentity.of(packages: basePackages)
+    }
+
+    /// Checks that every `--enablerepo` id is defined by one of `plugins`.
+    public static func checkEnabledRepos(_ enabled: Set<String>, plugins: [Plugin]) throws(PluginError) {
+        let known = Set(plugins.flatMap { $0.repos.map(\.id) })
+        for id in enabled.sorted() where id != "*" && !known.contains(id) {
+            throw .unknownRepo(id: id, known: known.sorted())
+        }
+    }
+
+    /// Solves one plugin.
+    public func plan(_ plugin: Plugin) throws(PlanError) -> PluginPlan {
+        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())")
+        try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch.string) }
+
+        let pool = SolvPool(arch: options.arch)
+        do {
+            try pool.loadInstalled(from: base)
+        } catch {
+            throw PlanError(plugin: plugin.name, kind: .failed, reasons: [error.description])
+        }
+        let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        var loaded: [String: LoadedRepo] = [:]
+        for source in sources {
+            do {
+                loaded[source.id] = try loader.load(source, into: pool)
+            } catch {
+                throw PlanError(plugin: plugin.name, kind: .failed, reasons: ["repo \(source.id): \(error.description)"])
+            }
+        }
+        pool.prepare()
+
+        var reasons = unmetRequirements(of: plugin, in: pool)
+        if !reasons.isEmpty {
+            throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons)
+        }
+
+        // Lock every installed name, not just the installed repo: a repo lock alone lets a multiversion
+        // package (a kernel) be installed beside the locked one.
+        var jobs: [Id] = []
+        var lockedNames = Set<Id>()
+        pool.withUnsafeHandle { handle in
+            for p in pool.installedSolvables where lockedNames.insert(csolv_solvable_name(handle, p)).inserted {
+                jobs += [Id(SOLVER_LOCK | SOLVER_SOLVABLE_NAME), csolv_solvable_name(handle, p)]
+            }
+        }
+        var alreadyInBase: [String] = []
+        var missing: [String] = []
+        var replacing: [String] = []
+        for request in plugin.manifest.packages {
+            let selection = pool.selection(request)
+            let solvables = pool.solvables(inSelection: selection)
+            if solvables.isEmpty {
+                missing.append(request)
+            } else if solvables.contains(where: pool.isInstalled) {
+                alreadyInBase.append(request)
+            } else if let replaced = lockedSameName(as: solvables, in: pool) {
+                replacing.append("\(pool.nevra(replaced.new)) would replace the base's \(pool.nevra(replaced.installed)) (locked); build against a newer base image")
+            } else {
+                for index in stride(from: 0, to: selection.count, by: 2) {
+                    jobs += [selection[index] | Id(SOLVER_INSTALL), selection[index + 1]]
+                }
+            }
+        }
+        if !missing.isEmpty || !replacing.isEmpty {
+            reasons = missing.map { missingPackageReason($0, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch) }
+            throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
+        }
+
+        let packages = try solve(jobs: jobs, pool: pool, plugin: plugin, loaded: loaded, disabled: disabled, scratch: scratch)
+        return PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity,
+                          packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
+    }
+
+    /// When every candidate for a request is another version of a locked base package, the pair to name.
+    private func lockedSameName(as candidates: [Id], in pool: SolvPool) -> (new: Id, installed: Id)? {
+        let installed = pool.installedSolvables
+        var pair: (new: Id, installed: Id)?
+        for candidate in candidates {
+            guard let base = installed.first(where: { pool.name($0) == pool.name(candidate) }) else { return nil }
+            pair = pair ?? (candidate, base)
+        }
+        return pair
+    }
+
+    /// The plugin's `requires` the base does not meet, as sentences.
+    private func unmetRequirements(of plugin: Plugin, in pool: SolvPool) -> [String] {
+        plugin.manifest.requires.compactMap { requirement in
+            let dep = pool.dependency(for: requirement)
+            if pool.providers(of: dep).contains(where: pool.isInstalled) { return nil }
+            let byName = pool.providers(of: pool.dependencyName(dep)).filter(pool.isInstalled).map(pool.nevra)
+            if byName.isEmpty {
+                return "requires \(requirement), but the base has no package providing \(requirement.name); build against a base image that has it"
+            }
+            return "requires \(requirement), but the base has \(byName.joined(separator: ", ")) (locked); build against a newer base image"
+        }
+    }
+
+    /// Runs the solver; on success returns the packages the transaction installs.
+    private func solve(jobs: [Id], pool: SolvPool, plugin: Plugin, loaded: [String: LoadedRepo], disabled: [RepoDefinition],
+                       scratch: FilePath) throws(PlanError) -> [PlannedPackage] {
+        try pool.withUnsafeHandle { (handle) throws(PlanError) -> [PlannedPackage] in
+            var queue = Queue()
+            queue_init(&queue)
+            defer { queue_free(&queue) }
+            for id in jobs { queue_push(&queue, id) }
+
+            let solver = solver_create(handle)!
+            defer { solver_free(solver) }
+            solver_set_flag(solver, Int32(SOLVER_FLAG_IGNORE_RECOMMENDED), 1)
+            let problemCount = solver_solve(solver, &queue)
+            if problemCount > 0 {
+                let explainer = ProblemExplainer(pool: pool, solver: solver, disabledHint: { dep in
+                    self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
+                })
+                let reasons = (1...problemCount).flatMap { explainer.explain(problem: Id($0)) }
+                throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: uniqued(reasons))
+            }
+
+            let transaction = solver_create_transaction(solver)!
+            defer { transaction_free(transaction) }
+            let steps = csolv_transaction_steps(transaction)!
+            var packages: [PlannedPackage] = []
+            var touched: [String] = []
+            for index in 0..<Int(steps.pointee.count) {
+                let p = steps.pointee.elements[index]
+                if pool.isInstalled(p) {
+                    touched.append(pool.nevra(p))
+                    continue
+                }
+                let repoID = pool.repoName(p)
+                guard let repo = loaded[repoID] else { continue }
+                var medianr: UInt32 = 0
+                let location = String(cString: solvable_get_location(csolv_solvable(handle, p), &medianr))
+                var checksum: String?
+                var type: Id = 0
+                if let hex = solvable_lookup_checksum(csolv_solvable(handle, p), Id(SOLVABLE_CHECKSUM.rawValue), &type) {
+                    checksum = "\(String(cString: solv_chksum_type2str(type))):\(String(cString: hex))"
+                }
+                let size = solvable_lookup_num(csolv_solvable(handle, p), Id(SOLVABLE_DOWNLOADSIZE.rawValue), 0)
+                packages.append(PlannedPackage(nevra: pool.nevra(p), name: pool.name(p), repo: repoID, url: repo.baseURL + "/" + location,
+                                               checksum: checksum, downloadSize: size > 0 ? Int64(size) : nil))
+            }
+            if !touched.isEmpty {
+                throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: touched.map {
+                    "the solution would change the base's \($0) (locked); build against a newer base image"
+                })
+            }
+            return packages
+        }
+    }
+
+    private func missingPackageReason(_ request: String, plugin: Plugin, sources: [RepoSource], disabled: [RepoDefinition],
+                                      scratch: FilePath) -> String {
+        let searched = sources.map(\.id)
+        let where_ = searched.isEmpty ? "the base (the plugin has no bundled rpms/ and no enabled repo)" : "the base or the enabled repos (\(searched.joined(separator: ", ")))"
+        if let hint = disabledRepoHint(for: request, disabled: disabled, scratch: scratch) {
+            return "no package \"\(request)\" in \(where_); \(hint)"
+        }
+        return "no package \"\(request)\" in \(where_); check the name in plugin.toml or add a repo that has it"
+    }
+
+    /// Looks for `text` (a package name or dependency) in the disabled repos, and says which flag enables it.
+    /// Only repos readable without a network (file://) are searched: offline is the default.
+    func disabledRepoHint(for text: String, disabled: [RepoDefinition], scratch: FilePath) -> String? {
+        guard !disabled.isEmpty else { return nil }
+        let pool = SolvPool(arch: options.arch)
+        pool.loadNothingInstalled()
+        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        var found: [String] = []
+        var unchecked: [String] = []
+        for definition in disabled {
+            let source = RepoSource(definition)
+            guard source.isLocal else {
+                unchecked.append(definition.id)
+                continue
+            }
+            _ = try? loader.load(source, into: pool)
+        }
+        pool.prepare()
+        for p in pool.solvables(inSelection: pool.selection(text)) {
+            found.append(pool.repoName(p))
+        }
+        let repos = Array(Set(found)).sorted()
+        if !repos.isEmpty {
+            let flags = repos.map { "--enablerepo \($0)" }.joined(separator: " ")
+            return "it is in repo \(repos.map { "\"\($0)\"" }.joined(separator: ", ")), which is disabled: pass \(flags) to use it"
+        }
+        if !unchecked.isEmpty {
+            let flags = unchecked.map { "--enablerepo \($0)" }.joined(separator: " ")
+            return "the plugin's online repos are disabled (\(unchecked.joined(separator: ", "))): pass \(flags) if it is there"
+        }
+        return nil
+    }
+}
+
+func uniqued(_ strings: [String]) -> [String] {
+    var seen = Set<String>()
+    return strings.filter { seen.insert($0).inserted }
+}

@@ -1,0 +1,49 @@
+/// A package a plan adds to the base.
+public struct PlannedPackage: Codable, Sendable, Equatable {
+    /// `name-[epoch:]version-release.arch`
+    public var nevra: String
+    public var name: String
+    /// The id of the repo it comes from (a plugin's bundled repo is `<plugin>-bundled`).
+    public var repo: String
+    /// Where its .rpm is: a `file://` or `http(s)://` URL.
+    public var url: String
+    /// `sha256:<hex>` from the repo metadata, when it gives one.
+    public var checksum: String?
+    public var downloadSize: Int64?
+}
+
+/// What one plugin adds to a locked base.
+public struct PluginPlan: Codable, Sendable {
+    public var plugin: String
+    public var version: String
+    /// The identity of the base the plan was solved against.
+    public var base: String
+    /// The packages to install, sorted by NEVRA.
+    public var packages: [PlannedPackage]
+    /// Requested packages the base already has (nothing to add for them).
+    public var alreadyInBase: [String]
+}
+
+/// Why a plugin cannot be planned.
+public struct PlanError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable {
+        /// The plugin's packages cannot be installed on this base: exit status 3.
+        case unsatisfiable
+        /// Something else failed (a repo, the base): exit status 1.
+        case failed
+    }
+    public var plugin: String
+    public var kind: Kind
+    /// One sentence per problem, each saying what to do.
+    public var reasons: [String]
+
+    public init(plugin: String, kind: Kind, reasons: [String]) {
+        self.plugin = plugin
+        self.kind = kind
+        self.reasons = reasons
+    }
+
+    public var description: String {
+        reasons.map { "plugin \"\(plugin)\": \($0)" }.joined(separator: "\n")
+    }
+}

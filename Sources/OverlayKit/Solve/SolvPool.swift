@@ -1,0 +1,162 @@
+internal import CSolv
+import Foundation
+import SystemPackage
+
+/// Owns one libsolv `Pool` and the repos loaded into it. Not thread-safe (libsolv is not): one owner at a time.
+final class SolvPool {
+    private let pool: UnsafeMutablePointer<Pool>
+    private(set) var installedRepo: UnsafeMutablePointer<Repo>?
+
+    /// `pool_create`, then `pool_setdisttype(DISTTYPE_RPM)` (Debian's libsolv otherwise compares versions the
+    /// Debian way) and `pool_setarch`.
+    init(arch: String) {
+        pool = pool_create()
+        pool_setdisttype(pool, Int32(DISTTYPE_RPM))
+        pool_setarch(pool, arch)
+    }
+
+    deinit {
+        pool_free(pool)
+    }
+
+    func withUnsafeHandle<T, E: Error>(_ body: (UnsafeMutablePointer<Pool>) throws(E) -> T) throws(E) -> T {
+        try body(pool)
+    }
+
+    var lastError: String { String(cString: pool_errstr(pool)) }
+
+    // MARK: Loading
+
+    /// Reads the installed packages of `base` from its rpmdb (`repo_add_rpmdb_reffp` with `REPO_USE_ROOTDIR`)
+    /// and makes them the pool's installed repo. Returns how many there are.
+    @discardableResult
+    func loadInstalled(from base: BaseImage) throws(BaseError) -> Int {
+        let repo = repo_create(pool, "@System")!
+        pool_set_rootdir(pool, base.root.string)
+        let result = RPMConfiguration.withDBPath(base.dbPath) {
+            repo_add_rpmdb_reffp(repo, nil, Int32(REPO_USE_ROOTDIR))
+        }
+        pool_set_rootdir(pool, nil)
+        if result != 0 {
+            throw .unreadableDatabase(root: base.root.string, reason: lastError)
+        }
+        pool_set_installed(pool, repo)
+        installedRepo = repo
+        let count = Int(repo.pointee.nsolvables)
+        if count == 0 {
+            throw .emptyDatabase(root: base.root.string, dbPath: base.dbPath)
+        }
+        return count
+    }
+
+    /// An empty installed repo, for solving a new base with nothing locked.
+    func loadNothingInstalled() {
+        let repo = repo_create(pool, "@System")!
+        pool_set_installed(pool, repo)
+        installedRepo = repo
+    }
+
+    /// Creates a repo named `name` and lets `body` fill it; the repo is removed again if `body` throws.
+    func addRepo(named name: String, _ body: (UnsafeMutablePointer<Repo>) throws -> Void) rethrows -> UnsafeMutablePointer<Repo> {
+        let repo = repo_create(pool, name)!
+        do {
+            try body(repo)
+        } catch {
+            repo_free(repo, 1)
+            throw error
+        }
+        return repo
+    }
+
+    /// `pool_addfileprovides` + `pool_createwhatprovides`: call after the last repo is loaded, before solving.
+    func prepare() {
+        pool_addfileprovides(pool)
+        pool_createwhatprovides(pool)
+    }
+
+    // MARK: Looking things up
+
+    func string(_ id: Id) -> String { String(cString: pool_id2str(pool, id)) }
+    func dependency(_ id: Id) -> String { String(cString: pool_dep2str(pool, id)) }
+
+    /// `name-[epoch:]version-release.arch`
+    func nevra(_ p: Id) -> String { String(cString: pool_solvid2str(pool, p)) }
+    func name(_ p: Id) -> String { string(csolv_solvable_name(pool, p)) }
+    func evr(_ p: Id) -> String { string(csolv_solvable_evr(pool, p)) }
+    func arch(_ p: Id) -> String { string(csolv_solvable_arch(pool, p)) }
+    func repoName(_ p: Id) -> String { String(cString: csolv_repo_name(pool, p)) }
+    func isInstalled(_ p: Id) -> Bool { csolv_is_installed(pool, p) != 0 }
+
+    func providers(of dep: Id) -> [Id] {
+        withQueue { queue in
+            csolv_whatprovides(pool, dep, &queue)
+        }
+    }
+
+    func solvables(of repo: UnsafeMutablePointer<Repo>) -> [Id] {
+        withQueue { queue in csolv_repo_solvables(repo, &queue) }
+    }
+
+    var installedSolvables: [Id] {
+        guard let installedRepo else { return [] }
+        return solvables(of: installedRepo)
+    }
+
+    /// A dependency id for `name [op version]`, as libsolv compares it.
+    func dependency(for requirement: Requirement) -> Id {
+        let name = pool_str2id(pool, requirement.name, 1)
+        guard let relation = requirement.relation, let version = requirement.version else { return name }
+        let flags: Int32 = switch relation {
+        case .less: Int32(REL_LT)
+        case .lessOrEqual: Int32(REL_LT | REL_EQ)
+        case .equal: Int32(REL_EQ)
+        case .greaterOrEqual: Int32(REL_GT | REL_EQ)
+        case .greater: Int32(REL_GT)
+        }
+        return pool_rel2id(pool, name, pool_str2id(pool, version, 1), flags, 1)
+    }
+
+    /// The name part of a dependency (`kernel` of `kernel >= 3.2`).
+    func dependencyName(_ dep: Id) -> Id {
+        var id = dep
+        while csolv_is_reldep(id) != 0 {
+            id = GETRELDEP(pool, id).pointee.name
+        }
+        return id
+    }
+
+    /// Runs libsolv's `selection_make` for what a user typed (`vdsm`, `vdsm >= 4`, `vdsm.x86_64`, `/usr/bin/x`)
+    /// and returns the job pairs.
+    func selection(_ text: String, installedOnly: Bool = false) -> [Id] {
+        withQueue { queue in
+            var flags = Int32(SELECTION_NAME | SELECTION_PROVIDES | SELECTION_CANON | SELECTION_DOTARCH | SELECTION_REL)
+            if text.hasPrefix("/") { flags |= Int32(SELECTION_FILELIST) }
+            if installedOnly { flags |= Int32(SELECTION_INSTALLED_ONLY) }
+            _ = selection_make(pool, &queue, text, flags)
+        }
+    }
+
+    /// The solvables a selection (job pairs) stands for.
+    func solvables(inSelection selection: [Id]) -> [Id] {
+        var job = Queue()
+        queue_init(&job)
+        defer { queue_free(&job) }
+        for id in selection { queue_push(&job, id) }
+        return withQueue { queue in selection_solvables(pool, &job, &queue) }
+    }
+
+    /// Calls `body` with an initialized libsolv Queue and returns its elements.
+    func withQueue(_ body: (inout Queue) -> Void) -> [Id] {
+        var queue = Queue()
+        queue_init(&queue)
+        defer { queue_free(&queue) }
+        body(&queue)
+        return (0..<Int(queue.count)).map { queue.elements[$0] }
+    }
+}
+
+/// GETRELDEP as a function (the macro does not import).
+@inline(__always)
+func GETRELDEP(_ pool: UnsafeMutablePointer<Pool>, _ id: Id) -> UnsafeMutablePointer<Reldep> {
+    pool.pointee.rels + Int(id & ~Id(bitPattern: 0x8000_0000))
+}

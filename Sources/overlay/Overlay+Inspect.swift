@@ -1,0 +1,33 @@
+import ArgumentParser
+import OverlayKit
+import SystemPackage
+
+extension Overlay {
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what an overlay file holds.",
+            discussion: """
+                Reads a cpio overlay (bare, gzip or zstd) or a squashfs layer, recognized by its content, and
+                prints its format, size and SHA-256, the plugin registry entries it carries
+                (/etc/ovirt.plugins.d/<name>: name, version, summary, packages, base image) and every file
+                with its mode, owner and size.
+                """
+        )
+
+        @Argument(help: "The overlay file to read.", completion: .file())
+        var overlay: String
+
+        @Flag(help: "Print one JSON object (stable key order) instead of text.")
+        var json = false
+
+        func run() throws {
+            do {
+                let inspection = try OverlayInspection(path: FilePath(overlay))
+                print(json ? try inspection.json() : inspection.text(), terminator: "")
+            } catch {
+                _ = try? FileDescriptor.standardError.writeAll(Array("error: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+        }
+    }
+}
