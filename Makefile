@@ -130,7 +130,7 @@ example-rpms: deps $(EXB)/repos/base/repodata/repomd.xml $(foreach p,$(EX_BUNDLE
 example: build example-rpms
 	rm -rf $(EXB)/rootfs $(EXB)/overlays $(EXB)/serve $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/vmlinuz
 	$(BIN) base create --repo $(EXB)/repos/base $(addprefix --package ,$(EX_BASE_PACKAGES)) --out $(EXB)
-	cp $(EXB)/rootfs/boot/vmlinuz $(EXB)/vmlinuz
+	[ -f $(EXB)/vmlinuz ] || cp $(EXB)/rootfs/boot/vmlinuz $(EXB)/vmlinuz
 	$(BIN) build --base $(EXB) --plugin $(EXB)/plugins/vdsm --plugin $(EXB)/plugins/cim --out $(EXB)/overlays
 	$(EX)/with-http.sh $(EXB)/repos/monitor $(EX_MONITOR_PORT) \
 	  $(BIN) build --base $(EXB) --plugin $(EXB)/plugins/monitor --enablerepo monitor --out $(EXB)/overlays
@@ -141,6 +141,11 @@ example: build example-rpms
 	mkdir -p $(EXB)/serve
 	cp $(EXB)/vmlinuz $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/overlays/* $(EXB)/serve/
 	@echo "served layout ready in $(EXB)/serve:"; ls -l $(EXB)/serve
+
+# Serves build/serve with `overlay serve` and the example fleet, boots three QEMU
+# nodes (TCG, about 10 s each) and checks the plugins each node's /init lists.
+example-boot: build
+	$(EX)/boot-example.sh $(BIN) $(EXB)/serve $(EX)/fleet.toml
 
 example-clean:
 	rm -rf $(EXB)/rpmbuild $(EXB)/sources $(EXB)/repos $(EXB)/plugins $(EXB)/rootfs $(EXB)/overlays \

@@ -12,8 +12,10 @@
 #   MAC      the node's MAC address, e.g. 52:54:00:12:34:56.
 #   TIMEOUT  seconds before QEMU is killed.
 #
-# stdout     the serial console, with carriage returns and ANSI escape
-#            sequences removed (iPXE and SeaBIOS draw with them).
+# stdout     the serial console (SeaBIOS, iPXE, the kernel, /init) line by
+#            line as it comes, without the carriage returns, ANSI escape
+#            sequences and backspaces that SeaBIOS and iPXE draw with; QEMU's
+#            own messages (stderr) are mixed in.
 # exit       0   the guest powered off (or rebooted: -no-reboot ends QEMU too)
 #            124 TIMEOUT passed, QEMU was killed
 #            3   the guest kernel panicked (QEMU is stopped at once)
@@ -55,7 +57,15 @@ if [ -n "${BOOT_LOG:-}" ]; then : >"$BOOT_LOG" || exit 2; fi
 bootfile=${url//,/,,}
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+qemu_pid=
+# Never leave a guest behind, whatever ends this script.
+cleanup() {
+    if [ -n "$qemu_pid" ]; then kill "$qemu_pid" 2>/dev/null; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 mkfifo "$work/console"
 
 timeout --kill-after=5 "$timeout" "$qemu" \
@@ -69,7 +79,7 @@ qemu_pid=$!
 # Console text without the terminal drawing: CR, ANSI sequences, backspaces.
 # A kernel panic ends the boot at once (the guest would hang until TIMEOUT).
 panicked=0
-while IFS= read -r line; do
+while IFS= read -r line || [ -n "$line" ]; do
     printf '%s\n' "$line"
     if [ -n "${BOOT_LOG:-}" ]; then printf '%s\n' "$line" >>"$BOOT_LOG"; fi
     case $line in
@@ -84,6 +94,7 @@ done < <(sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' \
 
 wait "$qemu_pid"
 status=$?
+qemu_pid=
 if [ "$panicked" -eq 1 ]; then
     exit 3
 fi
