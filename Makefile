@@ -8,7 +8,7 @@ BIN := .build/$(CONFIG)/overlay
 DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev \
         rpm createrepo-c cpio zstd squashfs-tools busybox-static \
         curl atftp tftp-hpa qemu-system-x86 ipxe-qemu \
-        python3
+        python3 ovmf
 
 .PHONY: all deps build test demo clean
 

@@ -24,6 +24,10 @@
 # env        BOOT_LOG   also write the console to this file (truncated first)
 #            BOOT_ACCEL QEMU accelerator (default tcg; kvm where available)
 #            BOOT_MEM   guest memory in MiB (default 512)
+#            BOOT_FIRMWARE bios (default: SeaBIOS, iPXE's PCI ROM) or uefi
+#                       (OVMF, iPXE's EFI driver; the kernel's EFI stub loads
+#                       the initrds named by initrd= on its command line)
+#            BOOT_OVMF  the OVMF image for uefi (default /usr/share/ovmf/OVMF.fd)
 #            QEMU       the QEMU binary (default qemu-system-x86_64)
 set -u
 
@@ -51,6 +55,20 @@ if ! command -v "$qemu" >/dev/null; then
     exit 2
 fi
 
+firmware=()
+case ${BOOT_FIRMWARE:-bios} in
+bios) ;;
+uefi)
+    ovmf=${BOOT_OVMF:-/usr/share/ovmf/OVMF.fd}
+    if [ ! -r "$ovmf" ]; then
+        echo "error: no OVMF image at $ovmf; install ovmf (make deps) or set BOOT_OVMF" >&2
+        exit 2
+    fi
+    firmware=(-bios "$ovmf")
+    ;;
+*) echo "error: BOOT_FIRMWARE '$BOOT_FIRMWARE' must be bios or uefi" >&2; exit 2 ;;
+esac
+
 if [ -n "${BOOT_LOG:-}" ]; then : >"$BOOT_LOG" || exit 2; fi
 
 # Commas in an option value are doubled for QEMU's option parser.
@@ -70,7 +88,7 @@ mkfifo "$work/console"
 
 timeout --kill-after=5 "$timeout" "$qemu" \
     -machine accel="${BOOT_ACCEL:-tcg}" -m "${BOOT_MEM:-512}" \
-    -nographic -no-reboot \
+    -nographic -no-reboot "${firmware[@]}" \
     -netdev "user,id=n0,bootfile=$bootfile" \
     -device "virtio-net-pci,netdev=n0,mac=$mac" \
     -boot n </dev/null >"$work/console" 2>&1 &
