@@ -7,8 +7,11 @@ BIN := .build/$(CONFIG)/overlay
 # Debian 12 packages the build, the tests and the example need.
 DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev \
         rpm createrepo-c cpio zstd squashfs-tools busybox-static \
-        curl atftp tftp-hpa qemu-system-x86 ipxe-qemu \
-        python3 ovmf
+        curl atftp tftp-hpa qemu-system-x86 ipxe-qemu
+# Pack tests: hostile plugin bundles are written with Python's tarfile.
+DEPS += python3
+# pxe-examples: OVMF for UEFI boots (boot-node.sh BOOT_FIRMWARE=uefi).
+DEPS += ovmf
 
 .PHONY: all deps build test demo clean
 

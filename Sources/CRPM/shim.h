@@ -19,6 +19,27 @@
 #include <rpm/rpmtd.h>
 #include <rpm/rpmds.h>
 
-/* rpmSetVerbosity is a macro. */
-static inline void crpm_set_verbosity(int level) { rpmSetVerbosity(level); }
+/* Macros Swift cannot import. */
+/* Verify flags that skip signature checks but keep header and payload digests (RPMVSF_MASK_NOSIGNATURES). */
+static inline rpmVSFlags overlay_rpm_vsflags_no_signatures(void) { return RPMVSF_MASK_NOSIGNATURES; }
+
+/* rpmSetVerbosity(level) as a function; returns the previous log mask for rpmlogSetMask. At INFO, rpm sends a
+   scriptlet's stdout (not only its stderr) to the transaction's script fd. */
+static inline int overlay_rpm_set_verbosity(int level) { return rpmlogSetMask(RPMLOG_UPTO(RPMLOG_PRI(level))); }
+
+/* rpm chroots the calling process for a whole transaction; installs run on a thread that first gives itself
+   a private mount namespace and private root/cwd, so the chroot and the overlay mount touch nothing else.
+   unshare(2) is declared here because <sched.h> hides it without _GNU_SOURCE. */
+extern int unshare(int flags);
+/* The delta root is made from an overlayfs upper layer: its xattrs (opaque dirs) and the work directory's
+   filesystem type are read with these. */
+#include <sys/xattr.h>
+#include <sys/vfs.h>
+static inline unsigned long overlay_rpm_statfs_type(const char *path, int *error) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) { *error = 1; return 0; }
+    *error = 0;
+    return (unsigned long)info.f_type;
+}
+static inline int overlay_rpm_unshare_mounts_and_root(void) { return unshare(0x00020000 /* CLONE_NEWNS */ | 0x00000200 /* CLONE_FS */); }
 #endif

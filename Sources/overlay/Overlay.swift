@@ -11,6 +11,6 @@ struct Overlay: ParsableCommand {
             cpio initramfs overlay that a node unpacks after the base initrd.
             """,
         version: "0.1.0",
-        subcommands: [Inspect.self]
+        subcommands: [Plan.self, Build.self, Inspect.self, List.self, Base.self]
     )
 }

@@ -17,7 +17,9 @@ public struct BaseImage: Sendable {
         guard FileManager.default.fileExists(atPath: root.string, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw .notADirectory(root.string)
         }
-        self.root = root
+        // libsolv and rpm join the root with absolute paths inside it: make it absolute first.
+        let root = root.isAbsolute ? root : FilePath(FileManager.default.currentDirectoryPath).pushing(root)
+        self.root = root.lexicallyNormalized()
         for candidate in Self.dbPaths {
             let directory = root.appending(String(candidate.dropFirst()))
             if Self.dbFiles.contains(where: { FileManager.default.fileExists(atPath: directory.appending($0).string) }) {
@@ -35,6 +37,7 @@ public enum BaseError: Error, CustomStringConvertible, Sendable {
     case noRPMDatabase(String)
     case unreadableDatabase(root: String, reason: String)
     case emptyDatabase(root: String, dbPath: String)
+    case outputExists(String)
 
     public var description: String {
         switch self {
@@ -46,6 +49,8 @@ public enum BaseError: Error, CustomStringConvertible, Sendable {
             "cannot read the rpmdb of base \(root): \(reason)"
         case .emptyDatabase(let root, let dbPath):
             "the rpmdb of base \(root) (\(dbPath)) lists no installed packages; a base image must have its package set recorded"
+        case .outputExists(let path):
+            "\(path) already exists; remove it or choose another --out directory"
         }
     }
 }

@@ -119,6 +119,7 @@ public enum RegistryEntryError: Error, CustomStringConvertible, Sendable, Equata
     case malformedLine(source: String, line: Int, text: String)
     case unterminatedQuote(source: String, line: Int)
     case missingKey(source: String, key: String)
+    case unreadable(source: String)
 
     public var description: String {
         switch self {
@@ -128,6 +129,8 @@ public enum RegistryEntryError: Error, CustomStringConvertible, Sendable, Equata
             return "\(source):\(line): the quoted value has no closing quote."
         case .missingKey(let source, let key):
             return "\(source) has no \(key)=\"...\" line: every plugin registry entry needs one."
+        case .unreadable(let source):
+            return "cannot read \(source) as UTF-8 text: a plugin registry entry holds KEY=\"value\" lines."
         }
     }
 }

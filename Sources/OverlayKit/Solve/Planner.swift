@@ -104,7 +104,9 @@ public struct Planner: Sendable {
             throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
         }
 
-        let packages = try solve(jobs: jobs, pool: pool, plugin: plugin, loaded: loaded, disabled: disabled, scratch: scratch)
+        let packages = try Self.solve(jobs: jobs, pool: pool, subject: plugin.name, loaded: loaded) { dep in
+            self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
+        }
         return PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity,
                           packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
     }
@@ -134,8 +136,8 @@ public struct Planner: Sendable {
     }
 
     /// Runs the solver; on success returns the packages the transaction installs.
-    private func solve(jobs: [Id], pool: SolvPool, plugin: Plugin, loaded: [String: LoadedRepo], disabled: [RepoDefinition],
-                       scratch: FilePath) throws(PlanError) -> [PlannedPackage] {
+    static func solve(jobs: [Id], pool: SolvPool, subject: String, loaded: [String: LoadedRepo],
+                      disabledHint: @escaping (String) -> String?) throws(PlanError) -> [PlannedPackage] {
         try pool.withUnsafeHandle { (handle) throws(PlanError) -> [PlannedPackage] in
             var queue = Queue()
             queue_init(&queue)
@@ -147,11 +149,9 @@ public struct Planner: Sendable {
             solver_set_flag(solver, Int32(SOLVER_FLAG_IGNORE_RECOMMENDED), 1)
             let problemCount = solver_solve(solver, &queue)
             if problemCount > 0 {
-                let explainer = ProblemExplainer(pool: pool, solver: solver, disabledHint: { dep in
-                    self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
-                })
+                let explainer = ProblemExplainer(pool: pool, solver: solver, disabledHint: disabledHint)
                 let reasons = (1...problemCount).flatMap { explainer.explain(problem: Id($0)) }
-                throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: uniqued(reasons))
+                throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: uniqued(reasons))
             }
 
             let transaction = solver_create_transaction(solver)!
@@ -179,12 +179,46 @@ public struct Planner: Sendable {
                                                checksum: checksum, downloadSize: size > 0 ? Int64(size) : nil))
             }
             if !touched.isEmpty {
-                throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: touched.map {
+                throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: touched.map {
                     "the solution would change the base's \($0) (locked); build against a newer base image"
                 })
             }
             return packages
         }
+    }
+
+    /// Solves a new base: `packages` from `repos`, nothing installed and nothing locked.
+    public static func planBase(packages requests: [String], repos: [RepoSource], options: PlanOptions) throws(PlanError) -> [PlannedPackage] {
+        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())")
+        try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch.string) }
+        let pool = SolvPool(arch: options.arch)
+        pool.loadNothingInstalled()
+        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        var loaded: [String: LoadedRepo] = [:]
+        for source in repos {
+            do {
+                loaded[source.id] = try loader.load(source, into: pool)
+            } catch {
+                throw PlanError(plugin: "base", kind: .failed, reasons: ["repo \(source.id): \(error.description)"])
+            }
+        }
+        pool.prepare()
+        var jobs: [Id] = []
+        var missing: [String] = []
+        for request in requests {
+            let selection = pool.selection(request)
+            if selection.isEmpty { missing.append(request) }
+            for index in stride(from: 0, to: selection.count, by: 2) {
+                jobs += [selection[index] | Id(SOLVER_INSTALL), selection[index + 1]]
+            }
+        }
+        if !missing.isEmpty {
+            throw PlanError(plugin: "base", kind: .unsatisfiable, reasons: missing.map {
+                "no package \"\($0)\" in the repos (\(repos.map(\.id).joined(separator: ", "))); check the --package name"
+            })
+        }
+        return try solve(jobs: jobs, pool: pool, subject: "base", loaded: loaded) { _ in nil }.sorted { $0.nevra < $1.nevra }
     }
 
     private func missingPackageReason(_ request: String, plugin: Plugin, sources: [RepoSource], disabled: [RepoDefinition],

@@ -33,8 +33,16 @@ final class SolvPool {
     func loadInstalled(from base: BaseImage) throws(BaseError) -> Int {
         let repo = repo_create(pool, "@System")!
         pool_set_rootdir(pool, base.root.string)
-        let result = RPMConfiguration.withDBPath(base.dbPath) {
-            repo_add_rpmdb_reffp(repo, nil, Int32(REPO_USE_ROOTDIR))
+        // libsolv's rpmdb reader takes the path from rpm's `%_dbpath`, which Debian sets to ~/.rpmdb:
+        // set it to the image's real rpmdb, or the base silently reads as empty.
+        let result: Int32
+        do {
+            result = try RPMLibrary.session(macros: [("_dbpath", base.dbPath)]) { _ in
+                repo_add_rpmdb_reffp(repo, nil, Int32(REPO_USE_ROOTDIR))
+            }
+        } catch {
+            pool_set_rootdir(pool, nil)
+            throw .unreadableDatabase(root: base.root.string, reason: "\(error)")
         }
         pool_set_rootdir(pool, nil)
         if result != 0 {

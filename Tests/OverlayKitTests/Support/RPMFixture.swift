@@ -14,6 +14,9 @@ struct SpecPackage {
     var obsoletes: [String] = []
     /// Absolute path → content. Paths ending in "/" are directories; content "->target" makes a symlink.
     var files: [String: String] = [:]
+    /// Absolute path in the package → a file on this machine copied into it as is (mode kept), e.g. the
+    /// host's static `/bin/busybox`.
+    var hostFiles: [String: String] = [:]
     var post: String? = nil
     /// Mode and owner overrides, `%attr(MODE,USER,GROUP)`, by path.
     var attributes: [String: String] = [:]
@@ -41,9 +44,14 @@ struct SpecPackage {
         for c in conflicts { spec += "Conflicts: \(c)\n" }
         for o in obsoletes { spec += "Obsoletes: \(o)\n" }
         spec += "AutoReqProv: no\n\n%description\n\(name) is built from a spec file for overlay's tests.\n\n%install\n"
-        for path in files.keys.sorted() {
+        let allPaths = Set(files.keys).union(hostFiles.keys).sorted()
+        for path in allPaths {
             let content = files[path] ?? ""
-            if path.hasSuffix("/") {
+            if hostFiles[path] != nil {
+                let source = "\(sourceDir)/\(name)\(path.replacingOccurrences(of: "/", with: "_"))"
+                spec += "mkdir -p %{buildroot}\((path as NSString).deletingLastPathComponent)\n"
+                spec += "cp -p \(source) %{buildroot}\(path)\n"
+            } else if path.hasSuffix("/") {
                 spec += "mkdir -p %{buildroot}\(path)\n"
             } else if content.hasPrefix("->") {
                 spec += "mkdir -p %{buildroot}\((path as NSString).deletingLastPathComponent)\n"
@@ -56,7 +64,7 @@ struct SpecPackage {
         }
         if let post { spec += "\n%post\n\(post)\n" }
         spec += "\n%files\n"
-        for path in files.keys.sorted() {
+        for path in allPaths {
             let listed = path.hasSuffix("/") ? "%dir \(String(path.dropLast()))" : path
             spec += (attributes[path].map { "%attr(\($0)) " } ?? "") + listed + "\n"
         }
@@ -118,6 +126,11 @@ enum RPMFixture {
             for (path, content) in package.files where !path.hasSuffix("/") && !content.hasPrefix("->") {
                 let source = sources.appendingPathComponent("\(package.name)\(path.replacingOccurrences(of: "/", with: "_"))")
                 try content.write(to: source, atomically: true, encoding: .utf8)
+            }
+            for (path, host) in package.hostFiles {
+                let source = sources.appendingPathComponent("\(package.name)\(path.replacingOccurrences(of: "/", with: "_"))")
+                try? FileManager.default.removeItem(at: source)
+                try FileManager.default.copyItem(at: URL(fileURLWithPath: host), to: source)
             }
             let spec = top.appendingPathComponent("\(package.name).spec")
             try package.specText(sourceDir: sources.path).write(to: spec, atomically: true, encoding: .utf8)

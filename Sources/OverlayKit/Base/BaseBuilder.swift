@@ -1,0 +1,80 @@
+import Foundation
+import SystemPackage
+
+/// Makes a new base image from repos: solves a package set (nothing installed, nothing locked), installs it
+/// with librpm into `OUT/rootfs`, packs that as the base initrd, copies out the kernel, and writes `base.json`
+/// with the identity overlays record.
+public struct BaseBuilder: Sendable {
+    public var repos: [RepoSource]
+    public var packages: [String]
+    public var output: FilePath
+    public var options: PlanOptions
+    public var format: OverlayFormat
+    public var sourceDateEpoch: Int64
+
+    public init(repos: [RepoSource], packages: [String], output: FilePath, options: PlanOptions, format: OverlayFormat, sourceDateEpoch: Int64) {
+        self.repos = repos
+        self.packages = packages
+        self.output = output
+        self.options = options
+        self.format = format
+        self.sourceDateEpoch = sourceDateEpoch
+    }
+
+    public struct Result: Sendable {
+        public let manifest: BaseManifest
+        public let rootfs: FilePath
+        public let manifestPath: FilePath
+    }
+
+    public func build(progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> Result {
+        let rootfs = output.appending("rootfs")
+        if FileManager.default.fileExists(atPath: rootfs.string) {
+            throw BaseError.outputExists(rootfs.string)
+        }
+        progress("solving")
+        let plan = try Planner.planBase(packages: packages, repos: repos, options: options)
+        try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
+        let work = output.appending(".base-work-\(getpid())")
+        try? FileManager.default.removeItem(atPath: work.string)
+        defer { try? FileManager.default.removeItem(atPath: work.string) }
+        try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+
+        progress("fetching \(plan.count) packages")
+        let files = try PackageFetcher(cache: options.cache, scratch: work).fetch(plan)
+        let partialRoot = work.appending("rootfs")
+        _ = try PackageInstaller.installBase(packages: files, root: partialRoot) { step in
+            progress("installing \(step.completed)/\(step.total) \(step.package)")
+        }
+
+        let base = try BaseImage(root: partialRoot)
+        let nevras = try base.installedPackages(arch: options.arch)
+        let identity = BaseIdentity.of(packages: nevras)
+
+        progress("packing")
+        let initrdName = "base.\(format.fileExtension)"
+        let packed = try OverlayPacker(format: format, sourceDateEpoch: sourceDateEpoch).pack(root: partialRoot, to: output.appending(initrdName))
+
+        var kernel: String?
+        if let vmlinuz = Self.kernel(in: partialRoot) {
+            try AtomicFile.write(to: output.appending("vmlinuz")) { fd in
+                let data = try Data(contentsOf: URL(fileURLWithPath: vmlinuz.string))
+                _ = try data.withUnsafeBytes { try fd.writeAll($0) }
+            }
+            kernel = "vmlinuz"
+        }
+        let manifest = BaseManifest(identity: identity, file: initrdName, size: packed.size, sha256: packed.sha256, kernel: kernel, packages: nevras)
+        let manifestPath = output.appending("base.json")
+        try AtomicFile.write(try JSONEncoder.manifest.encode(manifest) + Data("\n".utf8), to: manifestPath)
+        try FileManager.default.moveItem(atPath: partialRoot.string, toPath: rootfs.string)
+        return Result(manifest: manifest, rootfs: rootfs, manifestPath: manifestPath)
+    }
+
+    /// `boot/vmlinuz` or the newest-named `boot/vmlinuz-*` of a root.
+    static func kernel(in root: FilePath) -> FilePath? {
+        let boot = root.appending("boot")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: boot.string) else { return nil }
+        if names.contains("vmlinuz") { return boot.appending("vmlinuz") }
+        return names.filter { $0.hasPrefix("vmlinuz-") && !$0.contains("rescue") }.sorted().last.map { boot.appending($0) }
+    }
+}

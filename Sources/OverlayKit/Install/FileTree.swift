@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Posix
+internal import CRPM
+import SystemPackage
+
+/// Small, symlink-safe file tree operations for the install step (lstat, never following links).
+enum FileTree {
+    /// `lstat(path)`, or nil when nothing is there.
+    static func status(_ path: FilePath) -> stat? {
+        var info = stat()
+        let rc = path.withPlatformString { lstat($0, &info) }
+        return rc == 0 ? info : nil
+    }
+
+    static func isDirectory(_ info: stat) -> Bool { info.st_mode & S_IFMT == S_IFDIR }
+    static func isRegular(_ info: stat) -> Bool { info.st_mode & S_IFMT == S_IFREG }
+    static func isSymlink(_ info: stat) -> Bool { info.st_mode & S_IFMT == S_IFLNK }
+    /// An overlayfs whiteout: a character device with device number 0/0.
+    static func isWhiteout(_ info: stat) -> Bool { info.st_mode & S_IFMT == S_IFCHR && info.st_rdev == 0 }
+
+    /// Names in a directory, without "." and "..", sorted.
+    static func entries(_ directory: FilePath) throws -> [String] {
+        guard let dir = directory.withPlatformString({ opendir($0) }) else {
+            throw InstallError.system(SystemCallError(call: "opendir", subject: directory.string, errno: Errno(rawValue: errno)))
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// True when `path` does not exist or is an empty directory.
+    static func isAbsentOrEmptyDirectory(_ path: FilePath) throws -> Bool {
+        guard let info = status(path) else { return true }
+        return isDirectory(info) ? try entries(path).isEmpty : false
+    }
+
+    /// Removes `path` and, for a directory, everything under it (symlinks are removed, not followed).
+    static func remove(_ path: FilePath) throws {
+        guard status(path) != nil else { return }
+        do {
+            try FileManager.default.removeItem(atPath: path.string)
+        } catch {
+            throw InstallError.system(SystemCallError(call: "remove", subject: path.string, errno: .ioError))
+        }
+    }
+
+    static func makeDirectory(_ path: FilePath, mode: mode_t = 0o755) throws {
+        try systemCall("mkdir", path.string) { path.withPlatformString { mkdir($0, mode) } }
+    }
+
+    /// The target of a symlink.
+    static func linkTarget(_ path: FilePath) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = path.withPlatformString { readlink($0, &buffer, buffer.count - 1) }
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// True when two regular files hold the same bytes.
+    static func sameContent(_ a: FilePath, _ b: FilePath) -> Bool {
+        guard let first = FileHandle(forReadingAtPath: a.string), let second = FileHandle(forReadingAtPath: b.string) else { return false }
+        defer {
+            try? first.close()
+            try? second.close()
+        }
+        while true {
+            let x = (try? first.read(upToCount: 1 << 16)) ?? Data()
+            let y = (try? second.read(upToCount: 1 << 16)) ?? Data()
+            if x != y { return false }
+            if x.isEmpty { return true }
+        }
+    }
+
+    /// Names of the extended attributes of `path` (not following a symlink).
+    static func attributeNames(_ path: FilePath) -> [String] {
+        let size = path.withPlatformString { llistxattr($0, nil, 0) }
+        guard size > 0 else { return [] }
+        var buffer = [CChar](repeating: 0, count: size)
+        let read = path.withPlatformString { llistxattr($0, &buffer, size) }
+        guard read > 0 else { return [] }
+        return buffer[0..<read].split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+    }
+
+    static func hasAttribute(_ path: FilePath, _ name: String) -> Bool {
+        path.withPlatformString { lgetxattr($0, name, nil, 0) } >= 0
+    }
+
+    static func removeAttribute(_ path: FilePath, _ name: String) throws {
+        try systemCall("lremovexattr", "\(name) of \(path)") { path.withPlatformString { lremovexattr($0, name) } }
+    }
+
+    /// `path` made absolute against the current directory.
+    static func absolute(_ path: FilePath) -> FilePath {
+        path.isAbsolute ? path.lexicallyNormalized() : FilePath(FileManager.default.currentDirectoryPath).pushing(path).lexicallyNormalized()
+    }
+}

@@ -1,0 +1,67 @@
+import Posix
+import SystemPackage
+
+/// Why installing packages into a base root or a plugin's delta root failed.
+public enum InstallError: Error, CustomStringConvertible, Sendable {
+    /// A package file could not be opened or is not a valid RPM; `reason` holds rpm's words.
+    case unreadablePackage(file: FilePath, reason: String)
+    /// rpm refused the transaction; each entry is one of rpm's problem sentences (file conflicts, already
+    /// installed packages, digests that do not verify, missing dependencies, ...).
+    case transactionProblems([String])
+    /// A scriptlet exited non-zero (rpm itself carries on and reports success).
+    case scriptletFailed(package: String, scriptlet: String, rpmMessage: String, output: String)
+    /// rpm ran but some packages were not installed; `messages` holds rpm's error log.
+    case transactionFailed(packages: [String], messages: [String])
+    /// Installing the packages deleted files of the base, which an overlay cannot express.
+    case deletesBaseFiles([String])
+    /// A directory of the base was replaced by a new, opaque one, hiding the base's files in it.
+    case hidesBaseDirectory(String)
+    /// The directory meant for a new root or work files is not empty.
+    case directoryNotEmpty(FilePath)
+    /// The base root is missing or not a directory.
+    case missingBase(FilePath)
+    /// The work directory lies on a filesystem that cannot hold an overlayfs upper layer.
+    case unsupportedFilesystem(FilePath, String)
+    /// overlayfs mount options cannot carry this path.
+    case pathUnusableForOverlay(FilePath)
+    /// The overlayfs mount itself failed.
+    case overlayMountFailed(SystemCallError)
+    /// A system call failed while preparing or cleaning up.
+    case system(SystemCallError)
+
+    public var description: String {
+        switch self {
+        case .unreadablePackage(let file, let reason):
+            return "The package file \(file) could not be read as an RPM (\(reason)): download it again or check the repository it came from."
+        case .transactionProblems(let problems):
+            let text = problems.joined(separator: "; ")
+            if problems.contains(where: { $0.contains("conflicts with file from package") }) {
+                return "A package would overwrite a file of the base image: \(text). Leave the package out of the plugin or build against a base that has the same file."
+            }
+            return "rpm refused to install the packages: \(text)."
+        case .scriptletFailed(let package, let scriptlet, let rpmMessage, let output):
+            let said = output.isEmpty ? "it printed nothing" : "its output was: \(output)"
+            return "The \(scriptlet) scriptlet of \(package) failed (\(rpmMessage)); \(said). Fix the package or the base it runs against."
+        case .transactionFailed(let packages, let messages):
+            let which = packages.isEmpty ? "some packages" : packages.joined(separator: ", ")
+            let why = messages.isEmpty ? "rpm gave no reason" : "rpm said: \(messages.joined(separator: "; "))"
+            return "rpm could not install \(which) (\(why))."
+        case .deletesBaseFiles(let paths):
+            return "Installing the packages deleted \(paths.joined(separator: ", ")) from the base image, and an overlay cannot delete a base file: leave out the package or scriptlet that removes it."
+        case .hidesBaseDirectory(let path):
+            return "Installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it."
+        case .directoryNotEmpty(let path):
+            return "The directory \(path) is not empty: give a new or empty directory."
+        case .missingBase(let path):
+            return "The base root \(path) does not exist or is not a directory: unpack the base image there first."
+        case .unsupportedFilesystem(let path, let type):
+            return "The work directory \(path) is on \(type), which cannot hold an overlayfs upper layer: use a work directory on ext4, xfs, btrfs or tmpfs."
+        case .pathUnusableForOverlay(let path):
+            return "The path \(path) contains a comma, colon or backslash, which overlayfs mount options cannot carry: use a path without them."
+        case .overlayMountFailed(let error):
+            return "Mounting the overlay over the base failed (\(error)): run as root on a kernel with overlayfs, with the work directory on ext4, xfs, btrfs or tmpfs."
+        case .system(let error):
+            return "Installing the packages failed: \(error)."
+        }
+    }
+}

@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Posix
+internal import CRPM
+import SystemPackage
+
+/// What an install into a fresh root did.
+public struct InstallReport: Sendable {
+    /// NEVRAs of the packages installed, in rpm's order.
+    public let installed: [String]
+    /// Failed non-critical scriptlets (`%post` and later), each one of rpm's sentences with the scriptlet's
+    /// output; only filled when the caller allowed them.
+    public let scriptletFailures: [String]
+}
+
+/// Installs RPM files with librpm: into a fresh root for a new base image, or on top of a base image into a
+/// delta root for a plugin.
+public enum PackageInstaller {
+    /// Where `installBase` puts the new root's rpmdb: `/var/lib/rpm`, where RHEL 9 and CentOS Stream 9
+    /// images keep it (`/usr/lib/sysimage/rpm` is Fedora's newer place; readers look in both).
+    public static let baseDatabasePath = "/var/lib/rpm"
+
+    /// Installs `packages` (local .rpm files, already fetched and verified) into `root`, a new, empty or
+    /// nonexistent directory, with a fresh sqlite rpmdb at `/var/lib/rpm` (`baseDatabasePath`). Used by
+    /// `overlay base create`.
+    ///
+    /// Dependencies are checked among the packages (`rpmtsCheck`) and rpm orders them, so a package providing
+    /// `/bin/sh` goes in before the packages whose scriptlets need it. Scriptlets run chrooted in `root`. A
+    /// failing scriptlet is an error unless `allowScriptletFailures` is set, in which case it is listed in the
+    /// report. Signatures are not checked (the caller verified the files); header and payload digests are.
+    public static func installBase(
+        packages: [FilePath], root: FilePath, allowScriptletFailures: Bool = false,
+        progress: (@Sendable (InstallProgress) -> Void)? = nil
+    ) throws -> InstallReport {
+        let root = FileTree.absolute(root)
+        guard try FileTree.isAbsentOrEmptyDirectory(root) else { throw InstallError.directoryNotEmpty(root) }
+        if FileTree.status(root) == nil {
+            try wrapSystemErrors { try FileManager.default.createDirectory(atPath: root.string, withIntermediateDirectories: true) }
+        }
+        let scriptOutput = FilePath(FileManager.default.temporaryDirectory.path).appending("overlay-scriptlets-\(UUID().uuidString).log")
+        defer { try? FileTree.remove(scriptOutput) }
+        let packages = packages.map(FileTree.absolute)
+
+        try makeTemporaryDirectory(in: root)
+        let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDatabasePath), ("_db_backend", "sqlite")]) { log in
+            try PrivateNamespaceThread.run {
+                let transaction = try RPMTransaction(root: root, scriptOutputFile: scriptOutput, log: log, progress: progress)
+                try transaction.initDatabase()
+                for package in packages { try transaction.addInstall(package) }
+                let problems = transaction.check()
+                if !problems.isEmpty { throw InstallError.transactionProblems(problems) }
+                let outcome = try transaction.run()
+                if let failure = outcome.scriptletFailures.first, !allowScriptletFailures {
+                    throw InstallError.scriptletFailed(
+                        package: failure.package, scriptlet: failure.scriptlet, rpmMessage: transaction.message(for: failure), output: failure.output)
+                }
+                return (outcome, outcome.scriptletFailures.map { transaction.message(for: $0) + ($0.output.isEmpty ? "" : ": \($0.output)") })
+            }
+        }
+        return InstallReport(installed: outcome.0.installed, scriptletFailures: outcome.1)
+    }
+
+    /// Installs `packages` on top of the base image unpacked at `base` and returns a `DeltaRoot`: a directory
+    /// holding exactly the files the packages and their scriptlets add or change. The base is never modified.
+    ///
+    /// The base is mounted as the lower layer of an overlayfs whose upper layer becomes the delta; librpm
+    /// installs into the merged tree with the base's rpmdb at `baseDBPath` (found by the caller, e.g.
+    /// `/var/lib/rpm`), so rpm sees the base's packages (a file conflicting with a base package's file is an
+    /// error in rpm's words) and scriptlets run chrooted in the base's tree (its `/bin/sh`). Dependencies are
+    /// not checked: the plan solved them against the base. The mount lives in a private mount namespace of the
+    /// install thread, so it is never visible elsewhere and cannot outlive the call. See `DeltaCleaner` for
+    /// what is dropped from the upper layer. Any failing scriptlet is an error naming the package.
+    ///
+    /// `workDirectory` (new or empty) must be on a filesystem that can hold an overlayfs upper layer (ext4,
+    /// xfs, btrfs, tmpfs; not overlayfs itself, as `/tmp` is in some containers). The delta ends up in
+    /// `workDirectory/delta`; on error nothing is left in `workDirectory`.
+    public static func installDelta(
+        packages: [FilePath], base: FilePath, baseDBPath: String, workDirectory: FilePath,
+        progress: (@Sendable (InstallProgress) -> Void)? = nil
+    ) throws -> DeltaRoot {
+        let base = FileTree.absolute(base)
+        let work = FileTree.absolute(workDirectory)
+        guard let baseInfo = FileTree.status(base), FileTree.isDirectory(baseInfo) else { throw InstallError.missingBase(base) }
+        for path in [base, work] where path.string.contains(where: { $0 == "," || $0 == ":" || $0 == "\\" }) {
+            throw InstallError.pathUnusableForOverlay(path)
+        }
+        guard try FileTree.isAbsentOrEmptyDirectory(work) else { throw InstallError.directoryNotEmpty(work) }
+        let createdWork = FileTree.status(work) == nil
+        if createdWork {
+            try wrapSystemErrors { try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true) }
+        }
+        let upper = work.appending("upper")
+        let overlayWork = work.appending("work")
+        let merged = work.appending("merged")
+        let delta = work.appending("delta")
+        let scriptOutput = work.appending("scriptlets.log")
+        var succeeded = false
+        defer {
+            for path in [overlayWork, merged, scriptOutput] { try? FileTree.remove(path) }
+            if !succeeded {
+                for path in [upper, delta] { try? FileTree.remove(path) }
+                if createdWork { try? FileTree.remove(work) }
+            }
+        }
+        try checkUpperFilesystem(work)
+        for directory in [upper, overlayWork, merged] { try wrapSystemErrors { try FileTree.makeDirectory(directory) } }
+        let packages = packages.map(FileTree.absolute)
+
+        let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDBPath)]) { log in
+            try PrivateNamespaceThread.run {
+                let options = "lowerdir=\(base),upperdir=\(upper),workdir=\(overlayWork),redirect_dir=off,metacopy=off,index=off"
+                do {
+                    try systemCall("mount", "overlay on \(merged)") { mount("overlay", merged.string, "overlay", 0, options) }
+                } catch let error as SystemCallError {
+                    throw InstallError.overlayMountFailed(error)
+                }
+                defer {
+                    if umount2(merged.string, 0) != 0 { umount2(merged.string, Int32(MNT_DETACH)) }
+                }
+                try makeTemporaryDirectory(in: merged)
+                // The transaction (and with it the rpmdb) is closed before the overlay is unmounted.
+                let outcome: TransactionOutcome = try {
+                    let transaction = try RPMTransaction(root: merged, scriptOutputFile: scriptOutput, log: log, progress: progress)
+                    for package in packages { try transaction.addInstall(package) }
+                    let outcome = try transaction.run()
+                    if let failure = outcome.scriptletFailures.first {
+                        throw InstallError.scriptletFailed(
+                            package: failure.package, scriptlet: failure.scriptlet, rpmMessage: transaction.message(for: failure), output: failure.output)
+                    }
+                    return outcome
+                }()
+                return outcome
+            }
+        }
+        try DeltaCleaner.clean(upper: upper, base: base, databasePaths: [baseDBPath])
+        try systemCall("rename", "\(upper) to \(delta)") { rename(upper.string, delta.string) }
+        succeeded = true
+        return DeltaRoot(path: delta, installed: outcome.installed)
+    }
+
+    /// rpm writes each scriptlet to a file in `%_tmppath` (`/var/tmp`) inside the root, but creates that
+    /// directory only once per process (`rpmMkTempFile`): in a second root without it every scriptlet fails
+    /// ("Couldn't create temporary file"). So it is made (mode 1777) when the root has none; in a delta an
+    /// empty one is dropped again.
+    private static func makeTemporaryDirectory(in root: FilePath) throws {
+        let tmp = root.appending("var/tmp")
+        guard FileTree.status(tmp) == nil else { return }
+        try wrapSystemErrors {
+            try FileManager.default.createDirectory(atPath: tmp.string, withIntermediateDirectories: true)
+            try systemCall("chmod", tmp.string) { chmod(tmp.string, 0o1777) }
+        }
+    }
+
+    /// Refuses a work directory on overlayfs (it cannot be an upper layer) before mount gives a bare EINVAL.
+    private static func checkUpperFilesystem(_ path: FilePath) throws {
+        var failed: Int32 = 0
+        let type = overlay_rpm_statfs_type(path.string, &failed)
+        if failed == 0, type == 0x794c_7630 { throw InstallError.unsupportedFilesystem(path, "overlayfs") }
+    }
+
+    private static func wrapSystemErrors<R>(_ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as SystemCallError {
+            throw InstallError.system(error)
+        } catch let error as InstallError {
+            throw error
+        } catch {
+            throw InstallError.system(SystemCallError(call: "file operation", subject: "\(error)", errno: .ioError))
+        }
+    }
+}

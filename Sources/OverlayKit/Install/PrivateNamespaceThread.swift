@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Posix
+internal import CRPM
+import SystemPackage
+
+/// A thread of its own for an rpm transaction, with a private mount namespace and private root and working
+/// directory (`unshare(CLONE_NEWNS | CLONE_FS)`).
+///
+/// rpm `chroot`s into the target root for the whole transaction; in a process with other threads that would
+/// move every thread's root. Unsharing `CLONE_FS` keeps the chroot on this thread (and the scriptlets it
+/// forks). Unsharing the mount namespace (with `/` made private, so nothing propagates back) keeps the overlay
+/// mount invisible to the rest of the system, and the kernel drops it when the thread ends even if cleanup
+/// is skipped: no mount can leak.
+enum PrivateNamespaceThread {
+    /// Runs `body` on a new thread in a private namespace, waits for it, and returns its result or rethrows
+    /// its error.
+    static func run<T>(_ body: @escaping () throws -> T) throws -> T {
+        var result: Result<T, any Error>?
+        let work = ThreadWork {
+            do {
+                try systemCall("unshare", "(a private mount namespace)") { overlay_rpm_unshare_mounts_and_root() }
+                try systemCall("mount", "/ (making it private)") { mount(nil, "/", nil, UInt(MS_REC) | UInt(MS_PRIVATE), nil) }
+                result = .success(try body())
+            } catch {
+                result = .failure(error)
+            }
+        }
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(work).toOpaque()
+        let created = pthread_create(&thread, nil, { context in
+            guard let context else { return nil }
+            let work = Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue()
+            work.body()
+            return nil
+        }, context)
+        guard created == 0 else {
+            Unmanaged<ThreadWork>.fromOpaque(context).release()
+            throw InstallError.system(SystemCallError(call: "pthread_create", subject: "", errno: Errno(rawValue: created)))
+        }
+        pthread_join(thread, nil)
+        switch result {
+        case .success(let value): return value
+        case .failure(let error): throw error
+        case nil: throw InstallError.system(SystemCallError(call: "pthread_join", subject: "", errno: .noSuchProcess))
+        }
+    }
+}
+
+/// The closure a `PrivateNamespaceThread` runs, boxed to pass through `pthread_create`.
+private final class ThreadWork {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}

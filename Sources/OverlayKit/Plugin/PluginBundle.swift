@@ -1,0 +1,221 @@
+internal import CArchive
+import Foundation
+import Posix
+import SystemPackage
+
+/// A plugin shipped as one file: a tar archive (bare, gzip or zstd — recognized from the content) of the
+/// plugin's directory.
+public enum PluginBundle {
+    /// Extracts `bundle` into `directory` and returns the plugin's directory: the one top-level directory
+    /// holding `plugin.toml`, or `directory` itself. A plugin that is already a directory is returned as is.
+    ///
+    /// `directory` is created with mode 0700 and must not exist or be empty. Every entry is checked before
+    /// anything is written (`PluginBundleCheck`), then libarchive extracts with
+    /// `ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS`
+    /// on a thread whose working directory is `directory`. Owners are not restored; setuid, setgid, sticky and
+    /// group/other write bits are dropped.
+    public static func extract(_ bundle: FilePath, into directory: FilePath) throws -> FilePath {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: bundle.string, isDirectory: &isDirectory) else {
+            throw PluginBundleError.unreadable(bundle: bundle, reason: "No such file or directory")
+        }
+        if isDirectory.boolValue { return bundle }
+        try prepare(directory)
+
+        // First pass: check every header, extract nothing.
+        var check = PluginBundleCheck()
+        try read(bundle) { reader, header in
+            _ = try refusing(bundle, header.pathname) { () throws(PluginBundleCheck.Refusal) in try check.check(header) }
+            try reader.skipData()
+        }
+        do {
+            try check.checkSymlinkPrefixes()
+        } catch {
+            throw PluginBundleError.unsafeEntry(bundle: bundle, entry: error.entry ?? "", reason: error.reason)
+        }
+        let planned = check.entries
+
+        // Second pass: extract what was checked, on a thread of its own whose cwd is the directory.
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            outcome.set(Result { try extractAll(bundle, into: directory, expecting: planned) })
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        try outcome.get()
+        return pluginDirectory(in: directory)
+    }
+
+    /// The extraction thread's result, handed to the waiting caller.
+    private final class Outcome: @unchecked Sendable {
+        private let lock = NSLock()
+        private var result: Result<Void, Error> = .success(())
+        func set(_ value: Result<Void, Error>) { lock.lock(); result = value; lock.unlock() }
+        func get() throws { lock.lock(); defer { lock.unlock() }; try result.get() }
+    }
+
+    /// Creates the private extraction directory, or accepts an existing empty one.
+    private static func prepare(_ directory: FilePath) throws {
+        do {
+            _ = try directory.withPlatformString { p in try systemCall("mkdir", directory.string) { mkdir(p, 0o700) } }
+        } catch let error as SystemCallError where error.errno == .fileExists {
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory.string)) ?? ["?"]
+            guard contents.isEmpty else { throw PluginBundleError.directoryNotEmpty(directory: directory) }
+        } catch let error as SystemCallError {
+            throw PluginBundleError.unreadable(bundle: directory, reason: error.errno.posixDescription)
+        }
+    }
+
+    /// Opens the bundle as tar and calls `body` with each header.
+    private static func read(_ bundle: FilePath, _ body: (ArchiveReader, ArchiveReader.Header) throws -> Void) throws {
+        let reader: ArchiveReader
+        do {
+            reader = try ArchiveReader(path: bundle, formats: .tar)
+        } catch let failure as ArchiveReader.Failure {
+            throw failure.unrecognized ? PluginBundleError.notABundle(bundle: bundle) : PluginBundleError.damaged(bundle: bundle, message: failure.message)
+        }
+        var first = true
+        do {
+            while let header = try reader.next() {
+                first = false
+                try body(reader, header)
+            }
+        } catch let failure as ArchiveReader.Failure {
+            throw first && failure.unrecognized ? PluginBundleError.notABundle(bundle: bundle) : PluginBundleError.damaged(bundle: bundle, message: failure.message)
+        }
+        if first { throw PluginBundleError.damaged(bundle: bundle, message: "it holds no entries") }
+    }
+
+    private static func refusing<T>(_ bundle: FilePath, _ entry: String, _ body: () throws(PluginBundleCheck.Refusal) -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw PluginBundleError.unsafeEntry(bundle: bundle, entry: error.entry ?? entry, reason: error.reason)
+        }
+    }
+
+    /// Runs on its own thread: unshares the working directory, enters `directory`, extracts.
+    private static func extractAll(_ bundle: FilePath, into directory: FilePath, expecting planned: [PluginBundleCheck.Checked]) throws {
+        try systemCall("unshare(CLONE_FS)", "") { carchive_unshare_fs() }
+        _ = try directory.withPlatformString { p in try systemCall("chdir", directory.string) { chdir(p) } }
+        let writer = try DiskWriter(bundle: bundle)
+        var check = PluginBundleCheck()
+        var index = 0
+        try read(bundle) { reader, header in
+            guard let checked = try refusing(bundle, header.pathname, { () throws(PluginBundleCheck.Refusal) in try check.check(header) }) else {
+                try reader.skipData()
+                return
+            }
+            guard index < planned.count, planned[index] == checked else {
+                throw PluginBundleError.damaged(bundle: bundle, message: "it changed while it was being extracted")
+            }
+            index += 1
+            try reader.withCurrentEntry { entry in
+                archive_entry_set_pathname(entry, checked.path)
+                if checked.kind == .hardlink, let target = checked.target { archive_entry_set_hardlink(entry, target) }
+                let permissions = archive_entry_perm(entry) & 0o755
+                archive_entry_set_perm(entry, checked.kind == .directory ? permissions | 0o700 : permissions | 0o600)
+                try writer.write(entry, from: reader, path: checked.path)
+            }
+        }
+        guard index == planned.count else {
+            throw PluginBundleError.damaged(bundle: bundle, message: "it changed while it was being extracted")
+        }
+        try writer.close()
+    }
+
+    /// The plugin inside an extracted bundle: the extraction directory when it holds plugin.toml, else its
+    /// only top-level directory when that holds plugin.toml, else the extraction directory.
+    private static func pluginDirectory(in directory: FilePath) -> FilePath {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: directory.appending("plugin.toml").string) { return directory }
+        let top = (try? manager.contentsOfDirectory(atPath: directory.string)) ?? []
+        if top.count == 1, let only = top.first {
+            let candidate = directory.appending(only)
+            var isDirectory: ObjCBool = false
+            if manager.fileExists(atPath: candidate.string, isDirectory: &isDirectory), isDirectory.boolValue,
+               manager.fileExists(atPath: candidate.appending("plugin.toml").string) {
+                return candidate
+            }
+        }
+        return directory
+    }
+}
+
+/// Owns one `archive_write_disk` handle.
+private final class DiskWriter {
+    private let handle: OpaquePointer
+    private let bundle: FilePath
+
+    init(bundle: FilePath) throws {
+        guard let handle = archive_write_disk_new() else {
+            throw PluginBundleError.damaged(bundle: bundle, message: "archive_write_disk_new returned no handle")
+        }
+        self.handle = handle
+        self.bundle = bundle
+        let flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
+            | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_NO_OVERWRITE
+        archive_write_disk_set_options(handle, Int32(flags))
+    }
+
+    /// `archive_write_header`, then the entry's data block by block (`archive_write_data_block`).
+    func write(_ entry: OpaquePointer, from reader: ArchiveReader, path: String) throws {
+        if archive_write_header(handle, entry) < ARCHIVE_WARN { throw failure(path) }
+        guard archive_entry_size(entry) > 0 else { return }
+        try reader.withUnsafeHandle { input in
+            var buffer: UnsafeRawPointer?
+            var size = 0
+            var offset: la_int64_t = 0
+            while true {
+                let status = archive_read_data_block(input, &buffer, &size, &offset)
+                if status == ARCHIVE_EOF { break }
+                if status < ARCHIVE_WARN {
+                    let message = archive_error_string(input).map { String(cString: $0) } ?? "read error"
+                    throw PluginBundleError.damaged(bundle: bundle, message: message)
+                }
+                if archive_write_data_block(handle, buffer, size, offset) < ARCHIVE_WARN { throw failure(path) }
+            }
+        }
+        if archive_write_finish_entry(handle) < ARCHIVE_WARN { throw failure(path) }
+    }
+
+    func close() throws {
+        if archive_write_close(handle) < ARCHIVE_WARN { throw failure("") }
+    }
+
+    private func failure(_ path: String) -> PluginBundleError {
+        let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error"
+        return PluginBundleError.extraction(bundle: bundle, entry: path, message: message)
+    }
+
+    deinit { archive_write_free(handle) }
+}
+
+/// Why a plugin bundle could not be extracted. Each description is one sentence naming the bundle.
+public enum PluginBundleError: Error, CustomStringConvertible, Sendable {
+    case unreadable(bundle: FilePath, reason: String)
+    case notABundle(bundle: FilePath)
+    case damaged(bundle: FilePath, message: String)
+    case unsafeEntry(bundle: FilePath, entry: String, reason: String)
+    case extraction(bundle: FilePath, entry: String, message: String)
+    case directoryNotEmpty(directory: FilePath)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let bundle, let reason):
+            return "cannot read the plugin bundle \(bundle): \(reason)."
+        case .notABundle(let bundle):
+            return "\(bundle) is not a plugin bundle: expected a plugin directory or a .tar, .tar.gz or .tar.zst of one."
+        case .damaged(let bundle, let message):
+            return "the plugin bundle \(bundle) is damaged (\(message)): rebuild or download it again."
+        case .unsafeEntry(let bundle, let entry, let reason):
+            return "the plugin bundle \(bundle) was refused: entry \"\(entry)\" \(reason); nothing was extracted."
+        case .extraction(let bundle, let entry, let message):
+            return "extracting \"\(entry)\" from the plugin bundle \(bundle) failed: \(message)."
+        case .directoryNotEmpty(let directory):
+            return "cannot extract a plugin bundle into \(directory): the directory is not empty; use a new one."
+        }
+    }
+}

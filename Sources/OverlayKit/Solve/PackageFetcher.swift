@@ -1,0 +1,67 @@
+import Foundation
+import SystemPackage
+
+/// Brings a plan's packages to local files: `file://` packages are used where they are, `http(s)://` ones are
+/// downloaded into the cache (or a scratch directory). Every file is checked against the checksum the repo
+/// metadata gives, so a changed or corrupt package is caught before rpm sees it.
+public struct PackageFetcher: Sendable {
+    public var cache: MetadataCache?
+    public var scratch: FilePath
+
+    public init(cache: MetadataCache?, scratch: FilePath) {
+        self.cache = cache
+        self.scratch = scratch
+    }
+
+    public func fetch(_ packages: [PlannedPackage]) throws(RepoError) -> [FilePath] {
+        var files: [FilePath] = []
+        for package in packages {
+            files.append(try fetch(package))
+        }
+        return files
+    }
+
+    public func fetch(_ package: PlannedPackage) throws(RepoError) -> FilePath {
+        if let path = Fetcher.localPath(package.url) {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw .download(url: package.url, reason: "the repo metadata lists it, but the file does not exist; regenerate the repo with createrepo_c")
+            }
+            try verify(FilePath(path), package: package)
+            return FilePath(path)
+        }
+        let directory = cache?.subdirectory("packages/\(package.repo)") ?? scratch
+        let name = package.url.split(separator: "/").last.map(String.init) ?? "\(package.nevra).rpm"
+        let target = directory.appending(name)
+        if FileManager.default.fileExists(atPath: target.string), (try? verify(target, package: package)) != nil {
+            return target
+        }
+        let data = try Fetcher.data(from: package.url)
+        try verify(data, package: package)
+        do {
+            try AtomicFile.write(data, to: target)
+        } catch {
+            throw .download(url: package.url, reason: "cannot store it at \(target): \(error)")
+        }
+        return target
+    }
+
+    private func verify(_ path: FilePath, package: PlannedPackage) throws(RepoError) {
+        guard package.checksum?.hasPrefix("sha256:") == true else { return }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path.string), options: .alwaysMapped)
+        } catch {
+            throw .download(url: package.url, reason: "cannot read \(path)")
+        }
+        try verify(data, package: package, what: path.string)
+    }
+
+    private func verify(_ data: Data, package: PlannedPackage, what: String? = nil) throws(RepoError) {
+        guard let checksum = package.checksum, checksum.hasPrefix("sha256:") else { return }
+        let expected = String(checksum.dropFirst("sha256:".count))
+        let actual = sha256Hex(data)
+        if actual != expected {
+            throw .checksumMismatch(what: "\(package.nevra) (\(what ?? package.url))", expected: expected, actual: actual)
+        }
+    }
+}

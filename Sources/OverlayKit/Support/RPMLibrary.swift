@@ -1,0 +1,75 @@
+import Foundation
+internal import CRPM
+
+/// librpm's process-wide state: its configuration, its macros and its log. Installs hold `session` for
+/// their whole run, so two transactions never see each other's `_dbpath` or log lines.
+enum RPMLibrary {
+    private static let lock = NSLock()
+
+    /// `rpmReadConfigFiles(NULL, NULL)`, once per process.
+    private static let configured: Bool = rpmReadConfigFiles(nil, nil) == 0
+
+    /// Runs `body` with rpm configured, `macros` pushed (`rpmPushMacro` at command-line level, popped
+    /// afterwards) and rpm's log captured into an `RPMLog` instead of going to stderr.
+    static func session<R>(macros: [(String, String)], _ body: (RPMLog) throws -> R) throws -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        guard configured else {
+            throw InstallError.transactionFailed(packages: [], messages: ["rpm could not read its configuration files"])
+        }
+        for (name, value) in macros { rpmPushMacro(nil, name, nil, value, RMIL_CMDLINE) }
+        defer { for (name, _) in macros.reversed() { rpmPopMacro(nil, name) } }
+        // Verbose, so that scriptlets' stdout reaches the script fd too; all of it goes to `log`, not stderr.
+        let mask = overlay_rpm_set_verbosity(Int32(RPMLOG_INFO.rawValue))
+        defer { rpmlogSetMask(mask) }
+        let log = RPMLog()
+        let context = Unmanaged.passRetained(log)
+        rpmlogSetCallback({ record, data in
+            guard let record, let data else { return 0 }
+            let log = Unmanaged<RPMLog>.fromOpaque(data).takeUnretainedValue()
+            let priority = rpmlogRecPriority(record)
+            if let message = rpmlogRecMessage(record) {
+                log.append(priority: Int(priority.rawValue), String(cString: message))
+            }
+            return 0  // handled: nothing goes to stderr
+        }, context.toOpaque())
+        defer {
+            rpmlogSetCallback(nil, nil)
+            context.release()
+        }
+        return try body(log)
+    }
+}
+
+/// rpm's log lines of one session, errors and warnings kept for error messages.
+final class RPMLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [(priority: Int, text: String)] = []
+
+    func append(priority: Int, _ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        lines.append((priority, text.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    /// Error-level lines (and worse) since `mark`, rpm's own words.
+    func errors(since mark: Int = 0) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.dropFirst(mark).filter { $0.priority <= Int(RPMLOG_ERR.rawValue) }.map(\.text)
+    }
+
+    /// Error- and warning-level lines since `mark`.
+    func warnings(since mark: Int = 0) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.dropFirst(mark).filter { $0.priority <= Int(RPMLOG_WARNING.rawValue) }.map(\.text)
+    }
+
+    /// A position to read later lines from.
+    var mark: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.count
+    }
+}

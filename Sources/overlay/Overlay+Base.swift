@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import OverlayKit
+import SystemPackage
+
+extension Overlay {
+    struct Base: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make and examine base images.",
+            subcommands: [Create.self])
+    }
+}
+
+extension Overlay.Base {
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install a package set into a new base image.",
+            discussion: """
+                Solves the packages from the repos with nothing locked, installs them with librpm into OUT/rootfs \
+                (rpmdb at /var/lib/rpm), packs it as OUT/base.cpio.zst, copies the kernel (boot/vmlinuz*) to \
+                OUT/vmlinuz, and writes OUT/base.json with the base identity that overlays record.
+                """)
+
+        @Option(name: .customLong("repo"), help: ArgumentHelp("A repo: a directory holding repodata/, or a file:// or http:// URL; repeat for several.", valueName: "dir|url"))
+        var repos: [String] = []
+
+        @Option(name: .customLong("package"), help: ArgumentHelp("A package to install; repeat for several.", valueName: "name"))
+        var packages: [String] = []
+
+        @Option(help: ArgumentHelp("The directory to write the base image to.", valueName: "dir"))
+        var out: String
+
+        @Option(help: ArgumentHelp("Where parsed repo metadata and downloads are cached.", valueName: "dir"))
+        var cachedir: String?
+
+        @Option(help: ArgumentHelp("The architecture to solve for (default: this machine's).", valueName: "arch"))
+        var arch: String = HostArchitecture.current
+
+        @OptionGroup var pack: PackOptions
+
+        func validate() throws {
+            guard !repos.isEmpty else { throw ValidationError("Name at least one repo with --repo DIR.") }
+            guard !packages.isEmpty else { throw ValidationError("Name at least one package with --package NAME.") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let epoch = try OverlayBuilder.sourceDateEpochFromEnvironment()
+                let sources = repos.enumerated().map { index, repo in
+                    let url = repo.contains("://") ? repo : "file://" + (repo.hasPrefix("/") ? repo : FileManager.default.currentDirectoryPath + "/" + repo)
+                    return RepoSource(id: "repo\(index + 1)", baseURLs: [url])
+                }
+                let cache = MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
+                let builder = BaseBuilder(repos: sources, packages: packages, output: FilePath(out),
+                                          options: PlanOptions(enabledRepos: [], cache: cache, arch: arch),
+                                          format: pack.overlayFormat, sourceDateEpoch: epoch)
+                let line = ProgressLine()
+                let result = try builder.build { line.update("base: \($0)") }
+                line.finish()
+                print("\(result.rootfs.string)  \(result.manifest.packages.count) packages")
+                print("\(FilePath(out).appending(result.manifest.file).string)  \(humanSize(result.manifest.size))  sha256:\(result.manifest.sha256)")
+                if let kernel = result.manifest.kernel { print(FilePath(out).appending(kernel).string) }
+                print("base identity \(result.manifest.identity)")
+            }
+        }
+    }
+}

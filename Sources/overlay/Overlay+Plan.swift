@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import OverlayKit
+import SystemPackage
+
+extension Overlay {
+    struct Plan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Solve each plugin against the locked base and show what it would add.",
+            discussion: """
+                Every package of the base is locked: never upgraded, downgraded, obsoleted or removed. Each plugin is \
+                solved on its own. Exits 3 when a plugin cannot be satisfied, saying which package and version it \
+                needs and what the base has.
+                """
+        )
+
+        @OptionGroup var solve: SolveOptions
+
+        @Flag(name: .long, help: "Print the plan as JSON.")
+        var json = false
+
+        func run() throws {
+            try reportingErrors {
+                let base = try BaseImage(root: FilePath(solve.base))
+                let planner = try Planner(base: base, options: solve.planOptions)
+                let plugins = try PluginLoader.load(solve.plugins, arch: solve.arch)
+                defer { plugins.cleanUp() }
+                try Planner.checkEnabledRepos(Set(solve.enabledRepos), plugins: plugins.plugins)
+
+                var results: [PlanReport.Entry] = []
+                for plugin in plugins.plugins {
+                    do {
+                        results.append(.init(plan: try planner.plan(plugin)))
+                    } catch let error as PlanError {
+                        results.append(.init(plugin: plugin, error: error))
+                    }
+                }
+                let report = PlanReport(base: planner.baseIdentity, plugins: results)
+                if json {
+                    print(String(decoding: try JSONEncoder.manifest.encode(report), as: UTF8.self))
+                } else {
+                    print(report.text, terminator: "")
+                }
+                let failures = results.compactMap(\.failure)
+                for failure in failures where !json { printError(failure.description) }
+                if let worst = failures.first(where: { $0.kind == .failed }) ?? failures.first {
+                    throw worst.kind == .unsatisfiable ? ExitStatus.unsatisfiable : ExitStatus.failure
+                }
+            }
+        }
+    }
+}
+
+/// What `overlay plan` prints.
+struct PlanReport: Encodable {
+    struct Entry: Encodable {
+        var plugin: String
+        var version: String
+        var ok: Bool
+        var packages: [PlannedPackage]
+        var alreadyInBase: [String]
+        var errors: [String]
+        var failure: PlanError?
+
+        init(plan: PluginPlan) {
+            plugin = plan.plugin
+            version = plan.version
+            ok = true
+            packages = plan.packages
+            alreadyInBase = plan.alreadyInBase
+            errors = []
+        }
+
+        init(plugin: Plugin, error: PlanError) {
+            self.plugin = plugin.name
+            version = plugin.manifest.version
+            ok = false
+            packages = []
+            alreadyInBase = []
+            errors = error.reasons
+            failure = error
+        }
+
+        enum CodingKeys: String, CodingKey { case plugin, version, ok, packages, alreadyInBase, errors }
+    }
+    var base: String
+    var plugins: [Entry]
+
+    var text: String {
+        var out = "base \(base)\n"
+        for entry in plugins {
+            if entry.ok {
+                let count = entry.packages.count
+                out += "\nplugin \(entry.plugin) \(entry.version): adds \(count) package\(count == 1 ? "" : "s")\n"
+                let width = entry.packages.map(\.nevra.count).max() ?? 0
+                for package in entry.packages {
+                    out += "  \(package.nevra.padding(toLength: width, withPad: " ", startingAt: 0))  \(package.repo)\n"
+                }
+                for name in entry.alreadyInBase {
+                    out += "  \(name): already in the base\n"
+                }
+            } else {
+                out += "\nplugin \(entry.plugin) \(entry.version): cannot be installed on this base\n"
+                for error in entry.errors { out += "  \(error)\n" }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// One self-overwriting status line on standard error, shown only when it is a terminal.
+final class ProgressLine: @unchecked Sendable {
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private let lock = NSLock()
+    private var shown = false
+
+    func update(_ text: String) {
+        guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let line = String(text.prefix(120))
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+        shown = true
+    }
+
+    /// Clears the line so the next output starts clean.
+    func finish() {
+        guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
+    }
+}
+
+/// `12.3 KiB`
+func humanSize(_ bytes: Int64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024, unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+}
