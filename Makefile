@@ -44,6 +44,9 @@ EX_ABS   := $(abspath $(EXB))
 # One fixed date for every file time stamp and build time: reproducible RPMs.
 EX_EPOCH ?= 1767225600
 EX_MONITOR_PORT := 8631
+# overlay, with the example's time stamp and a metadata cache of its own.
+EX_OVERLAY = SOURCE_DATE_EPOCH=$(EX_EPOCH) $(BIN)
+EX_CACHE   = --cachedir $(EXB)/metadata-cache
 EX_BASE_PACKAGES := filesystem busybox kernel ovirt-node-release ovirt-node-init
 EX_BASE_SPECS    := $(wildcard $(EX)/specs/*.spec)
 EX_FILES         := $(wildcard $(EX)/files/*)
@@ -132,13 +135,13 @@ example-rpms: deps $(EXB)/repos/base/repodata/repomd.xml $(foreach p,$(EX_BUNDLE
 # The base image, the overlays (newkernel must fail with exit 3), and serve/.
 example: build example-rpms
 	rm -rf $(EXB)/rootfs $(EXB)/overlays $(EXB)/serve $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/vmlinuz
-	$(BIN) base create --repo $(EXB)/repos/base $(addprefix --package ,$(EX_BASE_PACKAGES)) --out $(EXB)
+	$(EX_OVERLAY) base create $(EX_CACHE) --repo $(EXB)/repos/base $(addprefix --package ,$(EX_BASE_PACKAGES)) --out $(EXB)
 	[ -f $(EXB)/vmlinuz ] || cp $(EXB)/rootfs/boot/vmlinuz $(EXB)/vmlinuz
-	$(BIN) build --base $(EXB) --plugin $(EXB)/plugins/vdsm --plugin $(EXB)/plugins/cim --out $(EXB)/overlays
-	$(EX)/with-http.sh $(EXB)/repos/monitor $(EX_MONITOR_PORT) \
-	  $(BIN) build --base $(EXB) --plugin $(EXB)/plugins/monitor --enablerepo monitor --out $(EXB)/overlays
+	$(EX_OVERLAY) build $(EX_CACHE) --base $(EXB)/rootfs --plugin $(EXB)/plugins/vdsm --plugin $(EXB)/plugins/cim --out $(EXB)/overlays
+	SOURCE_DATE_EPOCH=$(EX_EPOCH) $(EX)/with-http.sh $(EXB)/repos/monitor $(EX_MONITOR_PORT) \
+	  $(BIN) build $(EX_CACHE) --base $(EXB)/rootfs --plugin $(EXB)/plugins/monitor --enablerepo monitor --out $(EXB)/overlays
 	@echo "newkernel needs kernel >= 3.2; the base has kernel 3.1, so this build must fail with exit 3:"
-	@$(BIN) build --base $(EXB) --plugin $(EXB)/plugins/newkernel --out $(EXB)/overlays; rc=$$?; \
+	@$(EX_OVERLAY) build $(EX_CACHE) --base $(EXB)/rootfs --plugin $(EXB)/plugins/newkernel --out $(EXB)/overlays; rc=$$?; \
 	if [ $$rc -eq 3 ]; then echo "newkernel: refused with exit 3, as expected"; \
 	else echo "error: newkernel build exited with $$rc, expected 3" >&2; exit 1; fi
 	mkdir -p $(EXB)/serve
@@ -151,5 +154,5 @@ example-boot: build
 	$(EX)/boot-example.sh $(BIN) $(EXB)/serve $(EX)/fleet.toml
 
 example-clean:
-	rm -rf $(EXB)/rpmbuild $(EXB)/sources $(EXB)/repos $(EXB)/plugins $(EXB)/rootfs $(EXB)/overlays \
+	rm -rf $(EXB)/rpmbuild $(EXB)/sources $(EXB)/repos $(EXB)/plugins $(EXB)/rootfs $(EXB)/overlays $(EXB)/metadata-cache \
 	       $(EXB)/serve $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/vmlinuz
