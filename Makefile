@@ -150,7 +150,7 @@ example: build example-rpms
 
 # Serves build/serve with `overlay serve` and the example fleet, boots three QEMU
 # nodes (TCG, about 10 s each) and checks the plugins each node's /init lists.
-example-boot: build
+example-boot: example
 	$(EX)/boot-example.sh $(BIN) $(EXB)/serve $(EX)/fleet.toml
 
 example-clean:

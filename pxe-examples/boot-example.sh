@@ -44,6 +44,13 @@ for _ in $(seq 100); do
     fi
     sleep 0.1
 done
+# A server that could not bind its ports stops at once; make sure this one is still up.
+sleep 0.3
+if ! kill -0 "$server" 2>/dev/null; then
+    echo "error: overlay serve stopped at start:" >&2
+    cat "$logs/serve.log" >&2
+    exit 1
+fi
 
 failed=0
 # boot MAC URL EXPECTED-LINE...: boots one node, checks each line is on its console.

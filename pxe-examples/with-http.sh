@@ -2,8 +2,9 @@
 # with-http.sh DIR PORT COMMAND [ARG...]
 #
 # Serves DIR read-only over HTTP on 127.0.0.1:PORT (python3 -m http.server)
-# while COMMAND runs, then stops the server. Exits with COMMAND's status.
-# Requests are logged to $HTTP_LOG (default: /dev/null).
+# while COMMAND runs, then stops the server. Exits with COMMAND's status, or 1
+# when the server cannot start (the port is taken, for one).
+# env  HTTP_LOG  keep the server's request log in this file
 set -u
 
 if [ $# -lt 3 ]; then
@@ -17,18 +18,25 @@ if [ ! -d "$dir" ]; then
     exit 2
 fi
 
-python3 -m http.server --bind 127.0.0.1 --directory "$dir" "$port" >"${HTTP_LOG:-/dev/null}" 2>&1 &
+log=$(mktemp)
+python3 -u -m http.server --bind 127.0.0.1 --directory "$dir" "$port" >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
+stop() {
+    kill "$server" 2>/dev/null
+    wait "$server" 2>/dev/null
+    if [ -n "${HTTP_LOG:-}" ]; then cp "$log" "$HTTP_LOG"; fi
+    rm -f "$log"
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# Wait until the server answers (at most 10 s).
+# The server says "Serving HTTP on ..." once it is bound (at most 10 s).
 for _ in $(seq 100); do
+    if grep -q '^Serving HTTP on' "$log"; then break; fi
     if ! kill -0 "$server" 2>/dev/null; then
-        echo "error: the HTTP server on 127.0.0.1:$port did not start (port in use?)" >&2
+        echo "error: the HTTP server for $dir on 127.0.0.1:$port did not start: $(tail -n 1 "$log")" >&2
         exit 1
-    fi
-    if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$port" 2>/dev/null; then
-        break
     fi
     sleep 0.1
 done
