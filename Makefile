@@ -53,7 +53,7 @@ EX_FILES         := $(wildcard $(EX)/files/*)
 # Plugins whose packages ship inside the plugin (rpms/); monitor's come from an online repo.
 EX_BUNDLED       := vdsm cim newkernel
 
-# rpmbuild SPEC OUTDIR [EXTRA...]: one noarch/x86_64 binary RPM, flat in OUTDIR,
+# $(EX_RPMBUILD) --define "_rpmdir DIR" SPEC: the spec's binary RPM, flat in DIR,
 # reproducible (SOURCE_DATE_EPOCH, clamped mtimes, fixed build host). --nodeps:
 # Debian's rpmdb is empty, so build requirements can't be checked.
 EX_RPMBUILD = SOURCE_DATE_EPOCH=$(EX_EPOCH) rpmbuild --quiet --nodeps -bb \
@@ -155,4 +155,4 @@ example-boot: example
 
 example-clean:
 	rm -rf $(EXB)/rpmbuild $(EXB)/sources $(EXB)/repos $(EXB)/plugins $(EXB)/rootfs $(EXB)/overlays $(EXB)/metadata-cache \
-	       $(EXB)/serve $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/vmlinuz
+	       $(EXB)/serve $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/vmlinuz $(EXB)/serve.log $(EXB)/boot-*.log
