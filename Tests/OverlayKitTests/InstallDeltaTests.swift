@@ -25,7 +25,7 @@ import Testing
 
         init() throws {
             directory = try RPMFixture.temporaryDirectory("install-delta")
-            try RPMFixture.base([InstallDeltaTests.busybox, InstallDeltaTests.corefiles], at: directory.appendingPathComponent("base"))
+            _ = try RPMFixture.base([InstallDeltaTests.busybox, InstallDeltaTests.corefiles], at: directory.appendingPathComponent("base"))
         }
 
         func build(_ packages: [SpecPackage]) throws -> [FilePath] {
@@ -47,7 +47,12 @@ import Testing
                 "/usr/share/node/core": "core\n",  // a file shared with corefiles, same content
                 "/usr/share/node/extra": "extra\n",
             ],
-            post: "read line < /usr/share/node/core\necho \"made by post from $line\" > /etc/hello.conf")
+            post: """
+                echo quiet > /dev/null
+                read pid rest < /proc/self/stat
+                read line < /usr/share/node/core
+                echo "made by post from $line" > /etc/hello.conf
+                """)
         let delta = try PackageInstaller.installDelta(
             packages: try scratch.build([hello]), base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work)
 
@@ -90,6 +95,13 @@ import Testing
         #expect(text.contains("cannot-configure"), "\(text)")
         #expect(!mountsMention(scratch.directory.path))
         #expect(!FileManager.default.fileExists(atPath: scratch.work.string))
+
+        // Nothing holds the upper or work directory: the same work directory serves the next install.
+        let fixed = SpecPackage(name: "fixed", files: ["/usr/share/fixed/data": "x\n"], post: "echo configured > /usr/share/fixed/state")
+        let delta = try PackageInstaller.installDelta(
+            packages: try scratch.build([fixed]), base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work)
+        #expect(delta.installed == ["fixed-1.0-1.noarch"])
+        #expect(try TreeSnapshot(delta.path).entries.keys.sorted() == ["usr", "usr/share", "usr/share/fixed", "usr/share/fixed/data", "usr/share/fixed/state"])
     }
 
     @Test func packageOverwritingABaseFileIsAnErrorNamingThePath() throws {
@@ -119,6 +131,20 @@ import Testing
         }
         #expect(String(describing: error).contains("deleted /etc/node.conf from the base image"), "\(error)")
         #expect(FileManager.default.fileExists(atPath: scratch.base.appending("etc/node.conf").string))
+    }
+
+    @Test func scriptletReplacingABaseDirectoryIsAnError() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanup() }
+        let replacer = SpecPackage(
+            name: "replacer", files: ["/usr/share/replacer/data": "x\n"],
+            post: "/bin/busybox rm -r /usr/share/node\n/bin/busybox mkdir /usr/share/node\necho new > /usr/share/node/fresh")
+        let error = try #require(throws: InstallError.self) {
+            try PackageInstaller.installDelta(
+                packages: try scratch.build([replacer]), base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work)
+        }
+        #expect(String(describing: error).contains("replaced the base image's directory /usr/share/node"), "\(error)")
+        #expect(FileManager.default.fileExists(atPath: scratch.base.appending("usr/share/node/core").string))
     }
 
     @Test func scriptletChangingABaseFileShipsTheNewVersion() throws {
@@ -154,6 +180,60 @@ import Testing
         }
         #expect(String(describing: flipped).contains(good.string), "\(flipped)")
         #expect(!mountsMention(scratch.directory.path))
+    }
+
+    @Test func baseWithTheRpmdbInSysimage() throws {
+        let scratch = try RPMFixture.temporaryDirectory("install-delta")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let base = try RPMFixture.base([Self.busybox, Self.corefiles], at: scratch.appendingPathComponent("base"), dbpath: "/usr/lib/sysimage/rpm")
+        let before = try TreeSnapshot(FilePath(base.path))
+        let rpms = try RPMFixture.build(
+            [SpecPackage(name: "tool", files: ["/usr/bin/tool": "#!/bin/sh\n"], post: "echo ok > /usr/share/node/tool-state")],
+            into: scratch.appendingPathComponent("rpms"))
+        let delta = try PackageInstaller.installDelta(
+            packages: rpms.map { FilePath($0.path) }, base: FilePath(base.path), baseDBPath: "/usr/lib/sysimage/rpm",
+            workDirectory: FilePath(scratch.appendingPathComponent("work").path))
+        #expect(
+            try TreeSnapshot(delta.path).entries.keys.sorted() == [
+                "usr", "usr/bin", "usr/bin/tool", "usr/share", "usr/share/node", "usr/share/node/tool-state",
+            ])
+        #expect(try TreeSnapshot(FilePath(base.path)) == before)
+    }
+
+    @Test func wrongDatabasePathIsAnErrorNotAnEmptyRpmdb() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanup() }
+        let before = try TreeSnapshot(scratch.base)
+        let error = try #require(throws: InstallError.self) {
+            try PackageInstaller.installDelta(
+                packages: try scratch.build([SpecPackage(name: "any", files: ["/usr/share/any/data": "x\n"])]), base: scratch.base,
+                baseDBPath: "/usr/lib/sysimage/rpm", workDirectory: scratch.work)
+        }
+        #expect(String(describing: error).contains("has no usable rpm database at /usr/lib/sysimage/rpm (there is no rpmdb.sqlite)"), "\(error)")
+        #expect(try TreeSnapshot(scratch.base) == before)
+    }
+
+    @Test func workDirectoryOnOverlayfsIsRefusedClearly() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanup() }
+        let outer = scratch.directory.appendingPathComponent("outer")
+        for name in ["lower", "upper", "work", "merged"] {
+            try FileManager.default.createDirectory(at: outer.appendingPathComponent(name), withIntermediateDirectories: true)
+        }
+        let merged = outer.appendingPathComponent("merged").path
+        try RPMFixture.run([
+            "mount", "-t", "overlay", "overlay", "-o",
+            "lowerdir=\(outer.path)/lower,upperdir=\(outer.path)/upper,workdir=\(outer.path)/work", merged,
+        ])
+        defer { _ = try? RPMFixture.run(["umount", merged]) }
+        let work = FilePath(merged).appending("install")
+        let error = try #require(throws: InstallError.self) {
+            try PackageInstaller.installDelta(
+                packages: try scratch.build([SpecPackage(name: "any", files: ["/usr/share/any/data": "x\n"])]), base: scratch.base,
+                baseDBPath: "/var/lib/rpm", workDirectory: work)
+        }
+        #expect(String(describing: error).contains("is on overlayfs, which cannot hold an overlayfs upper layer"), "\(error)")
+        #expect(!FileManager.default.fileExists(atPath: work.string))
     }
 
     @Test func workDirectoryMustBeEmpty() throws {

@@ -31,6 +31,26 @@ public struct BaseImage: Sendable {
     }
 }
 
+extension BaseImage {
+    /// Copies the rpmdb's files into a new private root (same path inside it) and returns that root;
+    /// the caller removes it.
+    func privateDatabaseCopy() throws -> FilePath {
+        let root = FilePath(NSTemporaryDirectory()).appending("overlay-rpmdb-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let target = root.appending(String(dbPath.dropFirst()))
+        try FileManager.default.createDirectory(atPath: target.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let source = self.root.appending(String(dbPath.dropFirst()))
+        do {
+            for name in try FileManager.default.contentsOfDirectory(atPath: source.string) where !name.hasPrefix(".") {
+                try FileManager.default.copyItem(atPath: source.appending(name).string, toPath: target.appending(name).string)
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: root.string)
+            throw error
+        }
+        return root
+    }
+}
+
 /// Why a base image could not be used.
 public enum BaseError: Error, CustomStringConvertible, Sendable {
     case notADirectory(String)

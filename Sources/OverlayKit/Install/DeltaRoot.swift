@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A directory holding exactly what a plugin's packages (and their scriptlets) add to or change in a base
 /// image: new files, files a scriptlet changed, and the directories above them. It holds no rpmdb, no

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+internal import CRPM
 import Foundation
 import Posix
-internal import CRPM
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Small, symlink-safe file tree operations for the install step (lstat, never following links).
 enum FileTree {

@@ -5,6 +5,10 @@ import SystemPackage
 public enum InstallError: Error, CustomStringConvertible, Sendable {
     /// A package file could not be opened or is not a valid RPM; `reason` holds rpm's words.
     case unreadablePackage(file: FilePath, reason: String)
+    /// A trusted-key file could not be used.
+    case unreadableKey(file: FilePath, reason: String)
+    /// Signatures were required and this package has none, or none by a trusted key, or a bad one.
+    case untrustedPackage(file: FilePath, reason: String)
     /// rpm refused the transaction; each entry is one of rpm's problem sentences (file conflicts, already
     /// installed packages, digests that do not verify, missing dependencies, ...).
     case transactionProblems([String])
@@ -16,6 +20,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
     case deletesBaseFiles([String])
     /// A directory of the base was replaced by a new, opaque one, hiding the base's files in it.
     case hidesBaseDirectory(String)
+    /// The base has no rpmdb this rpm can update at the given path.
+    case unusableBaseDatabase(base: FilePath, dbPath: String, reason: String)
     /// The directory meant for a new root or work files is not empty.
     case directoryNotEmpty(FilePath)
     /// The base root is missing or not a directory.
@@ -32,11 +38,18 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .unreadablePackage(let file, let reason):
-            return "The package file \(file) could not be read as an RPM (\(reason)): download it again or check the repository it came from."
+            return "The package file \(file) is not a usable RPM (\(reason)): download it again or check the repository it came from."
+        case .unreadableKey(let file, let reason):
+            return
+                "The key file \(file) cannot be used to check package signatures (\(reason)): give the ASCII-armored public key the repository names in gpgkey=."
+        case .untrustedPackage(let file, let reason):
+            return
+                "The package file \(file) is not signed by a trusted key (\(reason)): fetch it from the repository whose key was given, or add that repository's key."
         case .transactionProblems(let problems):
             let text = problems.joined(separator: "; ")
             if problems.contains(where: { $0.contains("conflicts with file from package") }) {
-                return "A package would overwrite a file of the base image: \(text). Leave the package out of the plugin or build against a base that has the same file."
+                return
+                    "A package would overwrite a file of the base image: \(text). Leave the package out of the plugin or build against a base that has the same file."
             }
             return "rpm refused to install the packages: \(text)."
         case .scriptletFailed(let package, let scriptlet, let rpmMessage, let output):
@@ -47,9 +60,14 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
             let why = messages.isEmpty ? "rpm gave no reason" : "rpm said: \(messages.joined(separator: "; "))"
             return "rpm could not install \(which) (\(why))."
         case .deletesBaseFiles(let paths):
-            return "Installing the packages deleted \(paths.joined(separator: ", ")) from the base image, and an overlay cannot delete a base file: leave out the package or scriptlet that removes it."
+            return
+                "Installing the packages deleted \(paths.joined(separator: ", ")) from the base image, and an overlay cannot delete a base file: leave out the package or scriptlet that removes it."
         case .hidesBaseDirectory(let path):
-            return "Installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it."
+            return
+                "Installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it."
+        case .unusableBaseDatabase(let base, let dbPath, let reason):
+            return
+                "The base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): give the base's real rpmdb path (/var/lib/rpm or /usr/lib/sysimage/rpm) or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."
         case .directoryNotEmpty(let path):
             return "The directory \(path) is not empty: give a new or empty directory."
         case .missingBase(let path):
@@ -59,8 +77,12 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
         case .pathUnusableForOverlay(let path):
             return "The path \(path) contains a comma, colon or backslash, which overlayfs mount options cannot carry: use a path without them."
         case .overlayMountFailed(let error):
-            return "Mounting the overlay over the base failed (\(error)): run as root on a kernel with overlayfs, with the work directory on ext4, xfs, btrfs or tmpfs."
+            return
+                "Mounting the overlay over the base failed (\(error)): run as root on a kernel with overlayfs, with the work directory on ext4, xfs, btrfs or tmpfs."
         case .system(let error):
+            if error.errno == .notPermitted {
+                return "Installing the packages failed: \(error). Installing needs root (mounts, chroot and file owners): run overlay as root."
+            }
             return "Installing the packages failed: \(error)."
         }
     }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+internal import CRPM
 import Foundation
 import Posix
-internal import CRPM
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What an install into a fresh root did.
 public struct InstallReport: Sendable {
@@ -27,31 +28,57 @@ public enum PackageInstaller {
     /// `overlay base create`.
     ///
     /// Dependencies are checked among the packages (`rpmtsCheck`) and rpm orders them, so a package providing
-    /// `/bin/sh` goes in before the packages whose scriptlets need it. Scriptlets run chrooted in `root`. A
+    /// `/bin/sh` goes in before the packages whose scriptlets need it. Scriptlets run chrooted in `root`, with a
+    /// private `/dev` (null, zero, full, random, urandom, tty) and `/proc` mounted for them (see `ScriptletMounts`). A
     /// failing scriptlet is an error unless `allowScriptletFailures` is set, in which case it is listed in the
-    /// report. Signatures are not checked (the caller verified the files); header and payload digests are.
+    /// report. Header and payload digests are always verified; signatures only when `trustedKeys` (ASCII-armored
+    /// OpenPGP public keys, such as the files a `.repo` names in `gpgkey=`) are given, and then every package
+    /// must be signed by one of them. Without keys the packages count as verified by the caller (checksums
+    /// from the repository metadata) and unsigned local builds install.
+    /// On error the directory is left as it was found (removed, or emptied). Blocks until rpm is done; `progress`
+    /// is called on the install thread.
     public static func installBase(
-        packages: [FilePath], root: FilePath, allowScriptletFailures: Bool = false,
+        packages: [FilePath], root: FilePath, trustedKeys: [FilePath] = [], allowScriptletFailures: Bool = false,
         progress: (@Sendable (InstallProgress) -> Void)? = nil
     ) throws -> InstallReport {
         let root = FileTree.absolute(root)
         guard try FileTree.isAbsentOrEmptyDirectory(root) else { throw InstallError.directoryNotEmpty(root) }
-        if FileTree.status(root) == nil {
+        let createdRoot = FileTree.status(root) == nil
+        var succeeded = false
+        defer {
+            // A failed install leaves the directory as it found it, ready for another try.
+            if !succeeded {
+                if createdRoot {
+                    try? FileTree.remove(root)
+                } else {
+                    for name in (try? FileTree.entries(root)) ?? [] { try? FileTree.remove(root.appending(name)) }
+                }
+            }
+        }
+        if createdRoot {
             try wrapSystemErrors { try FileManager.default.createDirectory(atPath: root.string, withIntermediateDirectories: true) }
         }
         let scriptOutput = FilePath(FileManager.default.temporaryDirectory.path).appending("overlay-scriptlets-\(UUID().uuidString).log")
         defer { try? FileTree.remove(scriptOutput) }
         let packages = packages.map(FileTree.absolute)
+        let trustedKeys = trustedKeys.map(FileTree.absolute)
 
         try makeTemporaryDirectory(in: root)
         let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDatabasePath), ("_db_backend", "sqlite")]) { log in
             try PrivateNamespaceThread.run {
-                let transaction = try RPMTransaction(root: root, scriptOutputFile: scriptOutput, log: log, progress: progress)
+                // /dev and /proc stay in the new root (empty) even when no package owns them: every root needs them.
+                let mounts = try ScriptletMounts(root: root)
+                defer { mounts.unmount() }
+                let keyring = trustedKeys.isEmpty ? nil : try RPMKeyring(files: trustedKeys)
+                let transaction = try RPMTransaction(root: root, scriptOutputFile: scriptOutput, log: log, keyring: keyring, progress: progress)
                 try transaction.initDatabase()
                 for package in packages { try transaction.addInstall(package) }
                 let problems = transaction.check()
                 if !problems.isEmpty { throw InstallError.transactionProblems(problems) }
+                let listed = mounts.listedMetadata(in: transaction)
                 let outcome = try transaction.run()
+                mounts.unmount()
+                mounts.restore(listed)
                 if let failure = outcome.scriptletFailures.first, !allowScriptletFailures {
                     throw InstallError.scriptletFailed(
                         package: failure.package, scriptlet: failure.scriptlet, rpmMessage: transaction.message(for: failure), output: failure.output)
@@ -59,6 +86,7 @@ public enum PackageInstaller {
                 return (outcome, outcome.scriptletFailures.map { transaction.message(for: $0) + ($0.output.isEmpty ? "" : ": \($0.output)") })
             }
         }
+        succeeded = true
         return InstallReport(installed: outcome.0.installed, scriptletFailures: outcome.1)
     }
 
@@ -68,16 +96,20 @@ public enum PackageInstaller {
     /// The base is mounted as the lower layer of an overlayfs whose upper layer becomes the delta; librpm
     /// installs into the merged tree with the base's rpmdb at `baseDBPath` (found by the caller, e.g.
     /// `/var/lib/rpm`), so rpm sees the base's packages (a file conflicting with a base package's file is an
-    /// error in rpm's words) and scriptlets run chrooted in the base's tree (its `/bin/sh`). Dependencies are
+    /// error in rpm's words) and scriptlets run chrooted in the base's tree (its `/bin/sh`, with a private `/dev`
+    /// and `/proc` mounted for them, which never reach the delta). Dependencies are
     /// not checked: the plan solved them against the base. The mount lives in a private mount namespace of the
-    /// install thread, so it is never visible elsewhere and cannot outlive the call. See `DeltaCleaner` for
-    /// what is dropped from the upper layer. Any failing scriptlet is an error naming the package.
+    /// install thread, so it is never visible elsewhere and ends with the call (only a process a scriptlet left
+    /// running in the background would keep that namespace alive). See `DeltaCleaner` for
+    /// what is dropped from the upper layer. Any failing scriptlet is an error naming the package. Digests and
+    /// signatures are checked as for `installBase`, with `trustedKeys`.
     ///
     /// `workDirectory` (new or empty) must be on a filesystem that can hold an overlayfs upper layer (ext4,
     /// xfs, btrfs, tmpfs; not overlayfs itself, as `/tmp` is in some containers). The delta ends up in
-    /// `workDirectory/delta`; on error nothing is left in `workDirectory`.
+    /// `workDirectory/delta`; on error nothing is left in `workDirectory`. Blocks until rpm is done; `progress` is
+    /// called on the install thread. Installs in one process run one at a time (librpm keeps global state).
     public static func installDelta(
-        packages: [FilePath], base: FilePath, baseDBPath: String, workDirectory: FilePath,
+        packages: [FilePath], base: FilePath, baseDBPath: String, workDirectory: FilePath, trustedKeys: [FilePath] = [],
         progress: (@Sendable (InstallProgress) -> Void)? = nil
     ) throws -> DeltaRoot {
         let base = FileTree.absolute(base)
@@ -86,6 +118,7 @@ public enum PackageInstaller {
         for path in [base, work] where path.string.contains(where: { $0 == "," || $0 == ":" || $0 == "\\" }) {
             throw InstallError.pathUnusableForOverlay(path)
         }
+        try checkBaseDatabase(base: base, dbPath: baseDBPath)
         guard try FileTree.isAbsentOrEmptyDirectory(work) else { throw InstallError.directoryNotEmpty(work) }
         let createdWork = FileTree.status(work) == nil
         if createdWork {
@@ -107,6 +140,7 @@ public enum PackageInstaller {
         try checkUpperFilesystem(work)
         for directory in [upper, overlayWork, merged] { try wrapSystemErrors { try FileTree.makeDirectory(directory) } }
         let packages = packages.map(FileTree.absolute)
+        let trustedKeys = trustedKeys.map(FileTree.absolute)
 
         let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDBPath)]) { log in
             try PrivateNamespaceThread.run {
@@ -120,9 +154,13 @@ public enum PackageInstaller {
                     if umount2(merged.string, 0) != 0 { umount2(merged.string, Int32(MNT_DETACH)) }
                 }
                 try makeTemporaryDirectory(in: merged)
+                let mounts = try ScriptletMounts(root: merged)
+                defer { mounts.unmount() }
                 // The transaction (and with it the rpmdb) is closed before the overlay is unmounted.
                 let outcome: TransactionOutcome = try {
-                    let transaction = try RPMTransaction(root: merged, scriptOutputFile: scriptOutput, log: log, progress: progress)
+                    let keyring = trustedKeys.isEmpty ? nil : try RPMKeyring(files: trustedKeys)
+                    let transaction = try RPMTransaction(
+                        root: merged, scriptOutputFile: scriptOutput, log: log, keyring: keyring, progress: progress)
                     for package in packages { try transaction.addInstall(package) }
                     let outcome = try transaction.run()
                     if let failure = outcome.scriptletFailures.first {
@@ -131,13 +169,14 @@ public enum PackageInstaller {
                     }
                     return outcome
                 }()
-                return outcome
+                return (outcome, mounts)
             }
         }
+        outcome.1.removeCreatedDirectories(from: upper)
         try DeltaCleaner.clean(upper: upper, base: base, databasePaths: [baseDBPath])
         try systemCall("rename", "\(upper) to \(delta)") { rename(upper.string, delta.string) }
         succeeded = true
-        return DeltaRoot(path: delta, installed: outcome.installed)
+        return DeltaRoot(path: delta, installed: outcome.0.installed)
     }
 
     /// rpm writes each scriptlet to a file in `%_tmppath` (`/var/tmp`) inside the root, but creates that
@@ -151,6 +190,25 @@ public enum PackageInstaller {
             try FileManager.default.createDirectory(atPath: tmp.string, withIntermediateDirectories: true)
             try systemCall("chmod", tmp.string) { chmod(tmp.string, 0o1777) }
         }
+    }
+
+    /// Makes sure rpm will find and update the base's rpmdb at `dbPath`: given a wrong path, rpm would quietly
+    /// create an empty rpmdb there and check nothing against the base's packages. Debian's rpm reads but cannot
+    /// write Berkeley DB rpmdbs (RHEL 8 and older) and does not know openSUSE's ndb.
+    private static func checkBaseDatabase(base: FilePath, dbPath: String) throws {
+        let relative = dbPath.split(separator: "/").joined(separator: "/")
+        let directory = relative.isEmpty ? base : base.appending(relative)
+        let reason: String
+        if FileTree.status(directory.appending("rpmdb.sqlite")) != nil {
+            return
+        } else if FileTree.status(directory.appending("Packages")) != nil {
+            reason = "it is a Berkeley DB rpmdb, which this rpm can read but not update"
+        } else if FileTree.status(directory.appending("Packages.db")) != nil {
+            reason = "it is an ndb rpmdb, which this rpm cannot open"
+        } else {
+            reason = "there is no rpmdb.sqlite"
+        }
+        throw InstallError.unusableBaseDatabase(base: base, dbPath: dbPath, reason: reason)
     }
 
     /// Refuses a work directory on overlayfs (it cannot be an upper layer) before mount gives a bare EINVAL.

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Posix
 internal import CRPM
+import Posix
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A thread of its own for an rpm transaction, with a private mount namespace and private root and working
 /// directory (`unshare(CLONE_NEWNS | CLONE_FS)`).
@@ -23,18 +24,22 @@ enum PrivateNamespaceThread {
                 try systemCall("unshare", "(a private mount namespace)") { overlay_rpm_unshare_mounts_and_root() }
                 try systemCall("mount", "/ (making it private)") { mount(nil, "/", nil, UInt(MS_REC) | UInt(MS_PRIVATE), nil) }
                 result = .success(try body())
+            } catch let error as SystemCallError {
+                result = .failure(InstallError.system(error))
             } catch {
                 result = .failure(error)
             }
         }
         var thread = pthread_t()
         let context = Unmanaged.passRetained(work).toOpaque()
-        let created = pthread_create(&thread, nil, { context in
-            guard let context else { return nil }
-            let work = Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue()
-            work.body()
-            return nil
-        }, context)
+        let created = pthread_create(
+            &thread, nil,
+            { context in
+                guard let context else { return nil }
+                let work = Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue()
+                work.body()
+                return nil
+            }, context)
         guard created == 0 else {
             Unmanaged<ThreadWork>.fromOpaque(context).release()
             throw InstallError.system(SystemCallError(call: "pthread_create", subject: "", errno: Errno(rawValue: created)))

@@ -1,5 +1,5 @@
-import Foundation
 internal import CRPM
+import Foundation
 import SystemPackage
 
 /// Reads which packages an rpmdb lists, with librpm (`rpmtsInitIterator` over `RPMDBI_PACKAGES`).

@@ -1,5 +1,5 @@
-import Foundation
 internal import CRPM
+import Foundation
 import SystemPackage
 
 /// Where an install has got to: `package` (a NEVRA) is being unpacked, number `completed + 1` of `total`.
@@ -34,13 +34,19 @@ final class RPMTransaction {
     private let events: TransactionEvents
     private let scriptOutput: OpaquePointer?
     private let log: RPMLog
+    private let requiresSignatures: Bool
 
     /// `rpmtsCreate` + `rpmtsSetRootDir(root)`, plugins off (the host's SELinux, audit or systemd plugins
     /// have no business in an image), signatures not checked but header and payload digests verified
     /// (`RPMVSF_MASK_NOSIGNATURES`, verify level digest): the packages come already fetched and verified
     /// against their repositories' keys, and unsigned local builds must install, while a corrupt file must not.
     /// Scriptlet output goes to `scriptOutputFile`, read back when a scriptlet fails.
-    init(root: FilePath, scriptOutputFile: FilePath, log: RPMLog, progress: (@Sendable (InstallProgress) -> Void)?) throws {
+    /// With a `keyring`, signatures are required instead: every package must carry a valid signature by one of
+    /// its keys (all signature and digest checks on, verify level signature + digest).
+    init(
+        root: FilePath, scriptOutputFile: FilePath, log: RPMLog, keyring: RPMKeyring? = nil,
+        progress: (@Sendable (InstallProgress) -> Void)?
+    ) throws {
         guard let ts = rpmtsCreate() else {
             throw InstallError.transactionFailed(packages: [], messages: ["rpmtsCreate returned nothing"])
         }
@@ -51,9 +57,17 @@ final class RPMTransaction {
             throw InstallError.transactionFailed(packages: [], messages: ["rpm did not accept \(root) as a root directory"] + log.errors())
         }
         _ = rpmtsSetFlags(ts, rpmtransFlags(RPMTRANS_FLAG_NOPLUGINS.rawValue))
-        _ = rpmtsSetVSFlags(ts, overlay_rpm_vsflags_no_signatures())
-        _ = rpmtsSetVfyFlags(ts, overlay_rpm_vsflags_no_signatures())
-        _ = rpmtsSetVfyLevel(ts, Int32(RPMSIG_DIGEST_TYPE))
+        if let keyring {
+            keyring.withUnsafeHandle { _ = rpmtsSetKeyring(ts, $0) }
+            _ = rpmtsSetVSFlags(ts, rpmVSFlags(RPMVSF_DEFAULT.rawValue))
+            _ = rpmtsSetVfyFlags(ts, rpmVSFlags(RPMVSF_DEFAULT.rawValue))
+            _ = rpmtsSetVfyLevel(ts, Int32(RPMSIG_DIGEST_TYPE | RPMSIG_SIGNATURE_TYPE))
+        } else {
+            _ = rpmtsSetVSFlags(ts, overlay_rpm_vsflags_no_signatures())
+            _ = rpmtsSetVfyFlags(ts, overlay_rpm_vsflags_no_signatures())
+            _ = rpmtsSetVfyLevel(ts, Int32(RPMSIG_DIGEST_TYPE))
+        }
+        requiresSignatures = keyring != nil
         let output = Fopen(scriptOutputFile.string, "w.ufdio")
         if let output, Ferror(output) == 0 {
             rpmtsSetScriptFd(ts, output)
@@ -82,19 +96,27 @@ final class RPMTransaction {
     func addInstall(_ file: FilePath) throws {
         let mark = log.mark
         guard let fd = Fopen(file.string, "r.ufdio") else {
-            throw InstallError.unreadablePackage(file: file, reason: "it could not be opened")
+            throw InstallError.unreadablePackage(file: file, reason: "it could not be opened: \(String(cString: strerror(errno)))")
         }
         defer { Fclose(fd) }
         if Ferror(fd) != 0 {
-            let reason = Fstrerror(fd).map { String(cString: $0) } ?? "it could not be opened"
-            throw InstallError.unreadablePackage(file: file, reason: reason)
+            let reason = Fstrerror(fd).map { String(cString: $0) } ?? "unknown error"
+            throw InstallError.unreadablePackage(file: file, reason: "it could not be opened: \(reason)")
         }
         var header: Header?
         let rc = rpmReadPackageFile(ts, fd, file.string, &header)
+        if requiresSignatures, rc == RPMRC_NOKEY || rc == RPMRC_NOTTRUSTED {
+            if let header { headerFree(header) }
+            let said = log.warnings(since: mark).joined(separator: "; ")
+            throw InstallError.untrustedPackage(file: file, reason: said.isEmpty ? "its key is not among the trusted keys" : "rpm: \(said)")
+        }
         guard let header, rc == RPMRC_OK || rc == RPMRC_NOKEY || rc == RPMRC_NOTTRUSTED else {
             if let header { headerFree(header) }
-            let said = log.errors(since: mark).joined(separator: "; ")
-            throw InstallError.unreadablePackage(file: file, reason: said.isEmpty ? "rpm could not read its header" : "rpm: \(said)")
+            // rpm 4.18 logs nothing when the file is no RPM at all.
+            let said = log.warnings(since: mark).joined(separator: "; ")
+            let reason =
+                rc == RPMRC_NOTFOUND ? "it has no RPM lead and header" : "its header or signature header is damaged"
+            throw InstallError.unreadablePackage(file: file, reason: said.isEmpty ? reason : "\(reason); rpm: \(said)")
         }
         defer { headerFree(header) }
         let key = events.register(file)
@@ -127,7 +149,17 @@ final class RPMTransaction {
         let filter = rpmprobFilterFlags(RPMPROB_FILTER_IGNOREOS.rawValue | RPMPROB_FILTER_IGNOREARCH.rawValue)
         let rc = rpmtsRun(ts, nil, filter)
         let found = problems()
-        if rc != 0, !found.isEmpty { throw InstallError.transactionProblems(found.map(namingFiles)) }
+        if rc != 0, !found.isEmpty {
+            // A package that does not verify is a bad download (or an unsigned one, when signatures are required).
+            for problem in found {
+                guard let file = fileNamed(byVerifyProblem: problem) else { continue }
+                if requiresSignatures, problem.contains("signature") || problem.contains("NOKEY") {
+                    throw InstallError.untrustedPackage(file: file, reason: problem)
+                }
+                throw InstallError.unreadablePackage(file: file, reason: problem)
+            }
+            throw InstallError.transactionProblems(found)
+        }
 
         var installed: [String] = []
         var failed: [String] = []
@@ -149,23 +181,46 @@ final class RPMTransaction {
         return TransactionOutcome(installed: installed, failed: failed, scriptletFailures: events.scriptletFailures)
     }
 
+    /// How a package lists a directory.
+    struct DirectoryMetadata {
+        let mode: UInt16
+        let rootOwned: Bool
+        let mtime: UInt32
+    }
+
+    /// How a package of this transaction lists directory `path`, or nil when none does (`rpmteFiles` +
+    /// `rpmfilesFindFN`; before `rpmtsRun`).
+    func directoryMetadata(_ path: String) -> DirectoryMetadata? {
+        for index in 0..<rpmtsNElements(ts) {
+            guard let element = rpmtsElement(ts, index), rpmteType(element) == TR_ADDED, let files = rpmteFiles(element)
+            else { continue }
+            defer { rpmfilesFree(files) }
+            let found = rpmfilesFindFN(files, path)
+            guard found >= 0 else { continue }
+            let mode = rpmfilesFMode(files, found)
+            let user = rpmfilesFUser(files, found).map { String(cString: $0) }
+            let group = rpmfilesFGroup(files, found).map { String(cString: $0) }
+            return DirectoryMetadata(mode: mode, rootOwned: user == "root" && group == "root", mtime: rpmfilesFMtime(files, found))
+        }
+        return nil
+    }
+
     /// rpm's log line about a scriptlet ("%post(a-1-1.noarch) scriptlet failed, exit status 1").
     func message(for failure: ScriptletFailure, in lines: [String]? = nil) -> String {
         let lines = lines ?? log.warnings()
         return lines.last(where: { $0.contains("\(failure.scriptlet)(\(failure.package))") }) ?? "exit status not reported"
     }
 
-    /// A problem sentence about a package that does not verify, with the package's file added: that is the
-    /// file to fetch again.
-    private func namingFiles(_ problem: String) -> String {
-        guard problem.contains("does not verify") else { return problem }
+    /// The file of the package a "package X does not verify: ..." problem is about.
+    private func fileNamed(byVerifyProblem problem: String) -> FilePath? {
+        guard problem.contains("does not verify") else { return nil }
         for index in 0..<rpmtsNElements(ts) {
             guard let element = rpmtsElement(ts, index), let nevra = rpmteNEVRA(element).map({ String(cString: $0) }),
                 problem.contains("package \(nevra) "), let file = events.file(for: rpmteKey(element))
             else { continue }
-            return "\(problem) (file \(file))"
+            return file
         }
-        return problem
+        return nil
     }
 
     /// `rpmtsProblems`, one of rpm's sentences per problem.

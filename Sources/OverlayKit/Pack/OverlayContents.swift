@@ -49,11 +49,12 @@ public struct OverlayContents: Sendable {
     /// Total bytes of data stored for files.
     public var totalBytes: Int64 { entries.reduce(0) { $0 + ($1.kind == .file || $1.kind == .hardlink ? $1.size : 0) } }
 
-    /// The registry entries parsed, sorted by file name. `source` names the overlay in errors.
-    public func registryEntries(source: String) throws -> [RegistryEntry] {
+    /// The registry entries parsed, sorted by file name. Errors (`RegistryEntryError`) name the entry's
+    /// path inside the overlay.
+    public func registryEntries() throws -> [RegistryEntry] {
         try registry.keys.sorted().map { name in
             let fields = registry[name] ?? [:]
-            return try RegistryEntry.parse(fields: fields, source: "\(source): \(RegistryEntry.directory)/\(name)")
+            return try RegistryEntry.parse(fields: fields, source: "\(RegistryEntry.directory)/\(name)")
         }
     }
 }

@@ -32,7 +32,7 @@ public struct OverlayInspection: Sendable, Codable {
         size = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
         sha256 = try SHA256Digest.file(path)
         do {
-            plugins = try contents.registryEntries(source: path.string)
+            plugins = try contents.registryEntries()
         } catch let error as RegistryEntryError {
             throw PackError.badRegistryEntry(path: path, message: error.description)
         }

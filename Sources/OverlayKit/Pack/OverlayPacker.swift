@@ -2,6 +2,7 @@ internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import SystemPackage
 
 /// What packing produced.
@@ -46,31 +47,46 @@ public struct OverlayPacker: Sendable {
             return try SquashfsImage(sourceDateEpoch: sourceDateEpoch, zstdLevel: zstdLevel).pack(root: root, to: path)
         }
         var result: PackResult?
-        try AtomicFile.write(to: path) { fd in
-            let tree = try DeltaTree(root: root)
-            let file = FileSink(fd)
-            let sink: ArchiveSink = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : file
-            let writer = try CpioWriter(sink: sink, gzip: format == .cpioGzip, output: path)
-            try writeEntries(of: tree, to: writer)
-            try writer.close()
-            result = PackResult(path: path, size: file.size, sha256: file.sha256, entries: tree.entries.count)
+        try Self.writing(path) {
+            try AtomicFile.write(to: path) { fd in
+                result = try packCpio(root: root, into: fd, path: path)
+            }
         }
-        guard let result else { throw PackError.unreadable(path: path, reason: "packing produced no result") }
+        guard let result else { throw PackError.cannotWrite(path: path, reason: "packing produced no result") }
         return result
+    }
+
+    /// Walks the tree and streams it through libarchive (and zstd) into `fd`.
+    private func packCpio(root: FilePath, into fd: FileDescriptor, path: FilePath) throws -> PackResult {
+        let tree = try DeltaTree(root: root)
+        let file = FileSink(fd)
+        let sink: ArchiveSink = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : file
+        let writer = try CpioWriter(sink: sink, gzip: format == .cpioGzip, output: path)
+        try writeEntries(of: tree, to: writer)
+        try writer.close()
+        return PackResult(path: path, size: file.size, sha256: file.sha256, entries: tree.entries.count)
+    }
+
+    /// Turns the bare errno errors of creating, syncing and renaming the output into sentences naming it.
+    static func writing<T>(_ path: FilePath, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as Errno {
+            throw PackError.cannotWrite(path: path, reason: error.posixDescription)
+        } catch let error as SystemCallError {
+            throw PackError.cannotWrite(path: path, reason: "\(error.call) failed: \(error.errno.posixDescription)")
+        }
     }
 
     private func writeEntries(of tree: DeltaTree, to writer: CpioWriter) throws {
         let linkCounts = Self.linkCounts(tree)
-        guard let resolver = archive_entry_linkresolver_new() else {
+        guard let resolver = HardlinkResolver(formatCode: writer.formatCode) else {
             throw PackError.archive(path: tree.root, message: "archive_entry_linkresolver_new returned no resolver")
         }
-        defer { archive_entry_linkresolver_free(resolver) }
-        archive_entry_linkresolver_set_strategy(resolver, writer.formatCode)
-
         var inodes: [InodeKey: Int64] = [:]
         var nextInode: Int64 = 1
         for item in tree.entries {
-            guard let entry = archive_entry_new() else {
+            guard let entry = ArchiveEntry() else {
                 throw PackError.archive(path: tree.path(of: item), message: "archive_entry_new returned no entry")
             }
             var inode: Int64
@@ -80,53 +96,45 @@ public struct OverlayPacker: Sendable {
                 if let known = inodes[InodeKey(item)] {
                     inode = known
                 } else {
-                    inode = nextInode; nextInode += 1
+                    inode = nextInode
+                    nextInode += 1
                     inodes[InodeKey(item)] = inode
                 }
             } else {
-                inode = nextInode; nextInode += 1
+                inode = nextInode
+                nextInode += 1
                 if item.kind == .directory { links = 2 + (linkCounts.subdirectories[item.relativePath] ?? 0) }
             }
-            archive_entry_copy_pathname(entry, item.relativePath.cString)
-            tree.path(of: item).withPlatformString { archive_entry_copy_sourcepath(entry, $0) }
-            archive_entry_set_mode(entry, mode_t(item.mode))
-            archive_entry_set_uid(entry, la_int64_t(item.uid))
-            archive_entry_set_gid(entry, la_int64_t(item.gid))
-            archive_entry_set_mtime(entry, time_t(sourceDateEpoch), 0)
-            archive_entry_set_ino64(entry, la_int64_t(inode))
-            archive_entry_set_dev(entry, 0)
-            archive_entry_set_nlink(entry, UInt32(links))
-            archive_entry_set_size(entry, la_int64_t(item.size))
-            if let target = item.linkTarget { archive_entry_copy_symlink(entry, target.cString) }
-
-            var first: OpaquePointer? = entry
-            var second: OpaquePointer? = nil
-            archive_entry_linkify(resolver, &first, &second)
-            try write(first, to: writer)
-            try write(second, to: writer)
+            entry.withUnsafeHandle { entry in
+                archive_entry_copy_pathname(entry, item.relativePath.cString)
+                tree.path(of: item).withPlatformString { archive_entry_copy_sourcepath(entry, $0) }
+                archive_entry_set_mode(entry, mode_t(item.mode))
+                archive_entry_set_uid(entry, la_int64_t(item.uid))
+                archive_entry_set_gid(entry, la_int64_t(item.gid))
+                archive_entry_set_mtime(entry, time_t(sourceDateEpoch), 0)
+                archive_entry_set_ino64(entry, la_int64_t(inode))
+                archive_entry_set_dev(entry, 0)
+                archive_entry_set_nlink(entry, links)
+                archive_entry_set_size(entry, la_int64_t(item.size))
+                if let target = item.linkTarget { archive_entry_copy_symlink(entry, target.cString) }
+            }
+            for ready in resolver.linkify(entry) { try write(ready, to: writer) }
         }
-        // Links whose last name was never seen (every name is in the tree, so this only flushes the
-        // final deferred link of each set, which carries the data).
-        while true {
-            var rest: OpaquePointer? = nil
-            var unused: OpaquePointer? = nil
-            archive_entry_linkify(resolver, &rest, &unused)
-            guard let entry = rest else { break }
-            try write(entry, to: writer)
-        }
+        // Every name of a link set is in the tree, so this flushes the last name of each set (with the data).
+        for ready in resolver.drain() { try write(ready, to: writer) }
     }
 
-    /// Writes one entry the resolver released, with its file data when the entry carries it, and frees it.
-    private func write(_ entry: OpaquePointer?, to writer: CpioWriter) throws {
-        guard let entry else { return }
-        defer { archive_entry_free(entry) }
-        guard let sourcePath = archive_entry_sourcepath(entry) else {
-            throw PackError.archive(path: FilePath(), message: "an entry lost its source path")
-        }
-        let source = FilePath(platformString: sourcePath)
-        try writer.writeHeader(entry, path: source)
-        let size = Int64(archive_entry_size(entry))
-        guard archive_entry_filetype(entry) == S_IFREG, size > 0 else { return }
+    /// Writes one entry the resolver released, with its file data when the entry carries it.
+    private func write(_ entry: ArchiveEntry, to writer: CpioWriter) throws {
+        let (source, size, isFile): (FilePath, Int64, Bool) = try entry.withUnsafeHandle { entry in
+            guard let sourcePath = archive_entry_sourcepath(entry) else {
+                throw PackError.archive(path: FilePath(), message: "an entry lost its source path")
+            }
+            let source = FilePath(platformString: sourcePath)
+            try writer.writeHeader(entry, path: source)
+            return (source, Int64(archive_entry_size(entry)), archive_entry_filetype(entry) == S_IFREG)
+        } ?? (FilePath(), 0, false)
+        guard isFile, size > 0 else { return }
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(source, .readOnly, options: [.noFollow, .closeOnExec])

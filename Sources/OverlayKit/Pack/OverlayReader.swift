@@ -22,7 +22,7 @@ public enum OverlayReader {
         let contents = format == .squashfs ? try readSquashfs(path) : try readCpio(path)
         guard !contents.registry.isEmpty else { throw PackError.noRegistryEntry(path: path) }
         do {
-            _ = try contents.registryEntries(source: path.string)
+            _ = try contents.registryEntries()
         } catch let error as RegistryEntryError {
             throw PackError.badRegistryEntry(path: path, message: error.description)
         }
@@ -77,7 +77,7 @@ public enum OverlayReader {
                         throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")
                     }
                     do {
-                        registry[plugin] = try RegistryEntry.fields(String(decoding: bytes, as: UTF8.self), source: "\(path): \(name)")
+                        registry[plugin] = try RegistryEntry.fields(String(decoding: bytes, as: UTF8.self), source: name)
                     } catch let error as RegistryEntryError {
                         throw PackError.badRegistryEntry(path: path, message: error.description)
                     }
@@ -117,7 +117,7 @@ public enum OverlayReader {
             let cat = try ExternalTool(name: "unsquashfs", arguments: ["-cat", path.string, entry.path]).run(subject: path)
             guard cat.status == 0 else { throw squashfsFailure(path, cat) }
             do {
-                registry[plugin] = try RegistryEntry.fields(String(decoding: cat.stdout, as: UTF8.self), source: "\(path): \(entry.path)")
+                registry[plugin] = try RegistryEntry.fields(String(decoding: cat.stdout, as: UTF8.self), source: entry.path)
             } catch let error as RegistryEntryError {
                 throw PackError.badRegistryEntry(path: path, message: error.description)
             }

@@ -6,6 +6,8 @@ public enum PackError: Error, CustomStringConvertible, Sendable {
     case unsupportedFileType(path: FilePath, kind: String)
     /// A directory or file of the tree could not be read.
     case unreadable(path: FilePath, reason: String)
+    /// The overlay file could not be written.
+    case cannotWrite(path: FilePath, reason: String)
     /// A file changed size while it was being packed.
     case changedWhilePacking(path: FilePath)
     /// libarchive refused an entry or a write; `message` is `archive_error_string`.
@@ -29,6 +31,8 @@ public enum PackError: Error, CustomStringConvertible, Sendable {
             return "\(path) is a \(kind), which an overlay cannot carry: remove it from the plugin's tree or blacklist it."
         case .unreadable(let path, let reason):
             return "cannot read \(path): \(reason)."
+        case .cannotWrite(let path, let reason):
+            return "cannot write the overlay \(path): \(reason)."
         case .changedWhilePacking(let path):
             return "\(path) changed size while it was being packed: nothing may write to the tree during packing; run again."
         case .archive(let path, let message):

@@ -14,6 +14,11 @@ struct SquashfsImage {
     func pack(root: FilePath, to path: FilePath) throws -> PackResult {
         // Refuse what an overlay must not carry, with the same errors as the cpio formats.
         let tree = try DeltaTree(root: root)
+        var directoryInfo = stat()
+        let directory = path.removingLastComponent()
+        if directory.withPlatformString({ stat($0, &directoryInfo) }) != 0 {
+            throw PackError.cannotWrite(path: path, reason: Errno(rawValue: errno).posixDescription)
+        }
         let name = path.lastComponent?.string ?? "overlay"
         let temporary = path.removingLastComponent().appending(".\(name).partial-\(getpid())")
         var renamed = false
@@ -24,13 +29,20 @@ struct SquashfsImage {
             arguments: [
                 root.string, temporary.string, "-noappend", "-reproducible", "-mkfs-time", time, "-all-time", time,
                 "-comp", "zstd", "-Xcompression-level", String(min(max(zstdLevel, 1), 22)), "-no-xattrs",
-                "-quiet", "-no-progress", "-processors", "1",
+                "-quiet", "-no-progress",
             ],
             removedEnvironment: ["SOURCE_DATE_EPOCH"])
         let output = try tool.run(subject: root)
         guard output.status == 0 else {
             throw PackError.tool(name: "mksquashfs", path: root, status: output.status, stderr: output.stderr)
         }
+        return try OverlayPacker.writing(path) {
+            try publish(temporary, to: path, renamed: &renamed, entries: tree.entries.count)
+        }
+    }
+
+    /// fsyncs mksquashfs's output, digests it and renames it into place.
+    private func publish(_ temporary: FilePath, to path: FilePath, renamed: inout Bool, entries: Int) throws -> PackResult {
         let fd = try FileDescriptor.open(temporary, .readOnly, options: [.closeOnExec])
         do {
             try systemCall("fsync", temporary.string) { fsync(fd.rawValue) }
@@ -49,6 +61,6 @@ struct SquashfsImage {
         }
         renamed = true
         AtomicFile.syncDirectory(path.removingLastComponent())
-        return PackResult(path: path, size: Int64(info.st_size), sha256: sha256, entries: tree.entries.count)
+        return PackResult(path: path, size: Int64(info.st_size), sha256: sha256, entries: entries)
     }
 }

@@ -64,7 +64,7 @@ public enum PluginBundle {
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory.string)) ?? ["?"]
             guard contents.isEmpty else { throw PluginBundleError.directoryNotEmpty(directory: directory) }
         } catch let error as SystemCallError {
-            throw PluginBundleError.unreadable(bundle: directory, reason: error.errno.posixDescription)
+            throw PluginBundleError.cannotCreate(directory: directory, reason: error.errno.posixDescription)
         }
     }
 
@@ -201,6 +201,7 @@ public enum PluginBundleError: Error, CustomStringConvertible, Sendable {
     case unsafeEntry(bundle: FilePath, entry: String, reason: String)
     case extraction(bundle: FilePath, entry: String, message: String)
     case directoryNotEmpty(directory: FilePath)
+    case cannotCreate(directory: FilePath, reason: String)
 
     public var description: String {
         switch self {
@@ -214,6 +215,8 @@ public enum PluginBundleError: Error, CustomStringConvertible, Sendable {
             return "the plugin bundle \(bundle) was refused: entry \"\(entry)\" \(reason); nothing was extracted."
         case .extraction(let bundle, let entry, let message):
             return "extracting \"\(entry)\" from the plugin bundle \(bundle) failed: \(message)."
+        case .cannotCreate(let directory, let reason):
+            return "cannot create the directory \(directory) to extract a plugin bundle into: \(reason)."
         case .directoryNotEmpty(let directory):
             return "cannot extract a plugin bundle into \(directory): the directory is not empty; use a new one."
         }

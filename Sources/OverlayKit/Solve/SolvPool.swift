@@ -29,10 +29,21 @@ final class SolvPool {
 
     /// Reads the installed packages of `base` from its rpmdb (`repo_add_rpmdb_reffp` with `REPO_USE_ROOTDIR`)
     /// and makes them the pool's installed repo. Returns how many there are.
+    ///
+    /// The rpmdb is read from a private copy: opening an sqlite rpmdb, even read-only, rewrites its `-shm`
+    /// file, and the base must not change by one byte (it may also be read-only).
     @discardableResult
     func loadInstalled(from base: BaseImage) throws(BaseError) -> Int {
+        let copy: FilePath
+        do {
+            copy = try base.privateDatabaseCopy()
+        } catch {
+            throw .unreadableDatabase(root: base.root.string, reason: "\(error)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: copy.string) }
         let repo = repo_create(pool, "@System")!
-        pool_set_rootdir(pool, base.root.string)
+        pool_set_rootdir(pool, copy.string)
+        defer { pool_set_rootdir(pool, nil) }
         // libsolv's rpmdb reader takes the path from rpm's `%_dbpath`, which Debian sets to ~/.rpmdb:
         // set it to the image's real rpmdb, or the base silently reads as empty.
         let result: Int32
@@ -41,10 +52,8 @@ final class SolvPool {
                 repo_add_rpmdb_reffp(repo, nil, Int32(REPO_USE_ROOTDIR))
             }
         } catch {
-            pool_set_rootdir(pool, nil)
             throw .unreadableDatabase(root: base.root.string, reason: "\(error)")
         }
-        pool_set_rootdir(pool, nil)
         if result != 0 {
             throw .unreadableDatabase(root: base.root.string, reason: lastError)
         }

@@ -62,8 +62,9 @@ public struct SHA256Digest {
     }
 }
 
-/// rpm's crypto backend (libgcrypt on Debian) must be set up once before the first digest; `rpmInitCrypto`
-/// is idempotent in rpm but a Swift global makes the "once" explicit and thread-safe.
+/// rpm's crypto backend must be set up before the first digest. On Debian that is libgcrypt, and
+/// `rpmInitCrypto` runs `gcry_check_version` and ends libgcrypt's initialization; `rpmReadConfigFiles` does the
+/// same, so a later call there is harmless. A Swift global runs it exactly once, thread-safely, on first use.
 private let cryptoReady: Bool = rpmInitCrypto() == 0
 
 /// Owns one `DIGEST_CTX`. rpm frees the context in `rpmDigestFinal`, so `deinit` finalizes it when the

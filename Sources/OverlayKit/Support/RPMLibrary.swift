@@ -1,5 +1,5 @@
-import Foundation
 internal import CRPM
+import Foundation
 
 /// librpm's process-wide state: its configuration, its macros and its log. Installs hold `session` for
 /// their whole run, so two transactions never see each other's `_dbpath` or log lines.
@@ -24,15 +24,16 @@ enum RPMLibrary {
         defer { rpmlogSetMask(mask) }
         let log = RPMLog()
         let context = Unmanaged.passRetained(log)
-        rpmlogSetCallback({ record, data in
-            guard let record, let data else { return 0 }
-            let log = Unmanaged<RPMLog>.fromOpaque(data).takeUnretainedValue()
-            let priority = rpmlogRecPriority(record)
-            if let message = rpmlogRecMessage(record) {
-                log.append(priority: Int(priority.rawValue), String(cString: message))
-            }
-            return 0  // handled: nothing goes to stderr
-        }, context.toOpaque())
+        rpmlogSetCallback(
+            { record, data in
+                guard let record, let data else { return 0 }
+                let log = Unmanaged<RPMLog>.fromOpaque(data).takeUnretainedValue()
+                let priority = rpmlogRecPriority(record)
+                if let message = rpmlogRecMessage(record) {
+                    log.append(priority: Int(priority.rawValue), String(cString: message))
+                }
+                return 0  // handled: nothing goes to stderr
+            }, context.toOpaque())
         defer {
             rpmlogSetCallback(nil, nil)
             context.release()

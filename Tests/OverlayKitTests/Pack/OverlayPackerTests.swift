@@ -162,4 +162,34 @@ import Testing
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.string).isEmpty)
     }
+
+    /// A file also linked from outside the tree is an ordinary file in the overlay: one name, its data.
+    @Test func linkOutsideTheTreeIsAPlainFile() throws {
+        let dir = try PackFixture.scratch("outside-link")
+        defer { PackFixture.remove(dir) }
+        let q = PackFixture.q
+        try PackFixture.sh("mkdir -p \(q(dir))/root/etc && echo data > \(q(dir))/root/etc/conf && ln \(q(dir))/root/etc/conf \(q(dir))/elsewhere")
+        let out = dir.appending("o.cpio")
+        _ = try OverlayPacker(format: .cpio).pack(root: dir.appending("root"), to: out)
+        let listing = try PackFixture.sh("cpio -itv --quiet --numeric-uid-gid < \(q(out))")
+        #expect(listing.contains("-rw-r--r--   1 0        0               5 ") && listing.contains(" etc/conf\n"))
+        let unpacked = dir.appending("unpacked")
+        try PackFixture.sh("mkdir \(q(unpacked)) && cd \(q(unpacked)) && cpio -id --quiet < \(q(out)) && cat etc/conf")
+        #expect(try String(contentsOfFile: unpacked.appending("etc/conf").string, encoding: .utf8) == "data\n")
+    }
+
+    @Test func missingOutputDirectoryIsASentence() throws {
+        let dir = try PackFixture.scratch("no-output-dir")
+        defer { PackFixture.remove(dir) }
+        try PackFixture.makeTree(at: dir.appending("root"))
+        for format in OverlayFormat.allCases {
+            let out = dir.appending("absent/o.\(format.rawValue)")
+            #expect {
+                try OverlayPacker(format: format).pack(root: dir.appending("root"), to: out)
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains("\(dir)/absent") && !text.contains("\n")
+            }
+        }
+    }
 }

@@ -27,7 +27,7 @@ import Testing
         let expected = 6 + 6 + 300_000 + 12 + (Int64(registrySize.dropLast()) ?? 0) + (format == .squashfs ? 12 : 0)
         #expect(contents.totalBytes == expected)
         #expect(contents.registry["vdsm"]?["NAME"] == "vdsm")
-        let entries = try contents.registryEntries(source: out.string)
+        let entries = try contents.registryEntries()
         #expect(entries == [RegistryEntry(
             name: "vdsm", version: "1.0", summary: "Virtual Desktop Server Manager",
             packages: ["vdsm-1.0-1.noarch", "python3-libvirt-9.0-1.x86_64"], base: "sha256:abc")])
@@ -73,6 +73,8 @@ import Testing
         // Truncated and corrupted zstd, plain text, zstd of something that is not cpio.
         try PackFixture.sh("head -c $(( $(stat -c %s \(q(good))) / 2 )) \(q(good)) > \(q(dir))/half.zst")
         try PackFixture.sh("echo hello > \(q(dir))/text; echo hello | zstd -q > \(q(dir))/text.zst")
+        try PackFixture.sh("printf 'NAME=\"vdsm\"\\nbroken line\\n' > \(q(root))/etc/ovirt.plugins.d/vdsm")
+        _ = try OverlayPacker(format: .cpio).pack(root: root, to: dir.appending("broken.cpio"))
         try PackFixture.sh("rm \(q(root))/etc/ovirt.plugins.d/vdsm")
         _ = try OverlayPacker(format: .cpioGzip).pack(root: root, to: dir.appending("bare.cpio.gz"))
         _ = try OverlayPacker(format: .squashfs).pack(root: root, to: dir.appending("bare.squashfs"))
@@ -80,6 +82,7 @@ import Testing
         let expected = [
             "text": "\(dir)/text is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image.",
             "text.zst": "\(dir)/text.zst is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image.",
+            "broken.cpio": #"\#(dir)/broken.cpio holds a malformed registry entry: etc/ovirt.plugins.d/vdsm:2: expected KEY="value", found "broken line"."#,
             "bare.cpio.gz": "\(dir)/bare.cpio.gz holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete.",
             "bare.squashfs": "\(dir)/bare.squashfs holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete.",
         ]

@@ -165,3 +165,35 @@ enum RPMFixture {
         return root
     }
 }
+
+/// A throwaway OpenPGP signing key in its own GnuPG home, for signing fixture RPMs with rpmsign.
+struct SigningKey {
+    let home: URL
+    let email: String
+    /// The ASCII-armored public key, as a repository publishes it for `gpgkey=`.
+    let publicKey: URL
+
+    /// Generates an RSA key (no passphrase) for `email` in `home`.
+    init(email: String, home: URL) throws {
+        self.home = home
+        self.email = email
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let env = ["GNUPGHOME": home.path]
+        try RPMFixture.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Fixture <\(email)>", "rsa2048", "sign", "never"], environment: env)
+        let armored = try RPMFixture.run(["gpg", "--batch", "--armor", "--export", email], environment: env)
+        publicKey = home.appendingPathComponent("public.asc")
+        try armored.write(to: publicKey, atomically: true, encoding: .utf8)
+    }
+
+    /// Signs the RPMs in place with rpmsign.
+    func sign(_ rpms: [URL]) throws {
+        try RPMFixture.run(
+            ["rpmsign", "--addsign", "--define", "__gpg /usr/bin/gpg", "--define", "_gpg_name \(email)", "--define", "_gpg_path \(home.path)"]
+                + rpms.map(\.path), environment: ["GNUPGHOME": home.path])
+    }
+
+    /// Stops the gpg-agent gpg started for this home.
+    func close() {
+        _ = try? RPMFixture.run(["gpgconf", "--kill", "gpg-agent"], environment: ["GNUPGHOME": home.path])
+    }
+}

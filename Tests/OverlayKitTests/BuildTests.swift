@@ -1,0 +1,270 @@
+import Foundation
+import SystemPackage
+import Testing
+@testable import OverlayKit
+
+/// `overlay build` and friends, run as a user runs them, on real RPMs and a real rpmdb base with /bin/sh.
+@Suite(.serialized) struct BuildTests {
+    static let basePackages: [SpecPackage] = [
+        SpecPackage(name: "busybox", arch: "x86_64", files: ["/bin/sh": "->busybox"], hostFiles: ["/bin/busybox": "/bin/busybox"]),
+        SpecPackage(name: "kernel", version: "3.1", files: ["/boot/vmlinuz-3.1": "not really a kernel\n"]),
+        SpecPackage(name: "ovirt-node-release", version: "3.0", provides: ["ovirt-node = 3.0"], files: ["/etc/os-release": "NAME=\"Test Node\"\n"]),
+        SpecPackage(name: "corelib", version: "1.0", files: ["/usr/lib/corelib.so.1": "core\n"]),
+    ]
+    static let vdsm: [SpecPackage] = [
+        SpecPackage(name: "vdsm", requires: ["vdsm-lib", "/bin/sh"], files: ["/usr/bin/vdsm": "#!/bin/sh\necho vdsm\n"],
+                    post: "mkdir -p /etc/vdsm\necho \"configured by %{name}\" > /etc/vdsm/by-post",
+                    attributes: ["/usr/bin/vdsm": "0755,root,root"]),
+        SpecPackage(name: "vdsm-lib", requires: ["corelib >= 1.0"], files: ["/usr/lib/vdsm/lib.py": "lib\n"]),
+    ]
+
+    let work: URL
+    let base: URL
+    let cache: URL
+
+    init() throws {
+        work = try RPMFixture.temporaryDirectory("build")
+        base = try RPMFixture.base(Self.basePackages, at: work.appendingPathComponent("base"))
+        cache = work.appendingPathComponent("cache")
+    }
+
+    func overlay(_ arguments: [String], environment: [String: String] = [:]) throws -> OverlayCommand.Output {
+        try OverlayCommand.run(arguments + ["--cachedir", cache.path], environment: environment)
+    }
+
+    func plugin(_ name: String, packages: [String], bundled: [SpecPackage], blacklist: [String] = [], requires: [String] = []) throws -> URL {
+        try PluginFixture.make(at: work.appendingPathComponent("plugins/\(name)"), name: name, packages: packages, bundled: bundled,
+                               requires: requires, blacklist: blacklist)
+    }
+
+    /// Every entry of a tree with type, mode, owner, size, mtime, link target, and every file's sha256.
+    func snapshot(_ root: URL) throws -> String {
+        try RPMFixture.run(["sh", "-c", "cd '\(root.path)' && find . -printf '%p %y %m %U %G %s %T@ %l\\n' | sort && find . -type f -exec sha256sum {} + | sort"])
+    }
+
+    /// The entry names of a cpio.zst overlay, listed by the cpio tool.
+    func entries(_ overlay: URL) throws -> [String] {
+        try RPMFixture.run(["sh", "-c", "zstd -dc '\(overlay.path)' | cpio --quiet -it"]).split(separator: "\n").map(String.init)
+    }
+
+    func extract(_ overlay: URL) throws -> URL {
+        let target = work.appendingPathComponent("extracted-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        try RPMFixture.run(["sh", "-c", "cd '\(target.path)' && zstd -dc '\(overlay.path)' | cpio --quiet -idm"])
+        return target
+    }
+
+    @Test func buildsAnOverlayHoldingOnlyThePluginsDeltaAndLeavesTheBaseUntouched() throws {
+        let dir = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm, requires: ["ovirt-node >= 3.0"])
+        let before = try snapshot(base)
+        let out = work.appendingPathComponent("out")
+        let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try snapshot(base) == before)
+
+        let file = out.appendingPathComponent("vdsm-1.0.cpio.zst")
+        #expect(try entries(file) == [
+            "etc", "etc/ovirt.plugins.d", "etc/ovirt.plugins.d/vdsm", "etc/vdsm", "etc/vdsm/by-post",
+            "usr", "usr/bin", "usr/bin/vdsm", "usr/lib", "usr/lib/vdsm", "usr/lib/vdsm/lib.py",
+        ])
+        let tree = try extract(file)
+        // The %post ran with the base's /bin/sh; what it wrote belongs to the delta.
+        #expect(try String(contentsOf: tree.appendingPathComponent("etc/vdsm/by-post"), encoding: .utf8) == "configured by vdsm\n")
+        let registry = try String(contentsOf: tree.appendingPathComponent("etc/ovirt.plugins.d/vdsm"), encoding: .utf8)
+        let identity = BaseIdentity.of(packages: ["busybox-1.0-1.x86_64", "corelib-1.0-1.noarch", "kernel-3.1-1.noarch", "ovirt-node-release-3.0-1.noarch"])
+        #expect(registry == """
+            NAME="vdsm"
+            VERSION="1.0"
+            SUMMARY="The vdsm plugin"
+            PACKAGES="vdsm-1.0-1.noarch vdsm-lib-1.0-1.noarch"
+            BASE="\(identity)"
+
+            """)
+
+        let manifest = try JSONDecoder().decode(OverlayManifest.self, from: Data(contentsOf: out.appendingPathComponent("vdsm-1.0.json")))
+        #expect(manifest.file == "vdsm-1.0.cpio.zst")
+        #expect(manifest.base == identity)
+        #expect(manifest.packages == ["vdsm-1.0-1.noarch", "vdsm-lib-1.0-1.noarch"])
+        #expect(manifest.sha256 == (try RPMFixture.run(["sha256sum", file.path]).prefix(64)).description)
+        #expect(manifest.size == (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int64))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"])
+
+        // A node that unpacked the overlay lists the plugin.
+        let list = try OverlayCommand.run(["list", "--root", tree.path, "--json"])
+        #expect(list.status == 0)
+        let plugins = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
+        #expect(plugins?.count == 1)
+        #expect(plugins?.first?["name"] as? String == "vdsm")
+        #expect(plugins?.first?["packages"] as? [String] == ["vdsm-1.0-1.noarch", "vdsm-lib-1.0-1.noarch"])
+        #expect(plugins?.first?["base"] as? String == identity)
+    }
+
+    @Test func theSameInputsGiveByteIdenticalOverlays() throws {
+        let dir = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm)
+        var digests: [String] = []
+        for (index, epoch) in ["1700000000", "1700000000", "1800000000"].enumerated() {
+            let out = work.appendingPathComponent("out\(index)")
+            let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path], environment: ["SOURCE_DATE_EPOCH": epoch])
+            #expect(result.status == 0, "\(result.stderr)")
+            digests.append(try Data(contentsOf: out.appendingPathComponent("vdsm-1.0.cpio.zst")).base64EncodedString())
+        }
+        #expect(digests[0] == digests[1])
+        #expect(digests[0] != digests[2])
+        let listing = try RPMFixture.run(["sh", "-c", "zstd -dc '\(work.appendingPathComponent("out0/vdsm-1.0.cpio.zst").path)' | cpio --quiet -itv"])
+        #expect(listing.contains("Nov 14  2023"))
+    }
+
+    @Test func theBlacklistDropsFilesAndTheManifestSaysWhich() throws {
+        let dir = try plugin("docs", packages: ["tool"], bundled: [
+            SpecPackage(name: "tool", files: ["/usr/bin/tool": "t\n", "/usr/share/doc/tool/README": "r\n", "/usr/share/doc/tool/NEWS": "n\n",
+                                              "/usr/share/man/man1/tool.1": "m\n"]),
+        ], blacklist: ["/usr/share/doc/**", "/usr/share/man/*/*.1"])
+        let out = work.appendingPathComponent("out")
+        let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try entries(out.appendingPathComponent("docs-1.0.cpio.zst")) == [
+            "etc", "etc/ovirt.plugins.d", "etc/ovirt.plugins.d/docs", "usr", "usr/bin", "usr/bin/tool",
+        ])
+        let manifest = try JSONDecoder().decode(OverlayManifest.self, from: Data(contentsOf: out.appendingPathComponent("docs-1.0.json")))
+        #expect(manifest.removed == ["/usr/share/doc/tool/NEWS", "/usr/share/doc/tool/README", "/usr/share/man/man1/tool.1"])
+    }
+
+    @Test func aPackageOverwritingABaseFileIsAnErrorNamingThePathAndWritesNothing() throws {
+        let dir = try plugin("clash", packages: ["clash"], bundled: [
+            SpecPackage(name: "clash", files: ["/usr/lib/corelib.so.1": "different\n"]),
+        ])
+        let before = try snapshot(base)
+        let out = work.appendingPathComponent("out")
+        let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("plugin \"clash\""))
+        #expect(result.stderr.contains("/usr/lib/corelib.so.1"))
+        #expect(result.stderr.contains("corelib-1.0-1.noarch"))
+        #expect(try snapshot(base) == before)
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? [] == [])
+    }
+
+    @Test func aPluginNeedingANewerKernelExitsThreeAndSaysANewerBaseIsNeeded() throws {
+        let dir = try plugin("newkernel", packages: ["kmod-fast"], bundled: [
+            SpecPackage(name: "kmod-fast", requires: ["kernel >= 3.2"], files: ["/usr/lib/kmod-fast": "k\n"]),
+        ])
+        let good = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm)
+        let out = work.appendingPathComponent("out")
+        let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--plugin", good.path, "--out", out.path])
+        #expect(result.status == 3)
+        #expect(result.stderr == "plugin \"newkernel\": kmod-fast-1.0-1.noarch needs kernel >= 3.2, the base has kernel-3.1-1.noarch (locked); build against a newer base image\n")
+        // The plugin that can be built still is.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"])
+
+        let plan = try overlay(["plan", "--base", base.path, "--plugin", dir.path, "--json"])
+        #expect(plan.status == 3)
+        let json = try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any]
+        let entry = (json?["plugins"] as? [[String: Any]])?.first
+        #expect(entry?["ok"] as? Bool == false)
+        #expect((entry?["errors"] as? [String])?.first?.contains("kernel >= 3.2") == true)
+    }
+
+    @Test func aMalformedPluginTomlNamesFileLineAndColumn() throws {
+        let dir = work.appendingPathComponent("plugins/bad")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try "name = \"bad\"\nversion = \"1.0\"\npackages = [\"a\",\n".write(to: dir.appendingPathComponent("plugin.toml"), atomically: true, encoding: .utf8)
+        let result = try overlay(["plan", "--base", base.path, "--plugin", dir.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("overlay: \(dir.path)/plugin.toml:"))
+        #expect(result.stderr.contains("invalid TOML"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+
+        try "name = \"bad\"\nversion = \"1.0\"\npackages = \"vdsm\"\n".write(to: dir.appendingPathComponent("plugin.toml"), atomically: true, encoding: .utf8)
+        let typed = try overlay(["plan", "--base", base.path, "--plugin", dir.path])
+        #expect(typed.status == 1)
+        #expect(typed.stderr == "overlay: \(dir.path)/plugin.toml:3: \"packages\" must be an array of strings, such as packages = [\"…\"]\n")
+    }
+
+    @Test func anUnreadableBaseIsSaidPlainly() throws {
+        let empty = work.appendingPathComponent("not-a-base")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let dir = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm)
+        let result = try overlay(["plan", "--base", empty.path, "--plugin", dir.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("has no rpmdb"))
+        #expect(!FileManager.default.fileExists(atPath: empty.appendingPathComponent("root/.rpmdb").path))
+    }
+
+    @Test func aCorruptPackageIsSaidPlainly() throws {
+        let dir = try plugin("corrupt", packages: ["tool"], bundled: [SpecPackage(name: "tool", files: ["/usr/bin/tool": "t\n"])])
+        let rpm = dir.appendingPathComponent("rpms/tool-1.0-1.noarch.rpm")
+        var bytes = try Data(contentsOf: rpm)
+        bytes[bytes.count - 100] ^= 0xFF
+        try bytes.write(to: rpm)
+        let out = work.appendingPathComponent("out")
+        let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("tool-1.0-1.noarch"))
+        #expect(result.stderr.contains("checksum"))
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? [] == [])
+    }
+
+    @Test func aBundledPluginBuildsLikeItsDirectory() throws {
+        let dir = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm)
+        let bundle = work.appendingPathComponent("vdsm.tar.zst")
+        try RPMFixture.run(["tar", "--zstd", "-cf", bundle.path, "-C", dir.deletingLastPathComponent().path, "vdsm"])
+        let fromDir = work.appendingPathComponent("out-dir")
+        let fromBundle = work.appendingPathComponent("out-bundle")
+        #expect(try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", fromDir.path]).status == 0)
+        let result = try overlay(["build", "--base", base.path, "--plugin", bundle.path, "--out", fromBundle.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Data(contentsOf: fromDir.appendingPathComponent("vdsm-1.0.cpio.zst")) == Data(contentsOf: fromBundle.appendingPathComponent("vdsm-1.0.cpio.zst")))
+    }
+
+    @Test func anOnlineRepoIsUsedOnlyWhenEnabledAndIsDownloadedOverHTTP() throws {
+        let served = work.appendingPathComponent("served")
+        try RPMFixture.repo([SpecPackage(name: "monitor-agent", requires: ["corelib"], files: ["/usr/bin/monitor-agent": "m\n"])], at: served)
+        let server = try LocalHTTPServer(directory: served)
+        defer { server.stop() }
+        let dir = try PluginFixture.make(at: work.appendingPathComponent("plugins/monitor"), name: "monitor", packages: ["monitor-agent"],
+                                         repoFiles: ["monitor.repo": "[monitor]\nname=Monitoring\nbaseurl=http://127.0.0.1:\(server.port)/\nenabled=1\n"])
+        let out = work.appendingPathComponent("out")
+        let disabled = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path])
+        #expect(disabled.status == 3)
+        #expect(disabled.stderr.contains("--enablerepo monitor"))
+
+        let unknown = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path, "--enablerepo", "monitr"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr == "overlay: --enablerepo monitr: no plugin defines a repo with that id; defined repos: monitor\n")
+
+        let enabled = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path, "--enablerepo", "monitor"])
+        #expect(enabled.status == 0, "\(enabled.stderr)")
+        #expect(try entries(out.appendingPathComponent("monitor-1.0.cpio.zst")).contains("usr/bin/monitor-agent"))
+        #expect(FileManager.default.fileExists(atPath: cache.appendingPathComponent("packages/monitor/monitor-agent-1.0-1.noarch.rpm").path))
+    }
+}
+
+/// Python's http.server on 127.0.0.1 and a free port, serving a directory.
+final class LocalHTTPServer {
+    let port: Int
+    private let process = Process()
+
+    init(directory: URL) throws {
+        port = try Self.freePort()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", directory.path, "\(port)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 {
+            if (try? RPMFixture.run(["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:\(port)/"])) != nil { return }
+            usleep(50_000)
+        }
+    }
+
+    func stop() {
+        // SIGKILL: a child of the test runner may inherit a signal mask that blocks SIGTERM.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    static func freePort() throws -> Int {
+        let output = try RPMFixture.run(["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
+        return Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+}
