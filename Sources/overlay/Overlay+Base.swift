@@ -33,7 +33,7 @@ extension Overlay.Base {
         @Option(help: ArgumentHelp("Where parsed repo metadata and downloads are cached.", valueName: "dir"))
         var cachedir: String?
 
-        @Option(help: ArgumentHelp("The architecture to solve for (default: this machine's).", valueName: "arch"))
+        @Option(help: ArgumentHelp("The architecture to solve for.", valueName: "arch"))
         var arch: String = HostArchitecture.current
 
         @OptionGroup var pack: PackOptions

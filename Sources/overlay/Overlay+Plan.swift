@@ -100,8 +100,8 @@ struct PlanReport: Encodable {
                     out += "  \(name): already in the base\n"
                 }
             } else {
+                // The reasons go to standard error, one line each.
                 out += "\nplugin \(entry.plugin) \(entry.version): cannot be installed on this base\n"
-                for error in entry.errors { out += "  \(error)\n" }
             }
         }
         return out

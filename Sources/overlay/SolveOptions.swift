@@ -20,7 +20,7 @@ struct SolveOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not read or write the metadata cache.")
     var noCache = false
 
-    @Option(name: .long, help: ArgumentHelp("The architecture to solve for (default: this machine's).", valueName: "arch"))
+    @Option(name: .long, help: ArgumentHelp("The architecture to solve for.", valueName: "arch"))
     var arch: String = HostArchitecture.current
 
     func validate() throws {

@@ -216,6 +216,45 @@ import Testing
         #expect(try Data(contentsOf: fromDir.appendingPathComponent("vdsm-1.0.cpio.zst")) == Data(contentsOf: fromBundle.appendingPathComponent("vdsm-1.0.cpio.zst")))
     }
 
+    @Test func baseCreateMakesABaseThatOverlaysAreBuiltAgainst() throws {
+        let repo = try RPMFixture.repo(Self.basePackages + [SpecPackage(name: "unwanted", files: ["/usr/bin/unwanted": "u\n"])],
+                                       at: work.appendingPathComponent("base-repo"))
+        let out = work.appendingPathComponent("new-base")
+        let created = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--package", "kernel", "--package", "corelib",
+                                   "--package", "ovirt-node-release", "--out", out.path])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["base.cpio.zst", "base.json", "rootfs", "vmlinuz"])
+        let manifest = try JSONDecoder().decode(BaseManifest.self, from: Data(contentsOf: out.appendingPathComponent("base.json")))
+        #expect(manifest.packages == ["busybox-1.0-1.x86_64", "corelib-1.0-1.noarch", "kernel-3.1-1.noarch", "ovirt-node-release-3.0-1.noarch"])
+        #expect(manifest.kernel == "vmlinuz")
+        #expect(try String(contentsOf: out.appendingPathComponent("vmlinuz"), encoding: .utf8) == "not really a kernel\n")
+        #expect(try entries(out.appendingPathComponent("base.cpio.zst")).contains("var/lib/rpm/rpmdb.sqlite"))
+
+        let dir = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm)
+        let overlays = work.appendingPathComponent("overlays")
+        let built = try overlay(["build", "--base", out.appendingPathComponent("rootfs").path, "--plugin", dir.path, "--out", overlays.path, "--json"])
+        #expect(built.status == 0, "\(built.stderr)")
+        let manifests = try JSONDecoder().decode([OverlayManifest].self, from: Data(built.stdout.utf8))
+        #expect(manifests.map(\.base) == [manifest.identity])
+
+        let again = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--out", out.path])
+        #expect(again.status == 1)
+        #expect(again.stderr == "overlay: \(out.path)/rootfs already exists; remove it or choose another --out directory\n")
+    }
+
+    @Test func aSquashfsLayerHoldsTheSameDelta() throws {
+        let dir = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm)
+        let out = work.appendingPathComponent("out")
+        let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path, "--format", "squashfs"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let listing = try RPMFixture.run(["unsquashfs", "-lc", "-d", "", out.appendingPathComponent("vdsm-1.0.squashfs").path])
+        let files = listing.split(separator: "\n").map(String.init).filter { $0.hasPrefix("/") }.sorted()
+        #expect(files == ["/etc/ovirt.plugins.d/vdsm", "/etc/vdsm/by-post", "/usr/bin/vdsm", "/usr/lib/vdsm/lib.py"])
+        let inspected = try OverlayCommand.run(["inspect", out.appendingPathComponent("vdsm-1.0.squashfs").path, "--json"])
+        #expect(inspected.status == 0)
+        #expect(inspected.stdout.contains("\"vdsm-lib-1.0-1.noarch\""))
+    }
+
     @Test func anOnlineRepoIsUsedOnlyWhenEnabledAndIsDownloadedOverHTTP() throws {
         let served = work.appendingPathComponent("served")
         try RPMFixture.repo([SpecPackage(name: "monitor-agent", requires: ["corelib"], files: ["/usr/bin/monitor-agent": "m\n"])], at: served)

@@ -56,16 +56,7 @@ public struct Planner: Sendable {
             throw PlanError(plugin: plugin.name, kind: .failed, reasons: [error.description])
         }
         let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
-        var loaded: [String: LoadedRepo] = [:]
-        for source in sources {
-            do {
-                loaded[source.id] = try loader.load(source, into: pool)
-            } catch {
-                throw PlanError(plugin: plugin.name, kind: .failed, reasons: ["repo \(source.id): \(error.description)"])
-            }
-        }
-        pool.prepare()
+        let loaded = try Self.loadRepos(sources, into: pool, options: options, scratch: scratch, subject: plugin.name)
 
         var reasons = unmetRequirements(of: plugin, in: pool)
         if !reasons.isEmpty {
@@ -187,6 +178,22 @@ public struct Planner: Sendable {
         }
     }
 
+    /// Loads the repos into the pool and prepares it for solving.
+    private static func loadRepos(_ sources: [RepoSource], into pool: SolvPool, options: PlanOptions, scratch: FilePath,
+                                  subject: String) throws(PlanError) -> [String: LoadedRepo] {
+        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        var loaded: [String: LoadedRepo] = [:]
+        for source in sources {
+            do {
+                loaded[source.id] = try loader.load(source, into: pool)
+            } catch {
+                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(source.id): \(error.description)"])
+            }
+        }
+        pool.prepare()
+        return loaded
+    }
+
     /// Solves a new base: `packages` from `repos`, nothing installed and nothing locked.
     public static func planBase(packages requests: [String], repos: [RepoSource], options: PlanOptions) throws(PlanError) -> [PlannedPackage] {
         let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())")
@@ -194,16 +201,7 @@ public struct Planner: Sendable {
         defer { try? FileManager.default.removeItem(atPath: scratch.string) }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
-        var loaded: [String: LoadedRepo] = [:]
-        for source in repos {
-            do {
-                loaded[source.id] = try loader.load(source, into: pool)
-            } catch {
-                throw PlanError(plugin: "base", kind: .failed, reasons: ["repo \(source.id): \(error.description)"])
-            }
-        }
-        pool.prepare()
+        let loaded = try loadRepos(repos, into: pool, options: options, scratch: scratch, subject: "base")
         var jobs: [Id] = []
         var missing: [String] = []
         for request in requests {
