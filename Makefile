@@ -153,6 +153,9 @@ example: build example-rpms
 example-boot: example
 	$(EX)/boot-example.sh $(BIN) $(EXB)/serve $(EX)/fleet.toml
 
+# The whole story in one command: spec files → RPMs → base → overlays → served → booted.
+demo: example-boot
+
 example-clean:
 	rm -rf $(EXB)/rpmbuild $(EXB)/sources $(EXB)/repos $(EXB)/plugins $(EXB)/rootfs $(EXB)/overlays $(EXB)/metadata-cache \
 	       $(EXB)/serve $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/vmlinuz $(EXB)/serve.log $(EXB)/boot-*.log
