@@ -1,0 +1,248 @@
+import Posix
+import SystemPackage
+
+/// A generated boot file: an iPXE script, a PXELINUX config or a GRUB config.
+public struct BootDocument: Sendable, Equatable {
+    public var body: String
+    public var contentType: String
+
+    public init(body: String, contentType: String = "text/plain; charset=utf-8") {
+        self.body = body
+        self.contentType = contentType
+    }
+}
+
+/// A validated fleet.toml: which base every node boots, which overlays each role adds, which MAC has which role,
+/// and the boot files (iPXE, PXELINUX, GRUB) generated from that. All paths are relative to the served directory.
+///
+/// A `Fleet` only exists once everything it boots was found: the kernel and initrds as regular files, each role's
+/// overlays through their manifests, built against the base whose `base.json` sits beside the first base initrd.
+public struct Fleet: Sendable {
+    /// What one boot loads: a kernel, initrds in order (base first, then overlays in role order), a command line.
+    public struct Boot: Sendable, Equatable {
+        public var kernel: String
+        public var initrds: [String]
+        public var cmdline: String
+    }
+
+    public struct Role: Sendable, Equatable {
+        public var name: String
+        /// The role's overlays, in the order the node unpacks them.
+        public var overlays: [ServedOverlay]
+        public var boot: Boot
+    }
+
+    public struct Node: Sendable, Equatable {
+        public var mac: MACAddress
+        public var role: String
+        public var boot: Boot
+    }
+
+    /// The fleet file this was read from.
+    public let file: FilePath
+    public let servedDirectory: FilePath
+    /// The `identity` from `base.json` beside the first base initrd, when there is one.
+    public let baseIdentity: String?
+    /// Sorted by name.
+    public let roles: [Role]
+    /// Sorted by MAC address.
+    public let nodes: [Node]
+    /// What a MAC address not listed in `[[nodes]]` boots; nil means it is refused with a message.
+    public let defaultRole: String?
+
+    let documents: [String: BootDocument]
+    let digests: [String: String]
+
+    /// Reads and validates `file` against the manifests and files in `servedDirectory`.
+    public static func load(file: FilePath, servedDirectory: FilePath) throws(FleetError) -> Fleet {
+        let text = try readText(file)
+        return try Fleet(parsing: text, file: file, servedDirectory: servedDirectory)
+    }
+
+    /// Validates fleet.toml text; `file` is the name used in messages.
+    public init(parsing text: String, file: FilePath, servedDirectory: FilePath) throws(FleetError) {
+        let parsed = try FleetFile.parse(text, file: file)
+        let directory = servedDirectory
+
+        func requireFile(_ path: String, key: String, hint: String) throws(FleetError) {
+            if let reason = ServedPath.problem(with: path, in: directory) {
+                throw .missingFile(file: file, key: key, reason: reason, directory: directory, hint: hint)
+            }
+        }
+
+        for (index, initrd) in parsed.base.initrds.enumerated() {
+            try requireFile(initrd, key: "base.initrd[\(index)]", hint: "put the base initrd there (overlay base create writes it) or fix the path")
+        }
+        // base.json sits beside the first base initrd; it names the base identity overlays must match.
+        let firstInitrd = FilePath(parsed.base.initrds[0])
+        let baseFolder = firstInitrd.removingLastComponent()
+        let baseManifestRelative = baseFolder.isEmpty ? "base.json" : baseFolder.appending("base.json").string
+        let baseManifestPath = directory.appending(baseManifestRelative)
+        let baseManifest = try ServedManifests.readBase(baseManifestPath)
+        if let baseManifest, baseManifest.file != firstInitrd.lastComponent?.string {
+            throw .invalidValue(
+                file: file, key: "base.initrd[0]",
+                reason: "\(baseManifestPath) describes the base initrd \(baseManifest.file), not \(parsed.base.initrds[0])",
+                hint: "list \(baseFolder.isEmpty ? baseManifest.file : baseFolder.appending(baseManifest.file).string) first or recreate the base")
+        }
+
+        let kernel: String
+        if let named = parsed.base.kernel {
+            kernel = named
+        } else if let shipped = baseManifest?.kernel {
+            kernel = baseFolder.isEmpty ? shipped : baseFolder.appending(shipped).string
+        } else {
+            throw .missingKey(file: file, key: "base.kernel", hint: "name the kernel file, for example kernel = \"vmlinuz\"")
+        }
+        try requireFile(kernel, key: "base.kernel", hint: "put the kernel there or fix the path")
+
+        let served = try ServedManifests.scan(directory)
+        var digests: [String: String] = [:]
+        if let baseManifest { digests[parsed.base.initrds[0]] = baseManifest.sha256 }
+
+        var roles: [Role] = []
+        for role in parsed.roles {
+            var overlays: [ServedOverlay] = []
+            for (index, selector) in role.plugins.enumerated() {
+                let key = "roles.\(role.name).plugins[\(index)]"
+                let overlay = try Self.resolve(selector, in: served, key: key, file: file, directory: directory)
+                guard let baseManifest else {
+                    throw .missingFile(
+                        file: file, key: key,
+                        reason: "\(baseManifestRelative) does not exist beside the base initrd, so overlay \(overlay.label) cannot be checked against the base",
+                        directory: directory, hint: "create the base with overlay base create, which writes base.json beside the initrd")
+                }
+                guard overlay.manifest.base == baseManifest.identity else {
+                    throw .baseMismatch(
+                        file: file, key: key, overlay: overlay.label, overlayBase: overlay.manifest.base, fleetBase: baseManifest.identity,
+                        baseManifest: baseManifestPath)
+                }
+                try requireFile(overlay.path, key: key, hint: "the manifest \(overlay.manifestPath) names it: rebuild the overlay or remove the stale manifest")
+                guard !overlays.contains(where: { $0.path == overlay.path }) else {
+                    throw .invalidValue(file: file, key: key, reason: "overlay \(overlay.label) is listed twice in the role", hint: "list each plugin once")
+                }
+                overlays.append(overlay)
+                digests[overlay.path] = overlay.manifest.sha256
+            }
+            let boot = Boot(
+                kernel: kernel, initrds: parsed.base.initrds + overlays.map(\.path),
+                cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
+            roles.append(Role(name: role.name, overlays: overlays, boot: boot))
+        }
+
+        var nodes: [Node] = []
+        for node in parsed.nodes {
+            guard let role = roles.first(where: { $0.name == node.role }) else { continue }
+            var boot = role.boot
+            boot.cmdline = Self.joined(boot.cmdline, node.cmdline)
+            nodes.append(Node(mac: node.mac, role: node.role, boot: boot))
+        }
+        nodes.sort { $0.mac < $1.mac }
+
+        self.file = file
+        self.servedDirectory = directory
+        self.baseIdentity = baseManifest?.identity
+        self.roles = roles
+        self.nodes = nodes
+        self.defaultRole = parsed.defaultRole
+        self.digests = digests
+        self.documents = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: parsed.defaultRole).all()
+    }
+
+    /// Every generated boot file, keyed by its path relative to the served directory (`boot.ipxe`,
+    /// `ipxe/52-54-00-12-34-56`, `pxelinux.cfg/01-52-54-00-12-34-56`, `grub.cfg`, ...).
+    public func bootDocuments() -> [String: BootDocument] { documents }
+
+    /// The boot file a client asks for at `path` (a leading `/` is ignored). Besides the files of
+    /// `bootDocuments()`, `ipxe/<any MAC>` answers for MACs not in the fleet with the default role's script, or with
+    /// a script that names the MAC and fails when there is no default role. PXELINUX and GRUB fall back to their
+    /// `default` and `grub.cfg` by themselves, so unknown MACs get nil there.
+    public func document(at path: String) -> BootDocument? {
+        let key = String(path.drop(while: { $0 == "/" }))
+        if let document = documents[key] { return document }
+        let bootFiles = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: defaultRole)
+        if key.hasPrefix("ipxe/"), let mac = MACAddress(String(key.dropFirst("ipxe/".count))) {
+            return documents["ipxe/\(mac.hyphenated)"] ?? bootFiles.ipxeUnknown(mac: mac)
+        }
+        if key.hasPrefix("pxelinux.cfg/01-"), let mac = MACAddress(String(key.dropFirst("pxelinux.cfg/01-".count))) {
+            return documents["pxelinux.cfg/01-\(mac.hyphenated)"]
+        }
+        if key.hasPrefix("grub.cfg-01-"), let mac = MACAddress(String(key.dropFirst("grub.cfg-01-".count))) {
+            return documents["grub.cfg-01-\(mac.hyphenated)"]
+        }
+        return nil
+    }
+
+    /// The sha256 a manifest records for a served file (a base initrd or an overlay), for ETags; nil for files no
+    /// manifest describes.
+    public func digest(of file: String) -> String? {
+        digests[String(file.drop(while: { $0 == "/" }))]
+    }
+
+    /// The node with this MAC address, if the fleet lists it.
+    public func node(_ mac: MACAddress) -> Node? { nodes.first { $0.mac == mac } }
+
+    // MARK: - Resolving plugins
+
+    /// `"vdsm"` is the only overlay named vdsm; `"vdsm@1.2"` or `"vdsm-1.2"` pins a version. An exact name wins over
+    /// a pinned reading, so a plugin whose name ends in a version-like part is still found by its name.
+    static func resolve(_ selector: String, in served: ServedManifests, key: String, file: FilePath, directory: FilePath) throws(FleetError) -> ServedOverlay {
+        let overlays = served.overlays
+        var matches = overlays.filter { $0.manifest.name == selector }
+        if matches.isEmpty, let at = selector.lastIndex(of: "@") {
+            let name = String(selector[..<at])
+            let version = String(selector[selector.index(after: at)...])
+            matches = overlays.filter { $0.manifest.name == name && $0.manifest.version == version }
+        }
+        if matches.isEmpty {
+            matches = overlays.filter { $0.label == selector }
+        }
+        switch matches.count {
+        case 0:
+            throw .missingOverlay(file: file, key: key, plugin: selector, directory: directory, available: Array(Set(overlays.map(\.label))).sorted())
+        case 1:
+            return matches[0]
+        default:
+            let versions = matches.map(\.manifest.version)
+            if Set(versions).count == versions.count {
+                throw .ambiguousOverlay(file: file, key: key, plugin: matches[0].manifest.name, versions: versions.sorted())
+            }
+            throw .invalidValue(
+                file: file, key: key, reason: "overlay \(matches[0].label) has several manifests (\(matches.map(\.manifestPath).joined(separator: ", ")))",
+                hint: "remove all but one from the served directory")
+        }
+    }
+
+    /// The fleet file's name as generated files mention it, safe inside any boot loader's quoting.
+    static func displayName(_ file: FilePath) -> String {
+        let name = file.lastComponent?.string ?? "fleet.toml"
+        return ServedPath.isPlainName(name) ? name : "the fleet file"
+    }
+
+    static func joined(_ parts: String...) -> String { parts.filter { !$0.isEmpty }.joined(separator: " ") }
+
+    static func readText(_ path: FilePath) throws(FleetError) -> String {
+        var bytes: [UInt8] = []
+        do {
+            let fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+            defer { try? fd.close() }
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+                if count == 0 { break }
+                bytes += chunk[0..<count]
+                if bytes.count > 16 << 20 { throw FleetError.unreadable(file: path, reason: "it is larger than 16 MiB, which no fleet file needs") }
+            }
+        } catch let error as FleetError {
+            throw error
+        } catch let errno as Errno {
+            throw .unreadable(file: path, reason: errno.posixDescription)
+        } catch {
+            throw .unreadable(file: path, reason: "\(error)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .unreadable(file: path, reason: "it is not UTF-8 text")
+        }
+        return text
+    }
+}

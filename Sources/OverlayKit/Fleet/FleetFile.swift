@@ -1,0 +1,195 @@
+import SystemPackage
+import TOMLKit
+
+/// fleet.toml as written, checked for shape (known keys, value types, MAC syntax, role references) but not yet
+/// against the served directory.
+struct FleetFile {
+    struct Base {
+        var kernel: String?
+        var initrds: [String]
+        var cmdline: String
+    }
+
+    struct Role {
+        var name: String
+        var plugins: [String]
+        var cmdline: String
+    }
+
+    struct Node {
+        var mac: MACAddress
+        var role: String
+        var cmdline: String
+        /// `nodes[3]`, for messages.
+        var key: String
+    }
+
+    var base: Base
+    /// Sorted by name.
+    var roles: [Role]
+    var nodes: [Node]
+    var defaultRole: String?
+
+    static func parse(_ text: String, file: FilePath) throws(FleetError) -> FleetFile {
+        let document: TOMLTable
+        do {
+            document = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw .syntax(file: file, line: error.source.begin.line, column: error.source.begin.column, reason: error.description)
+        } catch {
+            throw .syntax(file: file, line: 0, column: 0, reason: "\(error)")
+        }
+        let reader = Reader(file: file)
+        try reader.checkKeys(document, at: "", allowed: ["base", "roles", "nodes", "defaults"])
+
+        guard let baseTable = try reader.table(document, "base", at: "") else {
+            throw .missingKey(file: file, key: "[base]", hint: "add a [base] table with the kernel and initrd the nodes boot")
+        }
+        try reader.checkKeys(baseTable, at: "base", allowed: ["kernel", "initrd", "cmdline"])
+        guard let initrds = try reader.strings(baseTable, "initrd", at: "base") else {
+            throw .missingKey(file: file, key: "base.initrd", hint: "list the base initrd files, for example initrd = [\"base.cpio.zst\"]")
+        }
+        if initrds.isEmpty {
+            throw .invalidValue(
+                file: file, key: "base.initrd", reason: "the list is empty", hint: "list at least the base initrd, for example initrd = [\"base.cpio.zst\"]")
+        }
+        let base = Base(
+            kernel: try reader.string(baseTable, "kernel", at: "base"),
+            initrds: initrds,
+            cmdline: try reader.cmdline(baseTable, at: "base"))
+
+        var roles: [Role] = []
+        if let rolesTable = try reader.table(document, "roles", at: "") {
+            for name in rolesTable.keys.sorted() {
+                let key = "roles.\(Reader.quoted(name))"
+                guard ServedPath.isPlainName(name) else {
+                    throw .invalidValue(file: file, key: key, reason: "a role name may contain only letters, digits and . _ - + ~ @", hint: "rename the role")
+                }
+                guard let table = try reader.table(rolesTable, name, at: "roles") else { continue }
+                try reader.checkKeys(table, at: key, allowed: ["plugins", "cmdline"])
+                let plugins = try reader.strings(table, "plugins", at: key) ?? []
+                for (index, plugin) in plugins.enumerated() where plugin.isEmpty {
+                    throw .invalidValue(
+                        file: file, key: "\(key).plugins[\(index)]", reason: "the plugin name is empty", hint: "write the plugin's name, for example \"vdsm\"")
+                }
+                roles.append(Role(name: name, plugins: plugins, cmdline: try reader.cmdline(table, at: key)))
+            }
+        }
+        let roleNames = roles.map(\.name)
+
+        var defaultRole: String?
+        if let defaults = try reader.table(document, "defaults", at: "") {
+            try reader.checkKeys(defaults, at: "defaults", allowed: ["role"])
+            if let role = try reader.string(defaults, "role", at: "defaults") {
+                guard roleNames.contains(role) else {
+                    throw .unknownRole(file: file, key: "defaults.role", role: role, known: roleNames)
+                }
+                defaultRole = role
+            }
+        }
+
+        var nodes: [Node] = []
+        var seen: [MACAddress: String] = [:]
+        if let value = document["nodes"] {
+            guard let array = value.array, array.allSatisfy({ $0.type == .table }) else {
+                throw .wrongType(file: file, key: "nodes", expected: "an array of tables, written [[nodes]]", found: Reader.kind(value))
+            }
+            for (index, element) in array.enumerated() {
+                let key = "nodes[\(index)]"
+                guard let table = element.table else { continue }
+                try reader.checkKeys(table, at: key, allowed: ["mac", "role", "cmdline"])
+                guard let text = try reader.string(table, "mac", at: key) else {
+                    throw .missingKey(file: file, key: "\(key).mac", hint: "give each node its MAC address, for example mac = \"52:54:00:12:34:56\"")
+                }
+                guard let mac = MACAddress(text) else { throw .malformedMAC(file: file, key: "\(key).mac", value: text) }
+                if let first = seen[mac] {
+                    throw .duplicateMAC(file: file, key: "\(key).mac", mac: mac.description, firstKey: "\(first).mac")
+                }
+                seen[mac] = key
+                let role: String
+                if let named = try reader.string(table, "role", at: key) {
+                    guard roleNames.contains(named) else { throw .unknownRole(file: file, key: "\(key).role", role: named, known: roleNames) }
+                    role = named
+                } else if let defaultRole {
+                    role = defaultRole
+                } else {
+                    throw .missingKey(file: file, key: "\(key).role", hint: "give the node a role, or set one for all nodes with [defaults] role")
+                }
+                nodes.append(Node(mac: mac, role: role, cmdline: try reader.cmdline(table, at: key), key: key))
+            }
+        }
+        return FleetFile(base: base, roles: roles, nodes: nodes, defaultRole: defaultRole)
+    }
+}
+
+/// Typed access to TOMLKit tables that reports mistakes with their key path.
+private struct Reader {
+    let file: FilePath
+
+    func checkKeys(_ table: TOMLTable, at path: String, allowed: [String]) throws(FleetError) {
+        for key in table.keys.sorted() where !allowed.contains(key) {
+            throw .unknownKey(file: file, key: Self.join(path, key), allowed: allowed)
+        }
+    }
+
+    func table(_ table: TOMLTable, _ key: String, at path: String) throws(FleetError) -> TOMLTable? {
+        guard let value = table[key] else { return nil }
+        guard let inner = value.table else {
+            throw .wrongType(file: file, key: Self.join(path, key), expected: "a table", found: Self.kind(value))
+        }
+        return inner
+    }
+
+    func string(_ table: TOMLTable, _ key: String, at path: String) throws(FleetError) -> String? {
+        guard let value = table[key] else { return nil }
+        guard let text = value.string else {
+            throw .wrongType(file: file, key: Self.join(path, key), expected: "a string", found: Self.kind(value))
+        }
+        return text
+    }
+
+    func strings(_ table: TOMLTable, _ key: String, at path: String) throws(FleetError) -> [String]? {
+        guard let value = table[key] else { return nil }
+        let name = Self.join(path, key)
+        guard let array = value.array else {
+            throw .wrongType(file: file, key: name, expected: "an array of strings", found: Self.kind(value))
+        }
+        var result: [String] = []
+        for (index, element) in array.enumerated() {
+            guard let text = element.string else {
+                throw .wrongType(file: file, key: "\(name)[\(index)]", expected: "a string", found: Self.kind(element))
+            }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// Kernel command lines are pasted into iPXE scripts, PXELINUX and GRUB configs; characters those languages
+    /// read as quoting, variables or command separators would change the boot, so they are refused.
+    func cmdline(_ table: TOMLTable, at path: String) throws(FleetError) -> String {
+        guard let text = try string(table, "cmdline", at: path) else { return "" }
+        let refused: Set<Character> = ["\"", "'", "`", "$", ";", "&", "|", "<", ">", "\\", "#", "{", "}"]
+        for character in text where refused.contains(character) || character.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            let shown = character.unicodeScalars.first.map { $0.value < 0x20 || $0.value == 0x7F ? "a control character" : "'\(character)'" } ?? "?"
+            throw .invalidValue(
+                file: file, key: Self.join(path, "cmdline"), reason: "the command line contains \(shown), which iPXE, PXELINUX or GRUB would interpret",
+                hint: "write plain kernel parameters without \" ' ` $ ; & | < > \\ # { } or control characters")
+        }
+        return text.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+    }
+
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? quoted(key) : "\(path).\(quoted(key))" }
+
+    /// TOML bare keys as they are, anything else in quotes, as it would have to be written.
+    static func quoted(_ key: String) -> String {
+        let bare =
+            !key.isEmpty && key.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }
+        return bare ? key : "\"\(key)\""
+    }
+
+    /// "an integer", "a table": the value's TOML type with its article.
+    static func kind(_ value: some TOMLValueConvertible) -> String {
+        let name = value.type == .bool ? "boolean" : value.type.description
+        return (name.first.map { "aeiou".contains($0) } ?? false) ? "an \(name)" : "a \(name)"
+    }
+}

@@ -1,0 +1,315 @@
+import Posix
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where a transfer's bytes come from: a file beneath the root, or a document the catalog generated.
+enum TransferSource {
+    case file(ServedFile)
+    case memory([UInt8])
+
+    var size: Int {
+        switch self {
+        case .file(let file): return file.size
+        case .memory(let bytes): return bytes.count
+        }
+    }
+
+    /// Copies `count` bytes at `offset` to `destination`; false on a read error or a file that shrank.
+    func read(offset: Int, count: Int, into destination: UnsafeMutableRawPointer) -> Bool {
+        switch self {
+        case .file(let file):
+            var done = 0
+            while done < count {
+                let got = pread(file.fd.rawValue, destination + done, count - done, off_t(offset + done))
+                if got < 0 && errno == EINTR { continue }
+                if got <= 0 { return false }
+                done += got
+            }
+            return true
+        case .memory(let bytes):
+            bytes.withUnsafeBytes { source in
+                if let base = source.baseAddress, count > 0 { destination.copyMemory(from: base + offset, byteCount: count) }
+            }
+            return true
+        }
+    }
+
+    func close() {
+        if case .file(let file) = self { file.close() }
+    }
+}
+
+/// One read transfer, on its own socket (a new transfer ID, RFC 1350 §4), from request to the last ACK.
+struct TFTPTransfer {
+    let server: TFTPServer
+    let client: SocketAddress
+    let request: TFTPRequest
+    let token: TransferToken
+
+    private var limits: TFTPLimits { server.limits }
+
+    func run() {
+        let started = monotonicMilliseconds()
+        let pathText = String(decoding: request.filename, as: UTF8.self)
+        var local = server.address
+        local.port = 0
+        guard let socket = try? Socket.bound(Int32(SOCK_DGRAM.rawValue), local) else {
+            server.log.record(
+                .init(
+                    proto: "tftp", client: client, method: "RRQ", path: pathText, status: "error 0", bytes: 0, milliseconds: 0,
+                    detail: "no socket for the transfer"))
+            return
+        }
+        token.attach(socket)
+        defer {
+            token.detach()
+            _ = close(socket.rawValue)
+        }
+        var outcome = Outcome(status: "ok", bytes: 0, detail: "")
+        switch open() {
+        case .failure(let refusal):
+            let (code, message) = (refusal.code, refusal.message)
+            send(socket, TFTPPacket.error(code, message))
+            outcome = Outcome(status: "error \(code.rawValue)", bytes: 0, detail: message)
+        case .success(let source):
+            outcome = transfer(source, on: socket)
+            source.close()
+        }
+        server.log.record(
+            .init(
+                proto: "tftp", client: client, method: "RRQ", path: pathText, status: outcome.status, bytes: outcome.bytes,
+                milliseconds: monotonicMilliseconds() - started, detail: outcome.detail))
+    }
+
+    struct Outcome {
+        var status: String
+        var bytes: Int
+        var detail: String
+    }
+
+    /// Finds what the request names: a generated document first, else a regular file beneath the root.
+    private func open() -> Result<TransferSource, Refusal> {
+        let cleaned = request.filename.map { $0 == UInt8(ascii: "\\") ? UInt8(ascii: "/") : $0 }
+        guard let path = ServeRoot.normalize(cleaned, maxLength: limits.maxPathLength) else {
+            return .failure(Refusal((.accessViolation, "access violation")))
+        }
+        var source: TransferSource
+        if let name = String(validating: path, as: UTF8.self), let document = server.catalog?.generatedDocument(path: name) {
+            source = .memory(document.body)
+        } else {
+            switch server.root.open(path) {
+            case .success(let file): source = .file(file)
+            case .failure(.notFound): return .failure(Refusal((.fileNotFound, "file not found")))
+            case .failure(.forbidden): return .failure(Refusal((.accessViolation, "access violation")))
+            }
+        }
+        switch request.mode {
+        case "octet":
+            return .success(source)
+        case "netascii":
+            guard source.size <= limits.maxNetasciiBytes else {
+                source.close()
+                return .failure(Refusal((.undefined, "file too large for netascii mode, use octet")))
+            }
+            var raw = [UInt8](repeating: 0, count: source.size)
+            let ok = raw.withUnsafeMutableBytes { buffer in
+                buffer.baseAddress.map { source.read(offset: 0, count: buffer.count, into: $0) } ?? true
+            }
+            source.close()
+            guard ok else { return .failure(Refusal((.undefined, "read error"))) }
+            return .success(.memory(Self.netascii(raw)))
+        default:
+            source.close()
+            return .failure(Refusal((.illegalOperation, "unsupported mode \"\(request.mode)\"")))
+        }
+    }
+
+    struct Refusal: Error {
+        let code: TFTPErrorCode
+        let message: String
+        init(_ pair: (TFTPErrorCode, String)) { (code, message) = pair }
+    }
+
+    /// RFC 764 line endings: LF becomes CR LF, a bare CR becomes CR NUL.
+    static func netascii(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 16)
+        for byte in bytes {
+            switch byte {
+            case 0x0a: out += [0x0d, 0x0a]
+            case 0x0d: out += [0x0d, 0x00]
+            default: out.append(byte)
+            }
+        }
+        return out
+    }
+
+    /// The options granted, in the order asked: only options the client sent appear in the OACK (RFC 2347).
+    private func negotiate(size: Int) -> (accepted: [(String, String)], blockSize: Int, window: Int, timeout: Int) {
+        var blockSize = 512
+        var window = 1
+        var timeout = limits.timeoutMilliseconds
+        var accepted: [(String, String)] = []
+        var seen = Set<String>()
+        for (name, value) in request.options where !seen.contains(name) {
+            seen.insert(name)
+            // Values are digits only, at most 10 of them: anything else (huge, signed, empty) is ignored.
+            guard !value.isEmpty, value.utf8.count <= 10, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let number = Int(value) else { continue }
+            switch name {
+            case "blksize":
+                guard number >= 8 else { continue }
+                blockSize = min(number, limits.maxBlockSize, pathMTUBlockSize())
+                accepted.append((name, String(blockSize)))
+            case "tsize":
+                accepted.append((name, String(size)))
+            case "timeout":
+                guard (1...255).contains(number) else { continue }
+                timeout = number * 1000
+                accepted.append((name, String(number)))
+            case "windowsize":
+                guard (1...65535).contains(number) else { continue }
+                window = min(number, limits.maxWindowSize)
+                accepted.append((name, String(window)))
+            default:
+                continue
+            }
+        }
+        return (accepted, blockSize, window, timeout)
+    }
+
+    /// The largest block that fits one datagram on the route to the client (IP_MTU of a connected probe socket).
+    private func pathMTUBlockSize() -> Int {
+        let fallback = 65464
+        let fd = socket(client.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return fallback }
+        defer { _ = close(fd) }
+        guard client.withSockAddr({ connect(fd, $0, $1) }) == 0 else { return fallback }
+        var mtu: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        let v6 = client.family == AF_INET6
+        guard getsockopt(fd, v6 ? Int32(IPPROTO_IPV6) : Int32(IPPROTO_IP), v6 ? IPV6_MTU : IP_MTU, &mtu, &length) == 0, mtu > 0 else { return fallback }
+        return max(8, min(fallback, Int(mtu) - (v6 ? 40 : 20) - 8 - 4))
+    }
+
+    private func send(_ socket: FileDescriptor, _ packet: [UInt8]) {
+        _ = packet.withUnsafeBytes { Socket.send(socket, $0, to: client) }
+    }
+
+    /// Sends the file: OACK (when options were granted), then windows of DATA blocks, each window resent only
+    /// when its timer runs out (never on a duplicate ACK: no Sorcerer's Apprentice). Block numbers wrap past 65535.
+    private func transfer(_ source: TransferSource, on socket: FileDescriptor) -> Outcome {
+        let size = source.size
+        let (accepted, blockSize, window, timeout) = negotiate(size: size)
+        let detail = accepted.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+        let lastBlock = size / blockSize + 1  // the last block is short, possibly empty
+        let packet = UnsafeMutableRawBufferPointer.allocate(byteCount: max(blockSize + 4, 65536), alignment: 8)
+        defer { packet.deallocate() }
+
+        let optionAck = TFTPPacket.optionAck(accepted)
+        // `acked` is the highest block the client confirmed; the OACK stands for block 0.
+        var acked = accepted.isEmpty ? 0 : -1
+        var lastSent = 0
+        var retries = 0
+        // Each resend of the same window waits twice as long (up to 8x), so a client stalled by a busy machine
+        // is not given up after a few seconds.
+        var wait = timeout
+        var resends = 0  // windows sent again after a timeout
+        var rewinds = 0  // windows restarted after an ACK from their middle (a client saw a gap)
+        func summary() -> String {
+            var parts = detail.isEmpty ? [] : [detail]
+            if resends > 0 { parts.append("resent=\(resends)") }
+            if rewinds > 0 { parts.append("rewound=\(rewinds)") }
+            return parts.joined(separator: " ")
+        }
+
+        func sendWindow() -> Bool {
+            if acked < 0 {
+                send(socket, optionAck)
+                lastSent = 0
+                return true
+            }
+            let first = acked + 1
+            let last = min(acked + window, lastBlock)
+            for block in first...last {
+                let offset = (block - 1) * blockSize
+                let count = max(0, min(blockSize, size - offset))
+                let wire = UInt16(truncatingIfNeeded: block)
+                packet[0] = 0
+                packet[1] = 3
+                packet[2] = UInt8(wire >> 8)
+                packet[3] = UInt8(wire & 0xff)
+                guard let base = packet.baseAddress, source.read(offset: offset, count: count, into: base + 4) else { return false }
+                _ = Socket.send(socket, UnsafeRawBufferPointer(rebasing: packet[0..<(4 + count)]), to: client)
+            }
+            lastSent = last
+            return true
+        }
+
+        guard sendWindow() else {
+            send(socket, TFTPPacket.error(.undefined, "read error"))
+            return Outcome(status: "error 0", bytes: 0, detail: "read error")
+        }
+        var deadline = monotonicMilliseconds() + wait
+        while true {
+            let remaining = deadline - monotonicMilliseconds()
+            let waited = remaining <= 0 ? .timedOut : waitFor(socket, wakeup: server.wakeup, milliseconds: remaining)
+            switch waited {
+            case .woken:
+                send(socket, TFTPPacket.error(.undefined, "server shutting down"))
+                return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: "server stopped")
+            case .timedOut:
+                retries += 1
+                resends += 1
+                wait = min(wait * 2, timeout * 8)
+                if retries > limits.maxRetries {
+                    return Outcome(status: "timeout", bytes: max(0, acked) * blockSize, detail: summary())
+                }
+                guard sendWindow() else {
+                    send(socket, TFTPPacket.error(.undefined, "read error"))
+                    return Outcome(status: "error 0", bytes: 0, detail: "read error")
+                }
+                deadline = monotonicMilliseconds() + wait
+            case .ready:
+                guard let (count, from) = Socket.receive(socket, into: packet) else { continue }
+                guard from == client else {
+                    // Another port or host: not our transfer's TID. Tell it so and carry on (RFC 1350 §4), but
+                    // never answer an ERROR with an ERROR: two confused peers would bounce them forever.
+                    let isError = count >= 2 && packet[0] == 0 && packet[1] == UInt8(TFTPOpcode.error.rawValue)
+                    if !isError {
+                        let error = TFTPPacket.error(.unknownTransferID, "unknown transfer ID")
+                        _ = error.withUnsafeBytes { Socket.send(socket, $0, to: from) }
+                    }
+                    continue
+                }
+                guard count >= 4 else { continue }
+                token.heard.store(true, ordering: .relaxed)
+                let opcode = UInt16(packet[0]) << 8 | UInt16(packet[1])
+                if opcode == TFTPOpcode.error.rawValue {
+                    let code = UInt16(packet[2]) << 8 | UInt16(packet[3])
+                    // ERROR 8 right after the OACK is a size probe (UEFI): the client got what it wanted.
+                    let why = code == TFTPErrorCode.optionRefused.rawValue && acked < 0 ? "size probe" : "client error \(code)"
+                    return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: [why, summary()].filter { !$0.isEmpty }.joined(separator: " "))
+                }
+                guard opcode == TFTPOpcode.ack.rawValue else { continue }
+                let wire = UInt16(packet[2]) << 8 | UInt16(packet[3])
+                let step = Int(wire &- UInt16(truncatingIfNeeded: acked))
+                guard step >= 1, acked + step <= lastSent else { continue }  // duplicate or stale ACK: ignore
+                acked += step
+                if acked < lastSent { rewinds += 1 }
+                retries = 0
+                wait = timeout
+                if acked == lastBlock {
+                    return Outcome(status: "ok", bytes: size, detail: summary())
+                }
+                guard sendWindow() else {
+                    send(socket, TFTPPacket.error(.undefined, "read error"))
+                    return Outcome(status: "error 0", bytes: 0, detail: "read error")
+                }
+                deadline = monotonicMilliseconds() + wait
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import OverlayKit
+import SystemPackage
+
+extension Overlay {
+    struct BootConfig: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "boot-config",
+            abstract: "Write a fleet's per-MAC iPXE, PXELINUX and GRUB boot files into a directory.",
+            discussion: """
+                Reads FILE (fleet.toml), checks it against the kernel, base initrd, base.json and overlay manifests in \
+                DIR, and writes boot.ipxe, ipxe/<mac>, ipxe/default, pxelinux.cfg/01-<mac>, pxelinux.cfg/default, \
+                grub.cfg-01-<mac> and grub.cfg under OUT, for any static web or TFTP server. Each file appears \
+                atomically; files an earlier run wrote for nodes no longer in the fleet are removed (the list is kept \
+                in OUT/.overlay-boot-files). If the fleet does not validate, nothing is written.
+                """)
+
+        @Option(
+            name: .customLong("dir"),
+            help: ArgumentHelp("The served directory: kernel, base initrd with base.json, overlays with their manifests.", valueName: "DIR"))
+        var directory: String
+
+        @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file.", valueName: "FILE"))
+        var fleetFile: String
+
+        @Option(name: .customLong("out"), help: ArgumentHelp("Where to write the boot files; often DIR itself.", valueName: "OUT"))
+        var output: String
+
+        @Flag(help: "Print the written files as JSON.")
+        var json = false
+
+        func run() throws {
+            let fleet = try Fleet.load(file: FilePath(fleetFile), servedDirectory: FilePath(directory))
+            let written = try fleet.writeBootFiles(to: FilePath(output))
+            if json {
+                let files = written.map { "\"\($0)\"" }.joined(separator: ", ")
+                print("{\"directory\": \"\(Self.escaped(output))\", \"files\": [\(files)], \"nodes\": \(fleet.nodes.count), \"roles\": \(fleet.roles.count)}")
+            } else {
+                print(
+                    "wrote \(counted(written.count, "boot file")) for \(counted(fleet.nodes.count, "node")) and \(counted(fleet.roles.count, "role")) to \(output)"
+                )
+            }
+        }
+
+        /// JSON string escaping for a path given on the command line.
+        static func escaped(_ text: String) -> String {
+            var out = ""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                default:
+                    if scalar.value < 0x20 {
+                        let hex = String(scalar.value, radix: 16)
+                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    } else {
+                        out.unicodeScalars.append(scalar)
+                    }
+                }
+            }
+            return out
+        }
+    }
+}

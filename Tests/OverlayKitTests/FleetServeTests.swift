@@ -1,0 +1,280 @@
+import Foundation
+import SystemPackage
+import Testing
+
+@testable import OverlayKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `overlay` executable built beside this test bundle, driven the way an admin drives it, with curl as client.
+@Suite(.serialized) struct FleetServeTests {
+    static let nodeMAC = "52-54-00-12-34-56"
+    static let fleetText =
+        FleetFixture.header + """
+            [roles.compute]
+            plugins = ["cim", "vdsm"]
+
+            [[nodes]]
+            mac  = "52:54:00:12:34:56"
+            role = "compute"
+
+            """
+
+    @Test func servesGeneratedFilesOverHTTPAndTFTPAndReloads() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        try fixture.addOverlay("cim", "1.0")
+        try fixture.addOverlay("vdsm", "1.2")
+        try fixture.writeFleet(Self.fleetText)
+
+        let server = try OverlayProcess(
+            ["serve", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0"],
+            in: fixture.root)
+        defer { server.terminate() }
+        let banner = try server.waitForEvent("overlay serve: serving ")
+        #expect(banner.hasSuffix("; fleet \(fixture.fleetFile): 1 node, 1 role, unknown MACs are refused"), "\(banner)")
+        let http = try #require(Self.port(after: "HTTP on 127.0.0.1:", in: banner))
+        let tftp = try #require(Self.port(after: "TFTP on 127.0.0.1:", in: banner))
+
+        let entry = try curl("http://127.0.0.1:\(http)/boot.ipxe")
+        #expect(entry.hasPrefix("#!ipxe\n"))
+        #expect(entry.contains("imgfetch --name node ipxe/${netX/mac:hexhyp} || goto unknown\n"))
+        let overHTTP = try curl("http://127.0.0.1:\(http)/ipxe/\(Self.nodeMAC)")
+        let overTFTP = try curl("tftp://127.0.0.1:\(tftp)/ipxe/\(Self.nodeMAC)")
+        #expect(overHTTP == overTFTP)
+        #expect(overTFTP.contains("kernel ../vmlinuz initrd=base.cpio.zst initrd=cim-1.0.cpio.zst initrd=vdsm-1.2.cpio.zst console=ttyS0\n"))
+        #expect(overTFTP.contains("initrd --name vdsm-1.2.cpio.zst ../overlays/vdsm-1.2.cpio.zst\nboot\n"))
+        #expect(
+            try curl("tftp://127.0.0.1:\(tftp)/ipxe/52-54-00-99-99-99").contains(
+                "echo overlay: no boot configuration for 52:54:00:99:99:99 in fleet.toml: add it to [[nodes]] or set [defaults] role.\nexit 1\n"))
+        // The files the scripts name are served from the directory, with the manifest's digest as ETag.
+        #expect(try curl("tftp://127.0.0.1:\(tftp)/overlays/cim-1.0.cpio.zst") == "overlay")
+        let headers = try curl("http://127.0.0.1:\(http)/overlays/vdsm-1.2.cpio.zst", "--head")
+        let digest = try #require(Fleet.load(file: fixture.fleetFile, servedDirectory: fixture.served).digest(of: "overlays/vdsm-1.2.cpio.zst"))
+        #expect(headers.contains("ETag: \"\(digest)\""), "\(headers)")
+
+        // An edit to the fleet file is picked up without a signal.
+        try fixture.writeFleet(Self.fleetText.replacingOccurrences(of: "console=ttyS0", with: "console=ttyS1"))
+        #expect(try server.waitForEvent("overlay serve: reloaded the fleet (\(fixture.fleetFile) changed)") != "")
+        #expect(try curl("http://127.0.0.1:\(http)/ipxe/\(Self.nodeMAC)").contains("console=ttyS1\n"))
+
+        // A broken edit is refused with one line, and the previous fleet keeps being served.
+        try fixture.writeFleet(Self.fleetText.replacingOccurrences(of: "plugins = ", with: "plugin = "))
+        let refused = try server.waitForEvent("overlay serve: reload (\(fixture.fleetFile) changed) failed")
+        #expect(
+            refused
+                == "overlay serve: reload (\(fixture.fleetFile) changed) failed, still serving the previous fleet: \(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it."
+        )
+        #expect(try curl("tftp://127.0.0.1:\(tftp)/ipxe/\(Self.nodeMAC)").contains("console=ttyS1\n"))
+
+        // SIGHUP re-reads the served directory's manifests too: vdsm 1.2 replaced by 1.3.
+        try fixture.writeFleet(Self.fleetText)
+        _ = try server.waitForEvent("overlay serve: reloaded the fleet (\(fixture.fleetFile) changed)", occurrence: 2)
+        try FileManager.default.removeItem(atPath: fixture.served.appending("overlays/vdsm-1.2.json").string)
+        try fixture.addOverlay("vdsm", "1.3")
+        server.signal(SIGHUP)
+        _ = try server.waitForEvent("overlay serve: reloaded the fleet (SIGHUP)")
+        #expect(try curl("http://127.0.0.1:\(http)/ipxe/\(Self.nodeMAC)").contains("initrd --name vdsm-1.3.cpio.zst ../overlays/vdsm-1.3.cpio.zst\n"))
+
+        #expect(server.terminate() == 0)
+        #expect(try server.events().hasSuffix("overlay serve: stopping on SIGTERM\noverlay serve: stopped\n"))
+    }
+
+    @Test func withoutFleetItIsAFileServerWithJSONLog() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        let server = try OverlayProcess(["serve", "--dir", fixture.served.string, "--http", "127.0.0.1:0", "--json-log"], in: fixture.root)
+        defer { server.terminate() }
+        let banner = try server.waitForEvent("overlay serve: serving ")
+        #expect(banner.hasSuffix("over HTTP on 127.0.0.1:\(Self.port(after: "HTTP on 127.0.0.1:", in: banner) ?? 0); no fleet, files only"))
+        let http = try #require(Self.port(after: "HTTP on 127.0.0.1:", in: banner))
+        #expect(try curl("http://127.0.0.1:\(http)/vmlinuz") == "kernel image")
+        #expect(try curl("http://127.0.0.1:\(http)/boot.ipxe", "--write-out", "%{http_code}", "--output", "/dev/null") == "404")
+        #expect(server.terminate() == 0)
+        let lines = try server.output().split(separator: "\n")
+        #expect(lines.count == 2)
+        let paths = try lines.map { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["path"] as? String
+        }
+        #expect(paths == ["/vmlinuz", "/boot.ipxe"])
+    }
+
+    @Test func bootConfigWritesNothingForABrokenFleet() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        try fixture.addOverlay("cim", "1.0")
+        try fixture.writeFleet(Self.fleetText)
+        let out = FilePath(fixture.root.path).appending("out")
+
+        let failing = try OverlayProcess(
+            ["boot-config", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--out", out.string], in: fixture.root)
+        #expect(failing.wait() != 0)
+        #expect(
+            try failing.events()
+                == "Error: \(fixture.fleetFile): roles.compute.plugins[1]: no overlay for plugin \"vdsm\" in \(fixture.served) (overlays found: cim-1.0); build it with overlay build into that directory or fix the name.\n"
+        )
+        #expect(!FileManager.default.fileExists(atPath: out.string))
+
+        try fixture.addOverlay("vdsm", "1.2")
+        let working = try OverlayProcess(
+            ["boot-config", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--out", out.string], in: fixture.root)
+        #expect(working.wait() == 0)
+        #expect(try working.output() == "wrote 7 boot files for 1 node and 1 role to \(out)\n")
+        #expect(
+            try String(contentsOfFile: out.appending("ipxe/\(Self.nodeMAC)").string, encoding: .utf8)
+                == Fleet.load(file: fixture.fleetFile, servedDirectory: fixture.served).document(at: "ipxe/\(Self.nodeMAC)")?.body)
+    }
+
+    /// Debian's iPXE in QEMU, pointed at the server over TFTP and over HTTP, follows boot.ipxe to the node's script
+    /// and fetches what it names, in order, from paths relative to that script. The "kernel" is an iPXE script, so
+    /// that iPXE accepts it and goes on to the initrds without a real kernel.
+    @Test func ipxeInQEMUFetchesWhatTheScriptsName() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        try fixture.addOverlay("cim", "1.0")
+        try fixture.addOverlay("vdsm", "1.2")
+        try fixture.write("#!ipxe\necho overlay test kernel reached\n", at: "vmlinuz")
+        try fixture.writeFleet(Self.fleetText)
+        let server = try OverlayProcess(
+            ["serve", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0"],
+            in: fixture.root)
+        defer { server.terminate() }
+        let banner = try server.waitForEvent("overlay serve: serving ")
+        let http = try #require(Self.port(after: "HTTP on 127.0.0.1:", in: banner))
+        let tftp = try #require(Self.port(after: "TFTP on 127.0.0.1:", in: banner))
+        let expected = [
+            "boot.ipxe", "ipxe/52-54-00-12-34-56", "vmlinuz", "base.cpio.zst", "overlays/cim-1.0.cpio.zst", "overlays/vdsm-1.2.cpio.zst",
+        ]
+        for (proto, url) in [("tftp", "tftp://10.0.2.2:\(tftp)/boot.ipxe"), ("http", "http://10.0.2.2:\(http)/boot.ipxe")] {
+            let console = try QEMU(bootfile: url, mac: "52:54:00:12:34:56", in: fixture.root)
+            defer { console.stop() }
+            try console.waitFor("overlay test kernel reached")
+            var fetched: [String] = []
+            for line in try server.output().split(separator: "\n") {
+                let fields = line.split(separator: " ").map(String.init)
+                if fields.count > 4 && fields[1] == proto { fetched.append(String(fields[4].drop(while: { $0 == "/" }))) }
+            }
+            #expect(fetched == expected, "\(proto)")
+        }
+        // A MAC the fleet does not list is named on the node's console.
+        let stranger = try QEMU(bootfile: "http://10.0.2.2:\(http)/boot.ipxe", mac: "52:54:00:99:99:99", in: fixture.root)
+        defer { stranger.stop() }
+        try stranger.waitFor("overlay: no boot configuration for 52:54:00:99:99:99 in fleet.toml")
+    }
+
+    static func port(after marker: String, in line: String) -> UInt16? {
+        guard let range = line.range(of: marker) else { return nil }
+        return UInt16(line[range.upperBound...].prefix(while: \.isNumber))
+    }
+}
+
+/// curl's output for `url`; fails the test when curl fails.
+func curl(_ url: String, _ options: String...) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    process.arguments = ["--silent", "--show-error", "--max-time", "10"] + options + [url]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    struct CurlFailed: Error, CustomStringConvertible { let description: String }
+    guard process.terminationStatus == 0 else { throw CurlFailed(description: "curl \(url) exited with \(process.terminationStatus)") }
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// The built `overlay` executable running with its standard output and error in files.
+final class OverlayProcess {
+    let process = Process()
+    let stdoutPath: String
+    let stderrPath: String
+
+    struct Timeout: Error, CustomStringConvertible { let description: String }
+
+    init(_ arguments: [String], in directory: URL) throws {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("overlay")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw Timeout(description: "\(executable.path) is missing: build the overlay product first (swift build)")
+        }
+        let id = UUID().uuidString
+        stdoutPath = directory.appendingPathComponent("stdout-\(id)").path
+        stderrPath = directory.appendingPathComponent("stderr-\(id)").path
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+    }
+
+    func output() throws -> String { try String(contentsOfFile: stdoutPath, encoding: .utf8) }
+    func events() throws -> String { try String(contentsOfFile: stderrPath, encoding: .utf8) }
+
+    /// The `occurrence`-th line of standard error starting with `prefix`, waiting up to 15 seconds for it.
+    func waitForEvent(_ prefix: String, occurrence: Int = 1) throws -> String {
+        for _ in 0..<150 {
+            let lines = try events().split(separator: "\n").filter { $0.hasPrefix(prefix) }
+            if lines.count >= occurrence { return String(lines[occurrence - 1]) }
+            if !process.isRunning { break }
+            usleep(100_000)
+        }
+        throw Timeout(description: "no line starting with \"\(prefix)\" (#\(occurrence)) from overlay; it wrote: \((try? events()) ?? "")")
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    func wait() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    @discardableResult
+    func terminate() -> Int32 {
+        if process.isRunning { signal(SIGTERM) }
+        return wait()
+    }
+}
+
+/// A QEMU x86 machine that network-boots with its iPXE ROM, its serial console in a file.
+final class QEMU {
+    let process = Process()
+    let consolePath: String
+
+    init(bootfile: String, mac: String, in directory: URL) throws {
+        consolePath = directory.appendingPathComponent("console-\(UUID().uuidString)").path
+        _ = FileManager.default.createFile(atPath: consolePath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
+        process.arguments = [
+            "-m", "256", "-nographic", "-no-reboot", "-netdev", "user,id=n0,bootfile=\(bootfile)",
+            "-device", "virtio-net-pci,netdev=n0,mac=\(mac)", "-boot", "n",
+        ]
+        process.standardOutput = FileHandle(forWritingAtPath: consolePath)
+        process.standardError = FileHandle(forWritingAtPath: consolePath)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits up to 90 seconds (QEMU without KVM is slow) for `text` on the console.
+    func waitFor(_ text: String) throws {
+        for _ in 0..<900 {
+            let console = (try? String(decoding: Data(contentsOf: URL(fileURLWithPath: consolePath)), as: UTF8.self)) ?? ""
+            if console.contains(text) { return }
+            if !process.isRunning { break }
+            usleep(100_000)
+        }
+        let console = (try? String(decoding: Data(contentsOf: URL(fileURLWithPath: consolePath)), as: UTF8.self)) ?? ""
+        throw OverlayProcess.Timeout(description: "\"\(text)\" did not appear on the node's console; it shows: \(console.suffix(2000))")
+    }
+
+    /// SIGKILL: a process started from a test thread inherits that thread's blocked signals, SIGTERM among them,
+    /// and QEMU does not unblock it.
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
