@@ -271,3 +271,44 @@ struct HTTPServerTests {
         #expect(TCPProbe(port: server.port) == nil)
     }
 }
+
+/// A catalog whose answers change while the servers run, as a fleet reload does.
+final class ReloadingCatalog: ServeCatalog, @unchecked Sendable {
+    private let lock = NSLock()
+    private var script = "#!ipxe\necho first\n"
+
+    func reload(_ text: String) { lock.withLock { script = text } }
+
+    func generatedDocument(path: String) -> GeneratedDocument? {
+        guard path == "boot.ipxe" else { return nil }
+        return lock.withLock { GeneratedDocument(body: Array(script.utf8), contentType: "text/plain") }
+    }
+
+    func knownDigest(path: String) -> String? { nil }
+}
+
+@Suite(.serialized)
+struct CatalogReloadTests {
+    @Test func bothServersAskTheCatalogOnEveryRequest() throws {
+        let scratch = try Scratch()
+        try scratch.write("root/.keep", "")
+        let catalog = ReloadingCatalog()
+        let http = try HTTPServer(root: FilePath(scratch.path + "/root"), bind: "127.0.0.1:0", catalog: catalog, log: .disabled)
+        let tftp = try TFTPServer(root: FilePath(scratch.path + "/root"), bind: "127.0.0.1:0", catalog: catalog, log: .disabled)
+        try http.start()
+        try tftp.start()
+        defer {
+            http.stop()
+            tftp.stop()
+        }
+        let out = scratch.path + "/boot.out"
+        #expect(try run("/usr/bin/curl", ["-sS", "http://127.0.0.1:\(http.port)/boot.ipxe"]).text == "#!ipxe\necho first\n")
+        catalog.reload("#!ipxe\necho second\n")
+        #expect(try run("/usr/bin/curl", ["-sS", "http://127.0.0.1:\(http.port)/boot.ipxe"]).text == "#!ipxe\necho second\n")
+        #expect(try run("/usr/bin/curl", ["-sS", "-o", out, "tftp://127.0.0.1:\(tftp.port)/boot.ipxe"]).status == 0)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "#!ipxe\necho second\n")
+        catalog.reload("#!ipxe\necho third\n")
+        #expect(try run("/usr/bin/curl", ["-sS", "-o", out, "tftp://127.0.0.1:\(tftp.port)/boot.ipxe"]).status == 0)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "#!ipxe\necho third\n")
+    }
+}
