@@ -237,6 +237,13 @@ import Testing
         let manifests = try JSONDecoder().decode([OverlayManifest].self, from: Data(built.stdout.utf8))
         #expect(manifests.map(\.base) == [manifest.identity])
 
+        // The same inputs give the same base image, byte for byte.
+        let twin = work.appendingPathComponent("twin-base")
+        let recreated = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--package", "kernel", "--package", "corelib",
+                                     "--package", "ovirt-node-release", "--out", twin.path])
+        #expect(recreated.status == 0, "\(recreated.stderr)")
+        #expect(try Data(contentsOf: twin.appendingPathComponent("base.cpio.zst")) == Data(contentsOf: out.appendingPathComponent("base.cpio.zst")))
+
         let again = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--out", out.path])
         #expect(again.status == 1)
         #expect(again.stderr == "overlay: \(out.path)/rootfs already exists; remove it or choose another --out directory\n")

@@ -43,11 +43,15 @@ public struct BaseBuilder: Sendable {
         progress("fetching \(plan.count) packages")
         let files = try PackageFetcher(cache: options.cache, scratch: work).fetch(plan)
         let partialRoot = work.appending("rootfs")
+        // rpm stamps each package's install time into the rpmdb: from SOURCE_DATE_EPOCH when set, else the
+        // clock. Give it the build's epoch so the same inputs give the same base image.
+        setenv("SOURCE_DATE_EPOCH", String(sourceDateEpoch), 1)
         _ = try PackageInstaller.installBase(packages: files, root: partialRoot) { step in
             progress("installing \(step.completed)/\(step.total) \(step.package)")
         }
 
         let base = try BaseImage(root: partialRoot)
+        try Self.dropSQLiteScratch(in: partialRoot.appending(String(base.dbPath.dropFirst())))
         let nevras = try base.installedPackages(arch: options.arch)
         let identity = BaseIdentity.of(packages: nevras)
 
@@ -68,6 +72,20 @@ public struct BaseBuilder: Sendable {
         try AtomicFile.write(try JSONEncoder.manifest.encode(manifest) + Data("\n".utf8), to: manifestPath)
         try FileManager.default.moveItem(atPath: partialRoot.string, toPath: rootfs.string)
         return Result(manifest: manifest, rootfs: rootfs, manifestPath: manifestPath)
+    }
+
+    /// rpm leaves sqlite's shared-memory index (`-shm`, different bytes every run) and an empty write-ahead
+    /// log beside a closed rpmdb: neither holds data, and both would make the base image differ between builds.
+    /// A non-empty `-wal` holds data, and then both stay.
+    static func dropSQLiteScratch(in directory: FilePath) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.string) where name.hasSuffix("-wal") {
+            let wal = directory.appending(name)
+            let size = (try FileManager.default.attributesOfItem(atPath: wal.string)[.size] as? NSNumber)?.intValue ?? -1
+            guard size == 0 else { continue }
+            try FileManager.default.removeItem(atPath: wal.string)
+            let shm = directory.appending(String(name.dropLast(4)) + "-shm")
+            if FileManager.default.fileExists(atPath: shm.string) { try FileManager.default.removeItem(atPath: shm.string) }
+        }
     }
 
     /// `boot/vmlinuz` or the newest-named `boot/vmlinuz-*` of a root.

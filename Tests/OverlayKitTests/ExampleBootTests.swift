@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// The example OS of pxe-examples/ (built by `make example`, which `make test` runs first), served by
+/// `overlay serve` and network-booted in QEMU: each node's console must list exactly its role's plugins.
+@Suite(.serialized) struct ExampleBootTests {
+    static let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let served = project.appendingPathComponent("pxe-examples/build/serve")
+    static let fleet = project.appendingPathComponent("pxe-examples/fleet.toml")
+    static let bootNode = project.appendingPathComponent("pxe-examples/boot-node.sh")
+
+    /// The console lines `/init` prints: `BASE …`, `PLUGIN <name> <version>`…, `OVERLAY-NODE READY`.
+    static func initLines(_ console: String) -> [String] {
+        console.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { $0.hasPrefix("BASE ") || $0.hasPrefix("PLUGIN ") || $0 == "NO PLUGINS" || $0 == "OVERLAY-NODE READY" }
+    }
+
+    func boot(_ url: String, mac: String) throws -> [String] {
+        let console = try RPMFixture.run(["bash", Self.bootNode.path, url, mac, "240"])
+        return Self.initLines(console)
+    }
+
+    @Test func eachNodeBootsExactlyItsRolesPluginsOverHTTPAndTFTP() throws {
+        guard FileManager.default.fileExists(atPath: Self.served.appendingPathComponent("base.json").path) else {
+            Issue.record("\(Self.served.path) is missing: run `make example` first (`make test` does)")
+            return
+        }
+        let scratch = try RPMFixture.temporaryDirectory("example-boot")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let server = try OverlayProcess(["serve", "--dir", Self.served.path, "--fleet", Self.fleet.path,
+                                         "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0"], in: scratch)
+        defer { server.terminate() }
+        let started = try server.waitForEvent("serving ")
+        let http = try #require(FleetServeTests.port(after: "HTTP on 127.0.0.1:", in: started))
+        let tftp = try #require(FleetServeTests.port(after: "TFTP on 127.0.0.1:", in: started))
+
+        // compute, over HTTP
+        #expect(try boot("http://10.0.2.2:\(http)/boot.ipxe", mac: "52:54:00:12:34:56") == [
+            "BASE oVirt Node Example 3.0", "PLUGIN cim 1.0", "PLUGIN vdsm 1.0", "OVERLAY-NODE READY",
+        ])
+        // monitoring, over TFTP: another role, another plugin set, from the same base
+        #expect(try boot("tftp://10.0.2.2:\(tftp)/boot.ipxe", mac: "52:54:00:12:34:57") == [
+            "BASE oVirt Node Example 3.0", "PLUGIN monitor 1.0", "OVERLAY-NODE READY",
+        ])
+        let log = try server.output()
+        #expect(log.contains("vdsm-1.0.cpio.zst"))
+        #expect(log.contains("monitor-1.0.cpio.zst"))
+    }
+}
