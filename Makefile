@@ -169,7 +169,15 @@ example-boot: example
 	$(EX)/boot-example.sh $(BIN) $(EXB)/serve $(EX)/fleet.toml
 
 # The whole story in one command: spec files → RPMs → base → overlays → served → booted.
-demo: example-boot
+demo: example
+	@echo; echo "== what the overlays hold (overlay inspect, first lines):"
+	@for f in $(EXB)/overlays/*.cpio.zst; do $(BIN) inspect $$f | sed -n '1,9p'; echo; done
+	@echo "== overlay serve on 127.0.0.1, nodes PXE-booted in QEMU (iPXE, TCG: about 10 s a node):"
+	$(EX)/boot-example.sh $(BIN) $(EXB)/serve $(EX)/fleet.toml
+	@echo; echo "== the console of node 52:54:00:12:34:56 (role compute: vdsm, cim):"
+	@grep -E '^(BASE|PLUGIN|NO PLUGINS|OVERLAY-NODE)' $(EXB)/boot-52-54-00-12-34-56.log
+	@echo; echo "== the console of node 52:54:00:12:34:57 (role monitoring: monitor):"
+	@grep -E '^(BASE|PLUGIN|NO PLUGINS|OVERLAY-NODE)' $(EXB)/boot-52-54-00-12-34-57.log
 
 example-clean:
 	rm -rf $(EXB)/rpmbuild $(EXB)/sources $(EXB)/repos $(EXB)/plugins $(EXB)/rootfs $(EXB)/overlays $(EXB)/metadata-cache \

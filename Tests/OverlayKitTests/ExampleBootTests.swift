@@ -30,7 +30,7 @@ import Testing
         let server = try OverlayProcess(["serve", "--dir", Self.served.path, "--fleet", Self.fleet.path,
                                          "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0"], in: scratch)
         defer { server.terminate() }
-        let started = try server.waitForEvent("serving ")
+        let started = try server.waitForEvent("overlay serve: serving ")
         let http = try #require(FleetServeTests.port(after: "HTTP on 127.0.0.1:", in: started))
         let tftp = try #require(FleetServeTests.port(after: "TFTP on 127.0.0.1:", in: started))
 
