@@ -97,8 +97,11 @@ final class ZstdCompressor {
         if level > 19 { try set(ZSTD_c_windowLog, ZstdSink.maxWindowLog, path) }
         // zstd's multi-threaded mode writes the same bytes whatever the number of workers (≥ 1), so every
         // machine packs the same overlay while using all its cores. It still writes one frame.
+        // A fixed 4 MiB job size keeps the output independent of the machine too, and splits a plugin of a few
+        // tens of MiB into enough jobs to keep the cores busy (zstd's default job is 4 windows, 32 MiB at -19).
         let workers = Int32(clamping: max(1, min(ProcessInfo.processInfo.activeProcessorCount, 16)))
         try set(ZSTD_c_nbWorkers, workers, path)
+        try set(ZSTD_c_jobSize, 4 << 20, path)
     }
 
     private func set(_ parameter: ZSTD_cParameter, _ value: Int32, _ path: FilePath) throws {
