@@ -270,6 +270,18 @@ struct HTTPServerTests {
         #expect(idle.closedByServer(within: 2))
         #expect(TCPProbe(port: server.port) == nil)
     }
+
+    @Test func servesAndLogsAnIPv6Client() throws {
+        let scratch = try Scratch()
+        try scratch.write("root/ok.txt", "inside\n")
+        let log = try LogFile(scratch)
+        let server = try HTTPServer(root: FilePath(scratch.path + "/root"), bind: "[::1]:0", catalog: nil, log: AccessLog(log.fd))
+        try server.start()
+        defer { server.stop() }
+        let get = try run("/usr/bin/curl", ["-sS", "-g", "http://[::1]:\(server.port)/ok.txt"])
+        #expect(get.text == "inside\n", "\(get.stderr)")
+        #expect(log.line { $0.contains("GET /ok.txt 200 7") }?.contains(" [::1]:") == true)
+    }
 }
 
 /// A catalog whose answers change while the servers run, as a fleet reload does.
