@@ -14,11 +14,8 @@ struct HTTPServerTests {
 
         init(limits: HTTPLimits = .init(), catalog: (any ServeCatalog)? = FleetCatalog()) throws {
             scratch = try Scratch()
-            root = scratch.path + "/root"
+            root = try scratch.rootWithEscapes()
             try scratch.write("root/boot/.keep", "")
-            try scratch.write("root-private/secret", "secret outside the root\n")
-            try FileManager.default.createSymbolicLink(atPath: root + "/escape", withDestinationPath: scratch.path + "/root-private/secret")
-            try FileManager.default.createSymbolicLink(atPath: root + "/up", withDestinationPath: "..")
             log = try LogFile(scratch)
             server = try HTTPServer(root: FilePath(root), bind: "127.0.0.1:0", catalog: catalog, log: AccessLog(log.fd), limits: limits)
             try server.start()
@@ -269,6 +266,18 @@ struct HTTPServerTests {
         server.stop()
         #expect(idle.closedByServer(within: 2))
         #expect(TCPProbe(port: server.port) == nil)
+    }
+
+    @Test func servesAndLogsAnIPv6Client() throws {
+        let scratch = try Scratch()
+        try scratch.write("root/ok.txt", "inside\n")
+        let log = try LogFile(scratch)
+        let server = try HTTPServer(root: FilePath(scratch.path + "/root"), bind: "[::1]:0", catalog: nil, log: AccessLog(log.fd))
+        try server.start()
+        defer { server.stop() }
+        let get = try run("/usr/bin/curl", ["-sS", "-g", "http://[::1]:\(server.port)/ok.txt"])
+        #expect(get.text == "inside\n", "\(get.stderr)")
+        #expect(log.line { $0.contains("GET /ok.txt 200 7") }?.contains(" [::1]:") == true)
     }
 }
 

@@ -44,6 +44,17 @@ final class Scratch {
     }
 
     func write(_ relative: String, _ text: String) throws { try write(relative, Data(text.utf8)) }
+
+    /// Makes the directory `root` beside a private sibling `root-private/secret`, with two symlinks in the root
+    /// that point out of it (`escape` to the secret, `up` to the parent); returns the root's path.
+    func rootWithEscapes() throws -> String {
+        let root = path + "/root"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try write("root-private/secret", "secret outside the root\n")
+        try FileManager.default.createSymbolicLink(atPath: root + "/escape", withDestinationPath: path + "/root-private/secret")
+        try FileManager.default.createSymbolicLink(atPath: root + "/up", withDestinationPath: "..")
+        return root
+    }
 }
 
 /// The output of a finished subprocess.

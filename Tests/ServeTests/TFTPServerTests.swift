@@ -15,11 +15,8 @@ struct TFTPServerTests {
 
         init(limits: TFTPLimits = .init(), catalog: (any ServeCatalog)? = FleetCatalog()) throws {
             scratch = try Scratch()
-            root = scratch.path + "/root"
+            root = try scratch.rootWithEscapes()
             try scratch.write("root/boot/vmlinuz", Data())
-            try scratch.write("root-private/secret", "secret outside the root\n")
-            try FileManager.default.createSymbolicLink(atPath: root + "/escape", withDestinationPath: scratch.path + "/root-private/secret")
-            try FileManager.default.createSymbolicLink(atPath: root + "/up", withDestinationPath: "..")
             log = try LogFile(scratch)
             server = try TFTPServer(root: FilePath(root), bind: "127.0.0.1:0", catalog: catalog, log: AccessLog(log.fd), limits: limits)
             try server.start()

@@ -50,7 +50,7 @@ struct HTTPConnection: Sendable {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while drained < 1 << 16 {
             let remaining = deadline - monotonicMilliseconds()
-            guard remaining > 0, waitFor(fd, wakeup: server.wakeup, milliseconds: remaining) == .ready else { return }
+            guard remaining > 0, waitFor(fd, wakeup: server.listener.wakeup, milliseconds: remaining) == .ready else { return }
             let count = chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
             if count <= 0 { return }
@@ -80,7 +80,7 @@ struct HTTPConnection: Sendable {
             if buffer.count > limits.maxHeaderBytes { return .failed(.badRequest) }
             let remaining = deadline - monotonicMilliseconds()
             if remaining <= 0 { return headStarted ? .failed(.requestTimeout) : .closed }
-            switch waitFor(fd, wakeup: server.wakeup, milliseconds: remaining) {
+            switch waitFor(fd, wakeup: server.listener.wakeup, milliseconds: remaining) {
             case .woken: return .closed
             case .timedOut: return headStarted ? .failed(.requestTimeout) : .closed
             case .ready: break

@@ -1,5 +1,4 @@
 import Posix
-import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -13,24 +12,17 @@ import SystemPackage
 /// poll deadlines and socket timeouts, so the cooperative pool is never blocked.
 public final class HTTPServer: Sendable {
     let root: ServeRoot
-    let socket: FileDescriptor
-    let address: SocketAddress
+    let listener: Listener<Connections>
     let catalog: (any ServeCatalog)?
     let log: AccessLog
     let limits: HTTPLimits
-    let wakeup: Wakeup
-    private let state = Mutex(State())
 
-    private struct State {
-        var acceptor: pthread_t?
-        var started = false
-        var stopped = false
-        var socketClosed = false
-        var connections = Set<Int32>()
+    struct Connections {
+        var open = Set<Int32>()
     }
 
     /// The port the server listens on (the one chosen by the system when bound to port 0).
-    public var port: UInt16 { address.port }
+    public var port: UInt16 { listener.address.port }
 
     /// Opens `root`, binds and listens; call `start()` or `run()` to serve.
     public init(root: FilePath, bind: SocketAddress, catalog: (any ServeCatalog)?, log: AccessLog, limits: HTTPLimits = .init()) throws {
@@ -38,16 +30,9 @@ public final class HTTPServer: Sendable {
         self.catalog = catalog
         self.log = log
         self.limits = limits
-        wakeup = try Wakeup()
-        do {
-            socket = try Socket.bound(Int32(SOCK_STREAM.rawValue), bind)
-            try systemCall("listen", bind.description) { [socket] in Glibc.listen(socket.rawValue, 1024) }
-        } catch {
-            throw ServeError.socket(address: bind.description, reason: error)
+        listener = try Listener(type: Int32(SOCK_STREAM.rawValue), bind: bind, sessions: Connections()) { socket throws(SystemCallError) in
+            try systemCall("listen", bind.description) { Glibc.listen(socket.rawValue, 1024) }
         }
-        var bound = bind
-        bound.port = Socket.localAddress(socket)?.port ?? bind.port
-        address = bound
     }
 
     /// Like `init(root:bind:...)` with the address as "ADDR:PORT".
@@ -57,60 +42,27 @@ public final class HTTPServer: Sendable {
 
     deinit { stop() }
 
-    /// Closes the listening socket once, after its thread has ended, so the port is free again.
-    private func closeSocket() {
-        let close = state.withLock { state -> Bool in
-            defer { state.socketClosed = true }
-            return !state.socketClosed
-        }
-        if close { _ = Glibc.close(socket.rawValue) }
-    }
-
     /// Starts accepting on a dedicated thread and returns.
     public func start() throws {
-        let go = state.withLock { state -> Bool in
-            if state.started || state.stopped { return false }
-            state.started = true
-            return true
-        }
-        guard go else { return }
-        let thread = try ServeThread.start(name: "HTTP acceptor", detached: false) { [self] in acceptLoop() }
-        state.withLock { $0.acceptor = thread }
+        try listener.start(name: "HTTP acceptor") { [self] in acceptLoop() }
     }
 
     /// Starts serving and blocks until `stop()` is called from another thread.
     public func run() throws {
         try start()
-        while waitFor(wakeup.fd, wakeup: wakeup, milliseconds: -1) == .timedOut {}
-        waitForAcceptor()
+        listener.waitUntilStopped()
     }
 
     /// Stops accepting, closes open connections, and waits (up to a few seconds) for their threads to end.
     public func stop() {
-        let open = state.withLock { state -> [Int32] in
-            state.stopped = true
-            return Array(state.connections)
-        }
-        wakeup.signal()
-        waitForAcceptor()
-        closeSocket()
+        let open = listener.stop { Array($0.open) }
         for fd in open { _ = shutdown(fd, Int32(SHUT_RDWR)) }
-        let deadline = monotonicMilliseconds() + 5000
-        while !state.withLock({ $0.connections.isEmpty }) && monotonicMilliseconds() < deadline {
-            usleep(5000)
-        }
-    }
-
-    private func waitForAcceptor() {
-        let thread = state.withLock { state -> pthread_t? in
-            defer { state.acceptor = nil }
-            return state.acceptor
-        }
-        if let thread { ServeThread.join(thread) }
+        listener.waitForSessions { $0.open.isEmpty }
     }
 
     private func acceptLoop() {
-        while waitFor(socket, wakeup: wakeup, milliseconds: -1) == .ready {
+        let socket = listener.socket
+        while waitFor(socket, wakeup: listener.wakeup, milliseconds: -1) == .ready {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &storage) {
@@ -126,9 +78,9 @@ public final class HTTPServer: Sendable {
                 _ = close(fd)
                 continue
             }
-            let admitted = state.withLock { state -> Bool in
-                guard !state.stopped, state.connections.count < limits.maxConnections else { return false }
-                state.connections.insert(fd)
+            let admitted = listener.withLock { state -> Bool in
+                guard !state.stopped, state.sessions.open.count < limits.maxConnections else { return false }
+                state.sessions.open.insert(fd)
                 return true
             }
             guard admitted else {
@@ -139,11 +91,11 @@ public final class HTTPServer: Sendable {
             do {
                 try ServeThread.start(name: "HTTP connection", detached: true, stackSize: 256 * 1024) { [self] in
                     connection.serve()
-                    _ = state.withLock { $0.connections.remove(fd) }
+                    _ = listener.withLock { $0.sessions.open.remove(fd) }
                     _ = close(fd)
                 }
             } catch {
-                _ = state.withLock { $0.connections.remove(fd) }
+                _ = listener.withLock { $0.sessions.open.remove(fd) }
                 refuse(fd, client)
             }
         }

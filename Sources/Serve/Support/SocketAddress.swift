@@ -90,22 +90,26 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         switch Int32(raw.ss_family) {
         case AF_INET:
             let sin = withUnsafePointer(to: &copy) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee } }
-            var addr = sin.sin_addr
-            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            guard inet_ntop(AF_INET, &addr, &text, socklen_t(text.count)) != nil else { return nil }
-            host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let text = Self.presentation(AF_INET, sin.sin_addr) else { return nil }
+            host = text
             port = UInt16(bigEndian: sin.sin_port)
-            storage = .v4(addr.s_addr)
+            storage = .v4(sin.sin_addr.s_addr)
         case AF_INET6:
             let sin6 = withUnsafePointer(to: &copy) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee } }
-            var addr = sin6.sin6_addr
-            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            guard inet_ntop(AF_INET6, &addr, &text, socklen_t(text.count)) != nil else { return nil }
-            host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let text = Self.presentation(AF_INET6, sin6.sin6_addr) else { return nil }
+            host = text
             port = UInt16(bigEndian: sin6.sin6_port)
-            storage = .v6(withUnsafeBytes(of: &addr) { Array($0) })
+            storage = .v6(withUnsafeBytes(of: sin6.sin6_addr) { Array($0) })
         default:
             return nil
         }
+    }
+
+    /// An `in_addr`/`in6_addr` of `family` as text, by `inet_ntop(3)`.
+    private static func presentation<Address>(_ family: Int32, _ address: Address) -> String? {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let written = withUnsafeBytes(of: address) { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
+        guard written != nil else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

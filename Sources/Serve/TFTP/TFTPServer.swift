@@ -12,26 +12,19 @@ import SystemPackage
 /// (its own port, the server's transfer ID), so a slow or lost client never holds up the others.
 public final class TFTPServer: Sendable {
     let root: ServeRoot
-    let socket: FileDescriptor
-    let address: SocketAddress
+    let listener: Listener<Transfers>
     let catalog: (any ServeCatalog)?
     let log: AccessLog
     let limits: TFTPLimits
-    let wakeup: Wakeup
-    private let state = Mutex(State())
 
-    private struct State {
-        var listener: pthread_t?
-        var started = false
-        var stopped = false
-        var socketClosed = false
+    struct Transfers {
         var active = 0
         /// Transfers by client endpoint, to recognise a client's resent RRQ.
-        var transfers: [SocketAddress: TransferToken] = [:]
+        var byClient: [SocketAddress: TransferToken] = [:]
     }
 
     /// The port the server listens on (the one chosen by the system when bound to port 0).
-    public var port: UInt16 { address.port }
+    public var port: UInt16 { listener.address.port }
 
     /// Opens `root` and binds the UDP socket; call `start()` or `run()` to serve.
     public init(root: FilePath, bind: SocketAddress, catalog: (any ServeCatalog)?, log: AccessLog, limits: TFTPLimits = .init()) throws {
@@ -39,19 +32,12 @@ public final class TFTPServer: Sendable {
         self.catalog = catalog
         self.log = log
         self.limits = limits
-        wakeup = try Wakeup()
-        do {
-            socket = try Socket.bound(Int32(SOCK_DGRAM.rawValue), bind)
+        listener = try Listener(type: Int32(SOCK_DGRAM.rawValue), bind: bind, sessions: Transfers()) { socket in
             // Room for a boot storm: hundreds of nodes powered on together send their RRQs in the same instant.
             // SO_RCVBUFFORCE passes rmem_max when the server runs as root; otherwise the kernel caps SO_RCVBUF.
             Socket.setOption(socket, SOL_SOCKET, SO_RCVBUF, 4 << 20)
             Socket.setOption(socket, SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
-        } catch {
-            throw ServeError.socket(address: bind.description, reason: error)
         }
-        var bound = bind
-        bound.port = Socket.localAddress(socket)?.port ?? bind.port
-        address = bound
     }
 
     /// Like `init(root:bind:...)` with the address as "ADDR:PORT".
@@ -61,60 +47,28 @@ public final class TFTPServer: Sendable {
 
     deinit { stop() }
 
-    /// Closes the listening socket once, after its thread has ended, so the port is free again.
-    private func closeSocket() {
-        let close = state.withLock { state -> Bool in
-            defer { state.socketClosed = true }
-            return !state.socketClosed
-        }
-        if close { _ = Glibc.close(socket.rawValue) }
-    }
-
     /// Starts serving on a dedicated thread and returns.
     public func start() throws {
-        let go = state.withLock { state -> Bool in
-            if state.started || state.stopped { return false }
-            state.started = true
-            return true
-        }
-        guard go else { return }
-        let thread = try ServeThread.start(name: "TFTP listener", detached: false) { [self] in listen() }
-        state.withLock { $0.listener = thread }
+        try listener.start(name: "TFTP listener") { [self] in listen() }
     }
 
     /// Starts serving and blocks until `stop()` is called from another thread.
     public func run() throws {
         try start()
-        while true {
-            if waitFor(wakeup.fd, wakeup: wakeup, milliseconds: -1) != .timedOut { break }
-        }
-        waitForListener()
+        listener.waitUntilStopped()
     }
 
     /// Stops receiving requests, ends transfers in flight, and waits (up to a few seconds) for them to finish.
     public func stop() {
-        state.withLock { $0.stopped = true }
-        wakeup.signal()
-        waitForListener()
-        closeSocket()
-        let deadline = monotonicMilliseconds() + 5000
-        while state.withLock({ $0.active }) > 0 && monotonicMilliseconds() < deadline {
-            usleep(5000)
-        }
-    }
-
-    private func waitForListener() {
-        let thread = state.withLock { state -> pthread_t? in
-            defer { state.listener = nil }
-            return state.listener
-        }
-        if let thread { ServeThread.join(thread) }
+        listener.stop { _ in }
+        listener.waitForSessions { $0.active == 0 }
     }
 
     private func listen() {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
         defer { buffer.deallocate() }
-        while waitFor(socket, wakeup: wakeup, milliseconds: -1) == .ready {
+        let socket = listener.socket
+        while waitFor(socket, wakeup: listener.wakeup, milliseconds: -1) == .ready {
             guard let (count, client) = Socket.receive(socket, into: buffer) else { continue }
             handle(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), from: client)
         }
@@ -134,11 +88,11 @@ public final class TFTPServer: Sendable {
             // transfer: its duplicate would talk to the client from another port. Once the client has answered
             // its transfer, an RRQ from the same port is a new request (OVMF's size probe, then the real one).
             let token = TransferToken()
-            let admission = state.withLock { state -> Admission in
-                if let current = state.transfers[client], !current.hasHeard(from: client) { return .duplicate }
-                guard state.active < limits.maxTransfers, !state.stopped else { return .busy }
-                state.active += 1
-                state.transfers[client] = token
+            let admission = listener.withLock { state -> Admission in
+                if let current = state.sessions.byClient[client], !current.hasHeard(from: client) { return .duplicate }
+                guard state.sessions.active < limits.maxTransfers, !state.stopped else { return .busy }
+                state.sessions.active += 1
+                state.sessions.byClient[client] = token
                 return .admitted
             }
             switch admission {
@@ -151,9 +105,9 @@ public final class TFTPServer: Sendable {
                 break
             }
             let finished: @Sendable () -> Void = { [self] in
-                state.withLock { state in
-                    state.active -= 1
-                    if state.transfers[client] === token { state.transfers[client] = nil }
+                listener.withLock { state in
+                    state.sessions.active -= 1
+                    if state.sessions.byClient[client] === token { state.sessions.byClient[client] = nil }
                 }
             }
             do {
@@ -183,7 +137,7 @@ public final class TFTPServer: Sendable {
 
     private func reply(_ client: SocketAddress, _ code: TFTPErrorCode, _ message: String, method: String, path: String) {
         let packet = TFTPPacket.error(code, message)
-        _ = packet.withUnsafeBytes { Socket.send(socket, $0, to: client) }
+        _ = packet.withUnsafeBytes { Socket.send(listener.socket, $0, to: client) }
         log.record(
             .init(proto: "tftp", client: client, method: method, path: path, status: "error \(code.rawValue)", bytes: 0, milliseconds: 0, detail: message))
     }

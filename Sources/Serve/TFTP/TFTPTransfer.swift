@@ -54,7 +54,7 @@ struct TFTPTransfer {
     func run() {
         let started = monotonicMilliseconds()
         let pathText = String(decoding: request.filename, as: UTF8.self)
-        var local = server.address
+        var local = server.listener.address
         local.port = 0
         guard let socket = try? Socket.bound(Int32(SOCK_DGRAM.rawValue), local) else {
             server.log.record(
@@ -255,7 +255,7 @@ struct TFTPTransfer {
         var deadline = monotonicMilliseconds() + wait
         while true {
             let remaining = deadline - monotonicMilliseconds()
-            let waited = remaining <= 0 ? .timedOut : waitFor(socket, wakeup: server.wakeup, milliseconds: remaining)
+            let waited = remaining <= 0 ? .timedOut : waitFor(socket, wakeup: server.listener.wakeup, milliseconds: remaining)
             switch waited {
             case .woken:
                 send(socket, TFTPPacket.error(.undefined, "server shutting down"))

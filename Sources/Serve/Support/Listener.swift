@@ -1,0 +1,107 @@
+import Posix
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A server's bound socket and its lifecycle: one thread waits on the socket from `start` until `stop`, which
+/// wakes it, joins it and then closes the socket once, so the port is free again.
+///
+/// `Sessions` is the server's own bookkeeping (open connections, transfers); it shares the lifecycle's lock so
+/// that admitting a session and stopping the server cannot cross.
+final class Listener<Sessions: Sendable>: Sendable {
+    let socket: FileDescriptor
+    /// The address bound, with the port the system chose when asked for port 0.
+    let address: SocketAddress
+    /// Signalled by `stop`; every poll of the server's threads includes it.
+    let wakeup: Wakeup
+    private let state: Mutex<State>
+
+    struct State {
+        var sessions: Sessions
+        fileprivate(set) var stopped = false
+        fileprivate var started = false
+        fileprivate var thread: pthread_t?
+        fileprivate var socketClosed = false
+    }
+
+    /// Binds a socket of `type` (SOCK_STREAM/SOCK_DGRAM) on `bind` and lets `prepare` set it up (listen, buffer
+    /// sizes); a failure of either is a `ServeError.socket` naming the address.
+    init(type: Int32, bind: SocketAddress, sessions: Sessions, prepare: (FileDescriptor) throws(SystemCallError) -> Void) throws {
+        wakeup = try Wakeup()
+        do {
+            socket = try Socket.bound(type, bind)
+            try prepare(socket)
+        } catch {
+            throw ServeError.socket(address: bind.description, reason: error)
+        }
+        var bound = bind
+        bound.port = Socket.localAddress(socket)?.port ?? bind.port
+        address = bound
+        state = Mutex(State(sessions: sessions))
+    }
+
+    /// Runs `body` under the lock that also guards `stopped`.
+    func withLock<R: Sendable>(_ body: (inout State) -> R) -> R {
+        state.withLock { body(&$0) }
+    }
+
+    /// Starts `loop` on a dedicated joinable thread named `name`, once; does nothing after `stop`.
+    func start(name: String, _ loop: @escaping @Sendable () -> Void) throws {
+        let go = state.withLock { state -> Bool in
+            if state.started || state.stopped { return false }
+            state.started = true
+            return true
+        }
+        guard go else { return }
+        let thread = try ServeThread.start(name: name, detached: false, loop)
+        state.withLock { $0.thread = thread }
+    }
+
+    /// Blocks until `stop()` is called from another thread and the listening thread has ended.
+    func waitUntilStopped() {
+        while waitFor(wakeup.fd, wakeup: wakeup, milliseconds: -1) == .timedOut {}
+        joinThread()
+    }
+
+    /// Marks the listener stopped, running `body` on the sessions in the same critical section, then wakes and
+    /// joins the listening thread and closes the socket. Returns what `body` returned.
+    @discardableResult
+    func stop<R: Sendable>(_ body: (inout Sessions) -> R) -> R {
+        let result = state.withLock { state -> R in
+            state.stopped = true
+            return body(&state.sessions)
+        }
+        wakeup.signal()
+        joinThread()
+        closeSocket()
+        return result
+    }
+
+    /// Waits up to a few seconds for `idle` to hold, for sessions still ending after `stop`.
+    func waitForSessions(until idle: (Sessions) -> Bool) {
+        let deadline = monotonicMilliseconds() + 5000
+        while !state.withLock({ idle($0.sessions) }) && monotonicMilliseconds() < deadline {
+            usleep(5000)
+        }
+    }
+
+    private func joinThread() {
+        let thread = state.withLock { state -> pthread_t? in
+            defer { state.thread = nil }
+            return state.thread
+        }
+        if let thread { ServeThread.join(thread) }
+    }
+
+    /// Closes the socket once, after its thread has ended.
+    private func closeSocket() {
+        let close = state.withLock { state -> Bool in
+            defer { state.socketClosed = true }
+            return !state.socketClosed
+        }
+        if close { _ = Glibc.close(socket.rawValue) }
+    }
+}
