@@ -31,15 +31,22 @@ final class Listener<Sessions: Sendable>: Sendable {
     /// sizes); a failure of either is a `ServeError.socket` naming the address.
     init(type: Int32, bind: SocketAddress, sessions: Sessions, prepare: (FileDescriptor) throws(SystemCallError) -> Void) throws {
         wakeup = try Wakeup()
+        let bound: FileDescriptor
         do {
-            socket = try Socket.bound(type, bind)
-            try prepare(socket)
+            bound = try Socket.bound(type, bind)
         } catch {
             throw ServeError.socket(address: bind.description, reason: error)
         }
-        var bound = bind
-        bound.port = Socket.localAddress(socket)?.port ?? bind.port
-        address = bound
+        do {
+            try prepare(bound)
+        } catch {
+            _ = Glibc.close(bound.rawValue)  // not half set up, and not leaked
+            throw ServeError.socket(address: bind.description, reason: error)
+        }
+        socket = bound
+        var local = bind
+        local.port = Socket.localAddress(socket)?.port ?? bind.port
+        address = local
         state = Mutex(State(sessions: sessions))
     }
 
