@@ -130,8 +130,8 @@ struct HTTPConnection: Sendable {
             record(method: request.method, path: request.target, status: .methodNotAllowed, bytes: sent, started: started)
             return keepAlive
         default:
-            let sent = sendError(.notImplemented, method: request.method, keepAlive: keepAlive)
-            record(method: request.method, path: request.target, status: .notImplemented, bytes: sent, started: started)
+            let sent = sendError(.unknownMethod, method: request.method, keepAlive: keepAlive)
+            record(method: request.method, path: request.target, status: .unknownMethod, bytes: sent, started: started)
             return keepAlive
         }
         guard let decoded = HTTPRequest.decodedPath(request.target) else {

@@ -138,7 +138,7 @@ enum HTTPStatus: Int, Error {
     case uriTooLong = 414
     case rangeNotSatisfiable = 416
     case internalServerError = 500
-    case notImplemented = 501
+    case unknownMethod = 501
     case serviceUnavailable = 503
     case versionNotSupported = 505
 
@@ -155,7 +155,7 @@ enum HTTPStatus: Int, Error {
         case .uriTooLong: return "URI Too Long"
         case .rangeNotSatisfiable: return "Range Not Satisfiable"
         case .internalServerError: return "Internal Server Error"
-        case .notImplemented: return "Not Implemented"
+        case .unknownMethod: return "Not Implemented"
         case .serviceUnavailable: return "Service Unavailable"
         case .versionNotSupported: return "HTTP Version Not Supported"
         }
