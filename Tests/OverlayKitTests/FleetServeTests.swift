@@ -195,7 +195,7 @@ final class OverlayProcess {
     struct Timeout: Error, CustomStringConvertible { let description: String }
 
     init(_ arguments: [String], in directory: URL) throws {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("overlay")
+        let executable = OverlayCommand.executable
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw Timeout(description: "\(executable.path) is missing: build the overlay product first (swift build)")
         }

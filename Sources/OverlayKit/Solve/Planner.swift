@@ -45,8 +45,7 @@ public struct Planner: Sendable {
 
     /// Solves one plugin.
     public func plan(_ plugin: Plugin) throws(PlanError) -> PluginPlan {
-        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())")
-        try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true)
+        let scratch = Self.makeScratch()
         defer { try? FileManager.default.removeItem(atPath: scratch.string) }
 
         let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
@@ -187,6 +186,15 @@ public struct Planner: Sendable {
         }
     }
 
+    /// A private directory for downloaded metadata when there is no cache; one per solve, so solves running
+    /// side by side in one process never share or remove each other's.
+    private static func makeScratch() -> FilePath {
+        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true,
+                                                 attributes: [.posixPermissions: 0o700])
+        return scratch
+    }
+
     /// Loads the repos into the pool and prepares it for solving.
     private static func loadRepos(_ sources: [RepoSource], into pool: SolvPool, options: PlanOptions, scratch: FilePath,
                                   subject: String) throws(PlanError) -> [String: LoadedRepo] {
@@ -206,8 +214,7 @@ public struct Planner: Sendable {
 
     /// Solves a new base: `packages` from `repos`, nothing installed and nothing locked.
     public static func planBase(packages requests: [String], repos: [RepoSource], options: PlanOptions) throws(PlanError) -> [PlannedPackage] {
-        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())")
-        try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true)
+        let scratch = Self.makeScratch()
         defer { try? FileManager.default.removeItem(atPath: scratch.string) }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()

@@ -83,27 +83,16 @@ enum FixtureError: Error, CustomStringConvertible {
 
 /// Real RPMs, repos and rpmdbs for tests, made with rpmbuild, createrepo_c and rpm.
 enum RPMFixture {
-    /// Runs a command, returning its standard output; throws with its output when it fails.
+    /// Runs a command found on PATH, returning what it printed (standard output and error); throws with that
+    /// output when it fails.
     @discardableResult
     static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { $1 }
-        process.environment = env
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw FixtureError.command(arguments.joined(separator: " "), process.terminationStatus, text)
+        let output = try Command.capture(URL(fileURLWithPath: "/usr/bin/env"), arguments, environment: environment, in: directory,
+                                         mergingErrors: true)
+        guard output.status == 0 else {
+            throw FixtureError.command(arguments.joined(separator: " "), output.status, output.stdout)
         }
-        return text
+        return output.stdout
     }
 
     /// A fresh temporary directory, removed by the caller.
