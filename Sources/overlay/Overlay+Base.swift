@@ -53,7 +53,7 @@ extension Overlay.Base {
                 let cache = MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
                 let builder = BaseBuilder(repos: sources, packages: packages, output: FilePath(out),
                                           options: PlanOptions(enabledRepos: [], cache: cache, arch: arch),
-                                          format: pack.overlayFormat, sourceDateEpoch: epoch)
+                                          packer: pack.packer(sourceDateEpoch: epoch))
                 let line = ProgressLine()
                 let result = try builder.build { line.update("base: \($0)") }
                 line.finish()

@@ -14,10 +14,22 @@ struct PackOptions: ParsableArguments {
     @Option(help: "Compression of a cpio overlay.")
     var compress: Compression = .zstd
 
+    @Option(help: ArgumentHelp("zstd level, 1 (fastest) to 22 (smallest); the window stays within what the kernel's unpacker takes.",
+                               valueName: "n"))
+    var level: Int32 = OverlayPacker.defaultZstdLevel
+
     func validate() throws {
         if format == .squashfs && compress != .zstd {
             throw ValidationError("--compress applies to cpio overlays; squashfs layers are always zstd-compressed.")
         }
+        guard (1...22).contains(level) else { throw ValidationError("--level takes a zstd level from 1 to 22.") }
+        if level != OverlayPacker.defaultZstdLevel && compress != .zstd {
+            throw ValidationError("--level applies to zstd compression.")
+        }
+    }
+
+    func packer(sourceDateEpoch: Int64) -> OverlayPacker {
+        OverlayPacker(format: overlayFormat, sourceDateEpoch: sourceDateEpoch, zstdLevel: level)
     }
 
     var overlayFormat: OverlayFormat {
@@ -61,7 +73,7 @@ extension Overlay {
                 defer { plugins.cleanUp() }
                 try Planner.checkEnabledRepos(Set(solve.enabledRepos), plugins: plugins.plugins)
 
-                let builder = OverlayBuilder(planner: planner, output: FilePath(out), format: pack.overlayFormat, sourceDateEpoch: epoch)
+                let builder = OverlayBuilder(planner: planner, output: FilePath(out), packer: pack.packer(sourceDateEpoch: epoch))
                 let line = ProgressLine()
                 var built: [OverlayManifest] = []
                 var failures: [(Error, Bool)] = []

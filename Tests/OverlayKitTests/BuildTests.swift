@@ -114,6 +114,27 @@ import Testing
         #expect(listing.contains("Nov 14  2023"))
     }
 
+    @Test func theZstdLevelIsTheAdminsChoiceAndStillReproducible() throws {
+        let dir = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm)
+        var overlays: [Data] = []
+        for (index, level) in ["3", "3", "19"].enumerated() {
+            let out = work.appendingPathComponent("level\(index)")
+            let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path, "--level", level])
+            #expect(result.status == 0, "\(result.stderr)")
+            overlays.append(try Data(contentsOf: out.appendingPathComponent("vdsm-1.0.cpio.zst")))
+        }
+        #expect(overlays[0] == overlays[1])
+        #expect(overlays[0] != overlays[2])
+        #expect(try entries(work.appendingPathComponent("level0/vdsm-1.0.cpio.zst")).contains("etc/vdsm/by-post"))
+
+        let tooHigh = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", work.path, "--level", "30"])
+        #expect(tooHigh.status == 64)
+        #expect(tooHigh.stderr.contains("--level takes a zstd level from 1 to 22."))
+        let gzip = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", work.path, "--level", "3", "--compress", "gzip"])
+        #expect(gzip.status == 64)
+        #expect(gzip.stderr.contains("--level applies to zstd compression."))
+    }
+
     @Test func theBlacklistDropsFilesAndTheManifestSaysWhich() throws {
         let dir = try plugin("docs", packages: ["tool"], bundled: [
             SpecPackage(name: "tool", files: ["/usr/bin/tool": "t\n", "/usr/share/doc/tool/README": "r\n", "/usr/share/doc/tool/NEWS": "n\n",

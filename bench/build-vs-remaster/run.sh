@@ -6,7 +6,8 @@
 # All three run in the same run, RUNS times each (default 3); medians and ratios are printed.
 #
 # Environment: SIZE_MB (base payload, default 1024), PLUGIN_MB (default 20), RUNS (default 3),
-# OVERLAY (default .build/release/overlay), ZSTD_LEVEL (default 19, OverlayPacker's default).
+# OVERLAY (default .build/release/overlay), ZSTD_LEVEL (default 19, OverlayPacker's default; overlay build
+# gets it as --level, the floor as zstd -N).
 # Never fails on a number; exits non-zero only when something could not run at all.
 set -euo pipefail
 
@@ -133,7 +134,7 @@ for i in $(seq "$RUNS"); do
     sync; start=$(now); overlay_build --compress none || { cat "$TMP/build.log"; die "overlay build --compress none failed"; }; raw+=("$(since "$start")")
     raw_file=$(ls "$TMP"/out/*.cpio)
     raw_mb=$(($(stat -c %s "$raw_file") / 1048576))
-    sync; start=$(now); overlay_build || { cat "$TMP/build.log"; die "overlay build failed"; }; ov+=("$(since "$start")")
+    sync; start=$(now); overlay_build --level "$ZSTD_LEVEL" || { cat "$TMP/build.log"; die "overlay build failed"; }; ov+=("$(since "$start")")
     sync; start=$(now); floor || die "the floor (rpm -i + cpio | zstd) failed"; fl+=("$(since "$start")")
     echo "run $i/$RUNS: remaster ${re[-1]} s, overlay build ${ov[-1]} s (uncompressed ${raw[-1]} s), floor ${fl[-1]} s"
 done

@@ -9,16 +9,15 @@ public struct BaseBuilder: Sendable {
     public var packages: [String]
     public var output: FilePath
     public var options: PlanOptions
-    public var format: OverlayFormat
-    public var sourceDateEpoch: Int64
+    /// The base initrd's format, compression level and time stamp.
+    public var packer: OverlayPacker
 
-    public init(repos: [RepoSource], packages: [String], output: FilePath, options: PlanOptions, format: OverlayFormat, sourceDateEpoch: Int64) {
+    public init(repos: [RepoSource], packages: [String], output: FilePath, options: PlanOptions, packer: OverlayPacker) {
         self.repos = repos
         self.packages = packages
         self.output = output
         self.options = options
-        self.format = format
-        self.sourceDateEpoch = sourceDateEpoch
+        self.packer = packer
     }
 
     public struct Result: Sendable {
@@ -45,7 +44,7 @@ public struct BaseBuilder: Sendable {
         let partialRoot = work.appending("rootfs")
         // rpm stamps each package's install time into the rpmdb: from SOURCE_DATE_EPOCH when set, else the
         // clock. Give it the build's epoch so the same inputs give the same base image.
-        setenv("SOURCE_DATE_EPOCH", String(sourceDateEpoch), 1)
+        setenv("SOURCE_DATE_EPOCH", String(packer.sourceDateEpoch), 1)
         _ = try PackageInstaller.installBase(packages: files, root: partialRoot) { step in
             progress("installing \(step.completed)/\(step.total) \(step.package)")
         }
@@ -56,8 +55,8 @@ public struct BaseBuilder: Sendable {
         let identity = BaseIdentity.of(packages: nevras)
 
         progress("packing")
-        let initrdName = "base.\(format.fileExtension)"
-        let packed = try OverlayPacker(format: format, sourceDateEpoch: sourceDateEpoch).pack(root: partialRoot, to: output.appending(initrdName))
+        let initrdName = "base.\(packer.format.fileExtension)"
+        let packed = try packer.pack(root: partialRoot, to: output.appending(initrdName))
 
         var kernel: String?
         if let vmlinuz = Self.kernel(in: partialRoot) {

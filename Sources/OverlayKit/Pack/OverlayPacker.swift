@@ -34,7 +34,10 @@ public struct OverlayPacker: Sendable {
     ///   - format: the overlay's shape.
     ///   - sourceDateEpoch: the time stamped on every entry (and the squashfs creation time).
     ///   - zstdLevel: zstd level for `cpio.zst` and `squashfs` (1–22; the window is capped at 8 MiB).
-    public init(format: OverlayFormat, sourceDateEpoch: Int64 = 0, zstdLevel: Int32 = 19) {
+    /// 19: overlays are built once and fetched by every node at every boot, so size wins over build time.
+    public static let defaultZstdLevel: Int32 = 19
+
+    public init(format: OverlayFormat, sourceDateEpoch: Int64 = 0, zstdLevel: Int32 = OverlayPacker.defaultZstdLevel) {
         self.format = format
         self.sourceDateEpoch = sourceDateEpoch
         self.zstdLevel = zstdLevel

@@ -23,14 +23,13 @@ public enum BuildStep: Sendable {
 public struct OverlayBuilder: Sendable {
     public let planner: Planner
     public let output: FilePath
-    public let format: OverlayFormat
-    public let sourceDateEpoch: Int64
+    /// The overlay's format, compression level and time stamp.
+    public let packer: OverlayPacker
 
-    public init(planner: Planner, output: FilePath, format: OverlayFormat, sourceDateEpoch: Int64) {
+    public init(planner: Planner, output: FilePath, packer: OverlayPacker) {
         self.planner = planner
         self.output = output
-        self.format = format
-        self.sourceDateEpoch = sourceDateEpoch
+        self.packer = packer
     }
 
     /// `SOURCE_DATE_EPOCH` from the environment, 0 when unset; an invalid value is an error.
@@ -79,10 +78,10 @@ public struct OverlayBuilder: Sendable {
 
         progress(.packing(plugin: plugin.name))
         let stem = "\(plugin.name)-\(plugin.manifest.version)"
-        let overlayPath = output.appending("\(stem).\(format.fileExtension)")
-        let packed = try OverlayPacker(format: format, sourceDateEpoch: sourceDateEpoch).pack(root: delta.path, to: overlayPath)
+        let overlayPath = output.appending("\(stem).\(packer.format.fileExtension)")
+        let packed = try packer.pack(root: delta.path, to: overlayPath)
         let manifest = OverlayManifest(
-            name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary, format: format.rawValue,
+            name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary, format: packer.format.rawValue,
             file: overlayPath.lastComponent?.string ?? "", size: packed.size, sha256: packed.sha256, base: planner.baseIdentity,
             packages: plan.packages.map(\.nevra), removed: removed, requires: plugin.manifest.requires.map(\.description))
         let manifestPath = output.appending("\(stem).json")
