@@ -12,6 +12,8 @@ DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev
 DEPS += python3
 # pxe-examples: OVMF for UEFI boots (boot-node.sh BOOT_FIRMWARE=uefi).
 DEPS += ovmf
+# Install tests: packages signed with rpmsign by throwaway GnuPG keys.
+DEPS += gnupg
 
 .PHONY: all deps build test demo clean bench
 
