@@ -57,7 +57,7 @@ extension Overlay.Base {
                 let line = ProgressLine()
                 let result = try builder.build { line.update("base: \($0)") }
                 line.finish()
-                print("\(result.rootfs.string)  \(result.manifest.packages.count) packages")
+                print("\(result.rootfs.string)  \(counted(result.manifest.packages.count, "package"))")
                 print("\(FilePath(out).appending(result.manifest.file).string)  \(humanSize(result.manifest.size))  sha256:\(result.manifest.sha256)")
                 if let kernel = result.manifest.kernel { print(FilePath(out).appending(kernel).string) }
                 print("base identity \(result.manifest.identity)")

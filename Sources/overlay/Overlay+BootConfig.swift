@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import OverlayKit
 import SystemPackage
 
@@ -30,35 +31,26 @@ extension Overlay {
         var json = false
 
         func run() throws {
-            let fleet = try Fleet.load(file: FilePath(fleetFile), servedDirectory: FilePath(directory))
-            let written = try fleet.writeBootFiles(to: FilePath(output))
-            if json {
-                let files = written.map { "\"\($0)\"" }.joined(separator: ", ")
-                print("{\"directory\": \"\(Self.escaped(output))\", \"files\": [\(files)], \"nodes\": \(fleet.nodes.count), \"roles\": \(fleet.roles.count)}")
-            } else {
-                print(
-                    "wrote \(counted(written.count, "boot file")) for \(counted(fleet.nodes.count, "node")) and \(counted(fleet.roles.count, "role")) to \(output)"
-                )
+            try reportingErrors {
+                let fleet = try Fleet.load(file: FilePath(fleetFile), servedDirectory: FilePath(directory))
+                let written = try fleet.writeBootFiles(to: FilePath(output))
+                if json {
+                    let summary = Written(directory: output, files: written, nodes: fleet.nodes.count, roles: fleet.roles.count)
+                    print(String(decoding: try JSONEncoder.manifest.encode(summary), as: UTF8.self))
+                } else {
+                    print(
+                        "wrote \(counted(written.count, "boot file")) for \(counted(fleet.nodes.count, "node")) and \(counted(fleet.roles.count, "role")) to \(output)"
+                    )
+                }
             }
         }
 
-        /// JSON string escaping for a path given on the command line.
-        static func escaped(_ text: String) -> String {
-            var out = ""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                default:
-                    if scalar.value < 0x20 {
-                        let hex = String(scalar.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else {
-                        out.unicodeScalars.append(scalar)
-                    }
-                }
-            }
-            return out
+        /// What `--json` prints.
+        struct Written: Encodable {
+            var directory: String
+            var files: [String]
+            var nodes: Int
+            var roles: Int
         }
     }
 }

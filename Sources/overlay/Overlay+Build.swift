@@ -91,7 +91,7 @@ extension Overlay {
                         line.finish()
                         built.append(result.manifest)
                         if !json {
-                            print("\(result.overlay.string)  \(humanSize(result.manifest.size))  \(result.manifest.packages.count) packages  sha256:\(result.manifest.sha256)")
+                            print("\(result.overlay.string)  \(humanSize(result.manifest.size))  \(counted(result.manifest.packages.count, "package"))  sha256:\(result.manifest.sha256)")
                         }
                     } catch let error as PlanError {
                         line.finish()

@@ -21,12 +21,9 @@ extension Overlay {
         var json = false
 
         func run() throws {
-            do {
+            try reportingErrors {
                 let inspection = try OverlayInspection(path: FilePath(overlay))
                 print(json ? try inspection.json() : inspection.text(), terminator: "")
-            } catch {
-                _ = try? FileDescriptor.standardError.writeAll(Array("error: \(error)\n".utf8))
-                throw ExitCode.failure
             }
         }
     }

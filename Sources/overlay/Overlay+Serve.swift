@@ -45,6 +45,10 @@ extension Overlay {
         var jsonLog = false
 
         func run() throws {
+            try reportingErrors { try serve() }
+        }
+
+        private func serve() throws {
             // Block the signals before any server thread exists, so every thread inherits the mask and only
             // the sigtimedwait below receives them: no work happens in a signal handler.
             var signals = sigset_t()
@@ -149,8 +153,7 @@ struct PrivilegedPort: Error, CustomStringConvertible {
     let description: String
 }
 
-/// "1 node", "3 nodes".
-func counted(_ count: Int, _ noun: String) -> String { count == 1 ? "1 \(noun)" : "\(count) \(noun)s" }
+
 
 /// The serve catalog backed by the current fleet; a reload swaps the fleet under the lock and requests already
 /// answered keep what they got.

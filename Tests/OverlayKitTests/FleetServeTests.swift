@@ -114,7 +114,7 @@ import Testing
         #expect(failing.wait() != 0)
         #expect(
             try failing.events()
-                == "Error: \(fixture.fleetFile): roles.compute.plugins[1]: no overlay for plugin \"vdsm\" in \(fixture.served) (overlays found: cim-1.0); build it with overlay build into that directory or fix the name.\n"
+                == "overlay: \(fixture.fleetFile): roles.compute.plugins[1]: no overlay for plugin \"vdsm\" in \(fixture.served) (overlays found: cim-1.0); build it with overlay build into that directory or fix the name.\n"
         )
         #expect(!FileManager.default.fileExists(atPath: out.string))
 

@@ -115,6 +115,6 @@ import Testing
         let failed = try PackFixture.run("\(binary) inspect \(PackFixture.q(root))/usr/bin/hello")
         #expect(failed.status == 1)
         #expect(failed.stdout.isEmpty)
-        #expect(failed.stderr == "error: \(root)/usr/bin/hello is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image.\n")
+        #expect(failed.stderr == "overlay: \(root)/usr/bin/hello is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image.\n")
     }
 }
