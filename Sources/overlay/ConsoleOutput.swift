@@ -1,4 +1,4 @@
-/// What commands print for people: a progress line on a terminal, sizes and counts in words.
+// What commands print for people: a progress line on a terminal, sizes and counts in words.
 import Foundation
 
 /// One self-overwriting status line on standard error, shown only when it is a terminal.
