@@ -37,9 +37,8 @@ import Testing
                                requires: requires, blacklist: blacklist)
     }
 
-    /// Every entry of a tree with type, mode, owner, size, mtime, link target, and every file's sha256.
-    func snapshot(_ root: URL) throws -> String {
-        try RPMFixture.run(["sh", "-c", "cd '\(root.path)' && find . -printf '%p %y %m %U %G %s %T@ %l\\n' | sort && find . -type f -exec sha256sum {} + | sort"])
+    func snapshot(_ root: URL) throws -> TreeSnapshot {
+        try TreeSnapshot(FilePath(root.path))
     }
 
     /// The entry names of a cpio.zst overlay, listed by the cpio tool.

@@ -254,35 +254,3 @@ func mountsMention(_ path: String) -> Bool {
     return mounts.contains(path)
 }
 
-/// Every entry of a tree (relative path → type, mode, owner, size, mtime, and the bytes or link target),
-/// for checking that a tree did not change by one byte.
-struct TreeSnapshot: Equatable {
-    struct Entry: Equatable {
-        var type: String
-        var mode: Int
-        var owner: Int
-        var group: Int
-        var modified: Date?
-        var content: Data?
-        var target: String?
-    }
-    var entries: [String: Entry] = [:]
-
-    init(_ root: FilePath) throws {
-        let manager = FileManager.default
-        guard let walker = manager.enumerator(atPath: root.string) else { return }
-        while let relative = walker.nextObject() as? String {
-            let path = root.appending(relative).string
-            let attributes = try manager.attributesOfItem(atPath: path)
-            let type = (attributes[.type] as? FileAttributeType)?.rawValue ?? "?"
-            var entry = Entry(
-                type: type, mode: (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1,
-                owner: (attributes[.ownerAccountID] as? NSNumber)?.intValue ?? -1,
-                group: (attributes[.groupOwnerAccountID] as? NSNumber)?.intValue ?? -1,
-                modified: attributes[.modificationDate] as? Date)
-            if attributes[.type] as? FileAttributeType == .typeRegular { entry.content = try Data(contentsOf: URL(fileURLWithPath: path)) }
-            if attributes[.type] as? FileAttributeType == .typeSymbolicLink { entry.target = try manager.destinationOfSymbolicLink(atPath: path) }
-            entries[relative] = entry
-        }
-    }
-}
