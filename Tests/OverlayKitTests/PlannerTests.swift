@@ -126,6 +126,17 @@ import Testing
         #expect(plan.packages.first?.repo == "monitor")
     }
 
+    @Test func aRepoIsReadFromTheFirstOfItsBaseURLsThatAnswers() throws {
+        let mirror = work.appendingPathComponent("mirror")
+        try RPMFixture.repo([SpecPackage(name: "mirrored", files: ["/usr/bin/mirrored": "m\n"])], at: mirror)
+        let repoText = "[mirrors]\nbaseurl=file://\(work.path)/gone\n  file://\(mirror.path)\n"
+        let plugin = try plugin("mirrored", packages: ["mirrored"], bundled: [], repoFiles: ["mirrors.repo": repoText])
+        var enabled = options
+        enabled.enabledRepos = ["mirrors"]
+        let plan = try Planner(base: base, options: enabled).plan(plugin)
+        #expect(plan.packages.map(\.url) == ["file://\(mirror.path)/mirrored-1.0-1.noarch.rpm"])
+    }
+
     @Test func aPackageNowhereIsNamed() throws {
         let typo = try plugin("typo", packages: ["vdsmm"], bundled: [SpecPackage(name: "vdsm", files: ["/usr/bin/vdsm": "v\n"])])
         let result = reasons { _ = try Planner(base: base, options: options).plan(typo) }

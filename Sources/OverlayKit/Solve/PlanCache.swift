@@ -7,15 +7,12 @@ import SystemPackage
 struct PlanCache {
     let cache: MetadataCache
 
-    /// The key for a plugin's plan, or nil when a repo's repomd.xml cannot be read (the solve then says why).
-    func key(plugin: Plugin, sources: [RepoSource], baseIdentity: String, arch: String) -> String? {
+    /// The key for a plugin's plan against these repos (their repomd.xml as fetched for this solve).
+    func key(plugin: Plugin, repos: [FetchedIndex], baseIdentity: String, arch: String) -> String {
         var text = "overlay-plan \(Self.formatVersion)\nplugin \(plugin.name)\narch \(arch)\nbase \(baseIdentity)\n"
         for request in plugin.manifest.packages { text += "package \(request)\n" }
         for requirement in plugin.manifest.requires { text += "requires \(requirement)\n" }
-        for source in sources {
-            guard let (url, repomd) = firstAnswer(source) else { return nil }
-            text += "repo \(source.id) \(url) \(sha256Hex(repomd))\n"
-        }
+        for repo in repos { text += "repo \(repo.source.id) \(repo.baseURL) \(repo.digest)\n" }
         return sha256Hex(Data(text.utf8))
     }
 
@@ -32,13 +29,6 @@ struct PlanCache {
 
     private func file(_ key: String) -> FilePath? {
         cache.subdirectory("plans").map { $0.appending("\(key).json") }
-    }
-
-    private func firstAnswer(_ source: RepoSource) -> (String, Data)? {
-        for url in source.baseURLs {
-            if let data = try? Fetcher.data(from: url + "/repodata/repomd.xml") { return (url, data) }
-        }
-        return nil
     }
 
     /// Bumped when what a plan holds, or how it is solved, changes.

@@ -49,8 +49,10 @@ public struct Planner: Sendable {
         defer { try? FileManager.default.removeItem(atPath: scratch.string) }
 
         let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let indexes = try Self.fetchIndexes(sources, loader: loader, subject: plugin.name)
         let plans = options.cache.map(PlanCache.init)
-        let key = plans?.key(plugin: plugin, sources: sources, baseIdentity: baseIdentity, arch: options.arch)
+        let key = plans?.key(plugin: plugin, repos: indexes, baseIdentity: baseIdentity, arch: options.arch)
         if let key, let plan = plans?.load(key: key) {
             return PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: plan.packages,
                               alreadyInBase: plan.alreadyInBase)
@@ -62,7 +64,7 @@ public struct Planner: Sendable {
         } catch {
             throw PlanError(plugin: plugin.name, kind: .failed, reasons: [error.description])
         }
-        let loaded = try Self.loadRepos(sources, into: pool, options: options, scratch: scratch, subject: plugin.name)
+        let loaded = try Self.loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: plugin.name)
 
         var reasons = unmetRequirements(of: plugin, in: pool)
         if !reasons.isEmpty {
@@ -195,17 +197,29 @@ public struct Planner: Sendable {
         return scratch
     }
 
-    /// Loads the repos into the pool and prepares it for solving.
-    private static func loadRepos(_ sources: [RepoSource], into pool: SolvPool, options: PlanOptions, scratch: FilePath,
-                                  subject: String) throws(PlanError) -> [String: LoadedRepo] {
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
-        loader.fillCache(for: sources, arch: options.arch)
-        var loaded: [String: LoadedRepo] = [:]
+    /// Each repo's repomd.xml, fetched once for the whole solve.
+    private static func fetchIndexes(_ sources: [RepoSource], loader: RepoLoader, subject: String) throws(PlanError) -> [FetchedIndex] {
+        var indexes: [FetchedIndex] = []
         for source in sources {
             do {
-                loaded[source.id] = try loader.load(source, into: pool)
+                indexes.append(try loader.fetchIndex(source))
             } catch {
                 throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(source.id): \(error.description)"])
+            }
+        }
+        return indexes
+    }
+
+    /// Loads the repos into the pool and prepares it for solving.
+    private static func loadRepos(_ indexes: [FetchedIndex], into pool: SolvPool, loader: RepoLoader, arch: String,
+                                  subject: String) throws(PlanError) -> [String: LoadedRepo] {
+        loader.fillCache(for: indexes, arch: arch)
+        var loaded: [String: LoadedRepo] = [:]
+        for index in indexes {
+            do {
+                loaded[index.source.id] = try loader.load(index, into: pool)
+            } catch {
+                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(index.source.id): \(error.description)"])
             }
         }
         pool.prepare()
@@ -218,7 +232,9 @@ public struct Planner: Sendable {
         defer { try? FileManager.default.removeItem(atPath: scratch.string) }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()
-        let loaded = try loadRepos(repos, into: pool, options: options, scratch: scratch, subject: "base")
+        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let indexes = try fetchIndexes(repos, loader: loader, subject: "base")
+        let loaded = try loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: "base")
         var jobs: [Id] = []
         var missing: [String] = []
         for request in requests {
@@ -261,7 +277,7 @@ public struct Planner: Sendable {
                 unchecked.append(definition.id)
                 continue
             }
-            _ = try? loader.load(source, into: pool)
+            if let index = try? loader.fetchIndex(source) { _ = try? loader.load(index, into: pool) }
         }
         pool.prepare()
         for p in pool.solvables(inSelection: pool.selection(text)) {

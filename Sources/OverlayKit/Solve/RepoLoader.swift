@@ -11,6 +11,16 @@ struct LoadedRepo {
     var fromCache: Bool
 }
 
+/// A repo's repomd.xml as fetched from one of its base URLs: read once per solve, it keys the caches and says
+/// where the metadata is.
+struct FetchedIndex {
+    var source: RepoSource
+    var baseURL: String
+    /// sha256 of repomd.xml.
+    var digest: String
+    var index: RepoIndex
+}
+
 /// Loads repos into a pool: from the `.solv` cache when repomd.xml is unchanged, else from the XML metadata
 /// (`repo_add_rpmmd` for primary and filelists), writing the cache for next time.
 struct RepoLoader {
@@ -18,11 +28,25 @@ struct RepoLoader {
     /// Where downloaded metadata goes when there is no usable cache.
     var scratch: FilePath
 
-    func load(_ source: RepoSource, into pool: SolvPool) throws(RepoError) -> LoadedRepo {
+    /// Fetches a repo's repomd.xml from the first base URL that answers.
+    func fetchIndex(_ source: RepoSource) throws(RepoError) -> FetchedIndex {
+        try fetchIndex(source, from: source.baseURLs[...])
+    }
+
+    private func fetchIndex(_ source: RepoSource, from baseURLs: ArraySlice<String>) throws(RepoError) -> FetchedIndex {
         var lastError: RepoError?
-        for baseURL in source.baseURLs {
+        for baseURL in baseURLs {
+            let repomdURL = baseURL + "/repodata/repomd.xml"
+            let repomd: Data
             do {
-                return try load(source, baseURL: baseURL, into: pool)
+                repomd = try Fetcher.data(from: repomdURL)
+            } catch {
+                lastError = Fetcher.localPath(repomdURL).map { .missingMetadata(repo: source.id, path: $0) } ?? error
+                continue
+            }
+            do {
+                return FetchedIndex(source: source, baseURL: baseURL, digest: sha256Hex(repomd),
+                                    index: try RepoIndex(parsing: repomd, origin: repomdURL))
             } catch {
                 lastError = error
             }
@@ -30,45 +54,46 @@ struct RepoLoader {
         throw lastError ?? .missingMetadata(repo: source.id, path: "(no baseurl)")
     }
 
-    /// Fills the `.solv` cache for the local repos of `sources` that lack it, parsing their XML metadata in
-    /// parallel, each repo into a pool of its own (a pool is not thread-safe; separate pools share nothing).
-    /// The `load` calls that follow read the cache, so cold metadata of several repos costs about as long as
-    /// the largest one rather than the sum. Without a cache, or with fewer than two repos to parse, it does
-    /// nothing; a repo that fails here is left for `load` to report.
-    func fillCache(for sources: [RepoSource], arch: String) {
+    /// Loads a repo whose repomd.xml was fetched; when its metadata cannot be had from that base URL, the
+    /// repo's later base URLs (mirrors) are tried in turn.
+    func load(_ fetched: FetchedIndex, into pool: SolvPool) throws(RepoError) -> LoadedRepo {
+        var current = fetched
+        while true {
+            do {
+                return try loadMetadata(current, into: pool)
+            } catch {
+                let urls = current.source.baseURLs
+                guard let used = urls.firstIndex(of: current.baseURL), used + 1 < urls.count else { throw error }
+                current = try fetchIndex(current.source, from: urls[(used + 1)...])
+            }
+        }
+    }
+
+    /// Fills the `.solv` cache for the local repos that lack it, parsing their XML metadata in parallel, each
+    /// repo into a pool of its own (a pool is not thread-safe; separate pools share nothing). The `load` calls
+    /// that follow read the cache, so cold metadata of several repos costs about as long as the largest one
+    /// rather than the sum. Without a cache, or with fewer than two repos to parse, it does nothing; a repo that
+    /// fails here is left for `load` to report.
+    func fillCache(for repos: [FetchedIndex], arch: String) {
         guard let cache else { return }
-        var cold: [RepoSource] = []
+        var cold: [FetchedIndex] = []
         var seen = Set<String>()  // two ids for one repo would write the same file
-        for source in sources {
-            guard source.isLocal, let baseURL = source.baseURLs.first,
-                let repomd = try? Fetcher.data(from: baseURL + "/repodata/repomd.xml"),
-                let solv = cache.solvFile(repomdDigest: sha256Hex(repomd)),
+        for repo in repos {
+            guard repo.source.isLocal, let solv = cache.solvFile(repomdDigest: repo.digest),
                 !FileManager.default.fileExists(atPath: solv.string), seen.insert(solv.string).inserted
             else { continue }
-            cold.append(source)
+            cold.append(repo)
         }
         guard cold.count > 1 else { return }
         let repos = cold
         let loader = self
         DispatchQueue.concurrentPerform(iterations: repos.count) { index in
-            _ = try? loader.load(repos[index], into: SolvPool(arch: arch))
+            _ = try? loader.loadMetadata(repos[index], into: SolvPool(arch: arch))
         }
     }
 
-    private func load(_ source: RepoSource, baseURL: String, into pool: SolvPool) throws(RepoError) -> LoadedRepo {
-        let repomdURL = baseURL + "/repodata/repomd.xml"
-        let repomd: Data
-        do {
-            repomd = try Fetcher.data(from: repomdURL)
-        } catch {
-            if let path = Fetcher.localPath(repomdURL) {
-                throw .missingMetadata(repo: source.id, path: path)
-            }
-            throw error
-        }
-        let digest = sha256Hex(repomd)
-        let index = try RepoIndex(parsing: repomd, origin: repomdURL)
-
+    private func loadMetadata(_ fetched: FetchedIndex, into pool: SolvPool) throws(RepoError) -> LoadedRepo {
+        let (source, baseURL, digest, index) = (fetched.source, fetched.baseURL, fetched.digest, fetched.index)
         if let solv = cache?.solvFile(repomdDigest: digest), let repo = loadSolv(solv, name: source.id, pool: pool) {
             return LoadedRepo(source: source, baseURL: baseURL, repo: repo, packageCount: Int(repo.pointee.nsolvables), fromCache: true)
         }
