@@ -21,13 +21,7 @@
 #include <solv/testcase.h>
 
 /* Function-like macros and inline helpers Swift cannot import. */
-static inline int csolv_map_tst(Map *m, Id n) { return MAPTST(m, n); }
 static inline Solvable *csolv_solvable(Pool *pool, Id p) { return pool->solvables + p; }
-static inline Id csolv_nsolvables(Pool *pool) { return pool->nsolvables; }
-static inline Repo *csolv_installed(Pool *pool) { return pool->installed; }
-static inline const char *csolv_id2str(Pool *pool, Id id) { return pool_id2str(pool, id); }
-static inline Id csolv_queue_get(Queue *q, int i) { return q->elements[i]; }
-static inline int csolv_queue_count(Queue *q) { return q->count; }
 static inline int csolv_is_reldep(Id id) { return ISRELDEP(id); }
 
 /* Every solvable that provides `dep` (libsolv's FOR_PROVIDES). */
@@ -46,22 +40,6 @@ static inline int csolv_is_installed(Pool *pool, Id p) {
 }
 static inline Queue *csolv_transaction_steps(Transaction *trans) { return &trans->steps; }
 static inline const char *csolv_repo_name(Pool *pool, Id p) { return pool->solvables[p].repo->name; }
-static inline Repo *csolv_solvable_repo(Pool *pool, Id p) { return pool->solvables[p].repo; }
 static inline Id csolv_solvable_name(Pool *pool, Id p) { return pool->solvables[p].name; }
-static inline Id csolv_solvable_evr(Pool *pool, Id p) { return pool->solvables[p].evr; }
 static inline Id csolv_solvable_arch(Pool *pool, Id p) { return pool->solvables[p].arch; }
-static inline int csolv_nrepos(Pool *pool) { return pool->nrepos; }
-/* The sha256 of a byte buffer as lowercase hex into out (65 bytes). */
-static inline void csolv_sha256_hex(const unsigned char *data, int len, char *out) {
-    Chksum *c = solv_chksum_create(REPOKEY_TYPE_SHA256);
-    int l = 0;
-    const unsigned char *d;
-    int i;
-    static const char hex[] = "0123456789abcdef";
-    solv_chksum_add(c, data, len);
-    d = solv_chksum_get(c, &l);
-    for (i = 0; i < l && i < 32; i++) { out[2*i] = hex[d[i] >> 4]; out[2*i+1] = hex[d[i] & 15]; }
-    out[2*i] = 0;
-    solv_chksum_free(c, 0);
-}
 #endif

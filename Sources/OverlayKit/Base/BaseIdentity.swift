@@ -5,7 +5,7 @@ import Foundation
 public enum BaseIdentity {
     public static func of(packages nevras: [String]) -> String {
         let text = nevras.sorted().map { $0 + "\n" }.joined()
-        return "sha256:" + sha256Hex(Data(text.utf8))
+        return "sha256:" + SHA256Digest.bytes(text.utf8)
     }
 }
 

@@ -41,12 +41,6 @@ enum Fetcher {
         }
     }
 
-    /// Downloads `url` to `path` atomically.
-    static func download(_ url: String, to path: FilePath) throws {
-        let bytes = try data(from: url)
-        try AtomicFile.write(bytes, to: path)
-    }
-
     /// The local path of a `file://` URL (percent-decoded), or nil for other schemes.
     static func localPath(_ url: String) -> String? {
         guard url.hasPrefix("file://") else { return nil }

@@ -1,4 +1,3 @@
-internal import CSolv
 import Foundation
 import SystemPackage
 
@@ -38,14 +37,4 @@ public struct MetadataCache: Sendable {
 
     /// Bumped when what overlay stores in `.solv` files changes.
     static let formatVersion = "v1"
-}
-
-/// sha256 as lowercase hex, computed with libsolv's checksum code.
-func sha256Hex(_ data: Data) -> String {
-    var out = [CChar](repeating: 0, count: 65)
-    data.withUnsafeBytes { raw in
-        let bytes = raw.bindMemory(to: UInt8.self)
-        csolv_sha256_hex(bytes.baseAddress, Int32(bytes.count), &out)
-    }
-    return String(decoding: out.prefix(64).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -46,22 +46,30 @@ public struct PackageFetcher: Sendable {
     }
 
     private func verify(_ path: FilePath, package: PlannedPackage) throws(RepoError) {
-        guard package.checksum?.hasPrefix("sha256:") == true else { return }
-        let data: Data
+        guard let expected = expectedSHA256(package) else { return }
+        let actual: String
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path.string), options: .alwaysMapped)
+            actual = try SHA256Digest.file(path)
         } catch {
-            throw .download(url: package.url, reason: "cannot read \(path)")
+            throw .download(url: package.url, reason: "cannot read \(path): \(error)")
         }
-        try verify(data, package: package, what: path.string)
+        try check(actual, expected, package: package, what: path.string)
     }
 
-    private func verify(_ data: Data, package: PlannedPackage, what: String? = nil) throws(RepoError) {
-        guard let checksum = package.checksum, checksum.hasPrefix("sha256:") else { return }
-        let expected = String(checksum.dropFirst("sha256:".count))
-        let actual = sha256Hex(data)
+    private func verify(_ data: Data, package: PlannedPackage) throws(RepoError) {
+        guard let expected = expectedSHA256(package) else { return }
+        try check(SHA256Digest.bytes(data), expected, package: package, what: package.url)
+    }
+
+    /// The sha256 the repo metadata gives, when it gives one (other checksum types are left to rpm's digests).
+    private func expectedSHA256(_ package: PlannedPackage) -> String? {
+        guard let checksum = package.checksum, checksum.hasPrefix("sha256:") else { return nil }
+        return String(checksum.dropFirst("sha256:".count))
+    }
+
+    private func check(_ actual: String, _ expected: String, package: PlannedPackage, what: String) throws(RepoError) {
         if actual != expected {
-            throw .checksumMismatch(what: "\(package.nevra) (\(what ?? package.url))", expected: expected, actual: actual)
+            throw .checksumMismatch(what: "\(package.nevra) (\(what))", expected: expected, actual: actual)
         }
     }
 }

@@ -13,7 +13,7 @@ struct PlanCache {
         for request in plugin.manifest.packages { text += "package \(request)\n" }
         for requirement in plugin.manifest.requires { text += "requires \(requirement)\n" }
         for repo in repos { text += "repo \(repo.source.id) \(repo.baseURL) \(repo.digest)\n" }
-        return sha256Hex(Data(text.utf8))
+        return SHA256Digest.bytes(text.utf8)
     }
 
     func load(key: String) -> PluginPlan? {

@@ -7,8 +7,6 @@ struct LoadedRepo {
     var source: RepoSource
     var baseURL: String
     var repo: UnsafeMutablePointer<Repo>
-    var packageCount: Int
-    var fromCache: Bool
 }
 
 /// A repo's repomd.xml as fetched from one of its base URLs: read once per solve, it keys the caches and says
@@ -45,7 +43,7 @@ struct RepoLoader {
                 continue
             }
             do {
-                return FetchedIndex(source: source, baseURL: baseURL, digest: sha256Hex(repomd),
+                return FetchedIndex(source: source, baseURL: baseURL, digest: SHA256Digest.bytes(repomd),
                                     index: try RepoIndex(parsing: repomd, origin: repomdURL))
             } catch {
                 lastError = error
@@ -95,7 +93,7 @@ struct RepoLoader {
     private func loadMetadata(_ fetched: FetchedIndex, into pool: SolvPool) throws(RepoError) -> LoadedRepo {
         let (source, baseURL, digest, index) = (fetched.source, fetched.baseURL, fetched.digest, fetched.index)
         if let solv = cache?.solvFile(repomdDigest: digest), let repo = loadSolv(solv, name: source.id, pool: pool) {
-            return LoadedRepo(source: source, baseURL: baseURL, repo: repo, packageCount: Int(repo.pointee.nsolvables), fromCache: true)
+            return LoadedRepo(source: source, baseURL: baseURL, repo: repo)
         }
 
         let primary = try localFile(for: index.primary!, baseURL: baseURL, digest: digest)
@@ -119,7 +117,7 @@ struct RepoLoader {
         if let solv = cache?.solvFile(repomdDigest: digest) {
             writeSolv(repo, to: solv)
         }
-        return LoadedRepo(source: source, baseURL: baseURL, repo: repo, packageCount: Int(repo.pointee.nsolvables), fromCache: false)
+        return LoadedRepo(source: source, baseURL: baseURL, repo: repo)
     }
 
     /// A local path for a metadata file: itself for file:// repos, else a download kept in the cache.
@@ -137,7 +135,7 @@ struct RepoLoader {
         if FileManager.default.fileExists(atPath: target.string) { return target }
         let data = try Fetcher.data(from: url)
         if let expected = entry.checksum, entry.checksumType == "sha256" {
-            let actual = sha256Hex(data)
+            let actual = SHA256Digest.bytes(data)
             guard actual == expected else { throw .checksumMismatch(what: url, expected: expected, actual: actual) }
         }
         do {

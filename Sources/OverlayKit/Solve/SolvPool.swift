@@ -99,7 +99,6 @@ final class SolvPool {
     /// `name-[epoch:]version-release.arch`
     func nevra(_ p: Id) -> String { String(cString: pool_solvid2str(pool, p)) }
     func name(_ p: Id) -> String { string(csolv_solvable_name(pool, p)) }
-    func evr(_ p: Id) -> String { string(csolv_solvable_evr(pool, p)) }
     func arch(_ p: Id) -> String { string(csolv_solvable_arch(pool, p)) }
     func repoName(_ p: Id) -> String { String(cString: csolv_repo_name(pool, p)) }
     func isInstalled(_ p: Id) -> Bool { csolv_is_installed(pool, p) != 0 }
