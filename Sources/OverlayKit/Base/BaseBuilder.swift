@@ -34,43 +34,39 @@ public struct BaseBuilder: Sendable {
         progress("solving")
         let plan = try Planner.planBase(packages: packages, repos: repos, options: options)
         try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
-        let work = output.appending(".base-work-\(getpid())")
-        try? FileManager.default.removeItem(atPath: work.string)
-        defer { try? FileManager.default.removeItem(atPath: work.string) }
-        try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-
-        progress("fetching \(plan.count) packages")
-        let files = try PackageFetcher(cache: options.cache, scratch: work).fetch(plan)
-        let partialRoot = work.appending("rootfs")
-        // rpm stamps each package's install time into the rpmdb: from SOURCE_DATE_EPOCH when set, else the
-        // clock. Give it the build's epoch so the same inputs give the same base image.
-        setenv("SOURCE_DATE_EPOCH", String(packer.sourceDateEpoch), 1)
-        _ = try PackageInstaller.installBase(packages: files, root: partialRoot) { step in
-            progress("installing \(step.completed)/\(step.total) \(step.package)")
-        }
-
-        let base = try BaseImage(root: partialRoot)
-        try Self.dropSQLiteScratch(in: partialRoot.appending(String(base.dbPath.dropFirst())))
-        let nevras = try base.installedPackages(arch: options.arch)
-        let identity = BaseIdentity.of(packages: nevras)
-
-        progress("packing")
-        let initrdName = "base.\(packer.format.fileExtension)"
-        let packed = try packer.pack(root: partialRoot, to: output.appending(initrdName))
-
-        var kernel: String?
-        if let vmlinuz = Self.kernel(in: partialRoot) {
-            try AtomicFile.write(to: output.appending("vmlinuz")) { fd in
-                let data = try Data(contentsOf: URL(fileURLWithPath: vmlinuz.string))
-                _ = try data.withUnsafeBytes { try fd.writeAll($0) }
+        return try WorkDirectory.with(in: output, named: "base-work") { work in
+            let files = try PackageFetcher(cache: options.cache, scratch: work).fetch(plan)
+            let partialRoot = work.appending("rootfs")
+            // rpm stamps each package's install time into the rpmdb: from SOURCE_DATE_EPOCH when set, else the
+            // clock. Give it the build's epoch so the same inputs give the same base image.
+            setenv("SOURCE_DATE_EPOCH", String(packer.sourceDateEpoch), 1)
+            _ = try PackageInstaller.installBase(packages: files, root: partialRoot) { step in
+                progress("installing \(step.completed)/\(step.total) \(step.package)")
             }
-            kernel = "vmlinuz"
+
+            let base = try BaseImage(root: partialRoot)
+            try Self.dropSQLiteScratch(in: partialRoot.appending(String(base.dbPath.dropFirst())))
+            let nevras = try base.installedPackages(arch: options.arch)
+            let identity = BaseIdentity.of(packages: nevras)
+
+            progress("packing")
+            let initrdName = "base.\(packer.format.fileExtension)"
+            let packed = try packer.pack(root: partialRoot, to: output.appending(initrdName))
+
+            var kernel: String?
+            if let vmlinuz = Self.kernel(in: partialRoot) {
+                try AtomicFile.write(to: output.appending("vmlinuz")) { fd in
+                    let data = try Data(contentsOf: URL(fileURLWithPath: vmlinuz.string))
+                    _ = try data.withUnsafeBytes { try fd.writeAll($0) }
+                }
+                kernel = "vmlinuz"
+            }
+            let manifest = BaseManifest(identity: identity, file: initrdName, size: packed.size, sha256: packed.sha256, kernel: kernel, packages: nevras)
+            let manifestPath = output.appending("base.json")
+            try AtomicFile.writeJSON(manifest, to: manifestPath)
+            try FileManager.default.moveItem(atPath: partialRoot.string, toPath: rootfs.string)
+            return Result(manifest: manifest, rootfs: rootfs, manifestPath: manifestPath)
         }
-        let manifest = BaseManifest(identity: identity, file: initrdName, size: packed.size, sha256: packed.sha256, kernel: kernel, packages: nevras)
-        let manifestPath = output.appending("base.json")
-        try AtomicFile.write(try JSONEncoder.manifest.encode(manifest) + Data("\n".utf8), to: manifestPath)
-        try FileManager.default.moveItem(atPath: partialRoot.string, toPath: rootfs.string)
-        return Result(manifest: manifest, rootfs: rootfs, manifestPath: manifestPath)
     }
 
     /// rpm leaves sqlite's shared-memory index (`-shm`, different bytes every run) and an empty write-ahead

@@ -46,11 +46,12 @@ public struct OverlayBuilder: Sendable {
             throw BuildError.nothingToAdd(plugin: plugin.name, alreadyInBase: plan.alreadyInBase)
         }
         try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
-        let work = output.appending(".overlay-work-\(plugin.name)-\(getpid())")
-        try? FileManager.default.removeItem(atPath: work.string)
-        defer { try? FileManager.default.removeItem(atPath: work.string) }
-        try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return try WorkDirectory.with(in: output, named: "overlay-work-\(plugin.name)") { work in
+            try build(plugin, plan: plan, work: work, progress: progress)
+        }
+    }
 
+    private func build(_ plugin: Plugin, plan: PluginPlan, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void) throws -> BuiltOverlay {
         progress(.fetching(plugin: plugin.name, packages: plan.packages.count))
         let fetcher = PackageFetcher(cache: planner.options.cache, scratch: work)
         let files: [FilePath]
@@ -72,8 +73,9 @@ public struct OverlayBuilder: Sendable {
         }
 
         let removed = try Blacklist(plugin.manifest.blacklist).apply(to: delta.path)
+        let nevras = plan.packages.map(\.nevra)
         let entry = RegistryEntry(name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary,
-                                  packages: plan.packages.map(\.nevra), base: planner.baseIdentity)
+                                  packages: nevras, base: planner.baseIdentity)
         try writeRegistryEntry(entry, into: delta.path)
 
         progress(.packing(plugin: plugin.name))
@@ -83,9 +85,9 @@ public struct OverlayBuilder: Sendable {
         let manifest = OverlayManifest(
             name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary, format: packer.format.rawValue,
             file: overlayPath.lastComponent?.string ?? "", size: packed.size, sha256: packed.sha256, base: planner.baseIdentity,
-            packages: plan.packages.map(\.nevra), removed: removed, requires: plugin.manifest.requires.map(\.description))
+            packages: nevras, removed: removed, requires: plugin.manifest.requires.map(\.description))
         let manifestPath = output.appending("\(stem).json")
-        try AtomicFile.write(try JSONEncoder.manifest.encode(manifest) + Data("\n".utf8), to: manifestPath)
+        try AtomicFile.writeJSON(manifest, to: manifestPath)
         progress(.done(plugin: plugin.name, file: overlayPath.string, size: packed.size))
         return BuiltOverlay(manifest: manifest, overlay: overlayPath, manifestPath: manifestPath)
     }

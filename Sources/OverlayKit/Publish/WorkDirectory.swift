@@ -1,0 +1,22 @@
+import Foundation
+import SystemPackage
+
+/// A private, hidden directory inside an output directory, for what a build makes before its results are
+/// moved into place: on the same filesystem as the outputs (so renames are atomic, and overlayfs gets a
+/// real filesystem for its upper layer), and removed afterwards, whatever happened.
+enum WorkDirectory {
+    static func with<T>(in output: FilePath, named name: String, _ body: (FilePath) throws -> T) throws -> T {
+        let work = output.appending(".\(name)-\(getpid())")
+        try? FileManager.default.removeItem(atPath: work.string)
+        defer { try? FileManager.default.removeItem(atPath: work.string) }
+        try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return try body(work)
+    }
+}
+
+extension AtomicFile {
+    /// Writes a manifest as JSON (sorted keys, pretty printed, a final newline), atomically.
+    static func writeJSON(_ value: some Encodable, to path: FilePath) throws {
+        try write(try JSONEncoder.manifest.encode(value) + Data("\n".utf8), to: path)
+    }
+}
