@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Swift 6.3.1's StripObjectHeaders pass miscompiles a final class with a `deinit` that one function creates
+/// and drops once it is promoted to the stack and its `dealloc_ref` merged into a block argument: the object's
+/// header is never written and `swift_deallocClassInstance` runs on the stack slot (a release-only SIGSEGV,
+/// seen in the repo-index fetch loop). The pass only saves one store per stack object; every target of ours is
+/// built without it. `ReleaseBinaryTests` runs the case that crashed against the release binary.
+let guardedOptimizer: [SwiftSetting] = [
+    .unsafeFlags(["-Xllvm", "-sil-disable-pass=strip-object-headers"], .when(configuration: .release))
+]
+
 let package = Package(
     name: "overlay",
     platforms: [.macOS(.v13)],
@@ -22,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
         // The one door for system calls, shared by the generator and the server.
-        .target(name: "Posix", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "Posix", dependencies: [.product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
 
         // plugin → base → solve → install → pack → publish, and fleet (roles, nodes, boot configs).
         .target(
@@ -31,21 +40,24 @@ let package = Package(
                 "CSolv", "CRPM", "CArchive", "CZstd", "Posix",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            ],
+            swiftSettings: guardedOptimizer
         ),
         // TFTP + HTTP over POSIX sockets, confined to one directory.
         .target(
             name: "Serve",
-            dependencies: ["Posix", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["Posix", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: guardedOptimizer
         ),
         .executableTarget(
             name: "overlay",
             dependencies: [
                 "OverlayKit", "Serve",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: guardedOptimizer
         ),
-        .testTarget(name: "OverlayKitTests", dependencies: ["OverlayKit"]),
-        .testTarget(name: "ServeTests", dependencies: ["Serve"]),
+        .testTarget(name: "OverlayKitTests", dependencies: ["OverlayKit"], swiftSettings: guardedOptimizer),
+        .testTarget(name: "ServeTests", dependencies: ["Serve"], swiftSettings: guardedOptimizer),
     ]
 )

@@ -24,18 +24,11 @@ enum FileTree {
 
     /// Names in a directory, without "." and "..", sorted.
     static func entries(_ directory: FilePath) throws -> [String] {
-        guard let dir = directory.withPlatformString({ opendir($0) }) else {
-            throw InstallError.system(SystemCallError(call: "opendir", subject: directory.string, errno: Errno(rawValue: errno)))
+        do {
+            return try directoryNames(directory).map { String(decoding: $0, as: UTF8.self) }.sorted()
+        } catch {
+            throw InstallError.system(error)
         }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
     }
 
     /// True when `path` does not exist or is an empty directory.

@@ -15,7 +15,7 @@ protocol ArchiveSink: AnyObject {
 /// Writes bytes to a file descriptor, counting them and feeding them into a SHA-256 digest.
 final class FileSink: ArchiveSink {
     private let fd: FileDescriptor
-    private let digest = SHA256Digest()
+    private var digest: SHA256Digest? = SHA256Digest()
     private(set) var size: Int64 = 0
     private(set) var sha256 = ""
 
@@ -23,11 +23,13 @@ final class FileSink: ArchiveSink {
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         _ = try fd.writeAll(bytes)
-        digest.update(bytes)
+        digest?.update(bytes)
         size += Int64(bytes.count)
     }
 
-    func finish() throws { sha256 = digest.finalize() }
+    func finish() throws {
+        if let digest = digest.take() { sha256 = digest.finalize() }
+    }
 }
 
 /// Compresses everything written to it into one zstd frame (`ZSTD_compressStream2`) and hands the

@@ -96,23 +96,10 @@ struct DeltaTree {
 
     /// The names in a directory, without "." and "..".
     private static func names(in directory: FilePath) throws -> [[UInt8]] {
-        guard let handle = directory.withPlatformString({ opendir($0) }) else {
-            throw PackError.unreadable(path: directory, reason: Errno(rawValue: errno).posixDescription)
+        do {
+            return try directoryNames(directory)
+        } catch {
+            throw PackError.unreadable(path: directory, reason: error.errno.posixDescription)
         }
-        defer { closedir(handle) }
-        var names: [[UInt8]] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(handle) else {
-                if errno != 0 { throw PackError.unreadable(path: directory, reason: Errno(rawValue: errno).posixDescription) }
-                break
-            }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix(while: { $0 != 0 }))
-            }
-            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
-            names.append(name)
-        }
-        return names
     }
 }

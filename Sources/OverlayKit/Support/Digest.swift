@@ -7,33 +7,59 @@ import SystemPackage
 
 /// SHA-256 digests as lowercase hex, computed with librpm's digest API (`rpmDigestInit`, `rpmDigestUpdate`,
 /// `rpmDigestFinal`), the same code rpm uses to check package payloads.
-public struct SHA256Digest {
-    private let context: DigestContext
+///
+/// A non-copyable struct that owns its `DIGEST_CTX` directly, on purpose not a class. Swift 6.3.1 miscompiles
+/// a final class with a `deinit` that one function creates, uses and drops once the optimiser has inlined it:
+/// the instance is promoted to the stack, SimplifyCFG merges its `dealloc_ref` into a block argument,
+/// StripObjectHeaders then marks the allocation `alloc_ref [bare] [stack]` (its header never written), and
+/// IRGen still calls `swift_deallocClassInstance` on the stack slot. `overlay` crashed that way in release
+/// builds whenever one run fetched two repo indexes, with a class here inlined into the fetch loop. Keep this
+/// type free of class instances; Package.swift also turns that pass off for every target
+/// (`-sil-disable-pass=strip-object-headers`), and `ReleaseBinaryTests` runs the case that crashed.
+public struct SHA256Digest: ~Copyable {
+    private var handle: DIGEST_CTX?
 
     /// Starts an empty digest.
     public init() {
-        context = DigestContext()
+        guard cryptoReady, let handle = rpmDigestInit(Int32(RPM_HASH_SHA256.rawValue), rpmDigestFlags(RPMDIGEST_NONE.rawValue)) else {
+            // librpm's crypto backend is linked in; SHA-256 missing from it means a broken installation.
+            preconditionFailure("librpm cannot compute SHA-256 (rpmInitCrypto or rpmDigestInit failed): reinstall librpm9")
+        }
+        self.handle = handle
+    }
+
+    /// Feeds `bytes` into the digest (`rpmDigestUpdate`).
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let handle, let base = bytes.baseAddress, bytes.count > 0 else { return }
+        _ = rpmDigestUpdate(handle, base, bytes.count)
     }
 
     /// Feeds `bytes` into the digest.
-    public func update(_ bytes: UnsafeRawBufferPointer) {
-        context.update(bytes)
-    }
-
-    /// Feeds `bytes` into the digest.
-    public func update(_ bytes: some Sequence<UInt8>) {
+    public mutating func update(_ bytes: some Sequence<UInt8>) {
         let array = Array(bytes)
         array.withUnsafeBytes { update($0) }
     }
 
-    /// Ends the digest and returns it as 64 lowercase hex digits. The digest can't be fed after this.
-    public func finalize() -> String {
-        context.finalize()
+    /// Ends the digest (`rpmDigestFinal`) and returns it as 64 lowercase hex digits.
+    public consuming func finalize() -> String {
+        guard let handle else { preconditionFailure("SHA256Digest finalized twice") }
+        self.handle = nil
+        var data: UnsafeMutableRawPointer?
+        var length = 0
+        _ = rpmDigestFinal(handle, &data, &length, 1)
+        guard let data else { preconditionFailure("librpm returned no SHA-256 digest (rpmDigestFinal)") }
+        defer { free(data) }
+        return String(cString: data.assumingMemoryBound(to: CChar.self))
+    }
+
+    deinit {
+        // rpm frees the context in rpmDigestFinal; an abandoned digest is finalized without a result.
+        if let handle { _ = rpmDigestFinal(handle, nil, nil, 0) }
     }
 
     /// The digest of `bytes`.
     public static func bytes(_ bytes: some Sequence<UInt8>) -> String {
-        let digest = SHA256Digest()
+        var digest = SHA256Digest()
         digest.update(bytes)
         return digest.finalize()
     }
@@ -47,7 +73,7 @@ public struct SHA256Digest {
             throw SystemCallError(call: "open", subject: path.string, errno: error)
         }
         defer { try? fd.close() }
-        let digest = SHA256Digest()
+        var digest = SHA256Digest()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
@@ -66,38 +92,3 @@ public struct SHA256Digest {
 /// `rpmInitCrypto` runs `gcry_check_version` and ends libgcrypt's initialization; `rpmReadConfigFiles` does the
 /// same, so a later call there is harmless. A Swift global runs it exactly once, thread-safely, on first use.
 private let cryptoReady: Bool = rpmInitCrypto() == 0
-
-/// Owns one `DIGEST_CTX`. rpm frees the context in `rpmDigestFinal`, so `deinit` finalizes it when the
-/// digest was abandoned.
-private final class DigestContext {
-    private var handle: DIGEST_CTX?
-    private var result: String?
-
-    init() {
-        _ = cryptoReady
-        handle = rpmDigestInit(Int32(RPM_HASH_SHA256.rawValue), rpmDigestFlags(RPMDIGEST_NONE.rawValue))
-    }
-
-    func update(_ bytes: UnsafeRawBufferPointer) {
-        guard let handle, let base = bytes.baseAddress, bytes.count > 0 else { return }
-        _ = rpmDigestUpdate(handle, base, bytes.count)
-    }
-
-    func finalize() -> String {
-        if let result { return result }
-        guard let handle else { return "" }
-        self.handle = nil
-        var data: UnsafeMutableRawPointer?
-        var length = 0
-        _ = rpmDigestFinal(handle, &data, &length, 1)
-        guard let data else { return "" }
-        defer { free(data) }
-        let hex = String(cString: data.assumingMemoryBound(to: CChar.self))
-        result = hex
-        return hex
-    }
-
-    deinit {
-        if let handle { _ = rpmDigestFinal(handle, nil, nil, 0) }
-    }
-}

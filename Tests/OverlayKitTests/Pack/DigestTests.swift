@@ -18,7 +18,7 @@ import Testing
         let expected = String(try PackFixture.sh("sha256sum \(PackFixture.q(file))").prefix(64))
         #expect(try SHA256Digest.file(file) == expected)
         let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file.string)))
-        let streamed = SHA256Digest()
+        var streamed = SHA256Digest()
         streamed.update(data[..<12345])
         streamed.update(data[12345...])
         #expect(streamed.finalize() == expected)
