@@ -5,7 +5,7 @@ CONFIG ?= release
 BIN := .build/$(CONFIG)/overlay
 
 # Debian 12 packages the build, the tests and the example need.
-DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev \
+DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev libmodulemd-dev \
         rpm createrepo-c cpio zstd squashfs-tools busybox-static \
         curl atftp tftp-hpa qemu-system-x86 ipxe-qemu
 # Pack tests: hostile plugin bundles are written with Python's tarfile.

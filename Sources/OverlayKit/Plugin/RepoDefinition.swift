@@ -9,15 +9,19 @@ public struct RepoDefinition: Sendable, Equatable {
     /// What the file says; overlay ignores it and enables a repo only when `--enablerepo` names it.
     public var enabledInFile: Bool
     public var gpgcheck: Bool
+    /// `module_hotfixes=1`: the repo's packages are never hidden by module streams (dnf's meaning).
+    public var moduleHotfixes: Bool
     /// Where it was defined: `file:line`.
     public var origin: String
 
-    public init(id: String, name: String, baseURLs: [String], enabledInFile: Bool = true, gpgcheck: Bool = false, origin: String) {
+    public init(id: String, name: String, baseURLs: [String], enabledInFile: Bool = true, gpgcheck: Bool = false,
+                moduleHotfixes: Bool = false, origin: String) {
         self.id = id
         self.name = name
         self.baseURLs = baseURLs
         self.enabledInFile = enabledInFile
         self.gpgcheck = gpgcheck
+        self.moduleHotfixes = moduleHotfixes
         self.origin = origin
     }
 
@@ -53,7 +57,8 @@ public struct RepoDefinition: Sendable, Equatable {
             }
             repos.append(RepoDefinition(id: section.id, name: section.values["name"] ?? section.id, baseURLs: urls,
                                         enabledInFile: Self.bool(section.values["enabled"]) ?? true,
-                                        gpgcheck: Self.bool(section.values["gpgcheck"]) ?? false, origin: origin))
+                                        gpgcheck: Self.bool(section.values["gpgcheck"]) ?? false,
+                                        moduleHotfixes: Self.bool(section.values["module_hotfixes"]) ?? false, origin: origin))
         }
 
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

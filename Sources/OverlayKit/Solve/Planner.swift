@@ -27,12 +27,15 @@ public struct Planner: Sendable {
     /// The base's packages, sorted NEVRAs.
     public let basePackages: [String]
     public let baseIdentity: String
+    /// The base's platform and dnf module states, which decide module streams along with the plugin.
+    public let baseModules: BaseModuleState
 
     public init(base: BaseImage, options: PlanOptions) throws(BaseError) {
         self.base = base
         self.options = options
         basePackages = try base.installedPackages(arch: options.arch)
         baseIdentity = BaseIdentity.of(packages: basePackages)
+        baseModules = base.moduleState()
     }
 
     /// Checks that every `--enablerepo` id is defined by one of `plugins`.
@@ -52,7 +55,7 @@ public struct Planner: Sendable {
         let loader = RepoLoader(cache: options.cache, scratch: scratch)
         let indexes = try Self.fetchIndexes(sources, loader: loader, subject: plugin.name)
         let plans = options.cache.map(PlanCache.init)
-        let key = plans?.key(plugin: plugin, repos: indexes, baseIdentity: baseIdentity, arch: options.arch)
+        let key = plans?.key(plugin: plugin, repos: indexes, baseIdentity: baseIdentity, baseModules: baseModules, arch: options.arch)
         if let key, let plan = plans?.load(key: key) {
             return PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: plan.packages,
                               alreadyInBase: plan.alreadyInBase)
@@ -64,7 +67,11 @@ public struct Planner: Sendable {
         } catch {
             throw PlanError(plugin: plugin.name, kind: .failed, reasons: [error.description])
         }
-        let loaded = try Self.loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: plugin.name)
+        let (loaded, streams) = try Self.loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: plugin.name)
+        // Module streams, as dnf applies them: what is not active is invisible to the selections and the solver.
+        let modules = try streams.activate(enabled: plugin.manifest.modules, base: baseModules, installed: Set(basePackages),
+                                           arch: options.arch, subject: plugin.name)
+        pool.applyModules(modules, unfiltered: Set(indexes.filter(\.source.moduleHotfixes).map(\.source.id)))
 
         var reasons = unmetRequirements(of: plugin, in: pool)
         if !reasons.isEmpty {
@@ -99,12 +106,16 @@ public struct Planner: Sendable {
             }
         }
         if !missing.isEmpty || !replacing.isEmpty {
-            reasons = missing.map { missingPackageReason($0, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch) }
+            reasons = missing.map { request in
+                Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
+                    ?? missingPackageReason(request, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch)
+            }
             throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
         }
 
         let packages = try Self.solve(jobs: jobs, pool: pool, subject: plugin.name, loaded: loaded) { dep in
-            self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
+            Self.moduleHint(for: dep, subject: "it", pool: pool, modules: modules)
+                ?? self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
         }
         let plan = PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity,
                               packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
@@ -210,20 +221,40 @@ public struct Planner: Sendable {
         return indexes
     }
 
-    /// Loads the repos into the pool and prepares it for solving.
+    /// Loads the repos and their module metadata into the pool and prepares it for solving.
     private static func loadRepos(_ indexes: [FetchedIndex], into pool: SolvPool, loader: RepoLoader, arch: String,
-                                  subject: String) throws(PlanError) -> [String: LoadedRepo] {
+                                  subject: String) throws(PlanError) -> (loaded: [String: LoadedRepo], modules: ModuleStreams) {
         loader.fillCache(for: indexes, arch: arch)
         var loaded: [String: LoadedRepo] = [:]
+        var modules: [(id: String, modules: RepoModules)] = []
         for index in indexes {
             do {
                 loaded[index.source.id] = try loader.load(index, into: pool)
+                if let repoModules = try loader.loadModules(index) { modules.append((index.source.id, repoModules)) }
             } catch {
                 throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(index.source.id): \(error.description)"])
             }
         }
         pool.prepare()
-        return loaded
+        return (loaded, ModuleStreams(modules))
+    }
+
+    /// When what `text` names exists only in module streams that are not active, the sentence that says which and
+    /// how to enable one; `subject` is what the sentence calls it.
+    static func moduleHint(for text: String, subject: String, pool: SolvPool, modules: ActiveModules) -> String? {
+        let streams = pool.hiddenStreams(matching: text, modules: modules).sorted { a, b in
+            let (x, y) = (a.split(separator: ":"), b.split(separator: ":"))
+            return x[0] != y[0] ? x[0] < y[0] : ModuleStreams.streamOrder(String(x[1]), String(y[1]))
+        }
+        guard let last = streams.last else { return nil }
+        if streams.count > 1 {
+            return "\(subject) is only in module streams \(streams.joined(separator: ", ")), none of which is enabled: add one of them to plugin.toml, such as modules = [\"\(last)\"]"
+        }
+        let module = String(last.split(separator: ":")[0])
+        if let current = modules.streams[module] {
+            return "\(subject) is only in module stream \(last), but \(module):\(current) is the active stream of \(module): set modules = [\"\(last)\"] in plugin.toml to use it"
+        }
+        return "\(subject) is only in module stream \(last), which is not enabled: add modules = [\"\(last)\"] to plugin.toml"
     }
 
     /// Solves a new base: `packages` from `repos`, nothing installed and nothing locked.
@@ -234,7 +265,10 @@ public struct Planner: Sendable {
         pool.loadNothingInstalled()
         let loader = RepoLoader(cache: options.cache, scratch: scratch)
         let indexes = try fetchIndexes(repos, loader: loader, subject: "base")
-        let loaded = try loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: "base")
+        let (loaded, streams) = try loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: "base")
+        // A new base gets the default module streams, as dnf would install it.
+        let modules = try streams.activate(enabled: [], base: BaseModuleState(), installed: [], arch: options.arch, subject: "base")
+        pool.applyModules(modules, unfiltered: Set(repos.filter(\.moduleHotfixes).map(\.id)))
         var jobs: [Id] = []
         var missing: [String] = []
         for request in requests {

@@ -6,6 +6,8 @@ import SystemPackage
 final class SolvPool {
     private let pool: UnsafeMutablePointer<Pool>
     private(set) var installedRepo: UnsafeMutablePointer<Repo>?
+    /// The pool's `considered` map while some packages are hidden from the solver (libsolv does not free it).
+    private var considered: UnsafeMutablePointer<Map>?
 
     /// `pool_create`, then `pool_setdisttype(DISTTYPE_RPM)` (Debian's libsolv otherwise compares versions the
     /// Debian way) and `pool_setarch`.
@@ -16,6 +18,11 @@ final class SolvPool {
     }
 
     deinit {
+        pool.pointee.considered = nil
+        if let considered {
+            map_free(considered)
+            considered.deallocate()
+        }
         pool_free(pool)
     }
 
@@ -89,6 +96,58 @@ final class SolvPool {
     func prepare() {
         pool_addfileprovides(pool)
         pool_createwhatprovides(pool)
+    }
+
+    /// Hides `solvables` from selections and the solver: every other package goes into the pool's `considered`
+    /// map, as dnf does for its excludes, and the provides index is rebuilt. An empty list shows everything.
+    func hide(_ solvables: Set<Id>) {
+        pool.pointee.considered = nil
+        if let considered {
+            map_free(considered)
+            considered.deallocate()
+            self.considered = nil
+        }
+        if !solvables.isEmpty {
+            let map = UnsafeMutablePointer<Map>.allocate(capacity: 1)
+            map_init(map, pool.pointee.nsolvables)
+            csolv_map_setall(map)
+            for p in solvables { csolv_map_clr(map, p) }
+            considered = map
+            pool.pointee.considered = map
+        }
+        pool_createwhatprovides(pool)
+    }
+
+    /// Runs `body` with every package visible, then hides the same ones again (for messages about hidden packages).
+    func withEveryPackageVisible<T>(_ body: () -> T) -> T {
+        guard let considered else { return body() }
+        pool.pointee.considered = nil
+        pool_createwhatprovides(pool)
+        defer {
+            pool.pointee.considered = considered
+            pool_createwhatprovides(pool)
+        }
+        return body()
+    }
+
+    /// Every package of the repos that are not the installed one, with its repo's name.
+    func availableSolvables() -> [(id: Id, repo: String)] {
+        var result: [(id: Id, repo: String)] = []
+        let count = pool.pointee.nsolvables
+        var p: Id = 2  // 0 and 1 are libsolv's own
+        while p < count {
+            if let repo = csolv_solvable(pool, p).pointee.repo, repo != installedRepo {
+                result.append((p, String(cString: repo.pointee.name)))
+            }
+            p += 1
+        }
+        return result
+    }
+
+    /// The id of a string the pool already has, or nil (`pool_str2id` without creating).
+    func existingID(_ string: String) -> Id? {
+        let id = pool_str2id(pool, string, 0)
+        return id == 0 ? nil : id
     }
 
     // MARK: Looking things up
