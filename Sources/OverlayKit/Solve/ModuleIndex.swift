@@ -32,7 +32,8 @@ final class ModuleIndex {
 
     /// Parses module metadata (`modulemd_module_index_update_from_string`) and upgrades every stream to modulemd
     /// v2 (`modulemd_module_index_upgrade_streams`). Unknown keys are ignored, as dnf ignores them; a document
-    /// that does not parse is an error naming `origin` and libmodulemd's words.
+    /// that does not parse is an error naming `origin` and libmodulemd's words. (A throwing class initializer
+    /// that has set every property still runs deinit, which frees the index.)
     init(yaml: String, origin: String) throws(RepoError) {
         index = modulemd_module_index_new()
         var failures: UnsafeMutablePointer<GPtrArray>?
@@ -42,18 +43,15 @@ final class ModuleIndex {
         if let error {
             let reason = String(cString: error.pointee.message)
             g_error_free(error)
-            g_object_unref(UnsafeMutableRawPointer(index))
             throw .corruptMetadata(origin: origin, reason: "modules.yaml: \(reason)")
         }
         if !parsed || cmodulemd_ptr_array_count(failures) > 0 {
             let reason = String(cString: cmodulemd_first_failure(failures))
-            g_object_unref(UnsafeMutableRawPointer(index))
             throw .corruptMetadata(origin: origin, reason: "modules.yaml: \(reason)")
         }
         if modulemd_module_index_upgrade_streams(index, MD_MODULESTREAM_VERSION_LATEST, &error) == 0 {
             let reason = error.map { String(cString: $0.pointee.message) } ?? "cannot upgrade the streams to modulemd v2"
             if let error { g_error_free(error) }
-            g_object_unref(UnsafeMutableRawPointer(index))
             throw .corruptMetadata(origin: origin, reason: "modules.yaml: \(reason)")
         }
     }

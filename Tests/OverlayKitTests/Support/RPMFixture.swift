@@ -186,3 +186,62 @@ struct SigningKey {
         _ = try? RPMFixture.run(["gpgconf", "--kill", "gpg-agent"], environment: ["GNUPGHOME": home.path])
     }
 }
+
+/// Module metadata for fixture repos: modulemd v2 stream documents and modulemd-defaults documents, added to a
+/// createrepo_c repo with modifyrepo_c as a distribution's compose does.
+struct ModuleFixture {
+    struct Stream {
+        var name: String
+        var stream: String
+        var version = 1
+        var context = "c0ffee42"
+        /// NEVRAs as modulemd writes them: `name-epoch:version-release.arch`.
+        var artifacts: [String]
+        /// `platform: [el9]`-style run-time requirements.
+        var requires: [String: [String]] = [:]
+    }
+    var streams: [Stream]
+    /// Module → default stream.
+    var defaults: [String: String] = [:]
+
+    var yaml: String {
+        var text = ""
+        for stream in streams {
+            text += """
+                ---
+                document: modulemd
+                version: 2
+                data:
+                  name: \(stream.name)
+                  stream: "\(stream.stream)"
+                  version: \(stream.version)
+                  context: \(stream.context)
+                  arch: noarch
+                  summary: \(stream.name) \(stream.stream)
+                  description: The \(stream.name) module, stream \(stream.stream).
+                  license:
+                    module: [MIT]
+
+                """
+            if !stream.requires.isEmpty {
+                text += "  dependencies:\n  - requires:\n"
+                for (module, streams) in stream.requires.sorted(by: { $0.key < $1.key }) {
+                    text += "      \(module): [\(streams.joined(separator: ", "))]\n"
+                }
+            }
+            text += "  artifacts:\n    rpms:\n" + stream.artifacts.map { "    - \($0)\n" }.joined() + "...\n"
+        }
+        for (module, stream) in defaults.sorted(by: { $0.key < $1.key }) {
+            text += "---\ndocument: modulemd-defaults\nversion: 1\ndata:\n  module: \(module)\n  stream: \"\(stream)\"\n...\n"
+        }
+        return text
+    }
+
+    /// Writes modules.yaml into the repo's metadata (modifyrepo_c compresses it and lists it in repomd.xml).
+    func add(to repo: URL) throws {
+        let file = repo.appendingPathComponent("modules.yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try RPMFixture.run(["modifyrepo_c", "--mdtype=modules", file.path, repo.appendingPathComponent("repodata").path])
+    }
+}
