@@ -93,16 +93,15 @@ public struct Planner: Sendable {
         for request in plugin.manifest.packages {
             let selection = pool.selection(request)
             let solvables = pool.solvables(inSelection: selection)
+            let obsoleters = Self.obsoleters(for: request, selection: selection, solvables: solvables, pool: pool)
             if solvables.isEmpty {
                 missing.append(request)
-            } else if solvables.contains(where: pool.isInstalled) {
+            } else if solvables.contains(where: pool.isInstalled) || obsoleters.contains(where: pool.isInstalled) {
                 alreadyInBase.append(request)
-            } else if let replaced = lockedSameName(as: solvables, in: pool) {
+            } else if let replaced = lockedSameName(as: solvables + obsoleters, in: pool) {
                 replacing.append("\(pool.nevra(replaced.new)) would replace the base's \(pool.nevra(replaced.installed)) (locked); build against a newer base image")
             } else {
-                for index in stride(from: 0, to: selection.count, by: 2) {
-                    jobs += [selection[index] | Id(SOLVER_INSTALL), selection[index + 1]]
-                }
+                jobs += Self.installJobs(selection: selection, solvables: solvables, obsoleters: obsoleters, pool: pool)
             }
         }
         if !missing.isEmpty || !replacing.isEmpty {
@@ -121,6 +120,24 @@ public struct Planner: Sendable {
                               packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
         if let key { plans?.store(plan, key: key) }
         return plan
+    }
+
+    /// For a request that is a plain package name, the packages that obsolete one of its candidates (by name and
+    /// version): like dnf, asking for a package that was renamed or replaced installs its replacement.
+    static func obsoleters(for request: String, selection: [Id], solvables: [Id], pool: SolvPool) -> [Id] {
+        guard selection.count == 2, selection[0] & Id(SOLVER_SELECTMASK) == Id(SOLVER_SOLVABLE_NAME),
+            csolv_is_reldep(selection[1]) == 0, pool.string(selection[1]) == request
+        else { return [] }
+        return pool.obsoleters(of: solvables)
+    }
+
+    /// The solver jobs that install a request: its selection, or when replacements exist, one of the candidates
+    /// and their replacements (libsolv then prefers a replacement over what it obsoletes).
+    static func installJobs(selection: [Id], solvables: [Id], obsoleters: [Id], pool: SolvPool) -> [Id] {
+        if obsoleters.isEmpty {
+            return stride(from: 0, to: selection.count, by: 2).flatMap { [selection[$0] | Id(SOLVER_INSTALL), selection[$0 + 1]] }
+        }
+        return [Id(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF), pool.oneOf(solvables + obsoleters)]
     }
 
     /// When every candidate for a request is another version of a locked base package, the pair to name.
@@ -274,9 +291,9 @@ public struct Planner: Sendable {
         for request in requests {
             let selection = pool.selection(request)
             if selection.isEmpty { missing.append(request) }
-            for index in stride(from: 0, to: selection.count, by: 2) {
-                jobs += [selection[index] | Id(SOLVER_INSTALL), selection[index + 1]]
-            }
+            let solvables = pool.solvables(inSelection: selection)
+            let obsoleters = obsoleters(for: request, selection: selection, solvables: solvables, pool: pool)
+            jobs += installJobs(selection: selection, solvables: solvables, obsoleters: obsoleters, pool: pool)
         }
         if !missing.isEmpty {
             throw PlanError(plugin: "base", kind: .unsatisfiable, reasons: missing.map {

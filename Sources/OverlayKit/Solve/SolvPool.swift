@@ -144,6 +144,41 @@ final class SolvPool {
         return result
     }
 
+    /// The packages, installed or visible, whose `Obsoletes` match one of `targets` by name and version (as dnf's
+    /// `obsoletes=` query, without obsoletes matching provides).
+    func obsoleters(of targets: [Id]) -> [Id] {
+        guard !targets.isEmpty else { return [] }
+        let names = Set(targets.map { csolv_solvable_name(pool, $0) })
+        let targetSet = Set(targets)
+        var result: [Id] = []
+        var deps = Queue()
+        queue_init(&deps)
+        defer { queue_free(&deps) }
+        var p: Id = 2
+        while p < pool.pointee.nsolvables {
+            defer { p += 1 }
+            guard let solvable = csolv_solvable(pool, p), solvable.pointee.repo != nil, solvable.pointee.obsoletes != 0, !targetSet.contains(p),
+                isInstalled(p) || csolv_is_considered(pool, p) != 0
+            else { continue }
+            solvable_lookup_deparray(solvable, Id(SOLVABLE_OBSOLETES.rawValue), &deps, -1)
+            let matches = (0..<Int(deps.count)).contains { index in
+                let dep = deps.elements[index]
+                return names.contains(dependencyName(dep)) && targets.contains { pool_match_nevr(pool, csolv_solvable(pool, $0), dep) != 0 }
+            }
+            if matches { result.append(p) }
+        }
+        return result
+    }
+
+    /// An id standing for "one of these packages" in a `SOLVER_SOLVABLE_ONE_OF` job (`pool_queuetowhatprovides`).
+    func oneOf(_ solvables: [Id]) -> Id {
+        var queue = Queue()
+        queue_init(&queue)
+        defer { queue_free(&queue) }
+        for p in solvables { queue_push(&queue, p) }
+        return pool_queuetowhatprovides(pool, &queue)
+    }
+
     /// The id of a string the pool already has, or nil (`pool_str2id` without creating).
     func existingID(_ string: String) -> Id? {
         let id = pool_str2id(pool, string, 0)
