@@ -100,14 +100,16 @@ baseurl=file://$REPOS/baseos
 name=CentOS Stream 9 AppStream
 baseurl=file://$REPOS/appstream
 REPO
-i=0
-while read -r name; do
-    i=$((i + 1))
-    dir=$TMP/plugins/$(printf 'r%05d' "$i")
-    mkdir -p "$dir/repos"
-    printf 'name = "%s"\nversion = "1.0"\npackages = ["%s"]\n' "$(basename "$dir")" "$name" >"$dir/plugin.toml"
-    cp "$TMP/cs9.repo" "$dir/repos/"
-done <"$TMP/requests"
+"$PY" - "$TMP/requests" "$TMP/cs9.repo" "$TMP/plugins" <<'PY'
+import os, shutil, sys
+requests, repo_file, plugins = sys.argv[1:4]
+for index, name in enumerate(open(requests).read().split(), start=1):
+    directory = os.path.join(plugins, "r%05d" % index)
+    os.makedirs(os.path.join(directory, "repos"))
+    with open(os.path.join(directory, "plugin.toml"), "w") as toml:
+        toml.write('name = "r%05d"\nversion = "1.0"\npackages = ["%s"]\n' % (index, name))
+    shutil.copy(repo_file, os.path.join(directory, "repos", "cs9.repo"))
+PY
 
 start=$(date +%s.%N)
 find "$TMP/plugins" -mindepth 1 -maxdepth 1 -type d | sort | split -l "$CHUNK" - "$TMP/chunk."
@@ -120,7 +122,7 @@ for list in "$TMP"/chunk.*; do
     # 0: every plugin planned; 3: some cannot be installed (reported in the JSON). Anything else is a failure.
     ((status == 0 || status == 3)) || { cat "$list.err" >&2; die "overlay plan exited $status"; }
 done
-overlay_seconds=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
+overlay_seconds=$("$PY" -c "print(f'{$(date +%s.%N) - $start:.1f}')")
 
 # --- dnf: the same repos, installed set and rules --------------------------------------------------------------
 mkdir -p "$TMP/dnf-home" "$TMP/dnf-root.log"
@@ -157,7 +159,7 @@ for name in open(requests).read().split():
         result[name] = {"ok": False, "packages": [], "error": str(error).strip().replace("\n", " ")}
 json.dump(result, sys.stdout)
 PY
-dnf_seconds=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
+dnf_seconds=$("$PY" -c "print(f'{$(date +%s.%N) - $start:.1f}')")
 
 # --- compare -------------------------------------------------------------------------------------------------------
 "$PY" - "$TMP/requests" "$TMP/dnf.json" "$MIN_AGREEMENT" "$overlay_seconds" "$dnf_seconds" "$TMP"/chunk.*.json <<'PY'
