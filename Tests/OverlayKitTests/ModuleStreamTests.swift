@@ -22,6 +22,7 @@ import Testing
         SpecPackage(name: "dbclient", version: "1.0", files: ["/usr/bin/dbclient": "1\n"]),
         SpecPackage(name: "dbclient", version: "2.0", files: ["/usr/bin/dbclient": "2\n"]),
         SpecPackage(name: "nextgen", files: ["/usr/bin/nextgen": "n\n"]),
+        SpecPackage(name: "javaapp", requires: ["javalib"], files: ["/usr/bin/javaapp": "j\n"]),
     ]
     static let modules = ModuleFixture(streams: [
         .init(name: "tools", stream: "2", artifacts: ["tool-0:2.0-1.noarch", "tool-extras-0:2.0-1.noarch", "tool-0:2.0-1.src"],
@@ -33,6 +34,7 @@ import Testing
         .init(name: "db", stream: "1", artifacts: ["dbserver-0:1.0-1.noarch", "dbclient-0:1.0-1.noarch"]),
         .init(name: "db", stream: "2", artifacts: ["dbserver-0:2.0-1.noarch", "dbclient-0:2.0-1.noarch"]),
         .init(name: "nextgen", stream: "1", artifacts: ["nextgen-0:1.0-1.noarch"], requires: ["platform": ["el10"]]),
+        .init(name: "javaapp", stream: "1", artifacts: ["javaapp-0:1.0-1.noarch"], requires: ["java": ["1"]]),
     ], defaults: ["webs": "1"])
 
     let work: URL
@@ -120,6 +122,11 @@ import Testing
         #expect(try plan(plugin("app-java", packages: ["app"], modules: ["java:1"])) == ["app-1.0-1.noarch", "javalib-1.0-1.noarch"])
     }
 
+    @Test func aStreamsModuleRequirementEnablesTheStreamItNames() throws {
+        // javaapp:1 requires java:[1], so enabling it enables java:1 too, and javalib becomes visible.
+        #expect(try plan(plugin("javaapp", packages: ["javaapp"], modules: ["javaapp:1"])) == ["javaapp-1.0-1.noarch", "javalib-1.0-1.noarch"])
+    }
+
     @Test func anUnknownModuleOrStreamIsBadInputNamingTheChoices() throws {
         let stream = failure(try plugin("tools4", packages: ["tool"], modules: ["tools:4"]))
         #expect(stream?.kind == .failed)
@@ -128,7 +135,7 @@ import Testing
         let module = failure(try plugin("toolz", packages: ["tool"], modules: ["toolz:2"]))
         #expect(module?.kind == .failed)
         #expect(module?.reasons == [
-            "module \"toolz\" (modules = [\"toolz:2\"]) is not in the enabled repos, which have modules db, java, nextgen, tools, webs: fix modules in plugin.toml"
+            "module \"toolz\" (modules = [\"toolz:2\"]) is not in the enabled repos, which have modules db, java, javaapp, nextgen, tools, webs: fix modules in plugin.toml"
         ])
     }
 

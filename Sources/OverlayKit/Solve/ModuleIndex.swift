@@ -83,15 +83,16 @@ final class ModuleIndex {
                     }
                     requires.append(modules)
                 }
-                streams.append(RepoModules.Stream(
-                    name: Self.string(modulemd_module_stream_get_module_name(stream)),
-                    stream: Self.string(modulemd_module_stream_get_stream_name(stream)),
-                    version: UInt64(modulemd_module_stream_get_version(stream)),
-                    context: Self.string(modulemd_module_stream_get_context(stream)),
-                    arch: Self.string(modulemd_module_stream_get_arch(stream)),
-                    artifacts: Self.strings(modulemd_module_stream_v2_get_rpm_artifacts_as_strv(v2)),
-                    demodularized: Self.strings(modulemd_module_stream_v2_get_demodularized_rpms(v2)),
-                    requires: requires))
+                streams.append(
+                    RepoModules.Stream(
+                        name: Self.string(modulemd_module_stream_get_module_name(stream)),
+                        stream: Self.string(modulemd_module_stream_get_stream_name(stream)),
+                        version: UInt64(modulemd_module_stream_get_version(stream)),
+                        context: Self.string(modulemd_module_stream_get_context(stream)),
+                        arch: Self.string(modulemd_module_stream_get_arch(stream)),
+                        artifacts: Self.strings(modulemd_module_stream_v2_get_rpm_artifacts_as_strv(v2)),
+                        demodularized: Self.strings(modulemd_module_stream_v2_get_demodularized_rpms(v2)),
+                        requires: requires))
             }
         }
         return RepoModules(streams: streams, defaults: defaults)

@@ -67,8 +67,10 @@ struct ModuleStreams {
     /// `installed` its packages (`name-[epoch:]version-release.arch`, no `0:` epoch); `arch` the solve's.
     /// Throws for a stream the repos do not have (exit 1) and for an enabled stream whose module requirements
     /// no build meets (exit 3).
-    func activate(enabled: [ModuleStreamName], base: BaseModuleState, installed: Set<String>, arch: String,
-                  subject: String) throws(PlanError) -> ActiveModules {
+    func activate(
+        enabled: [ModuleStreamName], base: BaseModuleState, installed: Set<String>, arch: String,
+        subject: String
+    ) throws(PlanError) -> ActiveModules {
         let builds = self.builds.filter { $0.arch == arch || $0.arch == "noarch" }
         var streamsOf: [String: Set<String>] = [:]
         for build in builds { streamsOf[build.name, default: []].insert(build.stream) }
@@ -79,9 +81,11 @@ struct ModuleStreams {
             }
             guard streams.contains(request.stream) else {
                 let choices = streams.sorted(by: Self.streamOrder).map { "\(request.name):\($0)" }.joined(separator: ", ")
-                throw PlanError(plugin: subject, kind: .failed, reasons: [
-                    "module stream \(request) is not in the enabled repos; \(request.name) has \(streams.count == 1 ? "stream" : "streams") \(choices): fix modules in plugin.toml"
-                ])
+                throw PlanError(
+                    plugin: subject, kind: .failed,
+                    reasons: [
+                        "module stream \(request) is not in the enabled repos; \(request.name) has \(streams.count == 1 ? "stream" : "streams") \(choices): fix modules in plugin.toml"
+                    ])
             }
         }
 
@@ -103,15 +107,16 @@ struct ModuleStreams {
         // build's), enabling a required module's stream when the requirement names just one.
         var active: [String: (stream: String, context: String, origin: Origin)] = [:]
         var queue = chosen.keys.sorted()
-        var dropped = Set<String>()
+        var dropped = Set<String>()  // `name:stream` of chosen streams no build of which could be used
         while let name = queue.first {
             queue.removeFirst()
-            guard let (stream, origin) = chosen[name], active[name] == nil, !dropped.contains(name) else { continue }
+            guard let (stream, origin) = chosen[name], active[name] == nil, !dropped.contains("\(name):\(stream)") else { continue }
             let candidates = builds.filter { $0.name == name && $0.stream == stream }.sorted { $0.version > $1.version }
             var unmet: String?
             var settled: RepoModules.Stream?
             for build in candidates {
-                if case .failure(let reason) = requirementsHold(build, chosen: &chosen, base: base, streamsOf: streamsOf) {
+                let outcome = requirementsHold(build, chosen: &chosen, base: base, streamsOf: streamsOf, dropped: dropped)
+                if case .failure(let reason) = outcome {
                     unmet = unmet ?? reason
                     continue
                 }
@@ -120,13 +125,15 @@ struct ModuleStreams {
             }
             if let settled {
                 active[name] = (stream, settled.context, origin)
-                queue += chosen.keys.filter { active[$0] == nil && !dropped.contains($0) }.sorted()
+                queue += chosen.compactMap { active[$0.key] == nil && !dropped.contains("\($0.key):\($0.value.stream)") ? $0.key : nil }.sorted()
             } else if origin == .plugin {
-                throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: [
-                    "module stream \(name):\(stream) \(unmet ?? "has no build for \(arch)"); choose another stream in plugin.toml or build against a base image that meets it"
-                ])
+                throw PlanError(
+                    plugin: subject, kind: .unsatisfiable,
+                    reasons: [
+                        "module stream \(name):\(stream) \(unmet ?? "has no build for \(arch)"); choose another stream in plugin.toml or build against a base image that meets it"
+                    ])
             } else {
-                dropped.insert(name)  // dnf leaves a default stream it cannot resolve inactive, too
+                dropped.insert("\(name):\(stream)")  // dnf leaves a default stream it cannot resolve inactive, too
                 chosen[name] = nil
             }
         }
@@ -162,12 +169,17 @@ struct ModuleStreams {
         return result
     }
 
-    private enum Requirement { case success, failure(String) }
+    private enum Requirement {
+        case success
+        case failure(String)
+    }
 
     /// Whether a build's run-time module requirements hold (any one `dependencies` block), enabling the stream
     /// of a required module that has none chosen when the requirement allows just one (or the default).
-    private func requirementsHold(_ build: RepoModules.Stream, chosen: inout [String: (stream: String, origin: Origin)],
-                                  base: BaseModuleState, streamsOf: [String: Set<String>]) -> Requirement {
+    private func requirementsHold(
+        _ build: RepoModules.Stream, chosen: inout [String: (stream: String, origin: Origin)],
+        base: BaseModuleState, streamsOf: [String: Set<String>], dropped: Set<String>
+    ) -> Requirement {
         if build.requires.isEmpty { return .success }
         var firstReason: String?
         for block in build.requires {
@@ -190,13 +202,14 @@ struct ModuleStreams {
                     }
                     continue
                 }
-                let available = (streamsOf[module] ?? []).filter { Self.matches($0, streams) }
+                let available = (streamsOf[module] ?? []).filter { Self.matches($0, streams) && !dropped.contains("\(module):\($0)") }
                 if let preferred = defaults[module], available.contains(preferred), !base.disabledModules.contains(module) {
                     additions[module] = preferred
                 } else if available.count == 1, let only = available.first {
                     additions[module] = only
                 } else {
-                    reason = available.isEmpty
+                    reason =
+                        available.isEmpty
                         ? "needs module \(module):\(allowed), which the enabled repos do not have"
                         : "needs module \(module) (one of \(available.sorted(by: Self.streamOrder).joined(separator: ", "))): add the one to use to modules in plugin.toml"
                     break
@@ -226,9 +239,11 @@ struct ModuleStreams {
     private func unknownModule(_ request: ModuleStreamName, known: [String: Set<String>]) -> String {
         if known.isEmpty {
             let searched = repos.isEmpty ? "none of the enabled repos has module metadata" : "the enabled repos have no module streams for this architecture"
-            return "module \"\(request.name)\" (modules = [\"\(request)\"]) is not in the enabled repos: \(searched); enable the repo that has it with --enablerepo, or remove it from modules in plugin.toml"
+            return
+                "module \"\(request.name)\" (modules = [\"\(request)\"]) is not in the enabled repos: \(searched); enable the repo that has it with --enablerepo, or remove it from modules in plugin.toml"
         }
-        return "module \"\(request.name)\" (modules = [\"\(request)\"]) is not in the enabled repos, which have modules \(known.keys.sorted().joined(separator: ", ")): fix modules in plugin.toml"
+        return
+            "module \"\(request.name)\" (modules = [\"\(request)\"]) is not in the enabled repos, which have modules \(known.keys.sorted().joined(separator: ", ")): fix modules in plugin.toml"
     }
 
     /// `streams` as modulemd writes them: empty is any stream, `-x` excludes x, anything else lists the allowed.
