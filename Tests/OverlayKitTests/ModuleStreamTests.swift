@@ -127,6 +127,27 @@ import Testing
         #expect(try plan(plugin("javaapp", packages: ["javaapp"], modules: ["javaapp:1"])) == ["javaapp-1.0-1.noarch", "javalib-1.0-1.noarch"])
     }
 
+    @Test func onePlannerSolvesPluginAfterPluginInOnePoolAsSeparatePlannersWould() throws {
+        // The plugins share their repos, so the planner keeps one pool; each plugin's streams replace the last's.
+        let planner = try Planner(base: base, options: options)
+        let noCache = PlanOptions(enabledRepos: options.enabledRepos, cache: nil, arch: options.arch)
+        let shared = try Planner(base: base, options: noCache)
+        for (name, packages, modules, expected) in [
+            ("one", ["tool"], ["tools:2"], ["tool-2.0-1.noarch"]),
+            ("two", ["tool"], [], ["tool-1.0-1.noarch"]),
+            ("three", ["tool-extras"], ["tools:3"], ["tool-3.0-1.noarch", "tool-extras-3.0-1.noarch"]),
+            ("four", ["app"], ["java:1"], ["app-1.0-1.noarch", "javalib-1.0-1.noarch"]),
+            ("five", ["web", "tool"], [], ["tool-1.0-1.noarch", "web-1.0-1.noarch"]),
+        ] {
+            let plugin = try plugin(name, packages: packages, modules: modules)
+            #expect(try shared.plan(plugin).packages.map(\.nevra) == expected)
+            #expect(try planner.plan(plugin).packages.map(\.nevra) == expected)
+        }
+        #expect(failure(try plugin("six", packages: ["javalib"]))?.reasons.first?.hasPrefix("javalib is only in module stream java:1") == true)
+        #expect(throws: PlanError.self) { try shared.plan(try plugin("seven", packages: ["javalib"])) }
+        #expect(try shared.plan(try plugin("eight", packages: ["javalib"], modules: ["java:1"])).packages.map(\.nevra) == ["javalib-1.0-1.noarch"])
+    }
+
     @Test func anUnknownModuleOrStreamIsBadInputNamingTheChoices() throws {
         let stream = failure(try plugin("tools4", packages: ["tool"], modules: ["tools:4"]))
         #expect(stream?.kind == .failed)

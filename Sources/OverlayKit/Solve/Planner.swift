@@ -29,6 +29,8 @@ public struct Planner: Sendable {
     public let baseIdentity: String
     /// The base's platform and dnf module states, which decide module streams along with the plugin.
     public let baseModules: BaseModuleState
+    /// The pool of the last solve, for the next plugin with the same repos.
+    private let pools = PreparedPoolCache()
 
     public init(base: BaseImage, options: PlanOptions) throws(BaseError) {
         self.base = base
@@ -61,13 +63,15 @@ public struct Planner: Sendable {
                               alreadyInBase: plan.alreadyInBase)
         }
 
-        let pool = SolvPool(arch: options.arch)
-        do {
-            try pool.loadInstalled(from: base)
-        } catch {
-            throw PlanError(plugin: plugin.name, kind: .failed, reasons: [error.description])
+        let poolKey = PreparedPool.key(indexes, arch: options.arch)
+        let prepared: PreparedPool
+        if let kept = pools.take(poolKey) {
+            prepared = kept
+        } else {
+            prepared = try prepare(indexes, loader: loader, subject: plugin.name)
         }
-        let (loaded, streams) = try Self.loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: plugin.name)
+        defer { pools.put(prepared, key: poolKey) }
+        let (pool, loaded, streams) = (prepared.pool, prepared.loaded, prepared.streams)
         // Module streams, as dnf applies them: what is not active is invisible to the selections and the solver.
         let modules = try streams.activate(enabled: plugin.manifest.modules, base: baseModules, installed: Set(basePackages),
                                            arch: options.arch, subject: plugin.name)
@@ -138,6 +142,18 @@ public struct Planner: Sendable {
             return stride(from: 0, to: selection.count, by: 2).flatMap { [selection[$0] | Id(SOLVER_INSTALL), selection[$0 + 1]] }
         }
         return [Id(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF), pool.oneOf(solvables + obsoleters)]
+    }
+
+    /// A new pool with the base and the repos loaded.
+    private func prepare(_ indexes: [FetchedIndex], loader: RepoLoader, subject: String) throws(PlanError) -> PreparedPool {
+        let pool = SolvPool(arch: options.arch)
+        do {
+            try pool.loadInstalled(from: base)
+        } catch {
+            throw PlanError(plugin: subject, kind: .failed, reasons: [error.description])
+        }
+        let (loaded, streams) = try Self.loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: subject)
+        return PreparedPool(pool: pool, loaded: loaded, streams: streams)
     }
 
     /// When every candidate for a request is another version of a locked base package, the pair to name.

@@ -5,10 +5,13 @@ extension SolvPool {
     /// Applies modular filtering as dnf does (libdnf's module excludes): packages of module streams that are not
     /// active are hidden, and so are non-modular packages that provide a binary package name of an active
     /// stream. Installed packages are never hidden, nor packages of `unfiltered` repos (`module_hotfixes=1`).
-    /// Call after `prepare()`. Returns how many packages are hidden.
+    /// Call after `prepare()`; it replaces what an earlier call hid. Returns how many packages are hidden.
     @discardableResult
     func applyModules(_ modules: ActiveModules, unfiltered: Set<String>) -> Int {
-        guard modules.filtersAnything else { return 0 }
+        guard modules.filtersAnything else {
+            hide([])
+            return 0
+        }
         var modularNames = Set<Id>()
         for nevra in modules.hiddenBy.keys {
             if let name = ActiveModules.nameAndArch(nevra)?.name, let id = existingID(name) { modularNames.insert(id) }

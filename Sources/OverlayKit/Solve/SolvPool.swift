@@ -8,6 +8,7 @@ final class SolvPool {
     private(set) var installedRepo: UnsafeMutablePointer<Repo>?
     /// The pool's `considered` map while some packages are hidden from the solver (libsolv does not free it).
     private var considered: UnsafeMutablePointer<Map>?
+    private var hidden = Set<Id>()
 
     /// `pool_create`, then `pool_setdisttype(DISTTYPE_RPM)` (Debian's libsolv otherwise compares versions the
     /// Debian way) and `pool_setarch`.
@@ -100,7 +101,10 @@ final class SolvPool {
 
     /// Hides `solvables` from selections and the solver: every other package goes into the pool's `considered`
     /// map, as dnf does for its excludes, and the provides index is rebuilt. An empty list shows everything.
+    /// The same list as last time changes nothing.
     func hide(_ solvables: Set<Id>) {
+        guard solvables != hidden else { return }
+        hidden = solvables
         pool.pointee.considered = nil
         if let considered {
             map_free(considered)
