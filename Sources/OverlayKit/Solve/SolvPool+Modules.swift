@@ -17,14 +17,14 @@ extension SolvPool {
             if let name = ActiveModules.nameAndArch(nevra)?.name, let id = existingID(name) { modularNames.insert(id) }
         }
         var hidden = Set<Id>()
-        let available = availableSolvables().filter { !unfiltered.contains($0.repo) }
+        let available = availableSolvables(excluding: unfiltered)
         withUnsafeHandle { handle in
-            for (p, _) in available where modularNames.contains(csolv_solvable_name(handle, p)) {
+            for p in available where modularNames.contains(csolv_solvable_name(handle, p)) {
                 if modules.hiddenBy[nevra(p)] != nil { hidden.insert(p) }
             }
         }
         if !modules.shadowedNames.isEmpty {
-            let candidates = Set(available.map(\.id))
+            let candidates = Set(available)
             for name in modules.shadowedNames {
                 guard let id = existingID(name) else { continue }
                 for p in providers(of: id) where candidates.contains(p) && !modules.included.contains(nevra(p)) {

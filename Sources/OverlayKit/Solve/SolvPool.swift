@@ -9,6 +9,7 @@ final class SolvPool {
     /// The pool's `considered` map while some packages are hidden from the solver (libsolv does not free it).
     private var considered: UnsafeMutablePointer<Map>?
     private var hidden = Set<Id>()
+    private var obsoletesIndex: [Id: [(Id, Id)]]?
 
     /// `pool_create`, then `pool_setdisttype(DISTTYPE_RPM)` (Debian's libsolv otherwise compares versions the
     /// Debian way) and `pool_setarch`.
@@ -134,16 +135,13 @@ final class SolvPool {
         return body()
     }
 
-    /// Every package of the repos that are not the installed one, with its repo's name.
-    func availableSolvables() -> [(id: Id, repo: String)] {
-        var result: [(id: Id, repo: String)] = []
-        let count = pool.pointee.nsolvables
-        var p: Id = 2  // 0 and 1 are libsolv's own
-        while p < count {
-            if let repo = csolv_solvable(pool, p).pointee.repo, repo != installedRepo {
-                result.append((p, String(cString: repo.pointee.name)))
-            }
-            p += 1
+    /// Every package of the repos that are not the installed one, nor named in `excluding`.
+    func availableSolvables(excluding: Set<String> = []) -> [Id] {
+        var result: [Id] = []
+        for index in 1..<Int(max(pool.pointee.urepos, 1)) {
+            guard let repo = pool.pointee.repos[index], repo != installedRepo, !excluding.contains(String(cString: repo.pointee.name))
+            else { continue }
+            result += solvables(of: repo)
         }
         return result
     }
@@ -151,27 +149,37 @@ final class SolvPool {
     /// The packages, installed or visible, whose `Obsoletes` match one of `targets` by name and version (as dnf's
     /// `obsoletes=` query, without obsoletes matching provides).
     func obsoleters(of targets: [Id]) -> [Id] {
-        guard !targets.isEmpty else { return [] }
-        let names = Set(targets.map { csolv_solvable_name(pool, $0) })
-        let targetSet = Set(targets)
+        let index = obsoletesIndex ?? makeObsoletesIndex()
         var result: [Id] = []
+        for name in Set(targets.map { csolv_solvable_name(pool, $0) }) {
+            for (p, dep) in index[name] ?? [] where !targets.contains(p) && !result.contains(p) {
+                guard isInstalled(p) || csolv_is_considered(pool, p) != 0 else { continue }
+                if targets.contains(where: { pool_match_nevr(pool, csolv_solvable(pool, $0), dep) != 0 }) { result.append(p) }
+            }
+        }
+        return result
+    }
+
+    /// Obsoleted name → (package, its `Obsoletes` dependency), over every package of the pool; made once, as the
+    /// pool's packages do not change after loading.
+    private func makeObsoletesIndex() -> [Id: [(Id, Id)]] {
+        var index: [Id: [(Id, Id)]] = [:]
         var deps = Queue()
         queue_init(&deps)
         defer { queue_free(&deps) }
         var p: Id = 2
         while p < pool.pointee.nsolvables {
             defer { p += 1 }
-            guard let solvable = csolv_solvable(pool, p), solvable.pointee.repo != nil, solvable.pointee.obsoletes != 0, !targetSet.contains(p),
-                isInstalled(p) || csolv_is_considered(pool, p) != 0
-            else { continue }
+            guard let solvable = csolv_solvable(pool, p), solvable.pointee.repo != nil, solvable.pointee.obsoletes != 0 else { continue }
+            queue_empty(&deps)  // libsolv appends to the queue
             solvable_lookup_deparray(solvable, Id(SOLVABLE_OBSOLETES.rawValue), &deps, -1)
-            let matches = (0..<Int(deps.count)).contains { index in
-                let dep = deps.elements[index]
-                return names.contains(dependencyName(dep)) && targets.contains { pool_match_nevr(pool, csolv_solvable(pool, $0), dep) != 0 }
+            for position in 0..<Int(deps.count) {
+                let dep = deps.elements[position]
+                index[dependencyName(dep), default: []].append((p, dep))
             }
-            if matches { result.append(p) }
         }
-        return result
+        obsoletesIndex = index
+        return index
     }
 
     /// An id standing for "one of these packages" in a `SOLVER_SOLVABLE_ONE_OF` job (`pool_queuetowhatprovides`).
