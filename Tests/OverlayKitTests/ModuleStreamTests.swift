@@ -207,6 +207,16 @@ import Testing
         #expect(try plan(fixed, options: both) == ["javalib-1.5-1.noarch"])
     }
 
+    @Test func streamsHidePackagesWhicheverEnabledRepoTheyAreIn() throws {
+        let other = try RPMFixture.repo([SpecPackage(name: "other", files: ["/usr/bin/other": "o\n"])], at: work.appendingPathComponent("other"))
+        var all = options
+        all.enabledRepos = ["*"]
+        // The modular repo is the second and last of three repos in the pool (the base's, other, dist).
+        let plugin = try plugin("second", packages: ["tool", "other"],
+                                repos: "[another]\nbaseurl=file://\(other.path)\n[dist]\nbaseurl=file://\(dist.path)\n")
+        #expect(try plan(plugin, options: all) == ["other-1.0-1.noarch", "tool-1.0-1.noarch"])
+    }
+
     @Test func moduleMetadataIsCachedAndThePlanCacheKeyHoldsTheStreams() throws {
         let dir = work.appendingPathComponent("plugins/cached")
         try PluginFixture.make(at: dir, name: "cached", packages: ["tool"], repoFiles: ["dist.repo": "[dist]\nbaseurl=file://\(dist.path)\n"])

@@ -138,7 +138,7 @@ final class SolvPool {
     /// Every package of the repos that are not the installed one, nor named in `excluding`.
     func availableSolvables(excluding: Set<String> = []) -> [Id] {
         var result: [Id] = []
-        for index in 1..<Int(max(pool.pointee.urepos, 1)) {
+        for index in 1..<Int(max(pool.pointee.nrepos, 1)) {  // FOR_REPOS: slot 0 is unused, freed repos leave holes
             guard let repo = pool.pointee.repos[index], repo != installedRepo, !excluding.contains(String(cString: repo.pointee.name))
             else { continue }
             result += solvables(of: repo)
