@@ -165,6 +165,18 @@ import Testing
         #expect(try Planner(base: base, options: options).plan(pinned).packages.map(\.nevra) == ["oldtool-1.0-1.noarch"])
     }
 
+    @Test func bothWordSizesOfAMultilibPackageInstallSideBySide() throws {
+        // As with dnf on RHEL: an i686 build does not replace the x86_64 build of the same name.
+        let multilib = try plugin("multilib", packages: ["app32", "mlib.x86_64"], bundled: [
+            SpecPackage(name: "mlib", arch: "x86_64", files: ["/usr/lib64/mlib": "64\n"]),
+            SpecPackage(name: "mlib", arch: "i686", provides: ["mlib32"], files: ["/usr/lib/mlib": "32\n"]),
+            SpecPackage(name: "app32", arch: "i686", requires: ["mlib32"], files: ["/usr/bin/app32": "a\n"]),
+        ])
+        #expect(try Planner(base: base, options: options).plan(multilib).packages.map(\.nevra) == [
+            "app32-1.0-1.i686", "mlib-1.0-1.i686", "mlib-1.0-1.x86_64",
+        ])
+    }
+
     @Test func packagesTheBaseAlreadyHasAddNothing() throws {
         let same = try plugin("same", packages: ["corelib", "extra"], bundled: [SpecPackage(name: "extra", files: ["/usr/bin/extra": "e\n"])])
         let plan = try Planner(base: base, options: options).plan(same)

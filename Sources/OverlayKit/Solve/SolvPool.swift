@@ -12,10 +12,13 @@ final class SolvPool {
     private var obsoletesIndex: [Id: [(Id, Id)]]?
 
     /// `pool_create`, then `pool_setdisttype(DISTTYPE_RPM)` (Debian's libsolv otherwise compares versions the
-    /// Debian way) and `pool_setarch`.
+    /// Debian way), `pool_setarch`, and implicit obsoletes that respect arch colors: Fedora's and RHEL's libsolv
+    /// is built that way, so a package's i686 and x86_64 builds install side by side (multilib), while Debian's
+    /// lets one replace the other.
     init(arch: String) {
         pool = pool_create()
         pool_setdisttype(pool, Int32(DISTTYPE_RPM))
+        pool_set_flag(pool, Int32(POOL_FLAG_IMPLICITOBSOLETEUSESCOLORS), 1)
         pool_setarch(pool, arch)
     }
 

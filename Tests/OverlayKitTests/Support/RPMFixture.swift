@@ -35,9 +35,9 @@ struct SpecPackage {
             Release: \(release)
             Summary: \(summary ?? "\(name) test package")
             License: MIT
-            BuildArch: \(arch)
 
             """
+        if arch == "noarch" { spec += "BuildArch: noarch\n" }  // other archs: rpmbuild --target
         if let epoch { spec += "Epoch: \(epoch)\n" }
         for r in requires { spec += "Requires: \(r)\n" }
         for p in provides { spec += "Provides: \(p)\n" }
@@ -124,7 +124,8 @@ enum RPMFixture {
             let spec = top.appendingPathComponent("\(package.name).spec")
             try package.specText(sourceDir: sources.path).write(to: spec, atomically: true, encoding: .utf8)
             try run(["rpmbuild", "--quiet", "--nodeps", "--define", "_topdir \(top.path)", "--define", "_rpmdir \(directory.path)",
-                     "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "-bb", spec.path],
+                     "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "-bb", spec.path]
+                        + (package.arch == "noarch" ? [] : ["--target", package.arch]),
                     environment: ["SOURCE_DATE_EPOCH": "1700000000"])
             built.append(directory.appendingPathComponent("\(package.name)-\(package.version)-\(package.release).\(package.arch).rpm"))
         }
