@@ -36,17 +36,19 @@ extension SolvPool {
         return hidden.count
     }
 
-    /// The module streams a hidden package matching `text` (a request or a dependency) belongs to; empty when
-    /// no hidden package matches.
+    /// The module streams a hidden package matching `text` (a request or a dependency: its name, or one of its
+    /// provides) belongs to; empty when no hidden package matches. Only the hidden packages are looked at.
     func hiddenStreams(matching text: String, modules: ActiveModules) -> Set<String> {
-        guard !modules.hiddenBy.isEmpty else { return [] }
-        let matches: [Id] = withEveryPackageVisible {
-            let bySelection = solvables(inSelection: selection(text))
-            return bySelection.isEmpty ? providers(of: dependency(for: text)) : bySelection
-        }
+        guard !modules.hiddenBy.isEmpty, !hiddenSolvables.isEmpty else { return [] }
+        let dep = dependency(for: text)
         var streams = Set<String>()
-        for p in matches where !isInstalled(p) {
-            streams.formUnion(modules.hiddenBy[nevra(p)] ?? [])
+        withUnsafeHandle { handle in
+            for p in hiddenSolvables {
+                let solvable = csolv_solvable(handle, p)
+                guard pool_match_nevr(handle, solvable, dep) != 0 || solvable_matchesdep(solvable, Id(SOLVABLE_PROVIDES.rawValue), dep, -1) != 0
+                else { continue }
+                streams.formUnion(modules.hiddenBy[nevra(p)] ?? [])
+            }
         }
         return streams
     }

@@ -8,7 +8,8 @@ final class SolvPool {
     private(set) var installedRepo: UnsafeMutablePointer<Repo>?
     /// The pool's `considered` map while some packages are hidden from the solver (libsolv does not free it).
     private var considered: UnsafeMutablePointer<Map>?
-    private var hidden = Set<Id>()
+    /// The packages `hide` keeps from the solver.
+    private(set) var hiddenSolvables = Set<Id>()
     private var obsoletesIndex: [Id: [(Id, Id)]]?
 
     /// `pool_create`, then `pool_setdisttype(DISTTYPE_RPM)` (Debian's libsolv otherwise compares versions the
@@ -107,8 +108,8 @@ final class SolvPool {
     /// map, as dnf does for its excludes, and the provides index is rebuilt. An empty list shows everything.
     /// The same list as last time changes nothing.
     func hide(_ solvables: Set<Id>) {
-        guard solvables != hidden else { return }
-        hidden = solvables
+        guard solvables != hiddenSolvables else { return }
+        hiddenSolvables = solvables
         pool.pointee.considered = nil
         if let considered {
             map_free(considered)
@@ -124,18 +125,6 @@ final class SolvPool {
             pool.pointee.considered = map
         }
         pool_createwhatprovides(pool)
-    }
-
-    /// Runs `body` with every package visible, then hides the same ones again (for messages about hidden packages).
-    func withEveryPackageVisible<T>(_ body: () -> T) -> T {
-        guard let considered else { return body() }
-        pool.pointee.considered = nil
-        pool_createwhatprovides(pool)
-        defer {
-            pool.pointee.considered = considered
-            pool_createwhatprovides(pool)
-        }
-        return body()
     }
 
     /// Every package of the repos that are not the installed one, nor named in `excluding`.
