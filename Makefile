@@ -5,7 +5,7 @@ CONFIG ?= release
 BIN := .build/$(CONFIG)/overlay
 
 # Debian 12 packages the build, the tests and the example need.
-DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev \
+DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev libcurl4-openssl-dev \
         rpm createrepo-c cpio zstd squashfs-tools busybox-static \
         curl atftp tftp-hpa qemu-system-x86 ipxe-qemu
 # Pack tests: hostile plugin bundles are written with Python's tarfile.
@@ -14,6 +14,8 @@ DEPS += python3
 DEPS += ovmf
 # Install tests: packages signed with rpmsign by throwaway GnuPG keys.
 DEPS += gnupg
+# Repo mirror tests: GNU time measures the CLI's CPU while a mirror stays silent; openssl serves https.
+DEPS += time openssl
 
 .PHONY: all deps build test demo clean bench
 

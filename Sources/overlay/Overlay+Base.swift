@@ -36,6 +36,8 @@ extension Overlay.Base {
         @Option(help: ArgumentHelp("The architecture to solve for.", valueName: "arch"))
         var arch: String = HostArchitecture.current
 
+        @OptionGroup var network: NetworkOptions
+
         @OptionGroup var pack: PackOptions
 
         func validate() throws {
@@ -52,7 +54,7 @@ extension Overlay.Base {
                 }
                 let cache = MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
                 let builder = BaseBuilder(repos: sources, packages: packages, output: FilePath(out),
-                                          options: PlanOptions(enabledRepos: [], cache: cache, arch: arch),
+                                          options: PlanOptions(enabledRepos: [], cache: cache, arch: arch, networkTimeout: network.timeout),
                                           packer: pack.packer(sourceDateEpoch: epoch))
                 let line = ProgressLine()
                 let result = try builder.build { line.update("base: \($0)") }

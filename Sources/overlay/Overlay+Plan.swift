@@ -99,8 +99,10 @@ struct PlanReport: Encodable {
                 for name in entry.alreadyInBase {
                     out += "  \(name): already in the base\n"
                 }
-            } else {
+            } else if entry.failure?.kind == .failed {
                 // The reasons go to standard error, one line each.
+                out += "\nplugin \(entry.plugin) \(entry.version): could not be planned\n"
+            } else {
                 out += "\nplugin \(entry.plugin) \(entry.version): cannot be installed on this base\n"
             }
         }

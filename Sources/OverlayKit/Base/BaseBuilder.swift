@@ -35,7 +35,7 @@ public struct BaseBuilder: Sendable {
         let plan = try Planner.planBase(packages: packages, repos: repos, options: options)
         try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
         return try WorkDirectory.with(in: output, named: "base-work") { work in
-            let files = try PackageFetcher(cache: options.cache, scratch: work).fetch(plan)
+            let files = try PackageFetcher(cache: options.cache, scratch: work, timeout: options.networkTimeout, repos: repos).fetch(plan)
             let partialRoot = work.appending("rootfs")
             // rpm stamps each package's install time into the rpmdb: from SOURCE_DATE_EPOCH when set, else the
             // clock. Give it the build's epoch so the same inputs give the same base image.

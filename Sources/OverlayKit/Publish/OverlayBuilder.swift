@@ -53,7 +53,8 @@ public struct OverlayBuilder: Sendable {
 
     private func build(_ plugin: Plugin, plan: PluginPlan, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void) throws -> BuiltOverlay {
         progress(.fetching(plugin: plugin.name, packages: plan.packages.count))
-        let fetcher = PackageFetcher(cache: planner.options.cache, scratch: work)
+        let fetcher = PackageFetcher(cache: planner.options.cache, scratch: work, timeout: planner.options.networkTimeout,
+                                     repos: plugin.repoSources(enabled: planner.options.enabledRepos).enabled)
         let files: [FilePath]
         do {
             files = try fetcher.fetch(plan.packages)

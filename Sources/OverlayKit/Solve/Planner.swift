@@ -9,12 +9,19 @@ public struct PlanOptions: Sendable {
     /// nil: no cache.
     public var cache: MetadataCache?
     public var arch: String
+    /// Seconds a remote repo may stay silent (connecting, before its answer, mid-download) before the transfer is
+    /// given up and the repo's next mirror is tried.
+    public var networkTimeout: Int
+
+    /// `networkTimeout` unless `--timeout` says otherwise.
+    public static let defaultNetworkTimeout = 30
 
     public init(enabledRepos: Set<String> = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
-                arch: String = HostArchitecture.current) {
+                arch: String = HostArchitecture.current, networkTimeout: Int = PlanOptions.defaultNetworkTimeout) {
         self.enabledRepos = enabledRepos
         self.cache = cache
         self.arch = arch
+        self.networkTimeout = networkTimeout
     }
 }
 
@@ -49,7 +56,7 @@ public struct Planner: Sendable {
         defer { try? FileManager.default.removeItem(atPath: scratch.string) }
 
         let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         let indexes = try Self.fetchIndexes(sources, loader: loader, subject: plugin.name)
         let plans = options.cache.map(PlanCache.init)
         let key = plans?.key(plugin: plugin, repos: indexes, baseIdentity: baseIdentity, arch: options.arch)
@@ -204,7 +211,7 @@ public struct Planner: Sendable {
             do {
                 indexes.append(try loader.fetchIndex(source))
             } catch {
-                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(source.id): \(error.description)"])
+                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \"\(source.id)\": \(error.description)"])
             }
         }
         return indexes
@@ -219,7 +226,7 @@ public struct Planner: Sendable {
             do {
                 loaded[index.source.id] = try loader.load(index, into: pool)
             } catch {
-                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(index.source.id): \(error.description)"])
+                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \"\(index.source.id)\": \(error.description)"])
             }
         }
         pool.prepare()
@@ -232,7 +239,7 @@ public struct Planner: Sendable {
         defer { try? FileManager.default.removeItem(atPath: scratch.string) }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         let indexes = try fetchIndexes(repos, loader: loader, subject: "base")
         let loaded = try loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: "base")
         var jobs: [Id] = []
@@ -268,7 +275,7 @@ public struct Planner: Sendable {
         guard !disabled.isEmpty else { return nil }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         var found: [String] = []
         var unchecked: [String] = []
         for definition in disabled {

@@ -3,6 +3,8 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
     case missingMetadata(repo: String, path: String)
     case corruptMetadata(origin: String, reason: String)
     case download(url: String, reason: String)
+    /// Nothing came from the server for `seconds` seconds: while connecting, before the answer or mid-body.
+    case noAnswer(url: String, seconds: Int)
     case checksumMismatch(what: String, expected: String, actual: String)
 
     public var description: String {
@@ -13,6 +15,8 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
             "cannot read repo metadata \(origin): \(reason); regenerate it with createrepo_c"
         case .download(let url, let reason):
             "cannot download \(url): \(reason)"
+        case .noAnswer(let url, let seconds):
+            "\(url) did not answer within \(seconds) s; check the mirror or raise --timeout"
         case .checksumMismatch(let what, let expected, let actual):
             "\(what) has checksum \(actual), but the repo metadata says \(expected); the repo changed or the file is corrupt: refresh the repo"
         }

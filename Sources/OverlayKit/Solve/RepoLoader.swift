@@ -25,6 +25,8 @@ struct RepoLoader {
     var cache: MetadataCache?
     /// Where downloaded metadata goes when there is no usable cache.
     var scratch: FilePath
+    /// Seconds a remote mirror may stay silent before the next one is tried.
+    var timeout: Int
 
     /// Fetches a repo's repomd.xml from the first base URL that answers.
     func fetchIndex(_ source: RepoSource) throws(RepoError) -> FetchedIndex {
@@ -37,7 +39,7 @@ struct RepoLoader {
             let repomdURL = baseURL + "/repodata/repomd.xml"
             let repomd: Data
             do {
-                repomd = try Fetcher.data(from: repomdURL)
+                repomd = try Fetcher.data(from: repomdURL, timeout: timeout)
             } catch {
                 lastError = Fetcher.localPath(repomdURL).map { .missingMetadata(repo: source.id, path: $0) } ?? error
                 continue
@@ -133,7 +135,7 @@ struct RepoLoader {
         let name = entry.href.split(separator: "/").last.map(String.init) ?? "metadata"
         let target = directory.appending(name)
         if FileManager.default.fileExists(atPath: target.string) { return target }
-        let data = try Fetcher.data(from: url)
+        let data = try Fetcher.data(from: url, timeout: timeout)
         if let expected = entry.checksum, entry.checksumType == "sha256" {
             let actual = SHA256Digest.bytes(data)
             guard actual == expected else { throw .checksumMismatch(what: url, expected: expected, actual: actual) }
