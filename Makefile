@@ -16,6 +16,9 @@ DEPS += ovmf
 DEPS += gnupg
 # Repo mirror tests: GNU time measures the CLI's CPU while a mirror stays silent; openssl serves https.
 DEPS += time openssl
+# TFTP loss tests: network namespaces and a veth pair (iproute2), loss and reordering on it (tc netem, or
+# iptables-legacy NFQUEUE on kernels without sch_netem).
+DEPS += iproute2 iptables
 
 .PHONY: all deps build test demo clean bench
 
