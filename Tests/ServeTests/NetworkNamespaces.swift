@@ -40,9 +40,11 @@ final class NamespacePair {
         for namespace in [server, client] { _ = try? ServeTests.run("/usr/sbin/ip", ["netns", "del", namespace], timeout: 10) }
     }
 
-    /// Runs a program inside `namespace` (`ip netns exec`).
-    func run(in namespace: String, _ program: String, _ arguments: [String], timeout: Double = 120) throws -> Finished {
-        try ServeTests.run("/usr/sbin/ip", ["netns", "exec", namespace, program] + arguments, timeout: timeout)
+    /// Runs a program inside `namespace` (`ip netns exec`), killed after `timeout` seconds. SIGKILL, from coreutils'
+    /// `timeout`: a child of the test runner may inherit a signal mask that blocks SIGTERM.
+    func run(in namespace: String, _ program: String, _ arguments: [String], timeout: Int = 120) throws -> Finished {
+        try ServeTests.run("/usr/bin/timeout", ["--signal=KILL", String(timeout), "/usr/sbin/ip", "netns", "exec", namespace, program] + arguments,
+                           timeout: Double(timeout + 10))
     }
 
     static func ip(_ arguments: [String]) throws {

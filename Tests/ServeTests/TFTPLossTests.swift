@@ -51,7 +51,7 @@ import Testing
         for (index, client) in clients.enumerated() {
             let out = scratch.path + "/received-\(index)"
             let started = Date()
-            let result = try network.run(in: network.client, client.program, client.arguments(out), timeout: 90)
+            let result = try network.run(in: network.client, client.program, client.arguments(out), timeout: 60)
             let seconds = Date().timeIntervalSince(started)
             timings.append(String(format: "%@ %.1f s", client.name, seconds))
             #expect(result.status == 0, "\(client.name) failed after \(seconds) s: \(result.stderr.suffix(400))")
