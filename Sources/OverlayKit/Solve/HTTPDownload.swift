@@ -68,6 +68,12 @@ struct HTTPDownload: ~Copyable {
         _ = ccurl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
         _ = ccurl_setopt_xferinfo_function(handle, watchSilence)
         _ = ccurl_setopt_pointer(handle, CURLOPT_XFERINFODATA, state)
+        defer {
+            // The handle outlives this call by a moment: it must hold no pointer to what is freed here.
+            for option in [CURLOPT_ERRORBUFFER, CURLOPT_WRITEDATA, CURLOPT_HEADERDATA, CURLOPT_XFERINFODATA] {
+                _ = ccurl_setopt_pointer(handle, option, nil)
+            }
+        }
 
         let code = curl_easy_perform(handle)
         if state.pointee.silent || code == CURLE_OPERATION_TIMEDOUT {

@@ -319,7 +319,11 @@ struct TFTPTransfer {
                 let step = Int(wire &- UInt16(truncatingIfNeeded: acked))
                 let now = monotonicMilliseconds()
                 if step == 0, window > 1, acked >= 0, now - lastResentAt >= timer.timeout {
-                    // The block before the window again: start the window over (see above).
+                    // The block before the window again: start the window over (see above). A client that repeats
+                    // itself and never gets further is as good as silent.
+                    if now - lastProgress >= patience {
+                        return Outcome(status: "timeout", bytes: acked * blockSize, detail: summary())
+                    }
                     rewinds += 1
                     guard sendWindow() else {
                         send(socket, TFTPPacket.error(.undefined, "read error"))
