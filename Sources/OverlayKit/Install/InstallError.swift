@@ -5,10 +5,10 @@ import SystemPackage
 public enum InstallError: Error, CustomStringConvertible, Sendable {
     /// A package file could not be opened or is not a valid RPM; `reason` holds rpm's words.
     case unreadablePackage(file: FilePath, reason: String)
-    /// A trusted-key file could not be used.
-    case unreadableKey(file: FilePath, reason: String)
-    /// Signatures were required and this package has none, or none by a trusted key, or a bad one.
-    case untrustedPackage(file: FilePath, reason: String)
+    /// A public key given to check signatures with could not be used.
+    case unreadableKey(ArmoredKey, reason: String)
+    /// Signatures were required and this package has none, or none by one of the keys, or a bad one.
+    case signatureRefused(SignatureFailure)
     /// rpm refused the transaction; each entry is one of rpm's problem sentences (file conflicts, already
     /// installed packages, digests that do not verify, missing dependencies, ...).
     case transactionProblems([String])
@@ -39,12 +39,11 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .unreadablePackage(let file, let reason):
             return "The package file \(file) is not a usable RPM (\(reason)): download it again or check the repository it came from."
-        case .unreadableKey(let file, let reason):
+        case .unreadableKey(let key, let reason):
             return
-                "The key file \(file) cannot be used to check package signatures (\(reason)): give the ASCII-armored public key the repository names in gpgkey=."
-        case .untrustedPackage(let file, let reason):
-            return
-                "The package file \(file) is not signed by a trusted key (\(reason)): fetch it from the repository whose key was given, or add that repository's key."
+                "\(key.origin) cannot be used to check package signatures (\(reason)): give the ASCII-armored OpenPGP public key the packages are signed with (gpg --armor --export KEYID)."
+        case .signatureRefused(let failure):
+            return failure.description
         case .transactionProblems(let problems):
             let text = problems.joined(separator: "; ")
             if problems.contains(where: { $0.contains("conflicts with file from package") }) {

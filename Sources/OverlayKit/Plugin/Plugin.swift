@@ -12,6 +12,11 @@ public struct Plugin: Sendable {
     public let repos: [RepoDefinition]
     /// `rpms/` when the plugin bundles an offline repo.
     public let bundledRepo: FilePath?
+    /// `keys/` when the plugin ships the public keys its packages are signed with; then its bundled repo is
+    /// signature-checked too.
+    public let keysDirectory: FilePath?
+    /// The files in `keys/` (hidden ones skipped), sorted by name: each holds ASCII-armored OpenPGP public keys.
+    public let keyFiles: [FilePath]
 
     public var name: String { manifest.name }
 
@@ -61,6 +66,30 @@ public struct Plugin: Sendable {
             bundledRepo = rpms
         } else {
             bundledRepo = nil
+        }
+
+        let keys = directory.appending("keys")
+        if FileManager.default.fileExists(atPath: keys.string, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue, let names = try? FileManager.default.contentsOfDirectory(atPath: keys.string) else {
+                throw .unreadable(path: keys.string, reason: "keys/ must be a directory of public key files")
+            }
+            var files: [FilePath] = []
+            for name in names.sorted() where !name.hasPrefix(".") {
+                let file = keys.appending(name)
+                var isSubdirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: file.string, isDirectory: &isSubdirectory), isSubdirectory.boolValue {
+                    throw .unreadable(path: file.string, reason: "keys/ holds only public key files, not directories")
+                }
+                files.append(file)
+            }
+            guard !files.isEmpty else {
+                throw .unreadable(path: keys.string, reason: "keys/ holds no key files; put the ASCII-armored public keys the packages are signed with there, or remove it")
+            }
+            keysDirectory = keys
+            keyFiles = files
+        } else {
+            keysDirectory = nil
+            keyFiles = []
         }
     }
 

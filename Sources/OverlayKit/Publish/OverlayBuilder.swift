@@ -45,13 +45,16 @@ public struct OverlayBuilder: Sendable {
         guard !plan.packages.isEmpty else {
             throw BuildError.nothingToAdd(plugin: plugin.name, alreadyInBase: plan.alreadyInBase)
         }
+        let keys = try planner.signingKeys(for: plan, of: plugin)
         try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
         return try WorkDirectory.with(in: output, named: "overlay-work-\(plugin.name)") { work in
-            try build(plugin, plan: plan, work: work, progress: progress)
+            try build(plugin, plan: plan, keys: keys, work: work, progress: progress)
         }
     }
 
-    private func build(_ plugin: Plugin, plan: PluginPlan, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void) throws -> BuiltOverlay {
+    private func build(
+        _ plugin: Plugin, plan: PluginPlan, keys: SigningKeys, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void
+    ) throws -> BuiltOverlay {
         progress(.fetching(plugin: plugin.name, packages: plan.packages.count))
         let fetcher = PackageFetcher(cache: planner.options.cache, scratch: work)
         let files: [FilePath]
@@ -64,8 +67,10 @@ public struct OverlayBuilder: Sendable {
         let delta: DeltaRoot
         do {
             let name = plugin.name
+            // Packages are checked against their repos' keys on every use, whether just downloaded or from the cache.
             delta = try PackageInstaller.installDelta(packages: files, base: planner.base.root, baseDBPath: planner.base.dbPath,
-                                                      workDirectory: work.appending("install")) { step in
+                                                      workDirectory: work.appending("install"),
+                                                      signatures: keys.requirements(for: plan.packages, files: files)) { step in
                 progress(.installing(plugin: name, package: step.package, done: step.completed, total: step.total))
             }
         } catch {

@@ -9,12 +9,16 @@ public struct PlanOptions: Sendable {
     /// nil: no cache.
     public var cache: MetadataCache?
     public var arch: String
+    /// Whether packages of repos with gpgcheck (and of a bundled repo beside `keys/`) are signature-checked;
+    /// `--nogpgcheck` turns it off.
+    public var gpgcheck: Bool
 
     public init(enabledRepos: Set<String> = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
-                arch: String = HostArchitecture.current) {
+                arch: String = HostArchitecture.current, gpgcheck: Bool = true) {
         self.enabledRepos = enabledRepos
         self.cache = cache
         self.arch = arch
+        self.gpgcheck = gpgcheck
     }
 }
 
@@ -110,6 +114,17 @@ public struct Planner: Sendable {
                               packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
         if let key { plans?.store(plan, key: key) }
         return plan
+    }
+
+    /// The keys the packages of `plan` must be signed with (see `SigningKeys`), read, fetched and checked by
+    /// rpm; none with gpgcheck off.
+    public func signingKeys(for plan: PluginPlan, of plugin: Plugin) throws(PlanError) -> SigningKeys {
+        guard options.gpgcheck else { return .none }
+        do {
+            return try SigningKeys.load(for: plugin, repos: Set(plan.packages.map(\.repo)))
+        } catch {
+            throw PlanError(plugin: plugin.name, kind: .failed, reasons: ["\(error)"])
+        }
     }
 
     /// When every candidate for a request is another version of a locked base package, the pair to name.

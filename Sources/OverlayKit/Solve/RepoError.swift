@@ -4,6 +4,10 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
     case corruptMetadata(origin: String, reason: String)
     case download(url: String, reason: String)
     case checksumMismatch(what: String, expected: String, actual: String)
+    /// A `gpgkey=` URL (named at `file:line`) that cannot be fetched.
+    case keyUnavailable(namedAt: String, url: String, reason: String)
+    /// A repo (defined at `file:line`) with gpgcheck on, no `gpgkey=` and a plugin without `keys/`.
+    case noSigningKeys(origin: String, repo: String, plugin: String)
 
     public var description: String {
         switch self {
@@ -15,6 +19,10 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
             "cannot download \(url): \(reason)"
         case .checksumMismatch(let what, let expected, let actual):
             "\(what) has checksum \(actual), but the repo metadata says \(expected); the repo changed or the file is corrupt: refresh the repo"
+        case .keyUnavailable(let namedAt, let url, let reason):
+            "\(namedAt): gpgkey \(url) cannot be fetched (\(reason)): fix the URL, or pass --nogpgcheck"
+        case .noSigningKeys(let origin, let repo, let plugin):
+            "\(origin): repo \"\(repo)\" has gpgcheck on but no gpgkey=, and plugin \"\(plugin)\" has no keys/: add gpgkey= with the URL of the repo's public key, put the key in the plugin's keys/, or pass --nogpgcheck"
         }
     }
 }
