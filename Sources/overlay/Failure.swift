@@ -25,7 +25,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
         printError(error.description)
         throw error.kind == .unsatisfiable ? ExitStatus.unsatisfiable : ExitStatus.failure
     } catch {
-        printError("overlay: \(error)")
+        printError("overlay: \(ErrorText.describe(error))")
         throw ExitStatus.failure
     }
 }

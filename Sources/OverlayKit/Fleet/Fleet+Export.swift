@@ -39,7 +39,7 @@ extension Fleet {
         } catch let error as FleetError {
             throw error
         } catch {
-            throw .exportFailed(directory: directory, reason: "\(error)")
+            throw .exportFailed(directory: directory, reason: ErrorText.describe(error))
         }
         return paths
     }

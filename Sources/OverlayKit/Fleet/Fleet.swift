@@ -238,7 +238,7 @@ public struct Fleet: Sendable {
         } catch let errno as Errno {
             throw .unreadable(file: path, reason: errno.posixDescription)
         } catch {
-            throw .unreadable(file: path, reason: "\(error)")
+            throw .unreadable(file: path, reason: ErrorText.reason(error))
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw .unreadable(file: path, reason: "it is not UTF-8 text")

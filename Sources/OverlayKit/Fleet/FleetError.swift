@@ -39,7 +39,7 @@ public enum FleetError: Error, CustomStringConvertible, Sendable, Equatable {
         case .unreadable(let file, let reason):
             return "cannot read fleet file \(file): \(reason); check the path given with --fleet."
         case .syntax(let file, let line, let column, let reason):
-            return "\(file):\(line):\(column): invalid TOML: \(Self.sentence(reason)); fix the syntax at that spot."
+            return "\(file):\(line):\(column): invalid TOML: \(TOMLDocument.sentence(reason)); fix the syntax at that spot."
         case .unknownKey(let file, let key, let allowed):
             let choices = allowed.isEmpty ? "nothing may be set there" : "the keys allowed there are " + allowed.joined(separator: ", ")
             return "\(file): unknown key \(key): \(choices); fix the spelling or remove it."
@@ -73,22 +73,5 @@ public enum FleetError: Error, CustomStringConvertible, Sendable, Equatable {
         case .badManifest(let path, let reason):
             return "manifest \(path) cannot be read: \(reason); rebuild it or remove it from the served directory."
         }
-    }
-
-    /// toml++ messages start with "Error while parsing ..." and may end with a period; keep them inside one sentence.
-    private static func sentence(_ text: String) -> String {
-        var trimmed = text.trimmingSuffix(while: { $0 == "." || $0 == " " || $0 == "\n" })
-        if let first = trimmed.first, first.isUppercase {
-            trimmed = first.lowercased() + trimmed.dropFirst()
-        }
-        return trimmed.replacing("\n", with: " ")
-    }
-}
-
-extension String {
-    fileprivate func trimmingSuffix(while predicate: (Character) -> Bool) -> String {
-        var result = Substring(self)
-        while let last = result.last, predicate(last) { result = result.dropLast() }
-        return String(result)
     }
 }

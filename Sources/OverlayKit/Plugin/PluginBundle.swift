@@ -20,6 +20,9 @@ public enum PluginBundle {
             throw PluginBundleError.unreadable(bundle: bundle, reason: "No such file or directory")
         }
         if isDirectory.boolValue { return bundle }
+        if let size = try? FileManager.default.attributesOfItem(atPath: bundle.string)[.size] as? NSNumber, size.intValue == 0 {
+            throw PluginBundleError.damaged(bundle: bundle, message: "it is empty, 0 bytes")
+        }
         try prepare(directory)
         // The second pass runs on a thread whose working directory is `directory`, where a relative path would
         // name a file inside it: open the bundle by its absolute path there (messages keep the path as given).

@@ -45,7 +45,7 @@ public struct OverlayBuilder: Sendable {
         guard !plan.packages.isEmpty else {
             throw BuildError.nothingToAdd(plugin: plugin.name, alreadyInBase: plan.alreadyInBase)
         }
-        try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
+        try WorkDirectory.prepareOutput(output)
         return try WorkDirectory.with(in: output, named: "overlay-work-\(plugin.name)") { work in
             try build(plugin, plan: plan, work: work, progress: progress)
         }
@@ -69,7 +69,7 @@ public struct OverlayBuilder: Sendable {
                 progress(.installing(plugin: name, package: step.package, done: step.completed, total: step.total))
             }
         } catch {
-            throw BuildError.step(plugin: plugin.name, "\(error)")
+            throw BuildError.step(plugin: plugin.name, ErrorText.describe(error))
         }
 
         let removed = try Blacklist(plugin.manifest.blacklist).apply(to: delta.path)
