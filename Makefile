@@ -14,6 +14,8 @@ DEPS += python3
 DEPS += ovmf
 # Install tests: packages signed with rpmsign by throwaway GnuPG keys.
 DEPS += gnupg
+# Bad-input tests: a Berkeley DB rpmdb (RHEL 8 and older) is made with db_load.
+DEPS += db5.3-util
 
 .PHONY: all deps build test demo clean bench
 

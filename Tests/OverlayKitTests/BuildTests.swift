@@ -197,7 +197,7 @@ import Testing
         try "name = \"bad\"\nversion = \"1.0\"\npackages = \"vdsm\"\n".write(to: dir.appendingPathComponent("plugin.toml"), atomically: true, encoding: .utf8)
         let typed = try overlay(["plan", "--base", base.path, "--plugin", dir.path])
         #expect(typed.status == 1)
-        #expect(typed.stderr == "overlay: \(dir.path)/plugin.toml:3: \"packages\" must be an array of strings, such as packages = [\"…\"]\n")
+        #expect(typed.stderr == "overlay: \(dir.path)/plugin.toml:3: \"packages\" must be an array of strings such as packages = [\"…\"], not a string\n")
     }
 
     @Test func anUnreadableBaseIsSaidPlainly() throws {

@@ -29,6 +29,8 @@ public enum FleetError: Error, CustomStringConvertible, Sendable, Equatable {
     case ambiguousOverlay(file: FilePath, key: String, plugin: String, versions: [String])
     /// An overlay was built against another base than the one the fleet boots.
     case baseMismatch(file: FilePath, key: String, overlay: String, overlayBase: String, fleetBase: String, baseManifest: FilePath)
+    /// The served directory (`--dir`) is missing or not a directory.
+    case servedDirectory(directory: FilePath, reason: String)
     /// Writing the boot files failed; `reason` names the call and the path.
     case exportFailed(directory: FilePath, reason: String)
     /// A manifest in the served directory says it is an overlay or base manifest but cannot be decoded.
@@ -68,8 +70,10 @@ public enum FleetError: Error, CustomStringConvertible, Sendable, Equatable {
         case .baseMismatch(let file, let key, let overlay, let overlayBase, let fleetBase, let baseManifest):
             return
                 "\(file): \(key): overlay \(overlay) was built against base \(overlayBase), but the fleet boots base \(fleetBase) (\(baseManifest)); rebuild the overlay against this base or boot the base it was built for."
+        case .servedDirectory(let directory, let reason):
+            return "the served directory \(directory) \(reason); give --dir the directory that holds the kernel, the base initrd and the overlays."
         case .exportFailed(let directory, let reason):
-            return "cannot write the boot files to \(directory): \(reason); check that the directory is writable."
+            return "cannot write the boot files to \(directory): \(reason); give --out a directory that can be written."
         case .badManifest(let path, let reason):
             return "manifest \(path) cannot be read: \(reason); rebuild it or remove it from the served directory."
         }

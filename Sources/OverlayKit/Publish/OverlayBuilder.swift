@@ -110,6 +110,13 @@ public struct OverlayBuilder: Sendable {
 
 /// Why a build failed, beyond planning.
 public enum BuildError: Error, CustomStringConvertible, Sendable {
+    /// A sentence of its own ("The package file …") continued after `plugin "x": `: its first word in lower case,
+    /// unless that word is an acronym ("RPM").
+    static func continuing(_ text: String) -> String {
+        guard let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true else { return text }
+        return first.lowercased() + text.dropFirst()
+    }
+
     case invalidSourceDateEpoch(String)
     case nothingToAdd(plugin: String, alreadyInBase: [String])
     case step(plugin: String, String)
@@ -121,7 +128,7 @@ public enum BuildError: Error, CustomStringConvertible, Sendable {
         case .nothingToAdd(let plugin, let already):
             "plugin \"\(plugin)\": the base already has everything it asks for (\(already.joined(separator: ", "))); there is no overlay to build"
         case .step(let plugin, let text):
-            "plugin \"\(plugin)\": \(text)"
+            "plugin \"\(plugin)\": \(Self.continuing(text))"
         }
     }
 }

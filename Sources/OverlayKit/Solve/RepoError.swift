@@ -12,7 +12,7 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
         case .corruptMetadata(let origin, let reason):
             "cannot read repo metadata \(Fetcher.localPath(origin) ?? origin): \(reason); regenerate it with createrepo_c"
         case .download(let url, let reason):
-            "cannot download \(url): \(reason)"
+            Fetcher.localPath(url).map { "cannot read \($0): \(reason)" } ?? "cannot download \(url): \(reason)"
         case .checksumMismatch(let what, let expected, let actual):
             "\(what) has checksum \(actual), but the repo metadata says \(expected); the repo changed or the file is corrupt: refresh the repo"
         }

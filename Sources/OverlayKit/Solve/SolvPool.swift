@@ -65,6 +65,10 @@ final class SolvPool {
         installedRepo = repo
         let count = Int(repo.pointee.nsolvables)
         if count == 0 {
+            // Debian's rpm has no ndb backend: an openSUSE rpmdb reads as empty rather than failing.
+            if let file = base.databaseFile, file.hasSuffix("/Packages.db") {
+                throw .unreadableDatabase(root: base.root.string, reason: "\(file) is an ndb rpmdb (openSUSE), which this rpm cannot read")
+            }
             throw .emptyDatabase(root: base.root.string, dbPath: base.dbPath)
         }
         return count
