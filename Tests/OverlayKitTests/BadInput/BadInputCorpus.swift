@@ -1,7 +1,7 @@
 /// Every bad input overlay must refuse, with the exact line a user reads and the exit status. `BadInput` explains
 /// the placeholders; the helpers (`toml`, `repo`, `bundle`, `packages`, `base`, `fleet`) set up the common shapes.
 enum BadInputCorpus {
-    static let cases: [BadInput] = pluginToml + repoFiles + bundles + packages + repodata + bases + fleets + outputs
+    static let cases: [BadInput] = pluginToml + repoFiles + bundles + packages + repodata + bases + fleets + outputs + usage
 
     // MARK: plugin.toml
 
@@ -358,5 +358,26 @@ enum BadInputCorpus {
         .fleet("boot-config --out is a read-only directory", BadInput.fleetBase,
                "overlay: cannot write the boot files to {case}/ro: Read-only file system; give --out a directory that can be written.",
                arguments: ["boot-config", "--dir", "srv", "--fleet", "fleet.toml", "--out", "{ro}"]),
+    ]
+
+    // MARK: command-line usage
+
+    static let usage: [BadInput] = [
+        BadInput(name: "usage: no plugin", setup: { _ in }, arguments: ["build", "--base", "{base}", "--out", "out"], status: 64,
+                 stderr: "overlay: name at least one plugin with --plugin PATH; see 'overlay build --help'"),
+        BadInput(name: "usage: no --out", setup: { try $0.plugin(rpms: true) }, arguments: ["build", "--base", "{base}", "--plugin", "plugin"], status: 64,
+                 stderr: "overlay: missing expected argument '--out <dir>'; see 'overlay build --help'"),
+        BadInput(name: "usage: an unknown option", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--enable-repo", "x"], status: 64,
+                 stderr: "overlay: unknown option '--enable-repo' (did you mean '--enablerepo'?); see 'overlay build --help'"),
+        BadInput(name: "usage: an unknown command", setup: { _ in }, arguments: ["biuld"], status: 64,
+                 stderr: "overlay: unexpected argument 'biuld'; see 'overlay --help'"),
+        BadInput(name: "usage: --level out of range", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--level", "30"], status: 64,
+                 stderr: "overlay: --level takes a zstd level from 1 to 22; see 'overlay build --help'"),
+        BadInput(name: "usage: --level that is not a number", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--level", "max"], status: 64,
+                 stderr: "overlay: the value 'max' is invalid for '--level <n>'; see 'overlay build --help'"),
+        BadInput(name: "usage: an unknown --format", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--format", "iso"], status: 64,
+                 stderr: "overlay: the value 'iso' is invalid for '--format <format>': give one of 'cpio' and 'squashfs'; see 'overlay build --help'"),
+        BadInput(name: "usage: base create without a repo", setup: { _ in }, arguments: ["base", "create", "--package", "tool", "--out", "out"], status: 64,
+                 stderr: "overlay: name at least one repo with --repo DIR; see 'overlay base create --help'"),
     ]
 }
