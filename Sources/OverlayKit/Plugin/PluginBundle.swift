@@ -103,8 +103,9 @@ public enum PluginBundle {
     }
 
     /// Runs on its own thread: unshares the working directory, enters `directory`, extracts.
-    private static func extractAll(_ bundle: FilePath, opening source: FilePath, into directory: FilePath,
-                                   expecting planned: [PluginBundleCheck.Checked]) throws {
+    private static func extractAll(
+        _ bundle: FilePath, opening source: FilePath, into directory: FilePath, expecting planned: [PluginBundleCheck.Checked]
+    ) throws {
         try systemCall("unshare(CLONE_FS)", "") { carchive_unshare_fs() }
         _ = try directory.withPlatformString { p in try systemCall("chdir", directory.string) { chdir(p) } }
         let writer = try DiskWriter(bundle: bundle)

@@ -38,11 +38,13 @@ struct BadInputScene {
         try Data(text.utf8).write(to: url)
     }
 
-    /// `plugin/`: plugin.toml with `toml`, the fixture's good repo as `rpms/` when `rpms`, and `repos/*.repo` files.
-    func plugin(_ toml: String = BadInput.goodToml, rpms: Bool = false, repos: [String: String] = [:]) throws {
+    /// `plugin/`: plugin.toml with `toml`, the fixture's good repo as `rpms/` when `rpms`, and `repos/*.repo` files;
+    /// then the shell script `then`, when given.
+    func plugin(_ toml: String = BadInput.goodToml, rpms: Bool = false, repos: [String: String] = [:], then script: String? = nil) throws {
         try write(toml, to: "plugin/plugin.toml")
         if rpms { try sh("cp -r \"$REPO\" plugin/rpms") }
         for (name, text) in repos { try write(text, to: "plugin/repos/\(name)") }
+        if let script { try sh(script) }
     }
 }
 
@@ -75,13 +77,13 @@ extension BadInput {
     /// A case about the plugin's bundled repo: the plugin bundles the good repo, then `damage` runs in the case's
     /// directory.
     static func packages(_ name: String, _ damage: String, _ stderr: String, status: Int32 = 1, toml: String = goodToml) -> BadInput {
-        BadInput(name: name, setup: { try $0.plugin(toml, rpms: true); try $0.sh(damage) }, arguments: build(), status: status, stderr: stderr)
+        BadInput(name: name, setup: { try $0.plugin(toml, rpms: true, then: damage) }, arguments: build(), status: status, stderr: stderr)
     }
 
     /// A base image case: `make` builds the base root `base` in the case's directory.
     static func base(_ name: String, _ make: String, _ stderr: String, command: String = "build") -> BadInput {
         let arguments = command == "plan" ? ["plan", "--base", "base", "--plugin", "plugin", "--cachedir", "cache"] : build(base: "base")
-        return BadInput(name: "base: \(name)", setup: { try $0.plugin(rpms: true); try $0.sh(make) }, arguments: arguments, status: 1, stderr: stderr)
+        return BadInput(name: "base: \(name)", setup: { try $0.plugin(rpms: true, then: make) }, arguments: arguments, status: 1, stderr: stderr)
     }
 
     /// A fleet case: the fixture's served directory as `srv`, `fleet` as fleet.toml, then `more` (a shell script).

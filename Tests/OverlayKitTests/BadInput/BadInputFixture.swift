@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+
 @testable import OverlayKit
 
 /// What every bad-input case starts from, built once per test run: a real base image (sqlite rpmdb, and the same
@@ -56,15 +57,19 @@ struct BadInputFixture: Sendable {
         let sources = top.appendingPathComponent("SOURCES")
         try FileManager.default.createDirectory(at: sources, withIntermediateDirectories: true)
         for (path, content) in package.files {
-            try content.write(to: sources.appendingPathComponent("\(package.name)\(path.replacingOccurrences(of: "/", with: "_"))"), atomically: true, encoding: .utf8)
+            try content.write(
+                to: sources.appendingPathComponent("\(package.name)\(path.replacingOccurrences(of: "/", with: "_"))"), atomically: true, encoding: .utf8)
         }
         let spec = top.appendingPathComponent("\(package.name).spec")
         let text = package.specText(sourceDir: sources.path).split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.hasPrefix("BuildArch:") }.joined(separator: "\n")
         try text.write(to: spec, atomically: true, encoding: .utf8)
-        try RPMFixture.run(["rpmbuild", "--quiet", "--nodeps", "--target", package.arch, "--define", "_topdir \(top.path)", "--define", "_rpmdir \(directory.path)",
-                            "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "-bb", spec.path],
-                           environment: ["SOURCE_DATE_EPOCH": "1700000000"])
+        try RPMFixture.run(
+            [
+                "rpmbuild", "--quiet", "--nodeps", "--target", package.arch, "--define", "_topdir \(top.path)", "--define", "_rpmdir \(directory.path)",
+                "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "-bb", spec.path,
+            ],
+            environment: ["SOURCE_DATE_EPOCH": "1700000000"])
     }
 
     /// The base's package set as a Berkeley DB rpmdb (RHEL 8 and older): the header blobs of the sqlite rpmdb,
@@ -72,7 +77,9 @@ struct BadInputFixture: Sendable {
     private static func berkeleyDBCopy(of base: URL, at root: URL) throws {
         let dump = root.appendingPathExtension("dump")
         try RPMFixture.run(["mkdir", "-p", root.appendingPathComponent("var/lib/rpm").path])
-        try RPMFixture.run(["python3", "-c", """
+        try RPMFixture.run([
+            "python3", "-c",
+            """
             import sqlite3, struct, sys
             db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
             with open(sys.argv[2], "w") as out:
@@ -80,7 +87,8 @@ struct BadInputFixture: Sendable {
                 for hnum, blob in db.execute("SELECT hnum, blob FROM Packages"):
                     out.write(" %s\\n %s\\n" % (struct.pack("<I", hnum).hex(), bytes(blob).hex()))
                 out.write("DATA=END\\n")
-            """, base.appendingPathComponent("var/lib/rpm/rpmdb.sqlite").path, dump.path])
+            """, base.appendingPathComponent("var/lib/rpm/rpmdb.sqlite").path, dump.path,
+        ])
         try RPMFixture.run(["db5.3_load", "-f", dump.path, root.appendingPathComponent("var/lib/rpm/Packages").path])
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import SystemPackage
 import Testing
+
 @testable import OverlayKit
 
 /// Runs every case of `BadInputCorpus` through the `overlay` executable, as a user would, and checks what the
@@ -117,8 +118,10 @@ import Testing
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
         return try Command.capture(
             URL(fileURLWithPath: "/usr/bin/unshare"),
-            ["--mount", "--propagation", "private", "sh", "-c", "mount -t tmpfs -o ro,size=64k tmpfs \"$0\" && exec \"$@\"", mountPoint.path,
-             OverlayCommand.executable.path] + arguments, environment: environment, in: directory)
+            [
+                "--mount", "--propagation", "private", "sh", "-c", "mount -t tmpfs -o ro,size=64k tmpfs \"$0\" && exec \"$@\"", mountPoint.path,
+                OverlayCommand.executable.path,
+            ] + arguments, environment: environment, in: directory)
     }
 
     /// `expected` as a regex matching the whole of standard error: the text literally, `{case}` and `{base}` as
