@@ -15,6 +15,8 @@ DEPS += python3
 DEPS += ovmf
 # Install tests: packages signed with rpmsign by throwaway GnuPG keys.
 DEPS += gnupg
+# Bad-input tests: a Berkeley DB rpmdb (RHEL 8 and older) is made with db_load.
+DEPS += db5.3-util
 
 # Sanitizer runs: the whole package (tests and the overlay binary the CLI tests run) built release-optimised
 # with the sanitizer, in a scratch directory of its own. Reports make the run fail: ASan aborts, LeakSanitizer

@@ -65,8 +65,13 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
             return
                 "Installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it."
         case .unusableBaseDatabase(let base, let dbPath, let reason):
+            // A database rpm cannot update can be converted; a wrong path only corrected.
+            let fix =
+                reason.hasPrefix("there is no")
+                ? "give the base's real rpmdb path (/var/lib/rpm or /usr/lib/sysimage/rpm)"
+                : "convert it in a copy of the image with rpm --root COPY --dbpath \(dbPath) --define '_db_backend sqlite' --rebuilddb"
             return
-                "The base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): give the base's real rpmdb path (/var/lib/rpm or /usr/lib/sysimage/rpm) or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."
+                "The base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): \(fix), or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."
         case .directoryNotEmpty(let path):
             return "The directory \(path) is not empty: give a new or empty directory."
         case .missingBase(let path):

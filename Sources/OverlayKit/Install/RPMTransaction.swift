@@ -94,8 +94,8 @@ final class RPMTransaction {
         let rc = rpmReadPackageFile(ts, fd, file.string, &header)
         guard let header, rc == RPMRC_OK || rc == RPMRC_NOKEY || rc == RPMRC_NOTTRUSTED else {
             if let header { headerFree(header) }
-            // rpm 4.18 logs nothing when the file is no RPM at all.
-            let said = log.warnings(since: mark).joined(separator: "; ")
+            // rpm 4.18 logs nothing when the file is no RPM at all. Its lines start with the path, named already.
+            let said = log.warnings(since: mark).map { $0.replacingOccurrences(of: "\(file.string): ", with: "") }.joined(separator: "; ")
             let reason =
                 rc == RPMRC_NOTFOUND ? "it has no RPM lead and header" : "its header or signature header is damaged"
             throw InstallError.unreadablePackage(file: file, reason: said.isEmpty ? reason : "\(reason); rpm: \(said)")

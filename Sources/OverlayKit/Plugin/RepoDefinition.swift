@@ -37,19 +37,20 @@ public struct RepoDefinition: Sendable, Equatable {
         var repos: [RepoDefinition] = []
         var current: (id: String, line: Int, values: [String: String], lines: [String: Int])?
         var lastKey: String?
+        var inMain = false
 
         func finish() throws(PluginError) {
             guard let section = current else { return }
             let origin = "\(file):\(section.line)"
-            if section.values["mirrorlist"] != nil || section.values["metalink"] != nil, section.values["baseurl"] == nil {
-                throw .invalidRepoFile("\(origin): repo \"\(section.id)\" has only a mirrorlist/metalink; give it a baseurl")
+            if section.values["baseurl"] == nil, let key = ["mirrorlist", "metalink"].first(where: { section.values[$0] != nil }) {
+                throw .invalidRepoFile("\(origin): repo \"\(section.id)\" has only a \(key), which overlay does not support; pick a mirror and give its URL as baseurl=https://mirror.example/path")
             }
             guard let base = section.values["baseurl"] else {
                 throw .invalidRepoFile("\(origin): repo \"\(section.id)\" has no baseurl; add baseurl=file:///path or http://host/path")
             }
             let urls = try Self.urlList(base, key: "baseurl", origin: origin, repo: section.id, arch: arch)
             guard !urls.isEmpty else {
-                throw .invalidRepoFile("\(origin): repo \"\(section.id)\" has an empty baseurl")
+                throw .invalidRepoFile("\(origin): repo \"\(section.id)\" has an empty baseurl; write baseurl=file:///path or baseurl=https://host/path")
             }
             let keyOrigin = section.lines["gpgkey"].map { "\(file):\($0)" }
             var keys: [String] = []
@@ -82,17 +83,19 @@ public struct RepoDefinition: Sendable, Equatable {
                 try finish()
                 let id = String(trimmed.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
                 guard PluginManifest.isValidName(id) || id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.:".contains($0) }) else {
-                    throw .invalidRepoFile("\(file):\(lineNumber): repo id \"\(id)\" may hold only letters, digits and -_.:")
+                    throw .invalidRepoFile("\(file):\(lineNumber): repo id \"\(id)\" may hold only letters, digits, '-', '_', '.' and ':'; rename the section")
                 }
                 if id == "main" {
                     current = nil  // dnf's global options: nothing overlay uses
+                    inMain = true
                     lastKey = nil
                     continue
                 }
-                if repos.contains(where: { $0.id == id }) {
-                    throw .invalidRepoFile("\(file):\(lineNumber): repo id \"\(id)\" is defined twice")
+                if let other = repos.first(where: { $0.id == id }) {
+                    throw .invalidRepoFile("\(file):\(lineNumber): repo id \"\(id)\" is already defined at \(other.origin); give each repo an id of its own")
                 }
                 current = (id, lineNumber, [:], [:])
+                inMain = false
                 continue
             }
             if raw.first == " " || raw.first == "\t", let key = lastKey, current != nil {
@@ -100,12 +103,15 @@ public struct RepoDefinition: Sendable, Equatable {
                 continue
             }
             guard let eq = trimmed.firstIndex(of: "=") else {
-                throw .invalidRepoFile("\(file):\(lineNumber): expected key=value, found \"\(trimmed)\"")
+                throw .invalidRepoFile("\(file):\(lineNumber): expected key=value or [repo-id], found \"\(trimmed)\"; fix the line or start it with # to make it a comment")
             }
             let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
             let value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             if current == nil {
-                // Keys before any section, or in [main].
+                // dnf refuses a key before any section header; in [main] it is a global option overlay does not use.
+                guard inMain else {
+                    throw .invalidRepoFile("\(file):\(lineNumber): \"\(key)\" stands before any [repo-id] section; start the repo with a line such as [myrepo] above it")
+                }
                 lastKey = nil
                 continue
             }
@@ -126,7 +132,7 @@ public struct RepoDefinition: Sendable, Equatable {
                 throw .invalidRepoFile("\(origin): repo \"\(repo)\" \(key) uses \(url[variable]), which overlay does not expand; write the value out")
             }
             guard url.hasPrefix("file://") || url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw .invalidRepoFile("\(origin): repo \"\(repo)\" \(key) \"\(url)\" is not a file://, http:// or https:// URL")
+                throw .invalidRepoFile("\(origin): repo \"\(repo)\" \(key) \"\(url)\" is not a file://, http:// or https:// URL; write an absolute URL such as file:///srv/repo or https://host/path")
             }
             urls.append(url)
         }

@@ -46,7 +46,7 @@ public struct OverlayBuilder: Sendable {
             throw BuildError.nothingToAdd(plugin: plugin.name, alreadyInBase: plan.alreadyInBase)
         }
         let keys = try planner.signingKeys(for: plan, of: plugin)
-        try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
+        try WorkDirectory.prepareOutput(output)
         return try WorkDirectory.with(in: output, named: "overlay-work-\(plugin.name)") { work in
             try build(plugin, plan: plan, keys: keys, work: work, progress: progress)
         }
@@ -74,7 +74,7 @@ public struct OverlayBuilder: Sendable {
                 progress(.installing(plugin: name, package: step.package, done: step.completed, total: step.total))
             }
         } catch {
-            throw BuildError.step(plugin: plugin.name, "\(error)")
+            throw BuildError.step(plugin: plugin.name, ErrorText.describe(error))
         }
 
         let removed = try Blacklist(plugin.manifest.blacklist).apply(to: delta.path)
@@ -115,6 +115,13 @@ public struct OverlayBuilder: Sendable {
 
 /// Why a build failed, beyond planning.
 public enum BuildError: Error, CustomStringConvertible, Sendable {
+    /// A sentence of its own ("The package file …") continued after `plugin "x": `: its first word in lower case,
+    /// unless that word is an acronym ("RPM").
+    static func continuing(_ text: String) -> String {
+        guard let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true else { return text }
+        return first.lowercased() + text.dropFirst()
+    }
+
     case invalidSourceDateEpoch(String)
     case nothingToAdd(plugin: String, alreadyInBase: [String])
     case step(plugin: String, String)
@@ -126,7 +133,7 @@ public enum BuildError: Error, CustomStringConvertible, Sendable {
         case .nothingToAdd(let plugin, let already):
             "plugin \"\(plugin)\": the base already has everything it asks for (\(already.joined(separator: ", "))); there is no overlay to build"
         case .step(let plugin, let text):
-            "plugin \"\(plugin)\": \(text)"
+            "plugin \"\(plugin)\": \(Self.continuing(text))"
         }
     }
 }

@@ -103,7 +103,10 @@ public struct Planner: Sendable {
             }
         }
         if !missing.isEmpty || !replacing.isEmpty {
-            reasons = missing.map { missingPackageReason($0, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch) }
+            reasons = missing.map {
+                Self.otherArchitectureReason($0, pool: pool, loaded: loaded, arch: options.arch)
+                    ?? missingPackageReason($0, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch)
+            }
             throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
         }
 
@@ -265,6 +268,20 @@ public struct Planner: Sendable {
             })
         }
         return try solve(jobs: jobs, pool: pool, subject: "base", loaded: loaded) { _ in nil }.sorted { $0.nevra < $1.nevra }
+    }
+
+    /// When the repos hold `request` by name, but only built for architectures `arch` cannot install.
+    private static func otherArchitectureReason(_ request: String, pool: SolvPool, loaded: [String: LoadedRepo], arch: String) -> String? {
+        var repos = Set<String>()
+        var arches = Set<String>()
+        for (id, repo) in loaded {
+            for p in pool.solvables(of: repo.repo) where pool.name(p) == request {
+                repos.insert(id)
+                arches.insert(pool.arch(p))
+            }
+        }
+        guard let first = arches.sorted().first else { return nil }
+        return "package \"\(request)\" is in \(repos.sorted().joined(separator: ", ")) only for \(arches.sorted().joined(separator: ", ")), which cannot be installed on \(arch); add a noarch or \(arch) build of it, or solve for that architecture with --arch \(first)"
     }
 
     private func missingPackageReason(_ request: String, plugin: Plugin, sources: [RepoSource], disabled: [RepoDefinition],

@@ -11,12 +11,12 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .missingMetadata(let repo, let path):
-            "repo \(repo) has no metadata at \(path); run createrepo_c on the repo directory"
+        case .missingMetadata(_, let path):
+            "there is no repo metadata at \(path); run createrepo_c on the repo directory, or fix the repo's baseurl"
         case .corruptMetadata(let origin, let reason):
-            "cannot read repo metadata \(origin): \(reason); regenerate it with createrepo_c"
+            "cannot read repo metadata \(Fetcher.localPath(origin) ?? origin): \(reason); regenerate it with createrepo_c"
         case .download(let url, let reason):
-            "cannot download \(url): \(reason)"
+            Fetcher.localPath(url).map { "cannot read \($0): \(reason)" } ?? "cannot download \(url): \(reason)"
         case .checksumMismatch(let what, let expected, let actual):
             "\(what) has checksum \(actual), but the repo metadata says \(expected); the repo changed or the file is corrupt: refresh the repo"
         case .keyUnavailable(let namedAt, let url, let reason):
