@@ -23,6 +23,10 @@ struct SolveOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The architecture to solve for.", valueName: "arch"))
     var arch: String = HostArchitecture.current
 
+    @Flag(name: .customLong("nogpgcheck"),
+          help: "Do not check package signatures, whatever the repos' gpgcheck and the plugins' keys/ say.")
+    var noGPGCheck = false
+
     @OptionGroup var network: NetworkOptions
 
     func validate() throws {
@@ -31,7 +35,7 @@ struct SolveOptions: ParsableArguments {
 
     var planOptions: PlanOptions {
         let cache = noCache ? nil : MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
-        return PlanOptions(enabledRepos: Set(enabledRepos), cache: cache, arch: arch, networkTimeout: network.timeout)
+        return PlanOptions(enabledRepos: Set(enabledRepos), cache: cache, arch: arch, gpgcheck: !noGPGCheck, networkTimeout: network.timeout)
     }
 }
 

@@ -33,7 +33,7 @@ public struct BaseBuilder: Sendable {
         }
         progress("solving")
         let plan = try Planner.planBase(packages: packages, repos: repos, options: options)
-        try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
+        try WorkDirectory.prepareOutput(output)
         return try WorkDirectory.with(in: output, named: "base-work") { work in
             let files = try PackageFetcher(cache: options.cache, scratch: work, timeout: options.networkTimeout, repos: repos).fetch(plan)
             let partialRoot = work.appending("rootfs")

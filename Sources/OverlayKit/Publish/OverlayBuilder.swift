@@ -45,13 +45,16 @@ public struct OverlayBuilder: Sendable {
         guard !plan.packages.isEmpty else {
             throw BuildError.nothingToAdd(plugin: plugin.name, alreadyInBase: plan.alreadyInBase)
         }
-        try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
+        let keys = try planner.signingKeys(for: plan, of: plugin)
+        try WorkDirectory.prepareOutput(output)
         return try WorkDirectory.with(in: output, named: "overlay-work-\(plugin.name)") { work in
-            try build(plugin, plan: plan, work: work, progress: progress)
+            try build(plugin, plan: plan, keys: keys, work: work, progress: progress)
         }
     }
 
-    private func build(_ plugin: Plugin, plan: PluginPlan, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void) throws -> BuiltOverlay {
+    private func build(
+        _ plugin: Plugin, plan: PluginPlan, keys: SigningKeys, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void
+    ) throws -> BuiltOverlay {
         progress(.fetching(plugin: plugin.name, packages: plan.packages.count))
         let fetcher = PackageFetcher(cache: planner.options.cache, scratch: work, timeout: planner.options.networkTimeout,
                                      repos: plugin.repoSources(enabled: planner.options.enabledRepos).enabled)
@@ -65,12 +68,14 @@ public struct OverlayBuilder: Sendable {
         let delta: DeltaRoot
         do {
             let name = plugin.name
+            // Packages are checked against their repos' keys on every use, whether just downloaded or from the cache.
             delta = try PackageInstaller.installDelta(packages: files, base: planner.base.root, baseDBPath: planner.base.dbPath,
-                                                      workDirectory: work.appending("install")) { step in
+                                                      workDirectory: work.appending("install"),
+                                                      signatures: keys.requirements(for: plan.packages, files: files)) { step in
                 progress(.installing(plugin: name, package: step.package, done: step.completed, total: step.total))
             }
         } catch {
-            throw BuildError.step(plugin: plugin.name, "\(error)")
+            throw BuildError.step(plugin: plugin.name, ErrorText.describe(error))
         }
 
         let removed = try Blacklist(plugin.manifest.blacklist).apply(to: delta.path)
@@ -111,6 +116,13 @@ public struct OverlayBuilder: Sendable {
 
 /// Why a build failed, beyond planning.
 public enum BuildError: Error, CustomStringConvertible, Sendable {
+    /// A sentence of its own ("The package file …") continued after `plugin "x": `: its first word in lower case,
+    /// unless that word is an acronym ("RPM").
+    static func continuing(_ text: String) -> String {
+        guard let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true else { return text }
+        return first.lowercased() + text.dropFirst()
+    }
+
     case invalidSourceDateEpoch(String)
     case nothingToAdd(plugin: String, alreadyInBase: [String])
     case step(plugin: String, String)
@@ -122,7 +134,7 @@ public enum BuildError: Error, CustomStringConvertible, Sendable {
         case .nothingToAdd(let plugin, let already):
             "plugin \"\(plugin)\": the base already has everything it asks for (\(already.joined(separator: ", "))); there is no overlay to build"
         case .step(let plugin, let text):
-            "plugin \"\(plugin)\": \(text)"
+            "plugin \"\(plugin)\": \(Self.continuing(text))"
         }
     }
 }

@@ -55,7 +55,7 @@ public struct PackageFetcher: Sendable {
             do {
                 try AtomicFile.write(data, to: target)
             } catch {
-                throw .download(url: url, reason: "cannot store it at \(target): \(error)")
+                throw .download(url: url, reason: "cannot store it at \(target): \(ErrorText.reason(error))")
             }
             return target
         }
@@ -77,7 +77,7 @@ public struct PackageFetcher: Sendable {
         do {
             actual = try SHA256Digest.file(path)
         } catch {
-            throw .download(url: package.url, reason: "cannot read \(path): \(error)")
+            throw .download(url: package.url, reason: "cannot read \(path): \(ErrorText.reason(error))")
         }
         try check(actual, expected, package: package, what: path.string)
     }

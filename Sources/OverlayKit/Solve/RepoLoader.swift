@@ -129,6 +129,10 @@ struct RepoLoader {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw .corruptMetadata(origin: baseURL + "/repodata/repomd.xml", reason: "it lists \(entry.href), which does not exist")
             }
+            // A local file is only read when the .solv cache misses: checking it then costs one pass over it.
+            if let expected = entry.checksum, entry.checksumType == "sha256", let actual = try? SHA256Digest.file(FilePath(path)), actual != expected {
+                throw .checksumMismatch(what: path, expected: expected, actual: actual)
+            }
             return FilePath(path)
         }
         let directory = cache?.subdirectory("metadata/\(digest)") ?? scratch
@@ -143,7 +147,7 @@ struct RepoLoader {
         do {
             try AtomicFile.write(data, to: target)
         } catch {
-            throw .download(url: url, reason: "cannot store it at \(target): \(error)")
+            throw .download(url: url, reason: "cannot store it at \(target): \(ErrorText.reason(error))")
         }
         return target
     }
