@@ -83,12 +83,12 @@ struct HTTPDownload: ~Copyable {
             // libcurl's own words ("Failed to connect to ... Couldn't connect to server", "SSL certificate problem: ...").
             let text = String(cString: errorText)
             let why = text.isEmpty ? String(cString: curl_easy_strerror(code)) : text
-            throw .download(url: url, reason: "\(why); check the URL and its server")
+            throw .download(url: url, reason: why)
         }
         var status = 0
         _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         guard (200..<300).contains(status) else {
-            throw .download(url: url, reason: "the server answered HTTP \(status); check the URL and its server")
+            throw .download(url: url, reason: "the server answered HTTP \(status)")
         }
         return state.pointee.body
     }

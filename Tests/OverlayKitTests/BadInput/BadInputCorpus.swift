@@ -167,7 +167,7 @@ enum BadInputCorpus {
             arguments: BadInput.build("plugin", ["--enablerepo", "nosuch"])),
         .repo(
             "an enabled repo without metadata", "[x]\nbaseurl=file:///nonexistent/x\n",
-            #"plugin "tool": repo x: there is no repo metadata at /nonexistent/x/repodata/repomd.xml; run createrepo_c on the repo directory, or fix the repo's baseurl"#,
+            #"plugin "tool": repo "x": there is no repo metadata at /nonexistent/x/repodata/repomd.xml; run createrepo_c on the repo directory, or fix the repo's baseurl"#,
             arguments: BadInput.build("plugin", ["--enablerepo", "x"])),
     ]
 
@@ -291,37 +291,37 @@ enum BadInputCorpus {
         .packages(
             "repodata: primary.xml.gz holds no XML",
             #"f=$(echo plugin/rpms/repodata/*-primary.xml.gz) && echo garbage | gzip > $f && python3 "$RECHECKSUM" plugin/rpms"#,
-            #"plugin "tool": repo tool-bundled: cannot read repo metadata plugin/rpms/repodata/{sha256}-primary.xml.gz: repo_rpmmd: syntax error at line 1:0; regenerate it with createrepo_c"#
+            #"plugin "tool": repo "tool-bundled": cannot read repo metadata plugin/rpms/repodata/{sha256}-primary.xml.gz: repo_rpmmd: syntax error at line 1:0; regenerate it with createrepo_c"#
         ),
         .packages(
             "repodata: primary.xml.gz is not gzip",
             #"f=$(echo plugin/rpms/repodata/*-primary.xml.gz) && head -c 64 \#(rpm) > $f && python3 "$RECHECKSUM" plugin/rpms"#,
-            #"plugin "tool": repo tool-bundled: cannot read repo metadata plugin/rpms/repodata/{sha256}-primary.xml.gz: repo_rpmmd: not well-formed (invalid token) at line 1:0; regenerate it with createrepo_c"#
+            #"plugin "tool": repo "tool-bundled": cannot read repo metadata plugin/rpms/repodata/{sha256}-primary.xml.gz: repo_rpmmd: not well-formed (invalid token) at line 1:0; regenerate it with createrepo_c"#
         ),
         .packages(
             "repodata: primary.xml.gz differs from repomd.xml",
             #"f=$(echo plugin/rpms/repodata/*-primary.xml.gz) && zcat $f | sed 's/test package/changed/' | gzip > new && mv new $f"#,
-            #"plugin "tool": repo tool-bundled: plugin/rpms/repodata/{sha256}-primary.xml.gz has checksum {sha256}, but the repo metadata says {sha256}; the repo changed or the file is corrupt: refresh the repo"#
+            #"plugin "tool": repo "tool-bundled": plugin/rpms/repodata/{sha256}-primary.xml.gz has checksum {sha256}, but the repo metadata says {sha256}; the repo changed or the file is corrupt: refresh the repo"#
         ),
         .packages(
             "repodata: filelists missing", "rm plugin/rpms/repodata/*-filelists.xml.gz",
-            #"plugin "tool": repo tool-bundled: cannot read repo metadata plugin/rpms/repodata/repomd.xml: it lists repodata/{sha256}-filelists.xml.gz, which does not exist; regenerate it with createrepo_c"#
+            #"plugin "tool": repo "tool-bundled": cannot read repo metadata plugin/rpms/repodata/repomd.xml: it lists repodata/{sha256}-filelists.xml.gz, which does not exist; regenerate it with createrepo_c"#
         ),
         .packages(
             "repodata: primary missing", "rm plugin/rpms/repodata/*-primary.xml.gz",
-            #"plugin "tool": repo tool-bundled: cannot read repo metadata plugin/rpms/repodata/repomd.xml: it lists repodata/{sha256}-primary.xml.gz, which does not exist; regenerate it with createrepo_c"#
+            #"plugin "tool": repo "tool-bundled": cannot read repo metadata plugin/rpms/repodata/repomd.xml: it lists repodata/{sha256}-primary.xml.gz, which does not exist; regenerate it with createrepo_c"#
         ),
         .packages(
             "repodata: repomd.xml is not XML", "echo 'not xml at all' > plugin/rpms/repodata/repomd.xml",
-            #"plugin "tool": repo tool-bundled: cannot read repo metadata plugin/rpms/repodata/repomd.xml: repomd.xml is not well-formed XML (line 1, column 1); regenerate it with createrepo_c"#
+            #"plugin "tool": repo "tool-bundled": cannot read repo metadata plugin/rpms/repodata/repomd.xml: repomd.xml is not well-formed XML (line 1, column 1); regenerate it with createrepo_c"#
         ),
         .packages(
             "repodata: repomd.xml is empty", ": > plugin/rpms/repodata/repomd.xml",
-            #"plugin "tool": repo tool-bundled: cannot read repo metadata plugin/rpms/repodata/repomd.xml: repomd.xml is empty; regenerate it with createrepo_c"#
+            #"plugin "tool": repo "tool-bundled": cannot read repo metadata plugin/rpms/repodata/repomd.xml: repomd.xml is empty; regenerate it with createrepo_c"#
         ),
         .packages(
             "repodata: repomd.xml lists no primary", #"sed -i '/<data type="primary">/,/<\/data>/d' plugin/rpms/repodata/repomd.xml"#,
-            #"plugin "tool": repo tool-bundled: cannot read repo metadata plugin/rpms/repodata/repomd.xml: repomd.xml lists no primary metadata; regenerate it with createrepo_c"#
+            #"plugin "tool": repo "tool-bundled": cannot read repo metadata plugin/rpms/repodata/repomd.xml: repomd.xml lists no primary metadata; regenerate it with createrepo_c"#
         ),
         .packages(
             "repodata: missing altogether", "rm -r plugin/rpms/repodata",
