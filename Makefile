@@ -14,6 +14,8 @@ DEPS += python3
 DEPS += ovmf
 # Install tests: packages signed with rpmsign by throwaway GnuPG keys.
 DEPS += gnupg
+# Fault tests: strace kills a build at an exact system call (a rename, a mount).
+DEPS += strace
 
 .PHONY: all deps build test demo clean bench
 

@@ -29,20 +29,16 @@ public struct PackageFetcher: Sendable {
             try verify(FilePath(path), package: package)
             return FilePath(path)
         }
-        let directory = cache?.subdirectory("packages/\(package.repo)") ?? scratch
+        let subdirectory = "packages/\(package.repo)"
         let name = package.url.split(separator: "/").last.map(String.init) ?? "\(package.nevra).rpm"
-        let target = directory.appending(name)
-        if FileManager.default.fileExists(atPath: target.string), (try? verify(target, package: package)) != nil {
-            return target
+        if let cached = cache.map({ $0.directory.appending(subdirectory).appending(name) }),
+            FileManager.default.fileExists(atPath: cached.string), (try? verify(cached, package: package)) != nil
+        {
+            return cached
         }
         let data = try Fetcher.data(from: package.url)
         try verify(data, package: package)
-        do {
-            try AtomicFile.write(data, to: target)
-        } catch {
-            throw .download(url: package.url, reason: "cannot store it at \(target): \(error)")
-        }
-        return target
+        return try MetadataCache.keep(data, named: name, from: package.url, in: cache, subdirectory: subdirectory, else: scratch)
     }
 
     private func verify(_ path: FilePath, package: PlannedPackage) throws(RepoError) {

@@ -4,6 +4,8 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
     case corruptMetadata(origin: String, reason: String)
     case download(url: String, reason: String)
     case checksumMismatch(what: String, expected: String, actual: String)
+    /// A download could not be stored: the filesystem is full.
+    case noSpace(url: String, path: String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
             "cannot download \(url): \(reason)"
         case .checksumMismatch(let what, let expected, let actual):
             "\(what) has checksum \(actual), but the repo metadata says \(expected); the repo changed or the file is corrupt: refresh the repo"
+        case .noSpace(let url, let path):
+            "cannot store \(url) at \(path): no space left on device"
         }
     }
 }
