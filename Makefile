@@ -1,8 +1,9 @@
 # overlay: build plugin overlays for diskless RPM-based nodes and serve them over PXE.
 SHELL := /bin/bash
 SWIFT ?= swift
-CONFIG ?= release
-BIN := .build/$(CONFIG)/overlay
+# The binary users run. `make demo`, the example, every test that runs the command line and the benches run it:
+# a release-only miscompile once crashed it while a debug build passed every test.
+BIN := .build/release/overlay
 
 # Debian 12 packages the build, the tests and the example need.
 DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev \
@@ -17,7 +18,14 @@ DEPS += gnupg
 # Fault tests: strace kills a build at an exact system call (a rename, a mount).
 DEPS += strace
 
-.PHONY: all deps build test demo clean bench
+# Sanitizer runs: the whole package (tests and the overlay binary the CLI tests run) built release-optimised
+# with the sanitizer, in a scratch directory of its own. Reports make the run fail: ASan aborts, LeakSanitizer
+# and TSan exit non-zero. The suppressions name third-party leaks only (Tests/Sanitizers/README.md).
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+                 LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/lsan.supp:print_suppressions=0 \
+                 TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/tsan.supp:halt_on_error=0:exitcode=66
+
+.PHONY: all deps build test test-asan test-tsan demo clean bench
 
 all: build
 
@@ -25,30 +33,44 @@ deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $$missing; \
 	fi
 
 build: deps
-	$(SWIFT) build -c $(CONFIG)
+	$(SWIFT) build -c release
 
 # Every test: the Swift suites (real RPMs, rpmdbs, sockets and clients) and real PXE boots of the example OS in
-# QEMU, which the example (built here with the debug binary the tests use) provides.
-test: deps
-	$(SWIFT) build --build-tests
-	$(MAKE) --no-print-directory example CONFIG=debug
-	$(SWIFT) test --skip-build
+# QEMU. The suites compile into .build-tests (debug, testable imports); every test that runs the command line
+# runs $(BIN), and the example they boot is built with it.
+test: build
+	$(MAKE) --no-print-directory example
+	$(SWIFT) build --build-tests --scratch-path .build-tests
+	OVERLAY_BIN=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build --scratch-path .build-tests
+
+# The whole suite under AddressSanitizer + LeakSanitizer, and under ThreadSanitizer: the in-process tests and
+# the instrumented overlay binary the CLI tests run.
+test-asan: build
+	[ -f $(EXB)/serve/base.json ] || $(MAKE) --no-print-directory example
+	$(SWIFT) build -c release --build-tests --sanitize address --scratch-path .build-asan
+	$(SANITIZER_ENV) OVERLAY_BIN=$(CURDIR)/.build-asan/release/overlay \
+	  $(SWIFT) test -c release --skip-build --sanitize address --scratch-path .build-asan
+
+test-tsan: build
+	[ -f $(EXB)/serve/base.json ] || $(MAKE) --no-print-directory example
+	$(SWIFT) build -c release --build-tests --sanitize thread --scratch-path .build-tsan
+	$(SANITIZER_ENV) OVERLAY_BIN=$(CURDIR)/.build-tsan/release/overlay \
+	  $(SWIFT) test -c release --skip-build --sanitize thread --scratch-path .build-tsan
 
 clean:
-	rm -rf .build pxe-examples/build
+	rm -rf .build .build-tests .build-asan .build-tsan pxe-examples/build
 
 # Benchmarks: every bench/*/run.sh, each printing ratios against its peer; a number never fails the target,
 # only a benchmark that could not run at all. BENCH=plan-scale runs one.
-bench: deps
-	$(SWIFT) build -c release
+bench: build
 	@failed=; for script in $(if $(BENCH),bench/$(BENCH)/run.sh,bench/*/run.sh); do \
 	  [ -x "$$script" ] || continue; \
 	  echo "== $$script"; \
-	  OVERLAY=$(CURDIR)/.build/release/overlay "$$script" || failed="$$failed $$script"; \
+	  OVERLAY=$(CURDIR)/$(BIN) "$$script" || failed="$$failed $$script"; \
 	  echo; \
 	done; \
 	if [ -n "$$failed" ]; then echo "could not run:$$failed"; exit 1; fi
