@@ -30,6 +30,7 @@ import Testing
     // MARK: Killed
 
     @Test func aBuildKilledAtRandomPointsLeavesOnlyCompleteOutputsAndTheNextBuildClearsTheRest() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let out = work.appendingPathComponent("out")
         // A first build warms the cache and says how long a build takes; kills are drawn over that time.
         let started = Date()
@@ -72,6 +73,7 @@ import Testing
     /// the overlay into place, the manifest into place) and the overlay mount. Between the two renames into
     /// place the overlay stands beside the old manifest: the journal makes the next build finish the publish.
     @Test func aBuildKilledAtEachRenameAndMountIsFinishedOrClearedByTheNext() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let trial = work.appendingPathComponent("trial")
         #expect(try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", trial.path], epoch: 0).status == 0)
         // Count the renames of a build like the ones below (warm cache, replacing a published overlay).
@@ -124,6 +126,7 @@ import Testing
     /// SIGKILL cannot be handled: the scriptlet running in the overlay mount (and its child in the background)
     /// must still not outlive the build, nor keep the mount alive.
     @Test func aBuildKilledDuringAScriptletLeavesNoProcessOrMountBehind() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let out = work.appendingPathComponent("out")
         let run = try BackgroundBuild(["build", "--base", base.path, "--plugin", slow.path, "--out", out.path, "--cachedir", cache.path], logs: work)
         try waitFor("the scriptlet to run") { processes(rootedUnder: out).count >= 3 }  // sh and two sleeps
@@ -144,6 +147,7 @@ import Testing
 
     @Test(arguments: [SIGINT, SIGTERM])
     func aSignalStopsTheBuildAtOnceRemovesItsFilesAndSaysWhatItInterrupted(signal: Int32) throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
         let out = work.appendingPathComponent("out")
         #expect(try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path], epoch: 0).status == 0)
@@ -184,6 +188,7 @@ import Testing
     // MARK: Two builds, one output directory
 
     @Test func aSecondBuildIntoTheSameDirectoryWaitsForTheFirstAndLeavesItsWorkAlone() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let out = work.appendingPathComponent("out")
         let first = try BackgroundBuild(["build", "--base", base.path, "--plugin", bulk.path, "--out", out.path, "--level", "3", "--cachedir", cache.path],
                                         logs: work)
@@ -224,6 +229,7 @@ import Testing
     // MARK: No space left
 
     @Test func aFullOutputDirectoryIsOneLineAndLeavesNothing() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         // 16 MiB of packages: rpm's own free-space check refuses 8 MiB; 24 MiB holds the install but not the overlay.
         for (size, writing) in [("8m", "its installed packages into OUT"), ("24m", "OUT/bulk-1.0.cpio.zst"), ("24m squashfs", "OUT/bulk-1.0.squashfs")] {
             let out = try tmpfs(String(size.prefix(while: { $0 != " " })))
@@ -246,6 +252,7 @@ import Testing
     }
 
     @Test func aFullCacheIsSkippedWithOneLineAndLeavesNothingPartial() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let full = try tmpfs("64k")
         defer { unmount(full) }
         // Fill it up, leaving no block free.
@@ -266,6 +273,7 @@ import Testing
     // MARK: Published overlays are immutable
 
     @Test func aPublishedOverlayIsNotChangedUnlessReplacedAndTheSameBytesAreANoOp() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let out = work.appendingPathComponent("out")
         let overlayFile = out.appendingPathComponent("vdsm-1.0.cpio.zst")
         let first = try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path], epoch: 0)
@@ -456,6 +464,14 @@ final class BackgroundBuild {
         try process.run()
     }
 
+    /// A build a failed expectation left running is not left behind.
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     var pid: Int32 { process.processIdentifier }
     var stderr: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
 
@@ -505,6 +521,7 @@ private struct Fixture: Sendable {
             let base = try RPMFixture.base(basePackages, at: root.appendingPathComponent("base"))
             let bulk = try PluginFixture.make(at: root.appendingPathComponent("plugins/bulk"), name: "bulk", packages: ["bulk"],
                                               bundled: [bulkPackage(at: root)])
+            try? FileManager.default.removeItem(at: root.appendingPathComponent("bulk-data"))
             let vdsm = try PluginFixture.make(at: root.appendingPathComponent("plugins/vdsm"), name: "vdsm", packages: ["vdsm"], bundled: BuildTests.vdsm)
             let slow = try PluginFixture.make(at: root.appendingPathComponent("plugins/slow"), name: "slow", packages: ["slow"], bundled: [
                 SpecPackage(name: "slow", requires: ["/bin/sh"], files: ["/usr/share/slow/README": "slow\n"],
