@@ -112,7 +112,7 @@ extension Overlay {
                         failures.append((error, error.kind == .unsatisfiable))
                     } catch {
                         line.finish()
-                        printError("\(error)")
+                        printError(ErrorText.describe(error))
                         failures.append((error, false))
                     }
                 }

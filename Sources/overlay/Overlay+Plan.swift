@@ -30,7 +30,10 @@ extension Overlay {
                 var results: [PlanReport.Entry] = []
                 for plugin in plugins.plugins {
                     do {
-                        results.append(.init(plan: try planner.plan(plugin)))
+                        let plan = try planner.plan(plugin)
+                        // A key that cannot be read or fetched would fail the build: say so now.
+                        _ = try planner.signingKeys(for: plan, of: plugin)
+                        results.append(.init(plan: plan))
                     } catch let error as PlanError {
                         results.append(.init(plugin: plugin, error: error))
                     }

@@ -23,12 +23,16 @@ struct SolveOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The architecture to solve for.", valueName: "arch"))
     var arch: String = HostArchitecture.current
 
+    @Flag(name: .customLong("nogpgcheck"),
+          help: "Do not check package signatures, whatever the repos' gpgcheck and the plugins' keys/ say.")
+    var noGPGCheck = false
+
     func validate() throws {
         guard !plugins.isEmpty else { throw ValidationError("Name at least one plugin with --plugin PATH.") }
     }
 
     var planOptions: PlanOptions {
         let cache = noCache ? nil : MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
-        return PlanOptions(enabledRepos: Set(enabledRepos), cache: cache, arch: arch)
+        return PlanOptions(enabledRepos: Set(enabledRepos), cache: cache, arch: arch, gpgcheck: !noGPGCheck)
     }
 }

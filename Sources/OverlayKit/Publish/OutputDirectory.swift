@@ -31,30 +31,30 @@ public final class OutputDirectory: Sendable {
     /// lock is released.
     public init(_ path: FilePath, waiting: (Int32?) -> Void = { _ in }) throws {
         self.path = path
-        do {
-            try FileManager.default.createDirectory(atPath: path.string, withIntermediateDirectories: true)
-        } catch {
-            throw OutputError.cannotCreate(path, reason: Self.reason(error))
+        try WorkDirectory.prepareOutput(path)
+        // A read-only filesystem is said once, here, rather than by every plugin's build.
+        if access(path.string, W_OK) != 0 {
+            throw OutputDirectoryError(directory: path, reason: Errno(rawValue: errno).posixDescription)
         }
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
         } catch {
-            throw OutputError.cannotLock(path, reason: Self.reason(error))
+            throw OutputDirectoryError(directory: path, reason: ErrorText.reason(error))
         }
         handle = fd
         if flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK else {
                 let error = Errno(rawValue: errno)
                 try? fd.close()
-                throw OutputError.cannotLock(path, reason: error.posixDescription)
+                throw OutputDirectoryError(directory: path, reason: "cannot lock it against other builds (\(error.posixDescription))")
             }
             waiting(Self.holder(of: fd))
             do {
                 try systemCall("flock", path.string) { flock(fd.rawValue, LOCK_EX) }
             } catch {
                 try? fd.close()
-                throw OutputError.cannotLock(path, reason: error.errno.posixDescription)
+                throw OutputDirectoryError(directory: path, reason: "cannot lock it against other builds (\(error.errno.posixDescription))")
             }
         }
         leftovers = Self.clearLeftovers(in: path)
@@ -126,11 +126,6 @@ public final class OutputDirectory: Sendable {
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 
-    private static func reason(_ error: any Error) -> String {
-        if let error = error as? Errno { return error.posixDescription }
-        if let error = error as? SystemCallError { return error.errno.posixDescription }
-        return (error as NSError).localizedDescription
-    }
 }
 
 /// The moves of a publish, written into the work directory before the first rename, so that a build killed
@@ -165,19 +160,13 @@ struct PublishJournal: Codable {
     }
 }
 
-/// Why the output directory cannot be used.
+/// A filesystem (or quota) filled up while a build wrote to it.
 public enum OutputError: Error, CustomStringConvertible, Sendable {
-    case cannotCreate(FilePath, reason: String)
-    case cannotLock(FilePath, reason: String)
-    /// The filesystem (or quota) is full; `option` is the flag that chooses another place.
+    /// `option` is the flag that chooses another place.
     case noSpace(writing: String, option: String)
 
     public var description: String {
         switch self {
-        case .cannotCreate(let path, let reason):
-            "cannot create the output directory \(path): \(reason); choose another --out"
-        case .cannotLock(let path, let reason):
-            "cannot lock \(path) against other builds: \(reason); choose another --out"
         case .noSpace(let writing, let option):
             "no space left on device while writing \(writing): free space or choose another \(option)"
         }
@@ -206,9 +195,8 @@ extension OutputError {
         case let error as RepoError:
             if case .noSpace = error { return true }
             return false
-        case let error as OutputError:
-            if case .noSpace = error { return true }
-            return false
+        case is OutputError:
+            return true
         default:
             let error = error as NSError
             if error.domain == NSCocoaErrorDomain && error.code == CocoaError.fileWriteOutOfSpace.rawValue { return true }

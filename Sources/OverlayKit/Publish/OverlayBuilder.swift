@@ -64,21 +64,26 @@ public struct OverlayBuilder: Sendable {
         guard !plan.packages.isEmpty else {
             throw BuildError.nothingToAdd(plugin: plugin.name, alreadyInBase: plan.alreadyInBase)
         }
+        let keys = try planner.signingKeys(for: plan, of: plugin)
         return try WorkDirectory.with(in: output.path, named: plugin.name) { work in
-            try build(plugin, plan: plan, work: work, progress: progress)
+            try build(plugin, plan: plan, keys: keys, work: work, progress: progress)
         }
     }
 
-    private func build(_ plugin: Plugin, plan: PluginPlan, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void) throws -> BuiltOverlay {
+    private func build(
+        _ plugin: Plugin, plan: PluginPlan, keys: SigningKeys, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void
+    ) throws -> BuiltOverlay {
         progress(.fetching(plugin: plugin.name, packages: plan.packages.count))
-        let files = try step(plugin, writing: "its downloaded packages into \(output.path)") {
+        let files = try step(plugin, writing: "its downloaded packages into \(output.path)", naming: true) {
             try PackageFetcher(cache: planner.options.cache, scratch: work).fetch(plan.packages)
         }
 
         let name = plugin.name
-        let delta = try step(plugin, writing: "its installed packages into \(output.path)") {
+        let delta = try step(plugin, writing: "its installed packages into \(output.path)", naming: true) {
+            // Packages are checked against their repos' keys on every use, whether just downloaded or from the cache.
             try PackageInstaller.installDelta(packages: files, base: planner.base.root, baseDBPath: planner.base.dbPath,
-                                              workDirectory: work.appending("install")) { step in
+                                              workDirectory: work.appending("install"),
+                                              signatures: keys.requirements(for: plan.packages, files: files)) { step in
                 progress(.installing(plugin: name, package: step.package, done: step.completed, total: step.total))
             }
         }
@@ -115,19 +120,15 @@ public struct OverlayBuilder: Sendable {
         return BuiltOverlay(manifest: manifest, overlay: overlayPath, manifestPath: manifestPath, outcome: outcome)
     }
 
-    /// Runs one step, turning a full filesystem into one sentence naming what was being written, and other
-    /// failures of a step into sentences naming the plugin.
-    private func step<T>(_ plugin: Plugin, writing: String, _ body: () throws -> T) throws -> T {
+    /// Runs one step, turning a full filesystem into one sentence naming what was being written and, with
+    /// `naming`, any other failure into a sentence naming the plugin.
+    private func step<T>(_ plugin: Plugin, writing: String, naming: Bool = false, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error where OutputError.isNoSpace(error) {
             throw BuildError.step(plugin: plugin.name, OutputError.noSpace(writing: writing, option: "--out").description)
-        } catch let error as BuildError {
-            throw error
-        } catch let error as RepoError {
-            throw BuildError.step(plugin: plugin.name, error.description)
-        } catch let error as InstallError {
-            throw BuildError.step(plugin: plugin.name, error.description)
+        } catch let error where naming && !(error is BuildError) {
+            throw BuildError.step(plugin: plugin.name, ErrorText.describe(error))
         }
     }
 
@@ -193,6 +194,13 @@ public struct OverlayBuilder: Sendable {
 
 /// Why a build failed, beyond planning.
 public enum BuildError: Error, CustomStringConvertible, Sendable {
+    /// A sentence of its own ("The package file …") continued after `plugin "x": `: its first word in lower case,
+    /// unless that word is an acronym ("RPM").
+    static func continuing(_ text: String) -> String {
+        guard let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true else { return text }
+        return first.lowercased() + text.dropFirst()
+    }
+
     case invalidSourceDateEpoch(String)
     case nothingToAdd(plugin: String, alreadyInBase: [String])
     case step(plugin: String, String)
@@ -206,7 +214,7 @@ public enum BuildError: Error, CustomStringConvertible, Sendable {
         case .nothingToAdd(let plugin, let already):
             "plugin \"\(plugin)\": the base already has everything it asks for (\(already.joined(separator: ", "))); there is no overlay to build"
         case .step(let plugin, let text):
-            "plugin \"\(plugin)\": \(text)"
+            "plugin \"\(plugin)\": \(Self.continuing(text))"
         case .alreadyPublished(let plugin, let stem, let path, let published, let built):
             "plugin \"\(plugin)\": \(path) is already published with other content (there: \(published.map { "sha256:\($0.prefix(12))…" } ?? "an unreadable manifest"), this build: sha256:\(built.prefix(12))…); nodes may have booted \(stem) under that name and ETag: bump the plugin's version in plugin.toml, or pass --replace"
         }

@@ -15,10 +15,39 @@ enum WorkDirectory {
             try? FileManager.default.removeItem(atPath: work.string)
             Interruption.finished(work)
         }
-        try Interruption.creating(work) {
-            try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        do {
+            try Interruption.creating(work) {
+                try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+        } catch {
+            throw OutputDirectoryError(directory: output, reason: ErrorText.reason(error))
         }
         return try body(work)
+    }
+
+    /// Creates the output directory when it is missing; a file in its place, or a directory that cannot be
+    /// made (read-only filesystem, a file in the path), is an `OutputDirectoryError`.
+    static func prepareOutput(_ output: FilePath) throws(OutputDirectoryError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output.string, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw OutputDirectoryError(directory: output, reason: "it is a file, not a directory") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
+        } catch {
+            throw OutputDirectoryError(directory: output, reason: ErrorText.reason(error))
+        }
+    }
+}
+
+/// The output directory (`--out`) cannot take the results.
+public struct OutputDirectoryError: Error, CustomStringConvertible, Sendable {
+    public let directory: FilePath
+    public let reason: String
+
+    public var description: String {
+        "cannot write to the output directory \(directory): \(reason); give --out a directory that can be written (it is created when missing)"
     }
 }
 

@@ -57,7 +57,7 @@ public struct MetadataCache: Sendable {
             try AtomicFile.write(data, to: target)
         } catch {
             if OutputError.isNoSpace(error) { throw .noSpace(url: url, path: target.string) }
-            throw .download(url: url, reason: "cannot store it at \(target): \(error)")
+            throw .download(url: url, reason: "cannot store it at \(target): \(ErrorText.reason(error))")
         }
         return target
     }

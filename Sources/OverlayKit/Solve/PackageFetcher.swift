@@ -47,7 +47,7 @@ public struct PackageFetcher: Sendable {
         do {
             actual = try SHA256Digest.file(path)
         } catch {
-            throw .download(url: package.url, reason: "cannot read \(path): \(error)")
+            throw .download(url: package.url, reason: "cannot read \(path): \(ErrorText.reason(error))")
         }
         try check(actual, expected, package: package, what: path.string)
     }

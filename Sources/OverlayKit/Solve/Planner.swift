@@ -9,12 +9,16 @@ public struct PlanOptions: Sendable {
     /// nil: no cache.
     public var cache: MetadataCache?
     public var arch: String
+    /// Whether packages of repos with gpgcheck (and of a bundled repo beside `keys/`) are signature-checked;
+    /// `--nogpgcheck` turns it off.
+    public var gpgcheck: Bool
 
     public init(enabledRepos: Set<String> = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
-                arch: String = HostArchitecture.current) {
+                arch: String = HostArchitecture.current, gpgcheck: Bool = true) {
         self.enabledRepos = enabledRepos
         self.cache = cache
         self.arch = arch
+        self.gpgcheck = gpgcheck
     }
 }
 
@@ -99,7 +103,10 @@ public struct Planner: Sendable {
             }
         }
         if !missing.isEmpty || !replacing.isEmpty {
-            reasons = missing.map { missingPackageReason($0, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch) }
+            reasons = missing.map {
+                Self.otherArchitectureReason($0, pool: pool, loaded: loaded, arch: options.arch)
+                    ?? missingPackageReason($0, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch)
+            }
             throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
         }
 
@@ -110,6 +117,17 @@ public struct Planner: Sendable {
                               packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
         if let key { plans?.store(plan, key: key) }
         return plan
+    }
+
+    /// The keys the packages of `plan` must be signed with (see `SigningKeys`), read, fetched and checked by
+    /// rpm; none with gpgcheck off.
+    public func signingKeys(for plan: PluginPlan, of plugin: Plugin) throws(PlanError) -> SigningKeys {
+        guard options.gpgcheck else { return .none }
+        do {
+            return try SigningKeys.load(for: plugin, repos: Set(plan.packages.map(\.repo)))
+        } catch {
+            throw PlanError(plugin: plugin.name, kind: .failed, reasons: ["\(error)"])
+        }
     }
 
     /// When every candidate for a request is another version of a locked base package, the pair to name.
@@ -257,6 +275,20 @@ public struct Planner: Sendable {
             })
         }
         return try solve(jobs: jobs, pool: pool, subject: "base", loaded: loaded) { _ in nil }.sorted { $0.nevra < $1.nevra }
+    }
+
+    /// When the repos hold `request` by name, but only built for architectures `arch` cannot install.
+    private static func otherArchitectureReason(_ request: String, pool: SolvPool, loaded: [String: LoadedRepo], arch: String) -> String? {
+        var repos = Set<String>()
+        var arches = Set<String>()
+        for (id, repo) in loaded {
+            for p in pool.solvables(of: repo.repo) where pool.name(p) == request {
+                repos.insert(id)
+                arches.insert(pool.arch(p))
+            }
+        }
+        guard let first = arches.sorted().first else { return nil }
+        return "package \"\(request)\" is in \(repos.sorted().joined(separator: ", ")) only for \(arches.sorted().joined(separator: ", ")), which cannot be installed on \(arch); add a noarch or \(arch) build of it, or solve for that architecture with --arch \(first)"
     }
 
     private func missingPackageReason(_ request: String, plugin: Plugin, sources: [RepoSource], disabled: [RepoDefinition],

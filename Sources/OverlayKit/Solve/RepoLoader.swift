@@ -127,6 +127,10 @@ struct RepoLoader {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw .corruptMetadata(origin: baseURL + "/repodata/repomd.xml", reason: "it lists \(entry.href), which does not exist")
             }
+            // A local file is only read when the .solv cache misses: checking it then costs one pass over it.
+            if let expected = entry.checksum, entry.checksumType == "sha256", let actual = try? SHA256Digest.file(FilePath(path)), actual != expected {
+                throw .checksumMismatch(what: path, expected: expected, actual: actual)
+            }
             return FilePath(path)
         }
         let subdirectory = "metadata/\(digest)"
