@@ -98,7 +98,7 @@ enum BadInputCorpus {
             arguments: BadInput.build(), status: 1, stderr: "overlay: plugin/plugin.toml:1:9: the byte 0xFF is not UTF-8 text; save the file as UTF-8"),
         BadInput(
             name: "plugin.toml: missing", setup: { try $0.sh("mkdir -p plugin/rpms") }, arguments: BadInput.build(), status: 1,
-            stderr: "overlay: plugin has no plugin.toml; a plugin directory holds plugin.toml, and optionally repos/*.repo and rpms/"),
+            stderr: "overlay: plugin has no plugin.toml; a plugin directory holds plugin.toml, and optionally repos/*.repo, rpms/ and keys/"),
         BadInput(
             name: "plugin.toml: a directory", setup: { try $0.sh("mkdir -p plugin/plugin.toml") }, arguments: BadInput.build(), status: 1,
             stderr: "overlay: plugin/plugin.toml is a directory; plugin.toml must be a TOML file naming the plugin and its packages"),
@@ -248,7 +248,7 @@ enum BadInputCorpus {
             "overlay: notes.tar is not a plugin bundle: expected a plugin directory or a .tar, .tar.gz or .tar.zst of one."),
         .bundle(
             "no plugin.toml inside", "docs.tar.gz", "mkdir docs && echo hello > docs/README && tar -czf docs.tar.gz docs && rm -r docs",
-            "overlay: docs.tar.gz has no plugin.toml; a plugin directory holds plugin.toml, and optionally repos/*.repo and rpms/"),
+            "overlay: docs.tar.gz has no plugin.toml; a plugin directory holds plugin.toml, and optionally repos/*.repo, rpms/ and keys/"),
     ]
 
     // MARK: packages in the bundled repo
