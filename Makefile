@@ -20,6 +20,8 @@ DEPS += time openssl
 # TFTP loss tests: network namespaces and a veth pair (iproute2), loss and reordering on it (tc netem, or
 # iptables-legacy NFQUEUE on kernels without sch_netem).
 DEPS += iproute2 iptables
+# Fault tests: strace kills a build at an exact system call (a rename, a mount).
+DEPS += strace
 # Bad-input tests: a Berkeley DB rpmdb (RHEL 8 and older) is made with db_load.
 DEPS += db5.3-util
 

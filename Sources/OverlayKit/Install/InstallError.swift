@@ -12,6 +12,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
     /// rpm refused the transaction; each entry is one of rpm's problem sentences (file conflicts, already
     /// installed packages, digests that do not verify, missing dependencies, ...).
     case transactionProblems([String])
+    /// rpm found too little free space (or too few inodes) for the packages; rpm's sentences.
+    case noSpace([String])
     /// A scriptlet exited non-zero (rpm itself carries on and reports success).
     case scriptletFailed(package: String, scriptlet: String, rpmMessage: String, output: String)
     /// rpm ran but some packages were not installed; `messages` holds rpm's error log.
@@ -51,6 +53,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
                     "A package would overwrite a file of the base image: \(text). Leave the package out of the plugin or build against a base that has the same file."
             }
             return "rpm refused to install the packages: \(text)."
+        case .noSpace(let problems):
+            return "There is not enough free space to install the packages (\(problems.joined(separator: "; "))): free space or install elsewhere."
         case .scriptletFailed(let package, let scriptlet, let rpmMessage, let output):
             let said = output.isEmpty ? "it printed nothing" : "its output was: \(output)"
             return "The \(scriptlet) scriptlet of \(package) failed (\(rpmMessage)); \(said). Fix the package or the base it runs against."

@@ -97,8 +97,8 @@ public enum PackageInstaller {
     /// error in rpm's words) and scriptlets run chrooted in the base's tree (its `/bin/sh`, with a private `/dev`
     /// and `/proc` mounted for them, which never reach the delta). Dependencies are
     /// not checked: the plan solved them against the base. The mount lives in a private mount namespace of the
-    /// install thread, so it is never visible elsewhere and ends with the call (only a process a scriptlet left
-    /// running in the background would keep that namespace alive). See `DeltaCleaner` for
+    /// install thread, so it is never visible elsewhere and ends with the call; scriptlets run in a PID namespace
+    /// that ends with it too, taking along anything a scriptlet left running (`PrivateNamespaceThread`). See `DeltaCleaner` for
     /// what is dropped from the upper layer. Any failing scriptlet is an error naming the package. Digests and
     /// signatures are checked as for `installBase`, signatures against each requirement's keys.
     ///

@@ -132,6 +132,9 @@ final class RPMTransaction {
         let rc = rpmtsRun(ts, nil, filter)
         let found = problems()
         if rc != 0, !found.isEmpty {
+            // rpm checks free space (blocks and inodes) of the root's filesystem before it writes anything.
+            let space = problems(ofTypes: [RPMPROB_DISKSPACE, RPMPROB_DISKNODES])
+            if !space.isEmpty { throw InstallError.noSpace(space) }
             // A package that does not verify is a bad download.
             for problem in found {
                 guard let file = fileNamed(byVerifyProblem: problem) else { continue }
@@ -202,8 +205,8 @@ final class RPMTransaction {
         return nil
     }
 
-    /// `rpmtsProblems`, one of rpm's sentences per problem.
-    private func problems() -> [String] {
+    /// `rpmtsProblems`, one of rpm's sentences per problem; only those of `types` when given.
+    private func problems(ofTypes types: [rpmProblemType]? = nil) -> [String] {
         guard let set = rpmtsProblems(ts) else { return [] }
         defer { rpmpsFree(set) }
         guard let iterator = rpmpsInitIterator(set) else { return [] }
@@ -211,7 +214,9 @@ final class RPMTransaction {
         var sentences: [String] = []
         while rpmpsiNext(iterator) != nil {
             // `rpmpsiNext` returns a problem owned by the set.
-            guard let problem = rpmpsGetProblem(iterator), let text = rpmProblemString(problem) else { continue }
+            guard let problem = rpmpsGetProblem(iterator) else { continue }
+            if let types, !types.contains(rpmProblemGetType(problem)) { continue }
+            guard let text = rpmProblemString(problem) else { continue }
             sentences.append(String(cString: text))
             free(text)
         }

@@ -3,14 +3,22 @@ import SystemPackage
 
 /// A private, hidden directory inside an output directory, for what a build makes before its results are
 /// moved into place: on the same filesystem as the outputs (so renames are atomic, and overlayfs gets a
-/// real filesystem for its upper layer), and removed afterwards, whatever happened.
+/// real filesystem for its upper layer), and removed afterwards, whatever happened. Its name,
+/// `.overlay-work-<label>-<pid>`, is how the next build recognises one that a killed build left behind.
 enum WorkDirectory {
-    static func with<T>(in output: FilePath, named name: String, _ body: (FilePath) throws -> T) throws -> T {
-        let work = output.appending(".\(name)-\(getpid())")
+    static let prefix = ".overlay-work-"
+
+    static func with<T>(in output: FilePath, named label: String, _ body: (FilePath) throws -> T) throws -> T {
+        let work = output.appending("\(prefix)\(label)-\(getpid())")
         try? FileManager.default.removeItem(atPath: work.string)
-        defer { try? FileManager.default.removeItem(atPath: work.string) }
+        defer {
+            try? FileManager.default.removeItem(atPath: work.string)
+            Interruption.finished(work)
+        }
         do {
-            try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try Interruption.creating(work) {
+                try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
         } catch {
             throw OutputDirectoryError(directory: output, reason: ErrorText.reason(error))
         }

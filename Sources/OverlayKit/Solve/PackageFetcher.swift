@@ -36,11 +36,12 @@ public struct PackageFetcher: Sendable {
             try verify(FilePath(path), package: package)
             return FilePath(path)
         }
-        let directory = cache?.subdirectory("packages/\(package.repo)") ?? scratch
+        let subdirectory = "packages/\(package.repo)"
         let name = package.url.split(separator: "/").last.map(String.init) ?? "\(package.nevra).rpm"
-        let target = directory.appending(name)
-        if FileManager.default.fileExists(atPath: target.string), (try? verify(target, package: package)) != nil {
-            return target
+        if let cached = cache.map({ $0.directory.appending(subdirectory).appending(name) }),
+            FileManager.default.fileExists(atPath: cached.string), (try? verify(cached, package: package)) != nil
+        {
+            return cached
         }
         var failure: RepoError?
         for url in mirrorURLs(of: package) {
@@ -52,12 +53,7 @@ public struct PackageFetcher: Sendable {
                 failure = error
                 continue
             }
-            do {
-                try AtomicFile.write(data, to: target)
-            } catch {
-                throw .download(url: url, reason: "cannot store it at \(target): \(ErrorText.reason(error))")
-            }
-            return target
+            return try MetadataCache.keep(data, named: name, from: url, in: cache, subdirectory: subdirectory, else: scratch)
         }
         throw failure ?? .download(url: package.url, reason: "no base URL to download it from")
     }

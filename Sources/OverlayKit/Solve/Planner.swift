@@ -57,7 +57,7 @@ public struct Planner: Sendable {
     /// Solves one plugin.
     public func plan(_ plugin: Plugin) throws(PlanError) -> PluginPlan {
         let scratch = Self.makeScratch()
-        defer { try? FileManager.default.removeItem(atPath: scratch.string) }
+        defer { Self.removeScratch(scratch) }
 
         let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
         let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
@@ -217,9 +217,16 @@ public struct Planner: Sendable {
     /// side by side in one process never share or remove each other's.
     private static func makeScratch() -> FilePath {
         let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true,
-                                                 attributes: [.posixPermissions: 0o700])
+        Interruption.creating(scratch) {  // removed on SIGINT and SIGTERM too
+            try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true,
+                                                     attributes: [.posixPermissions: 0o700])
+        }
         return scratch
+    }
+
+    private static func removeScratch(_ scratch: FilePath) {
+        try? FileManager.default.removeItem(atPath: scratch.string)
+        Interruption.finished(scratch)
     }
 
     /// Each repo's repomd.xml, fetched once for the whole solve.
@@ -254,7 +261,7 @@ public struct Planner: Sendable {
     /// Solves a new base: `packages` from `repos`, nothing installed and nothing locked.
     public static func planBase(packages requests: [String], repos: [RepoSource], options: PlanOptions) throws(PlanError) -> [PlannedPackage] {
         let scratch = Self.makeScratch()
-        defer { try? FileManager.default.removeItem(atPath: scratch.string) }
+        defer { Self.removeScratch(scratch) }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()
         let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)

@@ -6,6 +6,8 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
     /// Nothing came from the server for `seconds` seconds: while connecting, before the answer or mid-body.
     case noAnswer(url: String, seconds: Int)
     case checksumMismatch(what: String, expected: String, actual: String)
+    /// A download could not be stored: the filesystem is full.
+    case noSpace(url: String, path: String)
     /// A `gpgkey=` URL (named at `file:line`) that cannot be fetched.
     case keyUnavailable(namedAt: String, url: String, reason: String)
     /// A repo (defined at `file:line`) with gpgcheck on, no `gpgkey=` and a plugin without `keys/`.
@@ -23,6 +25,8 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
             "\(url) did not answer within \(seconds) s; check the mirror or raise --timeout"
         case .checksumMismatch(let what, let expected, let actual):
             "\(what) has checksum \(actual), but the repo metadata says \(expected); the repo changed or the file is corrupt: refresh the repo"
+        case .noSpace(let url, let path):
+            "cannot store \(url) at \(path): no space left on device"
         case .keyUnavailable(let namedAt, let url, let reason):
             "\(namedAt): gpgkey \(url) cannot be fetched (\(reason)): fix the URL, or pass --nogpgcheck"
         case .noSigningKeys(let origin, let repo, let plugin):

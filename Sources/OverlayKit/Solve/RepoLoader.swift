@@ -116,8 +116,8 @@ struct RepoLoader {
             repo_free(repo, 1)
             throw failure
         }
-        if let solv = cache?.solvFile(repomdDigest: digest) {
-            writeSolv(repo, to: solv)
+        if let cache, let solv = cache.solvFile(repomdDigest: digest) {
+            writeSolv(repo, to: solv, in: cache)
         }
         return LoadedRepo(source: source, baseURL: baseURL, repo: repo)
     }
@@ -135,21 +135,19 @@ struct RepoLoader {
             }
             return FilePath(path)
         }
-        let directory = cache?.subdirectory("metadata/\(digest)") ?? scratch
+        let subdirectory = "metadata/\(digest)"
         let name = entry.href.split(separator: "/").last.map(String.init) ?? "metadata"
-        let target = directory.appending(name)
-        if FileManager.default.fileExists(atPath: target.string) { return target }
+        if let cached = cache.map({ $0.directory.appending(subdirectory).appending(name) }),
+            FileManager.default.fileExists(atPath: cached.string)
+        {
+            return cached
+        }
         let data = try Fetcher.data(from: url, timeout: timeout)
         if let expected = entry.checksum, entry.checksumType == "sha256" {
             let actual = SHA256Digest.bytes(data)
             guard actual == expected else { throw .checksumMismatch(what: url, expected: expected, actual: actual) }
         }
-        do {
-            try AtomicFile.write(data, to: target)
-        } catch {
-            throw .download(url: url, reason: "cannot store it at \(target): \(ErrorText.reason(error))")
-        }
-        return target
+        return try MetadataCache.keep(data, named: name, from: url, in: cache, subdirectory: subdirectory, else: scratch)
     }
 
     /// `repo_add_rpmmd` on a (possibly compressed) XML file; returns libsolv's error text on failure.
@@ -180,13 +178,17 @@ struct RepoLoader {
     }
 
     /// Writes a `.solv` file atomically; a cache that cannot be written is skipped, not an error.
-    private func writeSolv(_ repo: UnsafeMutablePointer<Repo>, to path: FilePath) {
-        try? AtomicFile.write(to: path) { fd in
-            guard let fp = fdopen(dup(fd.rawValue), "w") else { throw Errno(rawValue: errno) }
-            let result = repo_write(repo, fp)
-            let flushed = fflush(fp)
-            fclose(fp)
-            if result != 0 || flushed != 0 { throw Errno.ioError }
+    private func writeSolv(_ repo: UnsafeMutablePointer<Repo>, to path: FilePath, in cache: MetadataCache) {
+        cache.store(path) {
+            try AtomicFile.write(to: path) { fd in
+                guard let fp = fdopen(dup(fd.rawValue), "w") else { throw Errno(rawValue: errno) }
+                let result = repo_write(repo, fp)
+                let flushed = fflush(fp)
+                let failure = ferror(fp) != 0 || flushed != 0 ? Errno(rawValue: errno) : nil
+                fclose(fp)
+                if let failure { throw failure }
+                if result != 0 { throw Errno.ioError }
+            }
         }
     }
 }

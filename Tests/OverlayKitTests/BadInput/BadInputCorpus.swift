@@ -525,23 +525,23 @@ enum BadInputCorpus {
         BadInput(
             name: "--out: build into a file", setup: { try $0.plugin(rpms: true, then: "echo keep > out") }, arguments: BadInput.build(), status: 1,
             stderr:
-                "cannot write to the output directory out: it is a file, not a directory; give --out a directory that can be written (it is created when missing)"
+                "overlay: cannot write to the output directory out: it is a file, not a directory; give --out a directory that can be written (it is created when missing)"
         ),
         BadInput(
             name: "--out: build below a file", setup: { try $0.plugin(rpms: true, then: "echo keep > file") },
             arguments: ["build", "--base", "{base}", "--plugin", "plugin", "--out", "file/out", "--cachedir", "cache"], status: 1,
-            stderr: "cannot write to the output directory file/out: Not a directory; give --out a directory that can be written (it is created when missing)"),
+            stderr: "overlay: cannot write to the output directory file/out: Not a directory; give --out a directory that can be written (it is created when missing)"),
         BadInput(
             name: "--out: build into a read-only filesystem", setup: { try $0.plugin(rpms: true) },
             arguments: ["build", "--base", "{base}", "--plugin", "plugin", "--out", "{ro}/out", "--cachedir", "cache"], status: 1,
             stderr:
-                "cannot write to the output directory {case}/ro/out: Read-only file system; give --out a directory that can be written (it is created when missing)"
+                "overlay: cannot write to the output directory {case}/ro/out: Read-only file system; give --out a directory that can be written (it is created when missing)"
         ),
         BadInput(
             name: "--out: build into a read-only directory", setup: { try $0.plugin(rpms: true) },
             arguments: ["build", "--base", "{base}", "--plugin", "plugin", "--out", "{ro}", "--cachedir", "cache"], status: 1,
             stderr:
-                "cannot write to the output directory {case}/ro: Read-only file system; give --out a directory that can be written (it is created when missing)"
+                "overlay: cannot write to the output directory {case}/ro: Read-only file system; give --out a directory that can be written (it is created when missing)"
         ),
         BadInput(
             name: "--out: base create into a file", setup: { try $0.sh(#"cp -r "$REPO" repo && echo keep > out"#) },
