@@ -54,6 +54,7 @@ import Testing
     }
 
     @Test func aSilentMirrorIsGivenUpAfterTheTimeoutAndTheNextOneServes() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let silent = try SilentMirror()
         defer { silent.stop() }
         let good = try LocalHTTPServer(directory: repo)
@@ -69,6 +70,7 @@ import Testing
     }
 
     @Test func onlyASilentMirrorFailsWithOneLineNamingTheURL() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let silent = try SilentMirror()
         defer { silent.stop() }
         let dir = try plugin(mirrors: ["http://127.0.0.1:\(silent.port)/"])
@@ -89,6 +91,7 @@ import Testing
     /// The timeout is for silence, not for the whole download: a package that takes twice the timeout to arrive,
     /// in pieces, still arrives.
     @Test func aSlowMirrorThatKeepsSendingIsWaitedFor() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let slow = try SlowMirror(directory: repo, firstByteDelay: 1, dribbledSuffix: ".rpm", pieces: 4, pieceDelay: 1.2)
         defer { slow.stop() }
         let dir = try plugin(mirrors: ["http://127.0.0.1:\(slow.port)/"])
@@ -106,6 +109,7 @@ import Testing
     /// The metadata came from the first mirror, which then stalls on the package: the package comes from the
     /// repo's next base URL.
     @Test func aPackageTheFirstMirrorWithholdsComesFromTheNext() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let stalling = try SlowMirror(directory: repo, stallingSuffix: ".rpm", stall: 4)
         defer { stalling.stop() }
         let good = try LocalHTTPServer(directory: repo)
@@ -125,6 +129,7 @@ import Testing
     /// https goes through TLS with the system's trust: a mirror with a certificate nobody signed is refused in
     /// libcurl's words, and the next mirror serves.
     @Test func anHTTPSMirrorWithAnUntrustedCertificateIsRefusedAndTheNextServes() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let tls = try TLSMirror(directory: repo, work: work)
         defer { tls.stop() }
         let good = try LocalHTTPServer(directory: repo)
