@@ -6,7 +6,7 @@ SWIFT ?= swift
 BIN := .build/release/overlay
 
 # Debian 12 packages the build, the tests and the example need.
-DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev libcurl4-openssl-dev \
+DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev libcurl4-openssl-dev libmodulemd-dev \
         rpm createrepo-c cpio zstd squashfs-tools busybox-static \
         curl atftp tftp-hpa qemu-system-x86 ipxe-qemu
 # Pack tests: hostile plugin bundles are written with Python's tarfile.
@@ -24,6 +24,8 @@ DEPS += iproute2 iptables
 DEPS += strace
 # Bad-input tests: a Berkeley DB rpmdb (RHEL 8 and older) is made with db_load.
 DEPS += db5.3-util
+# plan-vs-dnf: dnf 4 and its Python API, the peer overlay's plans are compared with.
+DEPS += dnf python3-dnf
 
 # Sanitizer runs: the whole package (tests and the overlay binary the CLI tests run) built release-optimised
 # with the sanitizer, in a scratch directory of its own. Reports make the run fail: ASan aborts, LeakSanitizer
@@ -48,11 +50,13 @@ build: deps
 
 # Every test: the Swift suites (real RPMs, rpmdbs, sockets and clients) and real PXE boots of the example OS in
 # QEMU. The suites compile into .build-tests (debug, testable imports); every test that runs the command line
-# runs $(BIN), and the example they boot is built with it.
+# runs $(BIN), and the example they boot is built with it. Then the release binary's plans compared with dnf's on
+# CentOS Stream 9 metadata (bench/plan-vs-dnf, 120 sampled requests).
 test: build
 	$(MAKE) --no-print-directory example
 	$(SWIFT) build --build-tests --scratch-path .build-tests
 	OVERLAY_BIN=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build --scratch-path .build-tests
+	SAMPLE=120 OVERLAY=$(CURDIR)/$(BIN) bench/plan-vs-dnf/run.sh
 
 # The whole suite under AddressSanitizer + LeakSanitizer, and under ThreadSanitizer: the in-process tests and
 # the instrumented overlay binary the CLI tests run. `swift build` turns testable imports on only for debug

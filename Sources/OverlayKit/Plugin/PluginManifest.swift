@@ -13,17 +13,22 @@ public struct PluginManifest: Sendable, Equatable {
     public var blacklist: [String]
     /// Capabilities the base image must provide (`ovirt-node >= 3.0`).
     public var requires: [Requirement]
+    /// Module streams to enable (`maven:3.8`), as `dnf module enable` would; other non-default streams' packages
+    /// stay hidden.
+    public var modules: [ModuleStreamName]
 
     public static let fileName = "plugin.toml"
-    static let knownKeys: Set<String> = ["name", "version", "summary", "packages", "blacklist", "requires"]
+    static let knownKeys: Set<String> = ["name", "version", "summary", "packages", "blacklist", "requires", "modules"]
 
-    public init(name: String, version: String, summary: String = "", packages: [String], blacklist: [String] = [], requires: [Requirement] = []) {
+    public init(name: String, version: String, summary: String = "", packages: [String], blacklist: [String] = [], requires: [Requirement] = [],
+                modules: [ModuleStreamName] = []) {
         self.name = name
         self.version = version
         self.summary = summary
         self.packages = packages
         self.blacklist = blacklist
         self.requires = requires
+        self.modules = modules
     }
 
     /// Parses plugin.toml text; `file` names it in errors.
@@ -95,8 +100,19 @@ public struct PluginManifest: Sendable, Equatable {
                 throw .invalidManifest("\(document.location(ofKey: "requires")): \(error.reason)")
             }
         }
+        var modules: [ModuleStreamName] = []
+        for (index, text) in try strings("modules", required: false).enumerated() {
+            let location = document.location(ofElement: index, inKey: "modules")
+            guard let module = ModuleStreamName(parsing: text) else {
+                throw .invalidManifest("\(location): modules[\(index)] \"\(text)\" is not a module stream; write \"name:stream\", such as \"maven:3.8\"")
+            }
+            if let other = modules.firstIndex(where: { $0.name == module.name }) {
+                throw .invalidManifest("\(location): modules[\(index)] \"\(text)\" enables a second stream of module \(module.name) (modules[\(other)] is \"\(modules[other])\"); a module has one enabled stream: keep one")
+            }
+            modules.append(module)
+        }
         self.init(name: name, version: version, summary: try string("summary", required: false) ?? "", packages: packages,
-                  blacklist: blacklist, requires: requires)
+                  blacklist: blacklist, requires: requires, modules: modules)
     }
 
     /// Names and versions end up in file names and registry entries: no slashes, spaces or shell characters.

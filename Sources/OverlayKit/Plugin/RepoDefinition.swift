@@ -15,11 +15,13 @@ public struct RepoDefinition: Sendable, Equatable {
     public var gpgKeys: [String]
     /// Where `gpgkey=` is: `file:line`.
     public var gpgKeyOrigin: String?
+    /// `module_hotfixes=1`: the repo's packages are never hidden by module streams (dnf's meaning).
+    public var moduleHotfixes: Bool
     /// Where it was defined: `file:line`.
     public var origin: String
 
     public init(id: String, name: String, baseURLs: [String], enabledInFile: Bool = true, gpgcheck: Bool = false, gpgKeys: [String] = [],
-                gpgKeyOrigin: String? = nil, origin: String) {
+                gpgKeyOrigin: String? = nil, moduleHotfixes: Bool = false, origin: String) {
         self.id = id
         self.name = name
         self.baseURLs = baseURLs
@@ -27,6 +29,7 @@ public struct RepoDefinition: Sendable, Equatable {
         self.gpgcheck = gpgcheck
         self.gpgKeys = gpgKeys
         self.gpgKeyOrigin = gpgKeyOrigin
+        self.moduleHotfixes = moduleHotfixes
         self.origin = origin
     }
 
@@ -67,7 +70,8 @@ public struct RepoDefinition: Sendable, Equatable {
             }
             repos.append(RepoDefinition(id: section.id, name: section.values["name"] ?? section.id, baseURLs: urls,
                                         enabledInFile: Self.bool(section.values["enabled"]) ?? true, gpgcheck: gpgcheck,
-                                        gpgKeys: keys, gpgKeyOrigin: keyOrigin, origin: origin))
+                                        gpgKeys: keys, gpgKeyOrigin: keyOrigin,
+                                        moduleHotfixes: Self.bool(section.values["module_hotfixes"]) ?? false, origin: origin))
         }
 
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

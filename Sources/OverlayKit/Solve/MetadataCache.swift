@@ -67,7 +67,12 @@ public struct MetadataCache: Sendable {
         subdirectory("solv").map { $0.appending("\(Self.formatVersion)-\(repomdDigest).solv") }
     }
 
-    /// Bumped when what overlay stores in `.solv` files changes.
+    /// The parsed module metadata of a repo whose repomd.xml has the given digest.
+    func modulesFile(repomdDigest: String) -> FilePath? {
+        subdirectory("modules").map { $0.appending("\(Self.formatVersion)-\(repomdDigest).json") }
+    }
+
+    /// Bumped when what overlay stores in `.solv` or module files changes.
     static let formatVersion = "v1"
 }
 

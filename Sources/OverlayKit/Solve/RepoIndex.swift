@@ -3,7 +3,8 @@ import Foundation
 import FoundationXML
 #endif
 
-/// The parts of a repo's `repodata/repomd.xml` overlay needs: where primary and filelists are, and their checksums.
+/// The parts of a repo's `repodata/repomd.xml` overlay needs: where primary, filelists and module metadata are,
+/// and their checksums.
 struct RepoIndex: Sendable {
     struct Entry: Sendable {
         var href: String
@@ -14,6 +15,8 @@ struct RepoIndex: Sendable {
 
     var primary: Entry? { entries["primary"] }
     var filelists: Entry? { entries["filelists"] }
+    /// Module metadata (`modules.yaml`), in repos that ship module streams.
+    var modules: Entry? { entries["modules"] }
 
     /// Parses repomd.xml; `origin` names it in errors.
     init(parsing data: Data, origin: String) throws(RepoError) {

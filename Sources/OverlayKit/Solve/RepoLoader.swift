@@ -69,27 +69,76 @@ struct RepoLoader {
         }
     }
 
-    /// Fills the `.solv` cache for the local repos that lack it, parsing their XML metadata in parallel, each
-    /// repo into a pool of its own (a pool is not thread-safe; separate pools share nothing). The `load` calls
-    /// that follow read the cache, so cold metadata of several repos costs about as long as the largest one
-    /// rather than the sum. Without a cache, or with fewer than two repos to parse, it does nothing; a repo that
-    /// fails here is left for `load` to report.
+    /// Fills the `.solv` and module caches for the local repos that lack them, parsing their XML metadata and
+    /// modules.yaml in parallel, each repo into a pool of its own (a pool is not thread-safe; separate pools
+    /// share nothing). The `load` calls that follow read the cache, so cold metadata of several repos costs
+    /// about as long as the largest one rather than the sum. Without a cache, or with fewer than two files to
+    /// parse, it does nothing; a repo that fails here is left for `load` to report.
     func fillCache(for repos: [FetchedIndex], arch: String) {
         guard let cache else { return }
-        var cold: [FetchedIndex] = []
+        var cold: [(repo: FetchedIndex, modules: Bool)] = []
         var seen = Set<String>()  // two ids for one repo would write the same file
-        for repo in repos {
-            guard repo.source.isLocal, let solv = cache.solvFile(repomdDigest: repo.digest),
-                !FileManager.default.fileExists(atPath: solv.string), seen.insert(solv.string).inserted
-            else { continue }
-            cold.append(repo)
+        for repo in repos where repo.source.isLocal {
+            if let solv = cache.solvFile(repomdDigest: repo.digest), !FileManager.default.fileExists(atPath: solv.string),
+                seen.insert(solv.string).inserted
+            {
+                cold.append((repo, false))
+            }
+            if repo.index.modules != nil, let modules = cache.modulesFile(repomdDigest: repo.digest),
+                !FileManager.default.fileExists(atPath: modules.string), seen.insert(modules.string).inserted
+            {
+                cold.append((repo, true))
+            }
         }
         guard cold.count > 1 else { return }
-        let repos = cold
+        let work = cold
         let loader = self
-        DispatchQueue.concurrentPerform(iterations: repos.count) { index in
-            _ = try? loader.loadMetadata(repos[index], into: SolvPool(arch: arch))
+        DispatchQueue.concurrentPerform(iterations: work.count) { index in
+            if work[index].modules {
+                _ = try? loader.loadModules(work[index].repo)
+            } else {
+                _ = try? loader.loadMetadata(work[index].repo, into: SolvPool(arch: arch))
+            }
         }
+    }
+
+    /// The repo's module streams and defaults, or nil when its repomd.xml lists no module metadata: from the
+    /// cache when repomd.xml is unchanged, else parsed from modules.yaml with libmodulemd and cached.
+    func loadModules(_ fetched: FetchedIndex) throws(RepoError) -> RepoModules? {
+        guard let entry = fetched.index.modules else { return nil }
+        let cached = cache?.modulesFile(repomdDigest: fetched.digest)
+        if let cached, let data = FileManager.default.contents(atPath: cached.string),
+            let modules = try? JSONDecoder().decode(RepoModules.self, from: data)
+        {
+            return modules
+        }
+        let origin = fetched.baseURL + "/" + entry.href
+        let file = try localFile(for: entry, baseURL: fetched.baseURL, digest: fetched.digest)
+        let yaml = try Self.decompressedText(file, origin: origin)
+        let modules = try ModuleIndex(yaml: yaml, origin: origin).contents
+        if let cached, let data = try? JSONEncoder().encode(modules) {
+            try? AtomicFile.write(data, to: cached)  // a cache that cannot be written is skipped
+        }
+        return modules
+    }
+
+    /// The text of a metadata file, decompressed (gz, xz, bz2, zstd) by libsolv's `solv_xfopen`.
+    private static func decompressedText(_ file: FilePath, origin: String) throws(RepoError) -> String {
+        guard let fp = solv_xfopen(file.string, "r") else {
+            throw .corruptMetadata(origin: origin, reason: "cannot open \(file): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(fp) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, fp) }
+            bytes += chunk[..<count]
+            if count < chunk.count { break }
+        }
+        if ferror(fp) != 0 {
+            throw .corruptMetadata(origin: origin, reason: "it cannot be decompressed")
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func loadMetadata(_ fetched: FetchedIndex, into pool: SolvPool) throws(RepoError) -> LoadedRepo {

@@ -46,6 +46,40 @@ struct TOMLDocument {
         line(ofKey: key, inSection: section).map { "\(file):\($0)" } ?? file
     }
 
+    /// "file:line:column" of the string at `index` in the array assigned to top-level `key` (its opening quote),
+    /// else what `location(ofKey:)` gives.
+    func location(ofElement index: Int, inKey key: String) -> String {
+        guard let keyLine = line(ofKey: key) else { return file }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var line = keyLine - 1
+        var seenEquals = false
+        var strings = 0
+        while line < lines.count {
+            let characters = Array(lines[line])
+            var column = 0
+            while column < characters.count {
+                let character = characters[column]
+                if !seenEquals {
+                    if character == "=" { seenEquals = true }
+                } else if character == "#" {
+                    break
+                } else if character == "]" {
+                    return location(ofKey: key)
+                } else if character == "\"" || character == "'" {
+                    if strings == index { return "\(file):\(line + 1):\(column + 1)" }
+                    strings += 1
+                    column += 1
+                    while column < characters.count && characters[column] != character {
+                        column += character == "\"" && characters[column] == "\\" ? 2 : 1
+                    }
+                }
+                column += 1
+            }
+            line += 1
+        }
+        return location(ofKey: key)
+    }
+
     enum Error: Swift.Error, CustomStringConvertible {
         case syntax(file: String, line: Int, column: Int, message: String)
 
