@@ -41,11 +41,11 @@ enum BadInputCorpus {
             #"overlay: plugin/plugin.toml:4: requires[0] must be a string, not a date"#),
         .toml(
             "an unknown key", "name = \"tool\"\nversion = \"1.0\"\npakages = [\"tool\"]\n",
-            #"overlay: plugin/plugin.toml:3: unknown key "pakages"; plugin.toml knows blacklist, name, packages, requires, summary, version: fix the spelling or remove it"#
+            #"overlay: plugin/plugin.toml:3: unknown key "pakages"; plugin.toml knows blacklist, modules, name, packages, requires, summary, version: fix the spelling or remove it"#
         ),
         .toml(
             "an unknown table", "name = \"tool\"\nversion = \"1.0\"\npackages = [\"tool\"]\n[extra]\nx = 1\n",
-            #"overlay: plugin/plugin.toml:4: unknown key "extra"; plugin.toml knows blacklist, name, packages, requires, summary, version: fix the spelling or remove it"#
+            #"overlay: plugin/plugin.toml:4: unknown key "extra"; plugin.toml knows blacklist, modules, name, packages, requires, summary, version: fix the spelling or remove it"#
         ),
         .toml("no name", "version = \"1.0\"\npackages = [\"tool\"]\n", #"overlay: plugin/plugin.toml: missing "name"; add a line such as name = "…""#),
         .toml("no version", "name = \"tool\"\npackages = [\"tool\"]\n", #"overlay: plugin/plugin.toml: missing "version"; add a line such as version = "…""#),
