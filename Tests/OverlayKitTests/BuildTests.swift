@@ -128,10 +128,10 @@ import Testing
 
         let tooHigh = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", work.path, "--level", "30"])
         #expect(tooHigh.status == 64)
-        #expect(tooHigh.stderr.contains("--level takes a zstd level from 1 to 22."))
+        #expect(tooHigh.stderr == "overlay: --level takes a zstd level from 1 to 22; see 'overlay build --help'\n")
         let gzip = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", work.path, "--level", "3", "--compress", "gzip"])
         #expect(gzip.status == 64)
-        #expect(gzip.stderr.contains("--level applies to zstd compression."))
+        #expect(gzip.stderr == "overlay: --level applies to zstd compression; see 'overlay build --help'\n")
     }
 
     @Test func theBlacklistDropsFilesAndTheManifestSaysWhich() throws {
@@ -197,7 +197,7 @@ import Testing
         try "name = \"bad\"\nversion = \"1.0\"\npackages = \"vdsm\"\n".write(to: dir.appendingPathComponent("plugin.toml"), atomically: true, encoding: .utf8)
         let typed = try overlay(["plan", "--base", base.path, "--plugin", dir.path])
         #expect(typed.status == 1)
-        #expect(typed.stderr == "overlay: \(dir.path)/plugin.toml:3: \"packages\" must be an array of strings, such as packages = [\"…\"]\n")
+        #expect(typed.stderr == "overlay: \(dir.path)/plugin.toml:3: \"packages\" must be an array of strings such as packages = [\"…\"], not a string\n")
     }
 
     @Test func anUnreadableBaseIsSaidPlainly() throws {

@@ -41,7 +41,7 @@ public struct PluginManifest: Sendable, Equatable {
         }
         let root = document.root
         for key in root.keys.sorted() where !Self.knownKeys.contains(key) {
-            throw .invalidManifest("\(document.location(ofKey: key)): unknown key \"\(key)\"; plugin.toml knows \(Self.knownKeys.sorted().joined(separator: ", "))")
+            throw .invalidManifest("\(document.location(ofKey: key)): unknown key \"\(key)\"; plugin.toml knows \(Self.knownKeys.sorted().joined(separator: ", ")): fix the spelling or remove it")
         }
         func string(_ key: String, required: Bool) throws(PluginError) -> String? {
             guard let value = root[key] else {
@@ -49,7 +49,7 @@ public struct PluginManifest: Sendable, Equatable {
                 return nil
             }
             guard let string = value.string else {
-                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be a string, not \(value.type)")
+                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be a string such as \(key) = \"…\", not \(TOMLDocument.kind(of: value))")
             }
             return string
         }
@@ -59,12 +59,15 @@ public struct PluginManifest: Sendable, Equatable {
                 return []
             }
             guard let array = value.array else {
-                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be an array of strings, such as \(key) = [\"…\"]")
+                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be an array of strings such as \(key) = [\"…\"], not \(TOMLDocument.kind(of: value))")
             }
             var result: [String] = []
             for (index, element) in array.enumerated() {
-                guard let string = element.string, !string.trimmingCharacters(in: .whitespaces).isEmpty else {
-                    throw .invalidManifest("\(document.location(ofKey: key)): \(key)[\(index)] must be a non-empty string")
+                guard let string = element.string else {
+                    throw .invalidManifest("\(document.location(ofKey: key)): \(key)[\(index)] must be a string, not \(TOMLDocument.kind(of: element))")
+                }
+                guard !string.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw .invalidManifest("\(document.location(ofKey: key)): \(key)[\(index)] is an empty string; remove it or fill it in")
                 }
                 result.append(string.trimmingCharacters(in: .whitespaces))
             }
@@ -84,8 +87,10 @@ public struct PluginManifest: Sendable, Equatable {
             throw .invalidManifest("\(document.location(ofKey: "packages")): \"packages\" is empty; name at least one package to install")
         }
         let blacklist = try strings("blacklist", required: false)
-        for glob in blacklist where !glob.hasPrefix("/") {
-            throw .invalidManifest("\(document.location(ofKey: "blacklist")): blacklist entry \"\(glob)\" must be an absolute path glob such as \"/usr/share/doc/**\"")
+        for glob in blacklist {
+            if let problem = Blacklist.problem(with: glob) {
+                throw .invalidManifest("\(document.location(ofKey: "blacklist")): blacklist entry \"\(glob)\" \(problem)")
+            }
         }
         var requires: [Requirement] = []
         for text in try strings("requires", required: false) {

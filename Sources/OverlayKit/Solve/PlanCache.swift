@@ -27,7 +27,7 @@ struct PlanCache {
     /// Stores a plan; a cache that cannot be written is skipped.
     func store(_ plan: PluginPlan, key: String) {
         guard let path = file(key), let data = try? JSONEncoder().encode(plan) else { return }
-        try? AtomicFile.write(data, to: path)
+        cache.store(path) { try AtomicFile.write(data, to: path) }
     }
 
     private func file(_ key: String) -> FilePath? {

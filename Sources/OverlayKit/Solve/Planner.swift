@@ -9,12 +9,23 @@ public struct PlanOptions: Sendable {
     /// nil: no cache.
     public var cache: MetadataCache?
     public var arch: String
+    /// Whether packages of repos with gpgcheck (and of a bundled repo beside `keys/`) are signature-checked;
+    /// `--nogpgcheck` turns it off.
+    public var gpgcheck: Bool
+    /// Seconds a remote repo may stay silent (connecting, before its answer, mid-download) before the transfer is
+    /// given up and the repo's next mirror is tried.
+    public var networkTimeout: Int
+
+    /// `networkTimeout` unless `--timeout` says otherwise.
+    public static let defaultNetworkTimeout = 30
 
     public init(enabledRepos: Set<String> = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
-                arch: String = HostArchitecture.current) {
+                arch: String = HostArchitecture.current, gpgcheck: Bool = true, networkTimeout: Int = PlanOptions.defaultNetworkTimeout) {
         self.enabledRepos = enabledRepos
         self.cache = cache
         self.arch = arch
+        self.gpgcheck = gpgcheck
+        self.networkTimeout = networkTimeout
     }
 }
 
@@ -51,10 +62,10 @@ public struct Planner: Sendable {
     /// Solves one plugin.
     public func plan(_ plugin: Plugin) throws(PlanError) -> PluginPlan {
         let scratch = Self.makeScratch()
-        defer { try? FileManager.default.removeItem(atPath: scratch.string) }
+        defer { Self.removeScratch(scratch) }
 
         let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         let indexes = try Self.fetchIndexes(sources, loader: loader, subject: plugin.name)
         let plans = options.cache.map(PlanCache.init)
         let key = plans?.key(plugin: plugin, repos: indexes, baseIdentity: baseIdentity, baseModules: baseModules, arch: options.arch)
@@ -110,7 +121,8 @@ public struct Planner: Sendable {
         }
         if !missing.isEmpty || !replacing.isEmpty {
             reasons = missing.map { request in
-                Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
+                Self.otherArchitectureReason(request, pool: pool, loaded: loaded, arch: options.arch)
+                    ?? Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
                     ?? missingPackageReason(request, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch)
             }
             throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
@@ -124,6 +136,17 @@ public struct Planner: Sendable {
                               packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
         if let key { plans?.store(plan, key: key) }
         return plan
+    }
+
+    /// The keys the packages of `plan` must be signed with (see `SigningKeys`), read, fetched and checked by
+    /// rpm; none with gpgcheck off.
+    public func signingKeys(for plan: PluginPlan, of plugin: Plugin) throws(PlanError) -> SigningKeys {
+        guard options.gpgcheck else { return .none }
+        do {
+            return try SigningKeys.load(for: plugin, repos: Set(plan.packages.map(\.repo)), timeout: options.networkTimeout)
+        } catch {
+            throw PlanError(plugin: plugin.name, kind: .failed, reasons: ["\(error)"])
+        }
     }
 
     /// For a request that is a plain package name, the packages that obsolete one of its candidates (by name and
@@ -236,9 +259,16 @@ public struct Planner: Sendable {
     /// side by side in one process never share or remove each other's.
     private static func makeScratch() -> FilePath {
         let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true,
-                                                 attributes: [.posixPermissions: 0o700])
+        Interruption.creating(scratch) {  // removed on SIGINT and SIGTERM too
+            try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true,
+                                                     attributes: [.posixPermissions: 0o700])
+        }
         return scratch
+    }
+
+    private static func removeScratch(_ scratch: FilePath) {
+        try? FileManager.default.removeItem(atPath: scratch.string)
+        Interruption.finished(scratch)
     }
 
     /// Each repo's repomd.xml, fetched once for the whole solve.
@@ -248,7 +278,7 @@ public struct Planner: Sendable {
             do {
                 indexes.append(try loader.fetchIndex(source))
             } catch {
-                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(source.id): \(error.description)"])
+                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \"\(source.id)\": \(error.description)"])
             }
         }
         return indexes
@@ -265,7 +295,7 @@ public struct Planner: Sendable {
                 loaded[index.source.id] = try loader.load(index, into: pool)
                 if let repoModules = try loader.loadModules(index) { modules.append((index.source.id, repoModules)) }
             } catch {
-                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(index.source.id): \(error.description)"])
+                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \"\(index.source.id)\": \(error.description)"])
             }
         }
         pool.prepare()
@@ -293,10 +323,10 @@ public struct Planner: Sendable {
     /// Solves a new base: `packages` from `repos`, nothing installed and nothing locked.
     public static func planBase(packages requests: [String], repos: [RepoSource], options: PlanOptions) throws(PlanError) -> [PlannedPackage] {
         let scratch = Self.makeScratch()
-        defer { try? FileManager.default.removeItem(atPath: scratch.string) }
+        defer { Self.removeScratch(scratch) }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         let indexes = try fetchIndexes(repos, loader: loader, subject: "base")
         let (loaded, streams) = try loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: "base")
         // A new base gets the default module streams, as dnf would install it.
@@ -319,6 +349,20 @@ public struct Planner: Sendable {
         return try solve(jobs: jobs, pool: pool, subject: "base", loaded: loaded) { _ in nil }.sorted { $0.nevra < $1.nevra }
     }
 
+    /// When the repos hold `request` by name, but only built for architectures `arch` cannot install.
+    private static func otherArchitectureReason(_ request: String, pool: SolvPool, loaded: [String: LoadedRepo], arch: String) -> String? {
+        var repos = Set<String>()
+        var arches = Set<String>()
+        for (id, repo) in loaded {
+            for p in pool.solvables(of: repo.repo) where pool.name(p) == request {
+                repos.insert(id)
+                arches.insert(pool.arch(p))
+            }
+        }
+        guard let first = arches.sorted().first else { return nil }
+        return "package \"\(request)\" is in \(repos.sorted().joined(separator: ", ")) only for \(arches.sorted().joined(separator: ", ")), which cannot be installed on \(arch); add a noarch or \(arch) build of it, or solve for that architecture with --arch \(first)"
+    }
+
     private func missingPackageReason(_ request: String, plugin: Plugin, sources: [RepoSource], disabled: [RepoDefinition],
                                       scratch: FilePath) -> String {
         let searched = sources.map(\.id)
@@ -335,7 +379,7 @@ public struct Planner: Sendable {
         guard !disabled.isEmpty else { return nil }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         var found: [String] = []
         var unchecked: [String] = []
         for definition in disabled {

@@ -20,12 +20,16 @@ struct RepoIndex: Sendable {
 
     /// Parses repomd.xml; `origin` names it in errors.
     init(parsing data: Data, origin: String) throws(RepoError) {
+        guard !data.isEmpty else {
+            throw .corruptMetadata(origin: origin, reason: "repomd.xml is empty")
+        }
         let delegate = Delegate()
         let parser = XMLParser(data: data)
         parser.delegate = delegate
         guard parser.parse() else {
-            let line = parser.lineNumber
-            throw .corruptMetadata(origin: origin, reason: "repomd.xml is not valid XML (line \(line)): \(parser.parserError.map { "\($0.localizedDescription)" } ?? "parse error")")
+            // XMLParser's own error reads "The operation could not be completed (NSXMLParserErrorDomain …)": the
+            // position is what helps.
+            throw .corruptMetadata(origin: origin, reason: "repomd.xml is not well-formed XML (line \(parser.lineNumber), column \(parser.columnNumber))")
         }
         entries = delegate.entries
         guard primary != nil else {

@@ -25,6 +25,8 @@ struct RepoLoader {
     var cache: MetadataCache?
     /// Where downloaded metadata goes when there is no usable cache.
     var scratch: FilePath
+    /// Seconds a remote mirror may stay silent before the next one is tried.
+    var timeout: Int
 
     /// Fetches a repo's repomd.xml from the first base URL that answers.
     func fetchIndex(_ source: RepoSource) throws(RepoError) -> FetchedIndex {
@@ -37,7 +39,7 @@ struct RepoLoader {
             let repomdURL = baseURL + "/repodata/repomd.xml"
             let repomd: Data
             do {
-                repomd = try Fetcher.data(from: repomdURL)
+                repomd = try Fetcher.data(from: repomdURL, timeout: timeout)
             } catch {
                 lastError = Fetcher.localPath(repomdURL).map { .missingMetadata(repo: source.id, path: $0) } ?? error
                 continue
@@ -163,8 +165,8 @@ struct RepoLoader {
             repo_free(repo, 1)
             throw failure
         }
-        if let solv = cache?.solvFile(repomdDigest: digest) {
-            writeSolv(repo, to: solv)
+        if let cache, let solv = cache.solvFile(repomdDigest: digest) {
+            writeSolv(repo, to: solv, in: cache)
         }
         return LoadedRepo(source: source, baseURL: baseURL, repo: repo)
     }
@@ -176,23 +178,25 @@ struct RepoLoader {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw .corruptMetadata(origin: baseURL + "/repodata/repomd.xml", reason: "it lists \(entry.href), which does not exist")
             }
+            // A local file is only read when the .solv cache misses: checking it then costs one pass over it.
+            if let expected = entry.checksum, entry.checksumType == "sha256", let actual = try? SHA256Digest.file(FilePath(path)), actual != expected {
+                throw .checksumMismatch(what: path, expected: expected, actual: actual)
+            }
             return FilePath(path)
         }
-        let directory = cache?.subdirectory("metadata/\(digest)") ?? scratch
+        let subdirectory = "metadata/\(digest)"
         let name = entry.href.split(separator: "/").last.map(String.init) ?? "metadata"
-        let target = directory.appending(name)
-        if FileManager.default.fileExists(atPath: target.string) { return target }
-        let data = try Fetcher.data(from: url)
+        if let cached = cache.map({ $0.directory.appending(subdirectory).appending(name) }),
+            FileManager.default.fileExists(atPath: cached.string)
+        {
+            return cached
+        }
+        let data = try Fetcher.data(from: url, timeout: timeout)
         if let expected = entry.checksum, entry.checksumType == "sha256" {
             let actual = SHA256Digest.bytes(data)
             guard actual == expected else { throw .checksumMismatch(what: url, expected: expected, actual: actual) }
         }
-        do {
-            try AtomicFile.write(data, to: target)
-        } catch {
-            throw .download(url: url, reason: "cannot store it at \(target): \(error)")
-        }
-        return target
+        return try MetadataCache.keep(data, named: name, from: url, in: cache, subdirectory: subdirectory, else: scratch)
     }
 
     /// `repo_add_rpmmd` on a (possibly compressed) XML file; returns libsolv's error text on failure.
@@ -223,13 +227,17 @@ struct RepoLoader {
     }
 
     /// Writes a `.solv` file atomically; a cache that cannot be written is skipped, not an error.
-    private func writeSolv(_ repo: UnsafeMutablePointer<Repo>, to path: FilePath) {
-        try? AtomicFile.write(to: path) { fd in
-            guard let fp = fdopen(dup(fd.rawValue), "w") else { throw Errno(rawValue: errno) }
-            let result = repo_write(repo, fp)
-            let flushed = fflush(fp)
-            fclose(fp)
-            if result != 0 || flushed != 0 { throw Errno.ioError }
+    private func writeSolv(_ repo: UnsafeMutablePointer<Repo>, to path: FilePath, in cache: MetadataCache) {
+        cache.store(path) {
+            try AtomicFile.write(to: path) { fd in
+                guard let fp = fdopen(dup(fd.rawValue), "w") else { throw Errno(rawValue: errno) }
+                let result = repo_write(repo, fp)
+                let flushed = fflush(fp)
+                let failure = ferror(fp) != 0 || flushed != 0 ? Errno(rawValue: errno) : nil
+                fclose(fp)
+                if let failure { throw failure }
+                if result != 0 { throw Errno.ioError }
+            }
         }
     }
 }

@@ -60,23 +60,47 @@ final class SolvPool {
         // libsolv's rpmdb reader takes the path from rpm's `%_dbpath`, which Debian sets to ~/.rpmdb:
         // set it to the image's real rpmdb, or the base silently reads as empty.
         let result: Int32
+        var rpmSaid: [String] = []
         do {
-            result = try RPMLibrary.session(macros: [("_dbpath", base.dbPath)]) { _ in
-                repo_add_rpmdb_reffp(repo, nil, Int32(REPO_USE_ROOTDIR))
+            result = try RPMLibrary.session(macros: [("_dbpath", base.dbPath)]) { log in
+                let status = repo_add_rpmdb_reffp(repo, nil, Int32(REPO_USE_ROOTDIR))
+                if status != 0 { rpmSaid = log.errors() }
+                return status
             }
         } catch {
             throw .unreadableDatabase(root: base.root.string, reason: "\(error)")
         }
         if result != 0 {
-            throw .unreadableDatabase(root: base.root.string, reason: lastError)
+            // rpm's own words say what is wrong with the database; libsolv's only that opening it failed.
+            throw .unreadableDatabase(root: base.root.string, reason: Self.databaseProblem(base, copy: copy, rpmSaid: rpmSaid) ?? lastError)
         }
         pool_set_installed(pool, repo)
         installedRepo = repo
         let count = Int(repo.pointee.nsolvables)
         if count == 0 {
+            // Debian's rpm has no ndb backend: an openSUSE rpmdb reads as empty rather than failing.
+            if let file = base.databaseFile, file.hasSuffix("/Packages.db") {
+                throw .unreadableDatabase(root: base.root.string, reason: "\(file) is an ndb rpmdb (openSUSE), which this rpm cannot read")
+            }
             throw .emptyDatabase(root: base.root.string, dbPath: base.dbPath)
         }
         return count
+    }
+
+    /// What is wrong with the base's rpmdb file, in rpm's words but naming the base's file, not the private copy.
+    private static func databaseProblem(_ base: BaseImage, copy: FilePath, rpmSaid: [String]) -> String? {
+        guard let file = base.databaseFile else { return nil }
+        var status = stat()
+        if stat(base.root.string + file, &status) == 0 {
+            if status.st_mode & S_IFMT != S_IFREG { return "\(file) is not a regular file" }
+            if status.st_size == 0 { return "\(file) is empty (0 bytes)" }
+        }
+        guard let first = rpmSaid.first else { return nil }
+        // "sqlite failure: CREATE TABLE …: file is not a database": the statement says nothing to a user.
+        if first.hasPrefix("sqlite failure:"), let colon = first.range(of: ": ", options: .backwards) {
+            return "\(file): \(first[colon.upperBound...])"
+        }
+        return first.replacingOccurrences(of: copy.string, with: "")
     }
 
     /// An empty installed repo, for solving a new base with nothing locked.

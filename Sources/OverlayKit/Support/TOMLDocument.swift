@@ -86,9 +86,27 @@ struct TOMLDocument {
         var description: String {
             switch self {
             case .syntax(let file, let line, let column, let message):
-                "\(file):\(line):\(column): invalid TOML: \(message); fix the syntax at that position"
+                "\(file):\(line):\(column): invalid TOML: \(TOMLDocument.sentence(message)); fix the syntax at that position"
             }
         }
+    }
+
+    /// toml++ messages start with "Error while parsing ..." and may end with a period or a newline; this keeps
+    /// them inside one sentence of ours.
+    static func sentence(_ text: String) -> String {
+        var trimmed = Substring(text)
+        while let last = trimmed.last, last == "." || last == " " || last == "\n" { trimmed = trimmed.dropLast() }
+        var result = String(trimmed)
+        if let first = result.first, first.isUppercase {
+            result = first.lowercased() + result.dropFirst()
+        }
+        return result.replacing("\n", with: " ")
+    }
+
+    /// "an integer", "a table", "a boolean": a value's TOML type with its article, for "must be a string, not …".
+    static func kind(of value: some TOMLValueConvertible) -> String {
+        let name = value.type == .bool ? "boolean" : value.type.description
+        return (name.first.map { "aeiou".contains($0) } ?? false) ? "an \(name)" : "a \(name)"
     }
 }
 

@@ -162,6 +162,8 @@ struct SigningKey {
     let email: String
     /// The ASCII-armored public key, as a repository publishes it for `gpgkey=`.
     let publicKey: URL
+    /// The key ID as rpm prints it ("key ID 84939930"): the last 8 hex digits, lowercase, as gpg lists it.
+    let keyID: String
 
     /// Generates an RSA key (no passphrase) for `email` in `home`.
     init(email: String, home: URL) throws {
@@ -173,6 +175,9 @@ struct SigningKey {
         let armored = try RPMFixture.run(["gpg", "--batch", "--armor", "--export", email], environment: env)
         publicKey = home.appendingPathComponent("public.asc")
         try armored.write(to: publicKey, atomically: true, encoding: .utf8)
+        let listing = try RPMFixture.run(["gpg", "--batch", "--with-colons", "--list-keys", email], environment: env)
+        let pub = listing.split(separator: "\n").first { $0.hasPrefix("pub:") }?.split(separator: ":", omittingEmptySubsequences: false)
+        keyID = String((pub.map { String($0[4]) } ?? "").suffix(8)).lowercased()
     }
 
     /// Signs the RPMs in place with rpmsign.
