@@ -177,6 +177,21 @@ import Testing
         ])
     }
 
+    @Test func whenTheBestArchCannotBeInstalledAnotherArchsBuildIs() throws {
+        // As dnf does: the x86_64 build needs a library no repo has, so the i686 build is the one installed.
+        let fallback = try plugin("fallback", packages: ["proxyweb"], bundled: [
+            SpecPackage(name: "proxyweb", arch: "x86_64", requires: ["libproxy64"], files: ["/usr/lib64/proxyweb": "64\n"]),
+            SpecPackage(name: "proxyweb", arch: "i686", files: ["/usr/lib/proxyweb": "32\n"]),
+        ])
+        #expect(try Planner(base: base, options: options).plan(fallback).packages.map(\.nevra) == ["proxyweb-1.0-1.i686"])
+        // With both installable, the best arch wins.
+        let best = try plugin("best", packages: ["webproxy"], bundled: [
+            SpecPackage(name: "webproxy", arch: "x86_64", files: ["/usr/lib64/webproxy": "64\n"]),
+            SpecPackage(name: "webproxy", arch: "i686", files: ["/usr/lib/webproxy": "32\n"]),
+        ])
+        #expect(try Planner(base: base, options: options).plan(best).packages.map(\.nevra) == ["webproxy-1.0-1.x86_64"])
+    }
+
     @Test func packagesTheBaseAlreadyHasAddNothing() throws {
         let same = try plugin("same", packages: ["corelib", "extra"], bundled: [SpecPackage(name: "extra", files: ["/usr/bin/extra": "e\n"])])
         let plan = try Planner(base: base, options: options).plan(same)

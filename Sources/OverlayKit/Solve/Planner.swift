@@ -121,8 +121,8 @@ public struct Planner: Sendable {
         }
         if !missing.isEmpty || !replacing.isEmpty {
             reasons = missing.map { request in
-                Self.otherArchitectureReason(request, pool: pool, loaded: loaded, arch: options.arch)
-                    ?? Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
+                Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
+                    ?? Self.otherArchitectureReason(request, pool: pool, loaded: loaded, arch: options.arch)
                     ?? missingPackageReason(request, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch)
             }
             throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
@@ -158,13 +158,13 @@ public struct Planner: Sendable {
         return pool.obsoleters(of: solvables)
     }
 
-    /// The solver jobs that install a request: its selection, or when replacements exist, one of the candidates
-    /// and their replacements (libsolv then prefers a replacement over what it obsoletes).
+    /// The solver job that installs a request, as dnf words it: one of its candidates and their replacements
+    /// (libsolv prefers a replacement over what it obsoletes), with arch and version part of the job
+    /// (`SOLVER_SETARCH | SOLVER_SETEVR`), so that when the best arch's build cannot be installed another
+    /// arch's may be (an i686 build whose 64-bit library is missing).
     static func installJobs(selection: [Id], solvables: [Id], obsoleters: [Id], pool: SolvPool) -> [Id] {
-        if obsoleters.isEmpty {
-            return stride(from: 0, to: selection.count, by: 2).flatMap { [selection[$0] | Id(SOLVER_INSTALL), selection[$0 + 1]] }
-        }
-        return [Id(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF), pool.oneOf(solvables + obsoleters)]
+        guard !solvables.isEmpty else { return [] }
+        return [Id(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF | SOLVER_SETARCH | SOLVER_SETEVR), pool.oneOf(solvables + obsoleters)]
     }
 
     /// A new pool with the base and the repos loaded.
@@ -354,7 +354,7 @@ public struct Planner: Sendable {
         var repos = Set<String>()
         var arches = Set<String>()
         for (id, repo) in loaded {
-            for p in pool.solvables(of: repo.repo) where pool.name(p) == request {
+            for p in pool.solvables(of: repo.repo) where pool.name(p) == request && !pool.hiddenSolvables.contains(p) {
                 repos.insert(id)
                 arches.insert(pool.arch(p))
             }
