@@ -51,12 +51,12 @@ build: deps
 # Every test: the Swift suites (real RPMs, rpmdbs, sockets and clients) and real PXE boots of the example OS in
 # QEMU. The suites compile into .build-tests (debug, testable imports); every test that runs the command line
 # runs $(BIN), and the example they boot is built with it. Then the release binary's plans compared with dnf's on
-# CentOS Stream 9 metadata (bench/plan-vs-dnf, 120 sampled requests).
+# CentOS Stream 9 metadata (bench/plan-vs-dnf, 500 sampled requests).
 test: build
 	$(MAKE) --no-print-directory example
 	$(SWIFT) build --build-tests --scratch-path .build-tests
 	OVERLAY_BIN=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build --scratch-path .build-tests
-	SAMPLE=120 OVERLAY=$(CURDIR)/$(BIN) bench/plan-vs-dnf/run.sh
+	SAMPLE=500 OVERLAY=$(CURDIR)/$(BIN) bench/plan-vs-dnf/run.sh
 
 # The whole suite under AddressSanitizer + LeakSanitizer, and under ThreadSanitizer: the in-process tests and
 # the instrumented overlay binary the CLI tests run. `swift build` turns testable imports on only for debug

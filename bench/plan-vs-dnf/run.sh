@@ -11,14 +11,14 @@
 # every disagreement. `make test` runs it with the default sample; SAMPLE=all plans every AppStream name.
 #
 # Environment: CS9_REPOS (default ../shared/data/cs9-repos beside the checkout), OVERLAY (default
-# .build/release/overlay), SAMPLE (default 120, or "all"), SEED (default 20261201), MIN_AGREEMENT (default 95),
+# .build/release/overlay), SAMPLE (default 500, or "all"), SEED (default 20261201), MIN_AGREEMENT (default 95),
 # CHUNK (plugins per overlay run, default 500).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OVERLAY=${OVERLAY:-$ROOT/.build/release/overlay}
 REPOS=${CS9_REPOS:-$ROOT/../shared/data/cs9-repos}
-SAMPLE=${SAMPLE:-120}
+SAMPLE=${SAMPLE:-500}
 SEED=${SEED:-20261201}
 MIN_AGREEMENT=${MIN_AGREEMENT:-95}
 CHUNK=${CHUNK:-500}
