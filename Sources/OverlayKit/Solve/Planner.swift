@@ -116,7 +116,7 @@ public struct Planner: Sendable {
             } else if let replaced = lockedSameName(as: solvables + obsoleters, in: pool) {
                 replacing.append("\(pool.nevra(replaced.new)) would replace the base's \(pool.nevra(replaced.installed)) (locked); build against a newer base image")
             } else {
-                jobs += Self.installJobs(selection: selection, solvables: solvables, obsoleters: obsoleters, pool: pool)
+                jobs += Self.installJobs(solvables: solvables, obsoleters: obsoleters, pool: pool)
             }
         }
         if !missing.isEmpty || !replacing.isEmpty {
@@ -162,7 +162,7 @@ public struct Planner: Sendable {
     /// (libsolv prefers a replacement over what it obsoletes), with arch and version part of the job
     /// (`SOLVER_SETARCH | SOLVER_SETEVR`), so that when the best arch's build cannot be installed another
     /// arch's may be (an i686 build whose 64-bit library is missing).
-    static func installJobs(selection: [Id], solvables: [Id], obsoleters: [Id], pool: SolvPool) -> [Id] {
+    static func installJobs(solvables: [Id], obsoleters: [Id], pool: SolvPool) -> [Id] {
         guard !solvables.isEmpty else { return [] }
         return [Id(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF | SOLVER_SETARCH | SOLVER_SETEVR), pool.oneOf(solvables + obsoleters)]
     }
@@ -339,7 +339,7 @@ public struct Planner: Sendable {
             if selection.isEmpty { missing.append(request) }
             let solvables = pool.solvables(inSelection: selection)
             let obsoleters = obsoleters(for: request, selection: selection, solvables: solvables, pool: pool)
-            jobs += installJobs(selection: selection, solvables: solvables, obsoleters: obsoleters, pool: pool)
+            jobs += installJobs(solvables: solvables, obsoleters: obsoleters, pool: pool)
         }
         if !missing.isEmpty {
             throw PlanError(plugin: "base", kind: .unsatisfiable, reasons: missing.map {
