@@ -249,7 +249,7 @@ import Testing
 
         let typed = try run(head + "modules = \"tools:2\"\n")
         #expect(typed.status == 1)
-        #expect(typed.stderr == "overlay: \(toml.path):4: \"modules\" must be an array of strings, such as modules = [\"…\"]\n")
+        #expect(typed.stderr == "overlay: \(toml.path):4: \"modules\" must be an array of strings such as modules = [\"…\"], not a string\n")
     }
 
     @Test func corruptModuleMetadataIsSaidPlainly() throws {
@@ -263,7 +263,7 @@ import Testing
         #expect(result.status == 1)
         // One line, libmodulemd's words in it, nothing else on standard error.
         #expect(result.stderr.split(separator: "\n").count == 1)
-        #expect(result.stderr.hasPrefix("plugin \"thing\": repo broken: cannot read repo metadata file://\(broken.path)/repodata/"))
+        #expect(result.stderr.hasPrefix("plugin \"thing\": repo \"broken\": cannot read repo metadata \(broken.path)/repodata/"))
         #expect(result.stderr.contains("-modules.yaml.gz: modules.yaml: "))
         #expect(result.stderr.hasSuffix("; regenerate it with createrepo_c\n"))
     }

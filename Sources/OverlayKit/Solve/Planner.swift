@@ -121,8 +121,8 @@ public struct Planner: Sendable {
         }
         if !missing.isEmpty || !replacing.isEmpty {
             reasons = missing.map { request in
-                Self.otherArchitectureReason(request, pool: pool, loaded: loaded, arch: options.arch)
-                    ?? Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
+                Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
+                    ?? Self.otherArchitectureReason(request, pool: pool, loaded: loaded, arch: options.arch)
                     ?? missingPackageReason(request, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch)
             }
             throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
