@@ -33,11 +33,9 @@ struct FleetFile {
     static func parse(_ text: String, file: FilePath) throws(FleetError) -> FleetFile {
         let document: TOMLTable
         do {
-            document = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw .syntax(file: file, line: error.source.begin.line, column: error.source.begin.column, reason: error.description)
+            document = try TOMLText.parse(text)
         } catch {
-            throw .syntax(file: file, line: 0, column: 0, reason: "\(error)")
+            throw .syntax(file: file, line: error.line, column: error.column, reason: error.reason)
         }
         let reader = Reader(file: file)
         try reader.checkKeys(document, at: "", allowed: ["base", "roles", "nodes", "defaults"])
