@@ -15,7 +15,7 @@ DEPS += ovmf
 # Install tests: packages signed with rpmsign by throwaway GnuPG keys.
 DEPS += gnupg
 
-.PHONY: all deps build test demo clean bench
+.PHONY: all deps build test demo clean bench fuzz
 
 all: build
 
@@ -37,7 +37,7 @@ test: deps
 	$(SWIFT) test --skip-build
 
 clean:
-	rm -rf .build pxe-examples/build
+	rm -rf .build .build-fuzz pxe-examples/build
 
 # Benchmarks: every bench/*/run.sh, each printing ratios against its peer; a number never fails the target,
 # only a benchmark that could not run at all. BENCH=plan-scale runs one.
@@ -50,6 +50,14 @@ bench: deps
 	  echo; \
 	done; \
 	if [ -n "$$failed" ]; then echo "could not run:$$failed"; exit 1; fi
+
+# libFuzzer on every parser of untrusted input (Fuzz/<name>: TFTP packets, HTTP request heads and ranges,
+# plugin.toml, .repo files, fleet.toml, repomd.xml), built with -sanitize=fuzzer,address into .build-fuzz and run
+# FUZZ_SECONDS each on a scratch copy of the committed seed corpus; any crash, hang, leak or sanitizer report
+# fails. FUZZ_TARGETS="tftp-packet http-request" runs some of them.
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) Fuzz/run.sh $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------------------
 # Example: a small oVirt Node base image and four plugins, built from real RPMs
