@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CRPM", pkgConfig: "rpm", providers: [.apt(["librpm-dev"])]),
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CModulemd", pkgConfig: "modulemd-2.0", providers: [.apt(["libmodulemd-dev"])]),
 
         // The one door for system calls, shared by the generator and the server.
         .target(name: "Posix", dependencies: [.product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
@@ -37,7 +39,7 @@ let package = Package(
         .target(
             name: "OverlayKit",
             dependencies: [
-                "CSolv", "CRPM", "CArchive", "CZstd", "Posix",
+                "CSolv", "CRPM", "CArchive", "CZstd", "CCurl", "CModulemd", "Posix",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],

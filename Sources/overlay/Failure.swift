@@ -25,7 +25,45 @@ func reportingErrors(_ body: () throws -> Void) throws {
         printError(error.description)
         throw error.kind == .unsatisfiable ? ExitStatus.unsatisfiable : ExitStatus.failure
     } catch {
-        printError("overlay: \(error)")
+        printError("overlay: \(ErrorText.describe(error))")
         throw ExitStatus.failure
+    }
+}
+
+extension Overlay {
+    /// ArgumentParser's own `main`, except that a usage mistake is one line like every other error, naming the
+    /// help to read, and exits 64; help, version and completion requests go ArgumentParser's way.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            var text = message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.hasSuffix(".") { text.removeLast() }
+            // "Unknown option '--nope'. Did you mean '--repo'?" and "… '--format <format>'. Please provide one of …"
+            // as one sentence.
+            if let suggestion = text.range(of: ". Did you mean ") {
+                text = text[..<suggestion.lowerBound] + " (did you mean " + text[suggestion.upperBound...] + ")"
+            }
+            text = text.replacingOccurrences(of: ". Please provide ", with: ": give ")
+            if let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true {
+                text = first.lowercased() + text.dropFirst()
+            }
+            printError("overlay: \(text); see '\(helpCommand(for: CommandLine.arguments.dropFirst())) --help'")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+    }
+
+    /// `overlay base create`: the command words the arguments start with.
+    private static func helpCommand(for arguments: ArraySlice<String>) -> String {
+        var words = [configuration.commandName ?? "overlay"]
+        var command: ParsableCommand.Type = Overlay.self
+        for argument in arguments {
+            guard let subcommand = command.configuration.subcommands.first(where: { $0._commandName == argument }) else { break }
+            words.append(argument)
+            command = subcommand
+        }
+        return words.joined(separator: " ")
     }
 }

@@ -18,7 +18,8 @@ extension Overlay.Base {
             discussion: """
                 Solves the packages from the repos with nothing locked, installs them with librpm into OUT/rootfs \
                 (rpmdb at /var/lib/rpm), packs it as OUT/base.cpio.zst, copies the kernel (boot/vmlinuz*) to \
-                OUT/vmlinuz, and writes OUT/base.json with the base identity that overlays record.
+                OUT/vmlinuz, and writes OUT/base.json with the base identity that overlays record. Everything \
+                appears together at the end; SIGINT and SIGTERM remove the unfinished files and exit 130 and 143.
                 """)
 
         @Option(name: .customLong("repo"), help: ArgumentHelp("A repo: a directory holding repodata/, or a file:// or http:// URL; repeat for several.", valueName: "dir|url"))
@@ -36,6 +37,8 @@ extension Overlay.Base {
         @Option(help: ArgumentHelp("The architecture to solve for.", valueName: "arch"))
         var arch: String = HostArchitecture.current
 
+        @OptionGroup var network: NetworkOptions
+
         @OptionGroup var pack: PackOptions
 
         func validate() throws {
@@ -45,17 +48,24 @@ extension Overlay.Base {
 
         func run() throws {
             try reportingErrors {
+                try removingUnfinishedFilesOnSignal(out: out)
+                Interruption.setActivity("reading the repos")
                 let epoch = try OverlayBuilder.sourceDateEpochFromEnvironment()
                 let sources = repos.enumerated().map { index, repo in
                     let url = repo.contains("://") ? repo : "file://" + (repo.hasPrefix("/") ? repo : FileManager.default.currentDirectoryPath + "/" + repo)
                     return RepoSource(id: "repo\(index + 1)", baseURLs: [url])
                 }
                 let cache = MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
-                let builder = BaseBuilder(repos: sources, packages: packages, output: FilePath(out),
-                                          options: PlanOptions(enabledRepos: [], cache: cache, arch: arch),
+                let output = try lockOutput(out)
+                let builder = BaseBuilder(repos: sources, packages: packages, output: output,
+                                          options: PlanOptions(enabledRepos: [], cache: cache, arch: arch, networkTimeout: network.timeout),
                                           packer: pack.packer(sourceDateEpoch: epoch))
                 let line = ProgressLine()
-                let result = try builder.build { line.update("base: \($0)") }
+                defer { reportFullCache(cache) }
+                let result = try builder.build { step in
+                    Interruption.setActivity("making the base image (\(step))")
+                    line.update("base: \(step)")
+                }
                 line.finish()
                 print("\(result.rootfs.string)  \(counted(result.manifest.packages.count, "package"))")
                 print("\(FilePath(out).appending(result.manifest.file).string)  \(humanSize(result.manifest.size))  sha256:\(result.manifest.sha256)")

@@ -30,7 +30,10 @@ extension Overlay {
                 var results: [PlanReport.Entry] = []
                 for plugin in plugins.plugins {
                     do {
-                        results.append(.init(plan: try planner.plan(plugin)))
+                        let plan = try planner.plan(plugin)
+                        // A key that cannot be read or fetched would fail the build: say so now.
+                        _ = try planner.signingKeys(for: plan, of: plugin)
+                        results.append(.init(plan: plan))
                     } catch let error as PlanError {
                         results.append(.init(plugin: plugin, error: error))
                     }
@@ -99,8 +102,10 @@ struct PlanReport: Encodable {
                 for name in entry.alreadyInBase {
                     out += "  \(name): already in the base\n"
                 }
-            } else {
+            } else if entry.failure?.kind == .failed {
                 // The reasons go to standard error, one line each.
+                out += "\nplugin \(entry.plugin) \(entry.version): could not be planned\n"
+            } else {
                 out += "\nplugin \(entry.plugin) \(entry.version): cannot be installed on this base\n"
             }
         }

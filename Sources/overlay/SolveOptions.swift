@@ -23,12 +23,32 @@ struct SolveOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The architecture to solve for.", valueName: "arch"))
     var arch: String = HostArchitecture.current
 
+    @Flag(name: .customLong("nogpgcheck"),
+          help: "Do not check package signatures, whatever the repos' gpgcheck and the plugins' keys/ say.")
+    var noGPGCheck = false
+
+    @OptionGroup var network: NetworkOptions
+
     func validate() throws {
         guard !plugins.isEmpty else { throw ValidationError("Name at least one plugin with --plugin PATH.") }
     }
 
     var planOptions: PlanOptions {
         let cache = noCache ? nil : MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
-        return PlanOptions(enabledRepos: Set(enabledRepos), cache: cache, arch: arch)
+        return PlanOptions(enabledRepos: Set(enabledRepos), cache: cache, arch: arch, gpgcheck: !noGPGCheck, networkTimeout: network.timeout)
+    }
+}
+
+/// How long a remote repo may keep silent: shared by every command that downloads (`plan`, `build`, `base create`).
+struct NetworkOptions: ParsableArguments {
+    @Option(name: .long,
+            help: ArgumentHelp("Seconds a remote repo mirror may stay silent (connecting, before answering, or mid-download) before it is given up and the repo's next baseurl is tried.",
+                               valueName: "seconds"))
+    var timeout: Int = PlanOptions.defaultNetworkTimeout
+
+    func validate() throws {
+        guard (1...3600).contains(timeout) else {
+            throw ValidationError("--timeout \(timeout): give a number of seconds from 1 to 3600.")
+        }
     }
 }

@@ -128,10 +128,10 @@ import Testing
 
         let tooHigh = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", work.path, "--level", "30"])
         #expect(tooHigh.status == 64)
-        #expect(tooHigh.stderr.contains("--level takes a zstd level from 1 to 22."))
+        #expect(tooHigh.stderr == "overlay: --level takes a zstd level from 1 to 22; see 'overlay build --help'\n")
         let gzip = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", work.path, "--level", "3", "--compress", "gzip"])
         #expect(gzip.status == 64)
-        #expect(gzip.stderr.contains("--level applies to zstd compression."))
+        #expect(gzip.stderr == "overlay: --level applies to zstd compression; see 'overlay build --help'\n")
     }
 
     @Test func theBlacklistDropsFilesAndTheManifestSaysWhich() throws {
@@ -197,7 +197,7 @@ import Testing
         try "name = \"bad\"\nversion = \"1.0\"\npackages = \"vdsm\"\n".write(to: dir.appendingPathComponent("plugin.toml"), atomically: true, encoding: .utf8)
         let typed = try overlay(["plan", "--base", base.path, "--plugin", dir.path])
         #expect(typed.status == 1)
-        #expect(typed.stderr == "overlay: \(dir.path)/plugin.toml:3: \"packages\" must be an array of strings, such as packages = [\"…\"]\n")
+        #expect(typed.stderr == "overlay: \(dir.path)/plugin.toml:3: \"packages\" must be an array of strings such as packages = [\"…\"], not a string\n")
 
         // TOMLKit's toml++ aborted the process on a table header without a name (found by fuzzing plugin.toml).
         try "name = \"bad\"\n[*]\n".write(to: dir.appendingPathComponent("plugin.toml"), atomically: true, encoding: .utf8)
@@ -220,9 +220,9 @@ import Testing
         try Data([0x0a, 0x3c, 0xd8, 0x3c, 0xd8, 0xbb, 0xbc, 0xaf, 0xaa, 0xbb, 0xbc, 0xaf, 0xaa, 0xb0, 0xa6, 0xba]).write(to: repomd)
         let plan = try overlay(["plan", "--base", base.path, "--plugin", dir.path])
         #expect(plan.status == 1)
-        #expect(plan.stderr.hasPrefix("plugin \"garbled\": repo garbled-bundled: cannot read repo metadata file://\(repomd.path): "), "\(plan.stderr)")
+        #expect(plan.stderr.hasPrefix("plugin \"garbled\": repo \"garbled-bundled\": cannot read repo metadata "), "\(plan.stderr)")
         #expect(
-            plan.stderr.hasSuffix("repomd.xml: repomd.xml is not a valid repo index: repo_repomdxml: not well-formed (invalid token) at line 2:1; regenerate it with createrepo_c\n"),
+            plan.stderr.hasSuffix("repomd.xml: repo_repomdxml: not well-formed (invalid token) at line 2:1; regenerate it with createrepo_c\n"),
             "\(plan.stderr)")
         #expect(plan.stderr.split(separator: "\n").count == 1)
     }

@@ -4,9 +4,15 @@ import Testing
 
 @testable import OverlayKit
 
-/// Signature checks against trusted keys, with RPMs signed by rpmsign using throwaway GnuPG keys.
+/// Signature checks against a requirement's keys, with RPMs signed by rpmsign using throwaway GnuPG keys.
 @Suite(.serialized) struct InstallSignatureTests {
-    @Test func withTrustedKeysOnlyPackagesSignedByThemInstall() throws {
+    static func requirement(_ key: SigningKey, packages: [URL]) throws -> SignatureRequirement {
+        SignatureRequirement(
+            source: "repo \"test\"", keys: [try ArmoredKey.read(FilePath(key.publicKey.path))],
+            packages: packages.map { FilePath($0.path) }, remedy: "add the key")
+    }
+
+    @Test func withKeysOnlyPackagesSignedByThemInstall() throws {
         let scratch = try InstallDeltaTests.Scratch()
         defer { scratch.cleanup() }
         let trusted = try SigningKey(email: "trusted@example.invalid", home: scratch.directory.appendingPathComponent("gpg-trusted"))
@@ -18,7 +24,7 @@ import Testing
         try trusted.sign(signed)
         let delta = try PackageInstaller.installDelta(
             packages: signed.map { FilePath($0.path) }, base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work,
-            trustedKeys: [FilePath(trusted.publicKey.path)])
+            signatures: [Self.requirement(trusted, packages: signed)])
         #expect(delta.installed == ["signed-1.0-1.noarch"])
         try delta.remove()
         try FileManager.default.removeItem(atPath: scratch.work.string)
@@ -27,25 +33,31 @@ import Testing
         let unsignedError = try #require(throws: InstallError.self) {
             try PackageInstaller.installDelta(
                 packages: unsigned.map { FilePath($0.path) }, base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work,
-                trustedKeys: [FilePath(trusted.publicKey.path)])
+                signatures: [Self.requirement(trusted, packages: unsigned)])
         }
-        #expect(String(describing: unsignedError).contains(unsigned[0].path), "\(unsignedError)")
-        #expect(String(describing: unsignedError).contains("not signed by a trusted key"), "\(unsignedError)")
+        #expect(
+            String(describing: unsignedError)
+                == "unsigned-1.0-1.noarch (\(unsigned[0].path)) from repo \"test\" is not signed, but that repo requires signed packages (keys tried: \(trusted.keyID) from \(trusted.publicKey.path)): add the key."
+        )
 
         let foreign = try RPMFixture.build([SpecPackage(name: "foreign", files: ["/usr/share/foreign/data": "x\n"])], into: scratch.rpms)
         try stranger.sign(foreign)
         let foreignError = try #require(throws: InstallError.self) {
             try PackageInstaller.installDelta(
                 packages: foreign.map { FilePath($0.path) }, base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work,
-                trustedKeys: [FilePath(trusted.publicKey.path)])
+                signatures: [Self.requirement(trusted, packages: foreign)])
         }
-        #expect(String(describing: foreignError).contains(foreign[0].path), "\(foreignError)")
-        #expect(String(describing: foreignError).contains("not signed by a trusted key"), "\(foreignError)")
+        #expect(
+            String(describing: foreignError)
+                == "foreign-1.0-1.noarch (\(foreign[0].path)) from repo \"test\" is signed with key \(stranger.keyID), which is not one of the keys tried (\(trusted.keyID) from \(trusted.publicKey.path)): add the key."
+        )
         #expect(!mountsMention(scratch.directory.path))
+        #expect(!FileManager.default.fileExists(atPath: scratch.work.string))
 
-        // Without trusted keys signatures are not checked: the stranger's package installs.
+        // Packages no requirement lists are not checked: the stranger's package installs.
         let open = try PackageInstaller.installDelta(
-            packages: foreign.map { FilePath($0.path) }, base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work)
+            packages: foreign.map { FilePath($0.path) }, base: scratch.base, baseDBPath: "/var/lib/rpm", workDirectory: scratch.work,
+            signatures: [Self.requirement(trusted, packages: [])])
         #expect(open.installed == ["foreign-1.0-1.noarch"])
     }
 
@@ -58,8 +70,16 @@ import Testing
         let error = try #require(throws: InstallError.self) {
             try PackageInstaller.installBase(
                 packages: rpms.map { FilePath($0.path) }, root: FilePath(scratch.appendingPathComponent("root").path),
-                trustedKeys: [FilePath(bogus.path)])
+                signatures: [
+                    SignatureRequirement(
+                        source: "repo \"test\"", keys: [try ArmoredKey.read(FilePath(bogus.path))],
+                        packages: rpms.map { FilePath($0.path) }, remedy: "add the key")
+                ])
         }
-        #expect(String(describing: error).contains("The key file \(bogus.path) cannot be used"), "\(error)")
+        #expect(
+            String(describing: error)
+                == "\(bogus.path) cannot be used to check package signatures (it holds no ASCII-armored public key block): give the ASCII-armored OpenPGP public key the packages are signed with (gpg --armor --export KEYID)."
+        )
+        #expect(!FileManager.default.fileExists(atPath: scratch.appendingPathComponent("root").path))
     }
 }

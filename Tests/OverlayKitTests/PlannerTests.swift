@@ -152,6 +152,31 @@ import Testing
         #expect(result?.1 == ["needs-ghost-1.0-1.noarch needs ghost-lib >= 1, which nothing provides (not the base, not the enabled repos); add a repo that provides it or a base image that has it"])
     }
 
+    @Test func askingForAReplacedPackageByNameInstallsItsReplacement() throws {
+        let renamed: [SpecPackage] = [
+            SpecPackage(name: "oldtool", files: ["/usr/bin/oldtool": "old\n"]),
+            SpecPackage(name: "newtool", version: "2.0", provides: ["oldtool = 2.0"], obsoletes: ["oldtool < 2.0"], files: ["/usr/bin/oldtool": "new\n"]),
+        ]
+        // As dnf does: a plain name also matches the packages that obsolete it.
+        let byName = try plugin("renamed", packages: ["oldtool"], bundled: renamed)
+        #expect(try Planner(base: base, options: options).plan(byName).packages.map(\.nevra) == ["newtool-2.0-1.noarch"])
+        // A version pins the old package.
+        let pinned = try plugin("pinned", packages: ["oldtool = 1.0"], bundled: renamed)
+        #expect(try Planner(base: base, options: options).plan(pinned).packages.map(\.nevra) == ["oldtool-1.0-1.noarch"])
+    }
+
+    @Test func bothWordSizesOfAMultilibPackageInstallSideBySide() throws {
+        // As with dnf on RHEL: an i686 build does not replace the x86_64 build of the same name.
+        let multilib = try plugin("multilib", packages: ["app32", "mlib.x86_64"], bundled: [
+            SpecPackage(name: "mlib", arch: "x86_64", files: ["/usr/lib64/mlib": "64\n"]),
+            SpecPackage(name: "mlib", arch: "i686", provides: ["mlib32"], files: ["/usr/lib/mlib": "32\n"]),
+            SpecPackage(name: "app32", arch: "i686", requires: ["mlib32"], files: ["/usr/bin/app32": "a\n"]),
+        ])
+        #expect(try Planner(base: base, options: options).plan(multilib).packages.map(\.nevra) == [
+            "app32-1.0-1.i686", "mlib-1.0-1.i686", "mlib-1.0-1.x86_64",
+        ])
+    }
+
     @Test func packagesTheBaseAlreadyHasAddNothing() throws {
         let same = try plugin("same", packages: ["corelib", "extra"], bundled: [SpecPackage(name: "extra", files: ["/usr/bin/extra": "e\n"])])
         let plan = try Planner(base: base, options: options).plan(same)

@@ -43,7 +43,7 @@ import Testing
         #expect(manifest.packages == ["a", "[}", "[[[x]]]"])
 
         #expect { try PluginManifest(parsing: "name = \"x\"\nversion = 2024-01-01T10:00:00Z\npackages = [\"a\"]\n", file: "plugin.toml") } throws: {
-            "\($0)".hasPrefix("plugin.toml:2: \"version\" must be a string, not ")
+            "\($0)" == "plugin.toml:2: \"version\" must be a string such as version = \"…\", not a date-time"
         }
         let fixture = try FleetFixture()
         defer { fixture.remove() }

@@ -7,13 +7,16 @@ import Testing
 @Suite(.serialized)
 struct TFTPServerTests {
     /// A server on 127.0.0.1 port 0 over a fresh root with a few files, an escape symlink and a private sibling.
+    /// Its retransmission timer is fixed at one second unless a test says otherwise: the hand-driven probes answer
+    /// at the test's pace, which a timer adapted to loopback round trips would not wait for. The adaptive timer
+    /// meets real clients in `TFTPLossTests` and in `aLostBlockIsResentAfterTheMeasuredRoundTrip`.
     final class Fixture {
         let scratch: Scratch
         let root: String
         let log: LogFile
         let server: TFTPServer
 
-        init(limits: TFTPLimits = .init(), catalog: (any ServeCatalog)? = FleetCatalog()) throws {
+        init(limits: TFTPLimits = .init(minTimeoutMilliseconds: 1000), catalog: (any ServeCatalog)? = FleetCatalog()) throws {
             scratch = try Scratch()
             root = try scratch.rootWithEscapes()
             try scratch.write("root/boot/vmlinuz", Data())
@@ -132,6 +135,78 @@ struct TFTPServerTests {
         probe.send(TFTPBytes.ack(11), to: oack.port)
         #expect(Data((1...11).flatMap { blocks[UInt16($0)] ?? [] }) == original)
         #expect(fixture.log.line { $0.contains("RRQ kernel ok") }?.contains("rewound=1") == true)
+    }
+
+    /// RFC 7440: the ACK of the block before a window, again (the client lost the window's first block), sends the
+    /// window again at once, well before the timer would; the duplicate ACK the resend itself may draw sends
+    /// nothing more (no Sorcerer's Apprentice).
+    @Test func repeatedAckBeforeAWindowResendsItOnce() throws {
+        let fixture = try Fixture(limits: TFTPLimits(timeoutMilliseconds: 3000, minTimeoutMilliseconds: 3000))
+        let original = try fixture.scratch.randomFile("root/initrd", count: 512 * 8 + 10)
+        let probe = UDPProbe()
+        probe.send(TFTPBytes.request(1, "initrd", options: [("windowsize", "4")]), to: fixture.server.port)
+        let oack = try #require(probe.receive(timeout: 3))
+        probe.send(TFTPBytes.ack(0), to: oack.port)
+        var blocks: [UInt16: [UInt8]] = [:]
+        for expected in UInt16(1)...4 {
+            let data = try #require(probe.receive(timeout: 3))
+            #expect(TFTPBytes.number(data.bytes) == expected)
+            blocks[expected] = Array(data.bytes.dropFirst(4))
+        }
+        probe.send(TFTPBytes.ack(4), to: oack.port)
+        for expected in UInt16(5)...8 {
+            let data = try #require(probe.receive(timeout: 3))
+            #expect(TFTPBytes.number(data.bytes) == expected)
+        }
+        // Block 5 "was lost": the client acknowledges block 4 again, and the window comes again at once.
+        probe.send(TFTPBytes.ack(4), to: oack.port)
+        for expected in UInt16(5)...8 {
+            let data = try #require(probe.receive(timeout: 1), "the window was not sent again before the 3 s timer")
+            #expect(TFTPBytes.number(data.bytes) == expected)
+            blocks[expected] = Array(data.bytes.dropFirst(4))
+        }
+        probe.send(TFTPBytes.ack(4), to: oack.port)
+        #expect(probe.receive(timeout: 1) == nil, "a second duplicate ACK within the timeout sent the window again")
+        probe.send(TFTPBytes.ack(8), to: oack.port)
+        let last = try #require(probe.receive(timeout: 3))
+        #expect(TFTPBytes.number(last.bytes) == 9 && last.bytes.count == 14)
+        blocks[9] = Array(last.bytes.dropFirst(4))
+        probe.send(TFTPBytes.ack(9), to: oack.port)
+        #expect(Data((1...9).flatMap { blocks[UInt16($0)] ?? [] }) == original)
+        #expect(fixture.log.line { $0.contains("RRQ initrd ok") }?.contains("rewound=1") == true)
+    }
+
+    /// Once a round trip has been measured, a lost block is resent after that round trip plus its variation (RFC
+    /// 6298, at least `minTimeoutMilliseconds`), not after the whole timeout; each further resend waits twice as long.
+    @Test func aLostBlockIsResentAfterTheMeasuredRoundTrip() throws {
+        // A loopback round trip is far below the 300 ms floor: the first resend comes after 0.3 s, the next 0.6 s
+        // later, both long before the 4 s timeout (bounds leave room for a busy machine).
+        let fixture = try Fixture(limits: TFTPLimits(timeoutMilliseconds: 4000, minTimeoutMilliseconds: 300))
+        try fixture.scratch.randomFile("root/blocks", count: 512 * 3 + 1)
+        let probe = UDPProbe()
+        probe.send(TFTPBytes.request(1, "blocks"), to: fixture.server.port)
+        let first = try #require(probe.receive(timeout: 5))
+        #expect(TFTPBytes.number(first.bytes) == 1)
+        probe.send(TFTPBytes.ack(1), to: first.port)
+        let second = try #require(probe.receive(timeout: 5))
+        #expect(TFTPBytes.number(second.bytes) == 2)
+        // No ACK for block 2.
+        let sent = Date()
+        let resent = try #require(probe.receive(timeout: 2), "block 2 was not resent within 2 s (the timeout is 4 s)")
+        let firstWait = Date().timeIntervalSince(sent)
+        #expect(TFTPBytes.number(resent.bytes) == 2)
+        #expect(firstWait >= 0.25 && firstWait < 1.5, "resent after \(firstWait) s")
+        let again = try #require(probe.receive(timeout: 3))
+        let secondWait = Date().timeIntervalSince(sent) - firstWait
+        #expect(TFTPBytes.number(again.bytes) == 2)
+        #expect(secondWait >= 0.45 && secondWait < 2.5, "then after \(secondWait) s")
+        probe.send(TFTPBytes.ack(2), to: first.port)
+        let third = try #require(probe.receive(timeout: 3))
+        #expect(TFTPBytes.number(third.bytes) == 3)
+        probe.send(TFTPBytes.ack(3), to: first.port)
+        let last = try #require(probe.receive(timeout: 3))
+        probe.send(TFTPBytes.ack(TFTPBytes.number(last.bytes)), to: first.port)
+        #expect(fixture.log.line { $0.contains("RRQ blocks ok") }?.contains("resent=2") == true)
     }
 
     @Test func concurrentTransfersAllArriveIntact() throws {

@@ -3,16 +3,17 @@ import SystemPackage
 
 /// Makes a new base image from repos: solves a package set (nothing installed, nothing locked), installs it
 /// with librpm into `OUT/rootfs`, packs that as the base initrd, copies out the kernel, and writes `base.json`
-/// with the identity overlays record.
+/// with the identity overlays record. Everything is made in a work directory inside `OUT` and moved into
+/// place together at the end (`OutputDirectory.publish`), `base.json` last.
 public struct BaseBuilder: Sendable {
     public var repos: [RepoSource]
     public var packages: [String]
-    public var output: FilePath
+    public var output: OutputDirectory
     public var options: PlanOptions
     /// The base initrd's format, compression level and time stamp.
     public var packer: OverlayPacker
 
-    public init(repos: [RepoSource], packages: [String], output: FilePath, options: PlanOptions, packer: OverlayPacker) {
+    public init(repos: [RepoSource], packages: [String], output: OutputDirectory, options: PlanOptions, packer: OverlayPacker) {
         self.repos = repos
         self.packages = packages
         self.output = output
@@ -27,21 +28,24 @@ public struct BaseBuilder: Sendable {
     }
 
     public func build(progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> Result {
-        let rootfs = output.appending("rootfs")
+        let rootfs = output.path.appending("rootfs")
         if FileManager.default.fileExists(atPath: rootfs.string) {
             throw BaseError.outputExists(rootfs.string)
         }
         progress("solving")
         let plan = try Planner.planBase(packages: packages, repos: repos, options: options)
-        try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
-        return try WorkDirectory.with(in: output, named: "base-work") { work in
-            let files = try PackageFetcher(cache: options.cache, scratch: work).fetch(plan)
+        return try WorkDirectory.with(in: output.path, named: "base") { work in
+            let files = try step(writing: "the downloaded packages into \(output.path)") {
+                try PackageFetcher(cache: options.cache, scratch: work, timeout: options.networkTimeout, repos: repos).fetch(plan)
+            }
             let partialRoot = work.appending("rootfs")
             // rpm stamps each package's install time into the rpmdb: from SOURCE_DATE_EPOCH when set, else the
             // clock. Give it the build's epoch so the same inputs give the same base image.
             setenv("SOURCE_DATE_EPOCH", String(packer.sourceDateEpoch), 1)
-            _ = try PackageInstaller.installBase(packages: files, root: partialRoot) { step in
-                progress("installing \(step.completed)/\(step.total) \(step.package)")
+            try step(writing: "the installed packages into \(output.path)") {
+                _ = try PackageInstaller.installBase(packages: files, root: partialRoot) { step in
+                    progress("installing \(step.completed)/\(step.total) \(step.package)")
+                }
             }
 
             let base = try BaseImage(root: partialRoot)
@@ -51,21 +55,36 @@ public struct BaseBuilder: Sendable {
 
             progress("packing")
             let initrdName = "base.\(packer.format.fileExtension)"
-            let packed = try packer.pack(root: partialRoot, to: output.appending(initrdName))
-
-            var kernel: String?
-            if let vmlinuz = Self.kernel(in: partialRoot) {
-                try AtomicFile.write(to: output.appending("vmlinuz")) { fd in
-                    let data = try Data(contentsOf: URL(fileURLWithPath: vmlinuz.string))
-                    _ = try data.withUnsafeBytes { try fd.writeAll($0) }
+            let stage = work.appending("stage")
+            let manifest = try step(writing: output.path.appending(initrdName).string) {
+                try FileManager.default.createDirectory(atPath: stage.string, withIntermediateDirectories: false)
+                let packed = try packer.pack(root: partialRoot, to: stage.appending(initrdName))
+                var kernel: String?
+                if let vmlinuz = Self.kernel(in: partialRoot) {
+                    try AtomicFile.write(to: stage.appending("vmlinuz")) { fd in
+                        let data = try Data(contentsOf: URL(fileURLWithPath: vmlinuz.string))
+                        _ = try data.withUnsafeBytes { try fd.writeAll($0) }
+                    }
+                    kernel = "vmlinuz"
                 }
-                kernel = "vmlinuz"
+                let manifest = BaseManifest(identity: identity, file: initrdName, size: packed.size, sha256: packed.sha256, kernel: kernel, packages: nevras)
+                try AtomicFile.writeJSON(manifest, to: stage.appending("base.json"))
+                return manifest
             }
-            let manifest = BaseManifest(identity: identity, file: initrdName, size: packed.size, sha256: packed.sha256, kernel: kernel, packages: nevras)
-            let manifestPath = output.appending("base.json")
-            try AtomicFile.writeJSON(manifest, to: manifestPath)
-            try FileManager.default.moveItem(atPath: partialRoot.string, toPath: rootfs.string)
-            return Result(manifest: manifest, rootfs: rootfs, manifestPath: manifestPath)
+            var moves: [(staged: String, name: String)] = [("stage/\(initrdName)", initrdName)]
+            if manifest.kernel != nil { moves.append(("stage/vmlinuz", "vmlinuz")) }
+            moves += [("rootfs", "rootfs"), ("stage/base.json", "base.json")]
+            try output.publish(moves, from: work)
+            return Result(manifest: manifest, rootfs: rootfs, manifestPath: output.path.appending("base.json"))
+        }
+    }
+
+    /// Runs one step, turning a full filesystem into one sentence naming what was being written.
+    private func step<T>(writing: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error where OutputError.isNoSpace(error) {
+            throw OutputError.noSpace(writing: writing, option: "--out")
         }
     }
 

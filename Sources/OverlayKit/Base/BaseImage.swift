@@ -14,7 +14,10 @@ public struct BaseImage: Sendable {
     /// Opens the base at `root`, finding its rpmdb.
     public init(root: FilePath) throws(BaseError) {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root.string, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: root.string, isDirectory: &isDirectory) else {
+            throw .notFound(root.string)
+        }
+        guard isDirectory.boolValue else {
             throw .notADirectory(root.string)
         }
         // libsolv and rpm join the root with absolute paths inside it: make it absolute first.
@@ -32,6 +35,12 @@ public struct BaseImage: Sendable {
 }
 
 extension BaseImage {
+    /// The rpmdb's main file (`/var/lib/rpm/rpmdb.sqlite`), as a path inside the root, when there is one.
+    var databaseFile: String? {
+        let directory = root.appending(String(dbPath.dropFirst()))
+        return Self.dbFiles.first { FileManager.default.fileExists(atPath: directory.appending($0).string) }.map { "\(dbPath)/\($0)" }
+    }
+
     /// Copies the rpmdb's files into a new private root (same path inside it) and returns that root;
     /// the caller removes it.
     func privateDatabaseCopy() throws -> FilePath {
@@ -53,6 +62,7 @@ extension BaseImage {
 
 /// Why a base image could not be used.
 public enum BaseError: Error, CustomStringConvertible, Sendable {
+    case notFound(String)
     case notADirectory(String)
     case noRPMDatabase(String)
     case unreadableDatabase(root: String, reason: String)
@@ -61,12 +71,14 @@ public enum BaseError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
+        case .notFound(let path):
+            "base \(path) does not exist; --base takes the root filesystem of the base image, unpacked"
         case .notADirectory(let path):
-            "base \(path) is not a directory; --base takes the root filesystem of the base image"
+            "base \(path) is a file, not a directory; --base takes the root filesystem of the base image, unpacked"
         case .noRPMDatabase(let path):
             "base \(path) has no rpmdb (looked for rpmdb.sqlite, Packages or Packages.db in usr/lib/sysimage/rpm and var/lib/rpm); --base takes an unpacked image root"
         case .unreadableDatabase(let root, let reason):
-            "cannot read the rpmdb of base \(root): \(reason)"
+            "cannot read the rpmdb of base \(root): \(reason); the image's rpm database is damaged or in a format rpm cannot read: unpack the image again or rebuild its rpmdb (rpm --root \(root) --rebuilddb)"
         case .emptyDatabase(let root, let dbPath):
             "the rpmdb of base \(root) (\(dbPath)) lists no installed packages; a base image must have its package set recorded"
         case .outputExists(let path):

@@ -16,6 +16,10 @@ extension Fleet {
     public func writeBootFiles(to directory: FilePath) throws(FleetError) -> [String] {
         let documents = bootDocuments()
         let paths = documents.keys.sorted()
+        var status = stat()
+        if directory.withPlatformString({ stat($0, &status) }) == 0, status.st_mode & S_IFMT != S_IFDIR {
+            throw .exportFailed(directory: directory, reason: "it is a file, not a directory")
+        }
         do {
             try Self.makeDirectory(directory)
             for path in paths {
@@ -39,7 +43,7 @@ extension Fleet {
         } catch let error as FleetError {
             throw error
         } catch {
-            throw .exportFailed(directory: directory, reason: "\(error)")
+            throw .exportFailed(directory: directory, reason: ErrorText.describe(error))
         }
         return paths
     }

@@ -1,6 +1,10 @@
 import Posix
 import SystemPackage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A generated boot file: an iPXE script, a PXELINUX config or a GRUB config.
 public struct BootDocument: Sendable, Equatable {
     public var body: String
@@ -63,6 +67,12 @@ public struct Fleet: Sendable {
     public init(parsing text: String, file: FilePath, servedDirectory: FilePath) throws(FleetError) {
         let parsed = try FleetFile.parse(text, file: file)
         let directory = servedDirectory
+        var status = stat()
+        if directory.withPlatformString({ stat($0, &status) }) != 0 {
+            throw .servedDirectory(directory: directory, reason: "does not exist")
+        } else if status.st_mode & S_IFMT != S_IFDIR {
+            throw .servedDirectory(directory: directory, reason: "is a file, not a directory")
+        }
 
         func requireFile(_ path: String, key: String, hint: String) throws(FleetError) {
             if let reason = ServedPath.problem(with: path, in: directory) {
@@ -238,7 +248,7 @@ public struct Fleet: Sendable {
         } catch let errno as Errno {
             throw .unreadable(file: path, reason: errno.posixDescription)
         } catch {
-            throw .unreadable(file: path, reason: "\(error)")
+            throw .unreadable(file: path, reason: ErrorText.reason(error))
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw .unreadable(file: path, reason: "it is not UTF-8 text")

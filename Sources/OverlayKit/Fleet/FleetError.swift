@@ -29,6 +29,8 @@ public enum FleetError: Error, CustomStringConvertible, Sendable, Equatable {
     case ambiguousOverlay(file: FilePath, key: String, plugin: String, versions: [String])
     /// An overlay was built against another base than the one the fleet boots.
     case baseMismatch(file: FilePath, key: String, overlay: String, overlayBase: String, fleetBase: String, baseManifest: FilePath)
+    /// The served directory (`--dir`) is missing or not a directory.
+    case servedDirectory(directory: FilePath, reason: String)
     /// Writing the boot files failed; `reason` names the call and the path.
     case exportFailed(directory: FilePath, reason: String)
     /// A manifest in the served directory says it is an overlay or base manifest but cannot be decoded.
@@ -39,7 +41,7 @@ public enum FleetError: Error, CustomStringConvertible, Sendable, Equatable {
         case .unreadable(let file, let reason):
             return "cannot read fleet file \(file): \(reason); check the path given with --fleet."
         case .syntax(let file, let line, let column, let reason):
-            return "\(file):\(line):\(column): invalid TOML: \(Self.sentence(reason)); fix the syntax at that spot."
+            return "\(file):\(line):\(column): invalid TOML: \(TOMLDocument.sentence(reason)); fix the syntax at that spot."
         case .unknownKey(let file, let key, let allowed):
             let choices = allowed.isEmpty ? "nothing may be set there" : "the keys allowed there are " + allowed.joined(separator: ", ")
             return "\(file): unknown key \(key): \(choices); fix the spelling or remove it."
@@ -68,27 +70,12 @@ public enum FleetError: Error, CustomStringConvertible, Sendable, Equatable {
         case .baseMismatch(let file, let key, let overlay, let overlayBase, let fleetBase, let baseManifest):
             return
                 "\(file): \(key): overlay \(overlay) was built against base \(overlayBase), but the fleet boots base \(fleetBase) (\(baseManifest)); rebuild the overlay against this base or boot the base it was built for."
+        case .servedDirectory(let directory, let reason):
+            return "the served directory \(directory) \(reason); give --dir the directory that holds the kernel, the base initrd and the overlays."
         case .exportFailed(let directory, let reason):
-            return "cannot write the boot files to \(directory): \(reason); check that the directory is writable."
+            return "cannot write the boot files to \(directory): \(reason); give --out a directory that can be written."
         case .badManifest(let path, let reason):
             return "manifest \(path) cannot be read: \(reason); rebuild it or remove it from the served directory."
         }
-    }
-
-    /// toml++ messages start with "Error while parsing ..." and may end with a period; keep them inside one sentence.
-    private static func sentence(_ text: String) -> String {
-        var trimmed = text.trimmingSuffix(while: { $0 == "." || $0 == " " || $0 == "\n" })
-        if let first = trimmed.first, first.isUppercase {
-            trimmed = first.lowercased() + trimmed.dropFirst()
-        }
-        return trimmed.replacing("\n", with: " ")
-    }
-}
-
-extension String {
-    fileprivate func trimmingSuffix(while predicate: (Character) -> Bool) -> String {
-        var result = Substring(self)
-        while let last = result.last, predicate(last) { result = result.dropLast() }
-        return String(result)
     }
 }

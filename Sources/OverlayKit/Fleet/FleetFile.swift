@@ -188,8 +188,5 @@ private struct Reader {
     }
 
     /// "an integer", "a table": the value's TOML type with its article.
-    static func kind(_ value: some TOMLValueConvertible) -> String {
-        let name = value.type == .bool ? "boolean" : value.type.description
-        return (name.first.map { "aeiou".contains($0) } ?? false) ? "an \(name)" : "a \(name)"
-    }
+    static func kind(_ value: some TOMLValueConvertible) -> String { TOMLDocument.kind(of: value) }
 }

@@ -47,6 +47,16 @@ enum FileTree {
         }
     }
 
+    /// The disk space `path` and everything under it take, in bytes (as `du` counts it; links not followed).
+    static func size(_ path: FilePath) -> Int64 {
+        guard let info = status(path) else { return 0 }
+        var total = Int64(info.st_blocks) * 512
+        if isDirectory(info) {
+            for name in (try? entries(path)) ?? [] { total += size(path.appending(name)) }
+        }
+        return total
+    }
+
     static func makeDirectory(_ path: FilePath, mode: mode_t = 0o755) throws {
         try systemCall("mkdir", path.string) { path.withPlatformString { mkdir($0, mode) } }
     }

@@ -5,13 +5,15 @@ import SystemPackage
 public enum InstallError: Error, CustomStringConvertible, Sendable {
     /// A package file could not be opened or is not a valid RPM; `reason` holds rpm's words.
     case unreadablePackage(file: FilePath, reason: String)
-    /// A trusted-key file could not be used.
-    case unreadableKey(file: FilePath, reason: String)
-    /// Signatures were required and this package has none, or none by a trusted key, or a bad one.
-    case untrustedPackage(file: FilePath, reason: String)
+    /// A public key given to check signatures with could not be used.
+    case unreadableKey(ArmoredKey, reason: String)
+    /// Signatures were required and this package has none, or none by one of the keys, or a bad one.
+    case signatureRefused(SignatureFailure)
     /// rpm refused the transaction; each entry is one of rpm's problem sentences (file conflicts, already
     /// installed packages, digests that do not verify, missing dependencies, ...).
     case transactionProblems([String])
+    /// rpm found too little free space (or too few inodes) for the packages; rpm's sentences.
+    case noSpace([String])
     /// A scriptlet exited non-zero (rpm itself carries on and reports success).
     case scriptletFailed(package: String, scriptlet: String, rpmMessage: String, output: String)
     /// rpm ran but some packages were not installed; `messages` holds rpm's error log.
@@ -39,12 +41,11 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .unreadablePackage(let file, let reason):
             return "The package file \(file) is not a usable RPM (\(reason)): download it again or check the repository it came from."
-        case .unreadableKey(let file, let reason):
+        case .unreadableKey(let key, let reason):
             return
-                "The key file \(file) cannot be used to check package signatures (\(reason)): give the ASCII-armored public key the repository names in gpgkey=."
-        case .untrustedPackage(let file, let reason):
-            return
-                "The package file \(file) is not signed by a trusted key (\(reason)): fetch it from the repository whose key was given, or add that repository's key."
+                "\(key.origin) cannot be used to check package signatures (\(reason)): give the ASCII-armored OpenPGP public key the packages are signed with (gpg --armor --export KEYID)."
+        case .signatureRefused(let failure):
+            return failure.description
         case .transactionProblems(let problems):
             let text = problems.joined(separator: "; ")
             if problems.contains(where: { $0.contains("conflicts with file from package") }) {
@@ -52,6 +53,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
                     "A package would overwrite a file of the base image: \(text). Leave the package out of the plugin or build against a base that has the same file."
             }
             return "rpm refused to install the packages: \(text)."
+        case .noSpace(let problems):
+            return "There is not enough free space to install the packages (\(problems.joined(separator: "; "))): free space or install elsewhere."
         case .scriptletFailed(let package, let scriptlet, let rpmMessage, let output):
             let said = output.isEmpty ? "it printed nothing" : "its output was: \(output)"
             return "The \(scriptlet) scriptlet of \(package) failed (\(rpmMessage)); \(said). Fix the package or the base it runs against."
@@ -66,8 +69,13 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
             return
                 "Installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it."
         case .unusableBaseDatabase(let base, let dbPath, let reason):
+            // A database rpm cannot update can be converted; a wrong path only corrected.
+            let fix =
+                reason.hasPrefix("there is no")
+                ? "give the base's real rpmdb path (/var/lib/rpm or /usr/lib/sysimage/rpm)"
+                : "convert it in a copy of the image with rpm --root COPY --dbpath \(dbPath) --define '_db_backend sqlite' --rebuilddb"
             return
-                "The base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): give the base's real rpmdb path (/var/lib/rpm or /usr/lib/sysimage/rpm) or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."
+                "The base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): \(fix), or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."
         case .directoryNotEmpty(let path):
             return "The directory \(path) is not empty: give a new or empty directory."
         case .missingBase(let path):

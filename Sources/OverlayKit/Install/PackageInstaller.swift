@@ -31,14 +31,13 @@ public enum PackageInstaller {
     /// `/bin/sh` goes in before the packages whose scriptlets need it. Scriptlets run chrooted in `root`, with a
     /// private `/dev` (null, zero, full, random, urandom, tty) and `/proc` mounted for them (see `ScriptletMounts`). A
     /// failing scriptlet is an error unless `allowScriptletFailures` is set, in which case it is listed in the
-    /// report. Header and payload digests are always verified; signatures only when `trustedKeys` (ASCII-armored
-    /// OpenPGP public keys, such as the files a `.repo` names in `gpgkey=`) are given, and then every package
-    /// must be signed by one of them. Without keys the packages count as verified by the caller (checksums
-    /// from the repository metadata) and unsigned local builds install.
+    /// report. Header and payload digests are always verified; signatures only for the packages `signatures`
+    /// lists, each against its own keys (see `checkSignatures`), before anything is installed. Other packages
+    /// count as verified by the caller (checksums from the repository metadata) and unsigned local builds install.
     /// On error the directory is left as it was found (removed, or emptied). Blocks until rpm is done; `progress`
     /// is called on the install thread.
     public static func installBase(
-        packages: [FilePath], root: FilePath, trustedKeys: [FilePath] = [], allowScriptletFailures: Bool = false,
+        packages: [FilePath], root: FilePath, signatures: [SignatureRequirement] = [], allowScriptletFailures: Bool = false,
         progress: (@Sendable (InstallProgress) -> Void)? = nil
     ) throws -> InstallReport {
         let root = FileTree.absolute(root)
@@ -61,16 +60,15 @@ public enum PackageInstaller {
         let scriptOutput = FilePath(FileManager.default.temporaryDirectory.path).appending("overlay-scriptlets-\(UUID().uuidString).log")
         defer { try? FileTree.remove(scriptOutput) }
         let packages = packages.map(FileTree.absolute)
-        let trustedKeys = trustedKeys.map(FileTree.absolute)
 
         try makeTemporaryDirectory(in: root)
         let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDatabasePath), ("_db_backend", "sqlite")]) { log in
-            try PrivateNamespaceThread.run {
+            try checkSignatures(signatures, log: log)
+            return try PrivateNamespaceThread.run {
                 // /dev and /proc stay in the new root (empty) even when no package owns them: every root needs them.
                 let mounts = try ScriptletMounts(root: root)
                 defer { mounts.unmount() }
-                let keyring = trustedKeys.isEmpty ? nil : try RPMKeyring(files: trustedKeys)
-                let transaction = try RPMTransaction(root: root, scriptOutputFile: scriptOutput, log: log, keyring: keyring, progress: progress)
+                let transaction = try RPMTransaction(root: root, scriptOutputFile: scriptOutput, log: log, progress: progress)
                 try transaction.initDatabase()
                 for package in packages { try transaction.addInstall(package) }
                 let problems = transaction.check()
@@ -99,17 +97,17 @@ public enum PackageInstaller {
     /// error in rpm's words) and scriptlets run chrooted in the base's tree (its `/bin/sh`, with a private `/dev`
     /// and `/proc` mounted for them, which never reach the delta). Dependencies are
     /// not checked: the plan solved them against the base. The mount lives in a private mount namespace of the
-    /// install thread, so it is never visible elsewhere and ends with the call (only a process a scriptlet left
-    /// running in the background would keep that namespace alive). See `DeltaCleaner` for
+    /// install thread, so it is never visible elsewhere and ends with the call; scriptlets run in a PID namespace
+    /// that ends with it too, taking along anything a scriptlet left running (`PrivateNamespaceThread`). See `DeltaCleaner` for
     /// what is dropped from the upper layer. Any failing scriptlet is an error naming the package. Digests and
-    /// signatures are checked as for `installBase`, with `trustedKeys`.
+    /// signatures are checked as for `installBase`, signatures against each requirement's keys.
     ///
     /// `workDirectory` (new or empty) must be on a filesystem that can hold an overlayfs upper layer (ext4,
     /// xfs, btrfs, tmpfs; not overlayfs itself, as `/tmp` is in some containers). The delta ends up in
     /// `workDirectory/delta`; on error nothing is left in `workDirectory`. Blocks until rpm is done; `progress` is
     /// called on the install thread. Installs in one process run one at a time (librpm keeps global state).
     public static func installDelta(
-        packages: [FilePath], base: FilePath, baseDBPath: String, workDirectory: FilePath, trustedKeys: [FilePath] = [],
+        packages: [FilePath], base: FilePath, baseDBPath: String, workDirectory: FilePath, signatures: [SignatureRequirement] = [],
         progress: (@Sendable (InstallProgress) -> Void)? = nil
     ) throws -> DeltaRoot {
         let base = FileTree.absolute(base)
@@ -140,10 +138,10 @@ public enum PackageInstaller {
         try checkUpperFilesystem(work)
         for directory in [upper, overlayWork, merged] { try wrapSystemErrors { try FileTree.makeDirectory(directory) } }
         let packages = packages.map(FileTree.absolute)
-        let trustedKeys = trustedKeys.map(FileTree.absolute)
 
         let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDBPath)]) { log in
-            try PrivateNamespaceThread.run {
+            try checkSignatures(signatures, log: log)
+            return try PrivateNamespaceThread.run {
                 let options = "lowerdir=\(base),upperdir=\(upper),workdir=\(overlayWork),redirect_dir=off,metacopy=off,index=off"
                 do {
                     try systemCall("mount", "overlay on \(merged)") { mount("overlay", merged.string, "overlay", 0, options) }
@@ -158,9 +156,7 @@ public enum PackageInstaller {
                 defer { mounts.unmount() }
                 // The transaction (and with it the rpmdb) is closed before the overlay is unmounted.
                 let outcome: TransactionOutcome = try {
-                    let keyring = trustedKeys.isEmpty ? nil : try RPMKeyring(files: trustedKeys)
-                    let transaction = try RPMTransaction(
-                        root: merged, scriptOutputFile: scriptOutput, log: log, keyring: keyring, progress: progress)
+                    let transaction = try RPMTransaction(root: merged, scriptOutputFile: scriptOutput, log: log, progress: progress)
                     for package in packages { try transaction.addInstall(package) }
                     let outcome = try transaction.run()
                     if let failure = outcome.scriptletFailures.first {
@@ -177,6 +173,22 @@ public enum PackageInstaller {
         try systemCall("rename", "\(upper) to \(delta)") { rename(upper.string, delta.string) }
         succeeded = true
         return DeltaRoot(path: delta, installed: outcome.0.installed)
+    }
+
+    /// Verifies every package a requirement lists against that requirement's keys, with librpm
+    /// (`PackageSignatureVerifier`: an in-memory keyring, header and payload, a signature required), before
+    /// rpm installs anything; the first that fails is thrown. Keys are never imported into any rpmdb.
+    static func checkSignatures(_ requirements: [SignatureRequirement], log: RPMLog) throws(InstallError) {
+        for requirement in requirements where !requirement.packages.isEmpty {
+            var absolute = requirement
+            absolute.packages = requirement.packages.map(FileTree.absolute)
+            try PackageSignatureVerifier.check(absolute, log: log)
+        }
+    }
+
+    /// Reads `keys` into an rpm keyring and drops it: a key rpm cannot read is an error naming it.
+    static func checkKeys(_ keys: [ArmoredKey]) throws {
+        try RPMLibrary.session(macros: []) { _ in _ = try RPMKeyring(keys: keys) }
     }
 
     /// rpm writes each scriptlet to a file in `%_tmppath` (`/var/tmp`) inside the root, but creates that

@@ -34,19 +34,14 @@ final class RPMTransaction {
     private let events: TransactionEvents
     private let scriptOutput: OpaquePointer?
     private let log: RPMLog
-    private let requiresSignatures: Bool
 
     /// `rpmtsCreate` + `rpmtsSetRootDir(root)`, plugins off (the host's SELinux, audit or systemd plugins
     /// have no business in an image), signatures not checked but header and payload digests verified
-    /// (`RPMVSF_MASK_NOSIGNATURES`, verify level digest): the packages come already fetched and verified
-    /// against their repositories' keys, and unsigned local builds must install, while a corrupt file must not.
+    /// (`RPMVSF_MASK_NOSIGNATURES`, verify level digest): the packages come already fetched, checked against
+    /// their repo metadata's checksums and, for repos with gpgcheck, against their keys
+    /// (`PackageSignatureVerifier`); unsigned local builds must install, while a corrupt file must not.
     /// Scriptlet output goes to `scriptOutputFile`, read back when a scriptlet fails.
-    /// With a `keyring`, signatures are required instead: every package must carry a valid signature by one of
-    /// its keys (all signature and digest checks on, verify level signature + digest).
-    init(
-        root: FilePath, scriptOutputFile: FilePath, log: RPMLog, keyring: RPMKeyring? = nil,
-        progress: (@Sendable (InstallProgress) -> Void)?
-    ) throws {
+    init(root: FilePath, scriptOutputFile: FilePath, log: RPMLog, progress: (@Sendable (InstallProgress) -> Void)?) throws {
         guard let ts = rpmtsCreate() else {
             throw InstallError.transactionFailed(packages: [], messages: ["rpmtsCreate returned nothing"])
         }
@@ -57,17 +52,9 @@ final class RPMTransaction {
             throw InstallError.transactionFailed(packages: [], messages: ["rpm did not accept \(root) as a root directory"] + log.errors())
         }
         _ = rpmtsSetFlags(ts, rpmtransFlags(RPMTRANS_FLAG_NOPLUGINS.rawValue))
-        if let keyring {
-            keyring.withUnsafeHandle { _ = rpmtsSetKeyring(ts, $0) }
-            _ = rpmtsSetVSFlags(ts, rpmVSFlags(RPMVSF_DEFAULT.rawValue))
-            _ = rpmtsSetVfyFlags(ts, rpmVSFlags(RPMVSF_DEFAULT.rawValue))
-            _ = rpmtsSetVfyLevel(ts, Int32(RPMSIG_DIGEST_TYPE | RPMSIG_SIGNATURE_TYPE))
-        } else {
-            _ = rpmtsSetVSFlags(ts, overlay_rpm_vsflags_no_signatures())
-            _ = rpmtsSetVfyFlags(ts, overlay_rpm_vsflags_no_signatures())
-            _ = rpmtsSetVfyLevel(ts, Int32(RPMSIG_DIGEST_TYPE))
-        }
-        requiresSignatures = keyring != nil
+        _ = rpmtsSetVSFlags(ts, overlay_rpm_vsflags_no_signatures())
+        _ = rpmtsSetVfyFlags(ts, overlay_rpm_vsflags_no_signatures())
+        _ = rpmtsSetVfyLevel(ts, Int32(RPMSIG_DIGEST_TYPE))
         let output = Fopen(scriptOutputFile.string, "w.ufdio")
         if let output, Ferror(output) == 0 {
             rpmtsSetScriptFd(ts, output)
@@ -105,15 +92,10 @@ final class RPMTransaction {
         }
         var header: Header?
         let rc = rpmReadPackageFile(ts, fd, file.string, &header)
-        if requiresSignatures, rc == RPMRC_NOKEY || rc == RPMRC_NOTTRUSTED {
-            if let header { headerFree(header) }
-            let said = log.warnings(since: mark).joined(separator: "; ")
-            throw InstallError.untrustedPackage(file: file, reason: said.isEmpty ? "its key is not among the trusted keys" : "rpm: \(said)")
-        }
         guard let header, rc == RPMRC_OK || rc == RPMRC_NOKEY || rc == RPMRC_NOTTRUSTED else {
             if let header { headerFree(header) }
-            // rpm 4.18 logs nothing when the file is no RPM at all.
-            let said = log.warnings(since: mark).joined(separator: "; ")
+            // rpm 4.18 logs nothing when the file is no RPM at all. Its lines start with the path, named already.
+            let said = log.warnings(since: mark).map { $0.replacingOccurrences(of: "\(file.string): ", with: "") }.joined(separator: "; ")
             let reason =
                 rc == RPMRC_NOTFOUND ? "it has no RPM lead and header" : "its header or signature header is damaged"
             throw InstallError.unreadablePackage(file: file, reason: said.isEmpty ? reason : "\(reason); rpm: \(said)")
@@ -150,12 +132,12 @@ final class RPMTransaction {
         let rc = rpmtsRun(ts, nil, filter)
         let found = problems()
         if rc != 0, !found.isEmpty {
-            // A package that does not verify is a bad download (or an unsigned one, when signatures are required).
+            // rpm checks free space (blocks and inodes) of the root's filesystem before it writes anything.
+            let space = problems(ofTypes: [RPMPROB_DISKSPACE, RPMPROB_DISKNODES])
+            if !space.isEmpty { throw InstallError.noSpace(space) }
+            // A package that does not verify is a bad download.
             for problem in found {
                 guard let file = fileNamed(byVerifyProblem: problem) else { continue }
-                if requiresSignatures, problem.contains("signature") || problem.contains("NOKEY") {
-                    throw InstallError.untrustedPackage(file: file, reason: problem)
-                }
                 throw InstallError.unreadablePackage(file: file, reason: problem)
             }
             throw InstallError.transactionProblems(found)
@@ -223,8 +205,8 @@ final class RPMTransaction {
         return nil
     }
 
-    /// `rpmtsProblems`, one of rpm's sentences per problem.
-    private func problems() -> [String] {
+    /// `rpmtsProblems`, one of rpm's sentences per problem; only those of `types` when given.
+    private func problems(ofTypes types: [rpmProblemType]? = nil) -> [String] {
         guard let set = rpmtsProblems(ts) else { return [] }
         defer { rpmpsFree(set) }
         guard let iterator = rpmpsInitIterator(set) else { return [] }
@@ -232,7 +214,9 @@ final class RPMTransaction {
         var sentences: [String] = []
         while rpmpsiNext(iterator) != nil {
             // `rpmpsiNext` returns a problem owned by the set.
-            guard let problem = rpmpsGetProblem(iterator), let text = rpmProblemString(problem) else { continue }
+            guard let problem = rpmpsGetProblem(iterator) else { continue }
+            if let types, !types.contains(rpmProblemGetType(problem)) { continue }
+            guard let text = rpmProblemString(problem) else { continue }
             sentences.append(String(cString: text))
             free(text)
         }

@@ -75,8 +75,10 @@ public struct OverlayPacker: Sendable {
         do {
             return try body()
         } catch let error as Errno {
+            if error == .noSpace || error == .diskQuotaExceeded { throw PackError.noSpace(path: path) }
             throw PackError.cannotWrite(path: path, reason: error.posixDescription)
         } catch let error as SystemCallError {
+            if error.errno == .noSpace || error.errno == .diskQuotaExceeded { throw PackError.noSpace(path: path) }
             throw PackError.cannotWrite(path: path, reason: "\(error.call) failed: \(error.errno.posixDescription)")
         }
     }

@@ -8,6 +8,8 @@ public enum PackError: Error, CustomStringConvertible, Sendable {
     case unreadable(path: FilePath, reason: String)
     /// The overlay file could not be written.
     case cannotWrite(path: FilePath, reason: String)
+    /// The overlay could not be written: its filesystem (or quota) is full.
+    case noSpace(path: FilePath)
     /// A file changed size while it was being packed.
     case changedWhilePacking(path: FilePath)
     /// libarchive refused an entry or a write; `message` is `archive_error_string`.
@@ -33,6 +35,8 @@ public enum PackError: Error, CustomStringConvertible, Sendable {
             return "cannot read \(path): \(reason)."
         case .cannotWrite(let path, let reason):
             return "cannot write the overlay \(path): \(reason)."
+        case .noSpace(let path):
+            return "no space left on device while writing \(path): free space or choose another --out."
         case .changedWhilePacking(let path):
             return "\(path) changed size while it was being packed: nothing may write to the tree during packing; run again."
         case .archive(let path, let message):

@@ -22,7 +22,11 @@ struct SquashfsImage {
         let name = path.lastComponent?.string ?? "overlay"
         let temporary = path.removingLastComponent().appending(".\(name).partial-\(getpid())")
         var renamed = false
-        defer { if !renamed { _ = temporary.withPlatformString { unlink($0) } } }
+        Interruption.creating(temporary) {}  // mksquashfs creates it
+        defer {
+            if !renamed { _ = temporary.withPlatformString { unlink($0) } }
+            Interruption.finished(temporary)
+        }
         let time = String(max(0, sourceDateEpoch))
         let tool = ExternalTool(
             name: "mksquashfs",
@@ -34,6 +38,7 @@ struct SquashfsImage {
             removedEnvironment: ["SOURCE_DATE_EPOCH"])
         let output = try tool.run(subject: root)
         guard output.status == 0 else {
+            if output.stderr.contains("No space left on device") { throw PackError.noSpace(path: path) }
             throw PackError.tool(name: "mksquashfs", path: root, status: output.status, stderr: output.stderr)
         }
         return try OverlayPacker.writing(path) {

@@ -13,6 +13,47 @@ public struct Blacklist: Sendable {
         self.globs = globs
     }
 
+    /// Why `glob` cannot be a blacklist entry, as the end of a sentence naming it, or nil when it can.
+    static func problem(with glob: String) -> String? {
+        guard glob.hasPrefix("/") else { return "must be an absolute path glob such as \"/usr/share/doc/**\"" }
+        for component in glob.split(separator: "/") {
+            if component == "." || component == ".." {
+                return "contains \"\(component)\"; write the path without . and .. components"
+            }
+            if component.contains("**") && component != "**" {
+                return "has ** inside a path component; ** stands for whole components only, as in \"/usr/share/**/*.txt\""
+            }
+            if let open = unclosedBracket(in: Substring(component)) {
+                return "has a \"[\" without its \"]\" in \"\(open)\"; close the bracket, or write \\[ for a literal ["
+            }
+        }
+        return nil
+    }
+
+    /// The component when it holds a `[` that fnmatch would not close within it (a `]` right after `[` or
+    /// `[!` is a member, not the end); `\[` is a literal bracket.
+    private static func unclosedBracket(in component: Substring) -> Substring? {
+        var index = component.startIndex
+        while index < component.endIndex {
+            let character = component[index]
+            if character == "\\" {
+                index = component.index(after: index)
+                if index < component.endIndex { index = component.index(after: index) }
+                continue
+            }
+            if character == "[" {
+                var end = component.index(after: index)
+                if end < component.endIndex, component[end] == "!" || component[end] == "^" { end = component.index(after: end) }
+                if end < component.endIndex, component[end] == "]" { end = component.index(after: end) }
+                guard let close = component[end...].firstIndex(of: "]") else { return component }
+                index = component.index(after: close)
+                continue
+            }
+            index = component.index(after: index)
+        }
+        return nil
+    }
+
     /// Whether an absolute path (`/usr/share/doc/x/README`) matches any glob.
     public func matches(_ path: String) -> Bool {
         let components = path.split(separator: "/").map(String.init)

@@ -20,11 +20,17 @@ public enum PluginBundle {
             throw PluginBundleError.unreadable(bundle: bundle, reason: "No such file or directory")
         }
         if isDirectory.boolValue { return bundle }
+        if let size = try? FileManager.default.attributesOfItem(atPath: bundle.string)[.size] as? NSNumber, size.intValue == 0 {
+            throw PluginBundleError.damaged(bundle: bundle, message: "it is empty, 0 bytes")
+        }
         try prepare(directory)
+        // The second pass runs on a thread whose working directory is `directory`, where a relative path would
+        // name a file inside it: open the bundle by its absolute path there (messages keep the path as given).
+        let source = bundle.isAbsolute ? bundle : FilePath(FileManager.default.currentDirectoryPath).pushing(bundle)
 
         // First pass: check every header, extract nothing.
         var check = PluginBundleCheck()
-        try read(bundle) { reader, header in
+        try read(bundle, opening: source) { reader, header in
             _ = try refusing(bundle, header.pathname) { () throws(PluginBundleCheck.Refusal) in try check.check(header) }
             try reader.skipData()
         }
@@ -39,7 +45,7 @@ public enum PluginBundle {
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
-            outcome.set(Result { try extractAll(bundle, into: directory, expecting: planned) })
+            outcome.set(Result { try extractAll(bundle, opening: source, into: directory, expecting: planned) })
             done.signal()
         }
         thread.start()
@@ -68,11 +74,11 @@ public enum PluginBundle {
         }
     }
 
-    /// Opens the bundle as tar and calls `body` with each header.
-    private static func read(_ bundle: FilePath, _ body: (ArchiveReader, ArchiveReader.Header) throws -> Void) throws {
+    /// Opens the bundle at `source` as tar and calls `body` with each header; errors name it `bundle`.
+    private static func read(_ bundle: FilePath, opening source: FilePath, _ body: (ArchiveReader, ArchiveReader.Header) throws -> Void) throws {
         let reader: ArchiveReader
         do {
-            reader = try ArchiveReader(path: bundle, formats: .tar)
+            reader = try ArchiveReader(path: source, formats: .tar)
         } catch let failure as ArchiveReader.Failure {
             throw failure.unrecognized ? PluginBundleError.notABundle(bundle: bundle) : PluginBundleError.damaged(bundle: bundle, message: failure.message)
         }
@@ -97,13 +103,15 @@ public enum PluginBundle {
     }
 
     /// Runs on its own thread: unshares the working directory, enters `directory`, extracts.
-    private static func extractAll(_ bundle: FilePath, into directory: FilePath, expecting planned: [PluginBundleCheck.Checked]) throws {
+    private static func extractAll(
+        _ bundle: FilePath, opening source: FilePath, into directory: FilePath, expecting planned: [PluginBundleCheck.Checked]
+    ) throws {
         try systemCall("unshare(CLONE_FS)", "") { carchive_unshare_fs() }
         _ = try directory.withPlatformString { p in try systemCall("chdir", directory.string) { chdir(p) } }
         let writer = try DiskWriter(bundle: bundle)
         var check = PluginBundleCheck()
         var index = 0
-        try read(bundle) { reader, header in
+        try read(bundle, opening: source) { reader, header in
             guard let checked = try refusing(bundle, header.pathname, { () throws(PluginBundleCheck.Refusal) in try check.check(header) }) else {
                 try reader.skipData()
                 return

@@ -17,7 +17,7 @@ public enum PluginError: Error, CustomStringConvertible, Sendable {
         case .notFound(let path):
             "plugin \(path) does not exist; give a plugin directory or a .tar, .tar.gz or .tar.zst bundle of one"
         case .missingManifest(let path):
-            "\(path) has no plugin.toml; a plugin directory holds plugin.toml, and optionally repos/*.repo and rpms/"
+            "\(path) has no plugin.toml; a plugin directory holds plugin.toml, and optionally repos/*.repo, rpms/ and keys/"
         case .unreadable(let path, let reason):
             "cannot read \(path): \(reason)"
         case .unknownRepo(let id, let known):

@@ -22,8 +22,10 @@ public struct PluginLoader: Sendable {
                 } else {
                     if scratch == nil {
                         let dir = FilePath(NSTemporaryDirectory()).appending("overlay-plugins-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-                        try FileManager.default.createDirectory(atPath: dir.string, withIntermediateDirectories: true,
-                                                                attributes: [.posixPermissions: 0o700])
+                        try Interruption.creating(dir) {  // removed on SIGINT and SIGTERM too
+                            try FileManager.default.createDirectory(atPath: dir.string, withIntermediateDirectories: true,
+                                                                    attributes: [.posixPermissions: 0o700])
+                        }
                         scratch = dir
                     }
                     let target = scratch!.appending("\(plugins.count)")
@@ -37,13 +39,18 @@ public struct PluginLoader: Sendable {
                 plugins.append(plugin)
             }
         } catch {
-            if let scratch { try? FileManager.default.removeItem(atPath: scratch.string) }
+            if let scratch { Self.remove(scratch) }
             throw error
         }
         return PluginLoader(plugins: plugins, scratch: scratch)
     }
 
     public func cleanUp() {
-        if let scratch { try? FileManager.default.removeItem(atPath: scratch.string) }
+        if let scratch { Self.remove(scratch) }
+    }
+
+    private static func remove(_ scratch: FilePath) {
+        try? FileManager.default.removeItem(atPath: scratch.string)
+        Interruption.finished(scratch)
     }
 }

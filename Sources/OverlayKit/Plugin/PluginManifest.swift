@@ -13,17 +13,22 @@ public struct PluginManifest: Sendable, Equatable {
     public var blacklist: [String]
     /// Capabilities the base image must provide (`ovirt-node >= 3.0`).
     public var requires: [Requirement]
+    /// Module streams to enable (`maven:3.8`), as `dnf module enable` would; other non-default streams' packages
+    /// stay hidden.
+    public var modules: [ModuleStreamName]
 
     public static let fileName = "plugin.toml"
-    static let knownKeys: Set<String> = ["name", "version", "summary", "packages", "blacklist", "requires"]
+    static let knownKeys: Set<String> = ["name", "version", "summary", "packages", "blacklist", "requires", "modules"]
 
-    public init(name: String, version: String, summary: String = "", packages: [String], blacklist: [String] = [], requires: [Requirement] = []) {
+    public init(name: String, version: String, summary: String = "", packages: [String], blacklist: [String] = [], requires: [Requirement] = [],
+                modules: [ModuleStreamName] = []) {
         self.name = name
         self.version = version
         self.summary = summary
         self.packages = packages
         self.blacklist = blacklist
         self.requires = requires
+        self.modules = modules
     }
 
     /// Parses plugin.toml text; `file` names it in errors.
@@ -36,7 +41,7 @@ public struct PluginManifest: Sendable, Equatable {
         }
         let root = document.root
         for key in root.keys.sorted() where !Self.knownKeys.contains(key) {
-            throw .invalidManifest("\(document.location(ofKey: key)): unknown key \"\(key)\"; plugin.toml knows \(Self.knownKeys.sorted().joined(separator: ", "))")
+            throw .invalidManifest("\(document.location(ofKey: key)): unknown key \"\(key)\"; plugin.toml knows \(Self.knownKeys.sorted().joined(separator: ", ")): fix the spelling or remove it")
         }
         func string(_ key: String, required: Bool) throws(PluginError) -> String? {
             guard let value = root[key] else {
@@ -44,7 +49,7 @@ public struct PluginManifest: Sendable, Equatable {
                 return nil
             }
             guard let string = value.string else {
-                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be a string, not \(value.type)")
+                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be a string such as \(key) = \"…\", not \(TOMLDocument.kind(of: value))")
             }
             return string
         }
@@ -54,12 +59,15 @@ public struct PluginManifest: Sendable, Equatable {
                 return []
             }
             guard let array = value.array else {
-                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be an array of strings, such as \(key) = [\"…\"]")
+                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be an array of strings such as \(key) = [\"…\"], not \(TOMLDocument.kind(of: value))")
             }
             var result: [String] = []
             for (index, element) in array.enumerated() {
-                guard let string = element.string, !string.trimmingCharacters(in: .whitespaces).isEmpty else {
-                    throw .invalidManifest("\(document.location(ofKey: key)): \(key)[\(index)] must be a non-empty string")
+                guard let string = element.string else {
+                    throw .invalidManifest("\(document.location(ofKey: key)): \(key)[\(index)] must be a string, not \(TOMLDocument.kind(of: element))")
+                }
+                guard !string.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw .invalidManifest("\(document.location(ofKey: key)): \(key)[\(index)] is an empty string; remove it or fill it in")
                 }
                 result.append(string.trimmingCharacters(in: .whitespaces))
             }
@@ -79,8 +87,10 @@ public struct PluginManifest: Sendable, Equatable {
             throw .invalidManifest("\(document.location(ofKey: "packages")): \"packages\" is empty; name at least one package to install")
         }
         let blacklist = try strings("blacklist", required: false)
-        for glob in blacklist where !glob.hasPrefix("/") {
-            throw .invalidManifest("\(document.location(ofKey: "blacklist")): blacklist entry \"\(glob)\" must be an absolute path glob such as \"/usr/share/doc/**\"")
+        for glob in blacklist {
+            if let problem = Blacklist.problem(with: glob) {
+                throw .invalidManifest("\(document.location(ofKey: "blacklist")): blacklist entry \"\(glob)\" \(problem)")
+            }
         }
         var requires: [Requirement] = []
         for text in try strings("requires", required: false) {
@@ -90,8 +100,19 @@ public struct PluginManifest: Sendable, Equatable {
                 throw .invalidManifest("\(document.location(ofKey: "requires")): \(error.reason)")
             }
         }
+        var modules: [ModuleStreamName] = []
+        for (index, text) in try strings("modules", required: false).enumerated() {
+            let location = document.location(ofElement: index, inKey: "modules")
+            guard let module = ModuleStreamName(parsing: text) else {
+                throw .invalidManifest("\(location): modules[\(index)] \"\(text)\" is not a module stream; write \"name:stream\", such as \"maven:3.8\"")
+            }
+            if let other = modules.firstIndex(where: { $0.name == module.name }) {
+                throw .invalidManifest("\(location): modules[\(index)] \"\(text)\" enables a second stream of module \(module.name) (modules[\(other)] is \"\(modules[other])\"); a module has one enabled stream: keep one")
+            }
+            modules.append(module)
+        }
         self.init(name: name, version: version, summary: try string("summary", required: false) ?? "", packages: packages,
-                  blacklist: blacklist, requires: requires)
+                  blacklist: blacklist, requires: requires, modules: modules)
     }
 
     /// Names and versions end up in file names and registry entries: no slashes, spaces or shell characters.

@@ -5,7 +5,8 @@ import Posix
 import SystemPackage
 
 /// Writes a file so that readers see either nothing or the whole of it: a temporary file beside the
-/// destination is written, fsynced, renamed into place, and the directory fsynced.
+/// destination is written, fsynced, renamed into place, and the directory fsynced. SIGINT and SIGTERM
+/// remove the temporary (`Interruption`).
 public enum AtomicFile {
     /// Writes `bytes` to `path` atomically.
     public static func write(_ bytes: some Sequence<UInt8>, to path: FilePath, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]) throws {
@@ -21,10 +22,13 @@ public enum AtomicFile {
         let directory = path.removingLastComponent()
         let name = path.lastComponent?.string ?? "file"
         let temporary = directory.appending(".\(name).partial-\(getpid())")
-        let fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: permissions)
+        let fd = try Interruption.creating(temporary) {
+            try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: permissions)
+        }
         var renamed = false
         defer {
             if !renamed { _ = temporary.withPlatformString { unlink($0) } as Int32 }
+            Interruption.finished(temporary)
         }
         do {
             try body(fd)

@@ -1,44 +1,22 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import Posix
 import SystemPackage
 
-/// Reads what a repo URL points at: `file://` from disk, `http(s)://` over the network.
+/// Reads what a repo URL points at: `file://` from disk, `http(s)://` over the network (`HTTPDownload`, libcurl).
 enum Fetcher {
-    /// The bytes at `url`.
-    static func data(from url: String) throws(RepoError) -> Data {
+    /// The bytes at `url`. A remote transfer is given up after `timeout` seconds without a byte from the server.
+    static func data(from url: String, timeout: Int) throws(RepoError) -> Data {
         if let path = localPath(url) {
             do {
-                return try Data(contentsOf: URL(fileURLWithPath: path))
+                return try readFile(FilePath(path))
             } catch {
-                throw .download(url: url, reason: (error as NSError).localizedFailureReason ?? "the file cannot be read")
+                throw .download(url: url, reason: error.description)
             }
         }
-        guard let remote = URL(string: url), remote.scheme == "http" || remote.scheme == "https" else {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
             throw .download(url: url, reason: "not a file://, http:// or https:// URL")
         }
-        let box = ResultBox()
-        let semaphore = DispatchSemaphore(value: 0)
-        var request = URLRequest(url: remote)
-        request.timeoutInterval = 60
-        let task = URLSession.shared.dataTask(with: request) { data, response, error in
-            if let error {
-                box.result = .failure(.download(url: url, reason: error.localizedDescription))
-            } else if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-                box.result = .failure(.download(url: url, reason: "the server answered HTTP \(http.statusCode)"))
-            } else {
-                box.result = .success(data ?? Data())
-            }
-            semaphore.signal()
-        }
-        task.resume()
-        semaphore.wait()
-        switch box.result {
-        case .success(let data): return data
-        case .failure(let error): throw error
-        case nil: throw .download(url: url, reason: "no answer")
-        }
+        return try HTTPDownload.get(url, silence: timeout)
     }
 
     /// The local path of a `file://` URL (percent-decoded), or nil for other schemes.
@@ -48,7 +26,26 @@ enum Fetcher {
         return rest.removingPercentEncoding ?? rest
     }
 
-    private final class ResultBox: @unchecked Sendable {
-        var result: Result<Data, RepoError>?
+    /// A whole file, read with `read(2)`; errors name the call, the path and errno's words.
+    private static func readFile(_ path: FilePath) throws(SystemCallError) -> Data {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        } catch {
+            throw SystemCallError(call: "open", subject: path.string, errno: error as? Errno ?? .ioError)
+        }
+        defer { try? fd.close() }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count: Int
+            do {
+                count = try buffer.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+            } catch {
+                throw SystemCallError(call: "read", subject: path.string, errno: error as? Errno ?? .ioError)
+            }
+            if count == 0 { return data }
+            data.append(contentsOf: buffer[0..<count])
+        }
     }
 }

@@ -9,12 +9,23 @@ public struct PlanOptions: Sendable {
     /// nil: no cache.
     public var cache: MetadataCache?
     public var arch: String
+    /// Whether packages of repos with gpgcheck (and of a bundled repo beside `keys/`) are signature-checked;
+    /// `--nogpgcheck` turns it off.
+    public var gpgcheck: Bool
+    /// Seconds a remote repo may stay silent (connecting, before its answer, mid-download) before the transfer is
+    /// given up and the repo's next mirror is tried.
+    public var networkTimeout: Int
+
+    /// `networkTimeout` unless `--timeout` says otherwise.
+    public static let defaultNetworkTimeout = 30
 
     public init(enabledRepos: Set<String> = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
-                arch: String = HostArchitecture.current) {
+                arch: String = HostArchitecture.current, gpgcheck: Bool = true, networkTimeout: Int = PlanOptions.defaultNetworkTimeout) {
         self.enabledRepos = enabledRepos
         self.cache = cache
         self.arch = arch
+        self.gpgcheck = gpgcheck
+        self.networkTimeout = networkTimeout
     }
 }
 
@@ -27,12 +38,17 @@ public struct Planner: Sendable {
     /// The base's packages, sorted NEVRAs.
     public let basePackages: [String]
     public let baseIdentity: String
+    /// The base's platform and dnf module states, which decide module streams along with the plugin.
+    public let baseModules: BaseModuleState
+    /// The pool of the last solve, for the next plugin with the same repos.
+    private let pools = PreparedPoolCache()
 
     public init(base: BaseImage, options: PlanOptions) throws(BaseError) {
         self.base = base
         self.options = options
         basePackages = try base.installedPackages(arch: options.arch)
         baseIdentity = BaseIdentity.of(packages: basePackages)
+        baseModules = base.moduleState()
     }
 
     /// Checks that every `--enablerepo` id is defined by one of `plugins`.
@@ -46,25 +62,31 @@ public struct Planner: Sendable {
     /// Solves one plugin.
     public func plan(_ plugin: Plugin) throws(PlanError) -> PluginPlan {
         let scratch = Self.makeScratch()
-        defer { try? FileManager.default.removeItem(atPath: scratch.string) }
+        defer { Self.removeScratch(scratch) }
 
         let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         let indexes = try Self.fetchIndexes(sources, loader: loader, subject: plugin.name)
         let plans = options.cache.map(PlanCache.init)
-        let key = plans?.key(plugin: plugin, repos: indexes, baseIdentity: baseIdentity, arch: options.arch)
+        let key = plans?.key(plugin: plugin, repos: indexes, baseIdentity: baseIdentity, baseModules: baseModules, arch: options.arch)
         if let key, let plan = plans?.load(key: key) {
             return PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: plan.packages,
                               alreadyInBase: plan.alreadyInBase)
         }
 
-        let pool = SolvPool(arch: options.arch)
-        do {
-            try pool.loadInstalled(from: base)
-        } catch {
-            throw PlanError(plugin: plugin.name, kind: .failed, reasons: [error.description])
+        let poolKey = PreparedPool.key(indexes, arch: options.arch)
+        let prepared: PreparedPool
+        if let kept = pools.take(poolKey) {
+            prepared = kept
+        } else {
+            prepared = try prepare(indexes, loader: loader, subject: plugin.name)
         }
-        let loaded = try Self.loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: plugin.name)
+        defer { pools.put(prepared, key: poolKey) }
+        let (pool, loaded, streams) = (prepared.pool, prepared.loaded, prepared.streams)
+        // Module streams, as dnf applies them: what is not active is invisible to the selections and the solver.
+        let modules = try streams.activate(enabled: plugin.manifest.modules, base: baseModules, installed: Set(basePackages),
+                                           arch: options.arch, subject: plugin.name)
+        pool.applyModules(modules, unfiltered: Set(indexes.filter(\.source.moduleHotfixes).map(\.source.id)))
 
         var reasons = unmetRequirements(of: plugin, in: pool)
         if !reasons.isEmpty {
@@ -86,30 +108,75 @@ public struct Planner: Sendable {
         for request in plugin.manifest.packages {
             let selection = pool.selection(request)
             let solvables = pool.solvables(inSelection: selection)
+            let obsoleters = Self.obsoleters(for: request, selection: selection, solvables: solvables, pool: pool)
             if solvables.isEmpty {
                 missing.append(request)
-            } else if solvables.contains(where: pool.isInstalled) {
+            } else if solvables.contains(where: pool.isInstalled) || obsoleters.contains(where: pool.isInstalled) {
                 alreadyInBase.append(request)
-            } else if let replaced = lockedSameName(as: solvables, in: pool) {
+            } else if let replaced = lockedSameName(as: solvables + obsoleters, in: pool) {
                 replacing.append("\(pool.nevra(replaced.new)) would replace the base's \(pool.nevra(replaced.installed)) (locked); build against a newer base image")
             } else {
-                for index in stride(from: 0, to: selection.count, by: 2) {
-                    jobs += [selection[index] | Id(SOLVER_INSTALL), selection[index + 1]]
-                }
+                jobs += Self.installJobs(selection: selection, solvables: solvables, obsoleters: obsoleters, pool: pool)
             }
         }
         if !missing.isEmpty || !replacing.isEmpty {
-            reasons = missing.map { missingPackageReason($0, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch) }
+            reasons = missing.map { request in
+                Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
+                    ?? Self.otherArchitectureReason(request, pool: pool, loaded: loaded, arch: options.arch)
+                    ?? missingPackageReason(request, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch)
+            }
             throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
         }
 
         let packages = try Self.solve(jobs: jobs, pool: pool, subject: plugin.name, loaded: loaded) { dep in
-            self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
+            Self.moduleHint(for: dep, subject: "it", pool: pool, modules: modules)
+                ?? self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
         }
         let plan = PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity,
                               packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
         if let key { plans?.store(plan, key: key) }
         return plan
+    }
+
+    /// The keys the packages of `plan` must be signed with (see `SigningKeys`), read, fetched and checked by
+    /// rpm; none with gpgcheck off.
+    public func signingKeys(for plan: PluginPlan, of plugin: Plugin) throws(PlanError) -> SigningKeys {
+        guard options.gpgcheck else { return .none }
+        do {
+            return try SigningKeys.load(for: plugin, repos: Set(plan.packages.map(\.repo)), timeout: options.networkTimeout)
+        } catch {
+            throw PlanError(plugin: plugin.name, kind: .failed, reasons: ["\(error)"])
+        }
+    }
+
+    /// For a request that is a plain package name, the packages that obsolete one of its candidates (by name and
+    /// version): like dnf, asking for a package that was renamed or replaced installs its replacement.
+    static func obsoleters(for request: String, selection: [Id], solvables: [Id], pool: SolvPool) -> [Id] {
+        guard selection.count == 2, selection[0] & Id(SOLVER_SELECTMASK) == Id(SOLVER_SOLVABLE_NAME),
+            csolv_is_reldep(selection[1]) == 0, pool.string(selection[1]) == request
+        else { return [] }
+        return pool.obsoleters(of: solvables)
+    }
+
+    /// The solver jobs that install a request: its selection, or when replacements exist, one of the candidates
+    /// and their replacements (libsolv then prefers a replacement over what it obsoletes).
+    static func installJobs(selection: [Id], solvables: [Id], obsoleters: [Id], pool: SolvPool) -> [Id] {
+        if obsoleters.isEmpty {
+            return stride(from: 0, to: selection.count, by: 2).flatMap { [selection[$0] | Id(SOLVER_INSTALL), selection[$0 + 1]] }
+        }
+        return [Id(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF), pool.oneOf(solvables + obsoleters)]
+    }
+
+    /// A new pool with the base and the repos loaded.
+    private func prepare(_ indexes: [FetchedIndex], loader: RepoLoader, subject: String) throws(PlanError) -> PreparedPool {
+        let pool = SolvPool(arch: options.arch)
+        do {
+            try pool.loadInstalled(from: base)
+        } catch {
+            throw PlanError(plugin: subject, kind: .failed, reasons: [error.description])
+        }
+        let (loaded, streams) = try Self.loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: subject)
+        return PreparedPool(pool: pool, loaded: loaded, streams: streams)
     }
 
     /// When every candidate for a request is another version of a locked base package, the pair to name.
@@ -192,9 +259,16 @@ public struct Planner: Sendable {
     /// side by side in one process never share or remove each other's.
     private static func makeScratch() -> FilePath {
         let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true,
-                                                 attributes: [.posixPermissions: 0o700])
+        Interruption.creating(scratch) {  // removed on SIGINT and SIGTERM too
+            try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true,
+                                                     attributes: [.posixPermissions: 0o700])
+        }
         return scratch
+    }
+
+    private static func removeScratch(_ scratch: FilePath) {
+        try? FileManager.default.removeItem(atPath: scratch.string)
+        Interruption.finished(scratch)
     }
 
     /// Each repo's repomd.xml, fetched once for the whole solve.
@@ -204,45 +278,68 @@ public struct Planner: Sendable {
             do {
                 indexes.append(try loader.fetchIndex(source))
             } catch {
-                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(source.id): \(error.description)"])
+                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \"\(source.id)\": \(error.description)"])
             }
         }
         return indexes
     }
 
-    /// Loads the repos into the pool and prepares it for solving.
+    /// Loads the repos and their module metadata into the pool and prepares it for solving.
     private static func loadRepos(_ indexes: [FetchedIndex], into pool: SolvPool, loader: RepoLoader, arch: String,
-                                  subject: String) throws(PlanError) -> [String: LoadedRepo] {
+                                  subject: String) throws(PlanError) -> (loaded: [String: LoadedRepo], modules: ModuleStreams) {
         loader.fillCache(for: indexes, arch: arch)
         var loaded: [String: LoadedRepo] = [:]
+        var modules: [(id: String, modules: RepoModules)] = []
         for index in indexes {
             do {
                 loaded[index.source.id] = try loader.load(index, into: pool)
+                if let repoModules = try loader.loadModules(index) { modules.append((index.source.id, repoModules)) }
             } catch {
-                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \(index.source.id): \(error.description)"])
+                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \"\(index.source.id)\": \(error.description)"])
             }
         }
         pool.prepare()
-        return loaded
+        return (loaded, ModuleStreams(modules))
+    }
+
+    /// When what `text` names exists only in module streams that are not active, the sentence that says which and
+    /// how to enable one; `subject` is what the sentence calls it.
+    static func moduleHint(for text: String, subject: String, pool: SolvPool, modules: ActiveModules) -> String? {
+        let streams = pool.hiddenStreams(matching: text, modules: modules).sorted { a, b in
+            let (x, y) = (a.split(separator: ":"), b.split(separator: ":"))
+            return x[0] != y[0] ? x[0] < y[0] : ModuleStreams.streamOrder(String(x[1]), String(y[1]))
+        }
+        guard let last = streams.last else { return nil }
+        if streams.count > 1 {
+            return "\(subject) is only in module streams \(streams.joined(separator: ", ")), none of which is enabled: add one of them to plugin.toml, such as modules = [\"\(last)\"]"
+        }
+        let module = String(last.split(separator: ":")[0])
+        if let current = modules.streams[module] {
+            return "\(subject) is only in module stream \(last), but \(module):\(current) is the active stream of \(module): set modules = [\"\(last)\"] in plugin.toml to use it"
+        }
+        return "\(subject) is only in module stream \(last), which is not enabled: add modules = [\"\(last)\"] to plugin.toml"
     }
 
     /// Solves a new base: `packages` from `repos`, nothing installed and nothing locked.
     public static func planBase(packages requests: [String], repos: [RepoSource], options: PlanOptions) throws(PlanError) -> [PlannedPackage] {
         let scratch = Self.makeScratch()
-        defer { try? FileManager.default.removeItem(atPath: scratch.string) }
+        defer { Self.removeScratch(scratch) }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         let indexes = try fetchIndexes(repos, loader: loader, subject: "base")
-        let loaded = try loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: "base")
+        let (loaded, streams) = try loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: "base")
+        // A new base gets the default module streams, as dnf would install it.
+        let modules = try streams.activate(enabled: [], base: BaseModuleState(), installed: [], arch: options.arch, subject: "base")
+        pool.applyModules(modules, unfiltered: Set(repos.filter(\.moduleHotfixes).map(\.id)))
         var jobs: [Id] = []
         var missing: [String] = []
         for request in requests {
             let selection = pool.selection(request)
             if selection.isEmpty { missing.append(request) }
-            for index in stride(from: 0, to: selection.count, by: 2) {
-                jobs += [selection[index] | Id(SOLVER_INSTALL), selection[index + 1]]
-            }
+            let solvables = pool.solvables(inSelection: selection)
+            let obsoleters = obsoleters(for: request, selection: selection, solvables: solvables, pool: pool)
+            jobs += installJobs(selection: selection, solvables: solvables, obsoleters: obsoleters, pool: pool)
         }
         if !missing.isEmpty {
             throw PlanError(plugin: "base", kind: .unsatisfiable, reasons: missing.map {
@@ -250,6 +347,20 @@ public struct Planner: Sendable {
             })
         }
         return try solve(jobs: jobs, pool: pool, subject: "base", loaded: loaded) { _ in nil }.sorted { $0.nevra < $1.nevra }
+    }
+
+    /// When the repos hold `request` by name, but only built for architectures `arch` cannot install.
+    private static func otherArchitectureReason(_ request: String, pool: SolvPool, loaded: [String: LoadedRepo], arch: String) -> String? {
+        var repos = Set<String>()
+        var arches = Set<String>()
+        for (id, repo) in loaded {
+            for p in pool.solvables(of: repo.repo) where pool.name(p) == request {
+                repos.insert(id)
+                arches.insert(pool.arch(p))
+            }
+        }
+        guard let first = arches.sorted().first else { return nil }
+        return "package \"\(request)\" is in \(repos.sorted().joined(separator: ", ")) only for \(arches.sorted().joined(separator: ", ")), which cannot be installed on \(arch); add a noarch or \(arch) build of it, or solve for that architecture with --arch \(first)"
     }
 
     private func missingPackageReason(_ request: String, plugin: Plugin, sources: [RepoSource], disabled: [RepoDefinition],
@@ -268,7 +379,7 @@ public struct Planner: Sendable {
         guard !disabled.isEmpty else { return nil }
         let pool = SolvPool(arch: options.arch)
         pool.loadNothingInstalled()
-        let loader = RepoLoader(cache: options.cache, scratch: scratch)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         var found: [String] = []
         var unchecked: [String] = []
         for definition in disabled {

@@ -1,7 +1,8 @@
 internal import CSolv
 import Foundation
 
-/// The parts of a repo's `repodata/repomd.xml` overlay needs: where primary and filelists are, and their checksums.
+/// The parts of a repo's `repodata/repomd.xml` overlay needs: where primary, filelists and module metadata are,
+/// and their checksums.
 package struct RepoIndex: Sendable {
     package struct Entry: Sendable {
         package var href: String
@@ -12,6 +13,8 @@ package struct RepoIndex: Sendable {
 
     package var primary: Entry? { entries["primary"] }
     package var filelists: Entry? { entries["filelists"] }
+    /// Module metadata (`modules.yaml`), in repos that ship module streams.
+    package var modules: Entry? { entries["modules"] }
 
     /// Parses repomd.xml with libsolv's reader (`repo_add_repomdxml`, expat), the one that reads the rest of the
     /// repo's metadata; `origin` names it in errors. (Foundation's XMLParser, used before, crashed the process on
@@ -32,7 +35,7 @@ package struct RepoIndex: Sendable {
                 return repo_add_repomdxml(repo, file, 0)
             }
             guard added == 0 else {
-                return .failure(.corruptMetadata(origin: origin, reason: "repomd.xml is not a valid repo index: \(String(cString: pool_errstr(pool)))"))
+                return .failure(.corruptMetadata(origin: origin, reason: String(cString: pool_errstr(pool))))
             }
             repo_internalize(repo)
             return .success(Self.entries(of: repo, in: pool))

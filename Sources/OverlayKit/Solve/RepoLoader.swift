@@ -25,6 +25,8 @@ struct RepoLoader {
     var cache: MetadataCache?
     /// Where downloaded metadata goes when there is no usable cache.
     var scratch: FilePath
+    /// Seconds a remote mirror may stay silent before the next one is tried.
+    var timeout: Int
 
     /// Fetches a repo's repomd.xml from the first base URL that answers.
     func fetchIndex(_ source: RepoSource) throws(RepoError) -> FetchedIndex {
@@ -37,7 +39,7 @@ struct RepoLoader {
             let repomdURL = baseURL + "/repodata/repomd.xml"
             let repomd: Data
             do {
-                repomd = try Fetcher.data(from: repomdURL)
+                repomd = try Fetcher.data(from: repomdURL, timeout: timeout)
             } catch {
                 lastError = Fetcher.localPath(repomdURL).map { .missingMetadata(repo: source.id, path: $0) } ?? error
                 continue
@@ -67,27 +69,76 @@ struct RepoLoader {
         }
     }
 
-    /// Fills the `.solv` cache for the local repos that lack it, parsing their XML metadata in parallel, each
-    /// repo into a pool of its own (a pool is not thread-safe; separate pools share nothing). The `load` calls
-    /// that follow read the cache, so cold metadata of several repos costs about as long as the largest one
-    /// rather than the sum. Without a cache, or with fewer than two repos to parse, it does nothing; a repo that
-    /// fails here is left for `load` to report.
+    /// Fills the `.solv` and module caches for the local repos that lack them, parsing their XML metadata and
+    /// modules.yaml in parallel, each repo into a pool of its own (a pool is not thread-safe; separate pools
+    /// share nothing). The `load` calls that follow read the cache, so cold metadata of several repos costs
+    /// about as long as the largest one rather than the sum. Without a cache, or with fewer than two files to
+    /// parse, it does nothing; a repo that fails here is left for `load` to report.
     func fillCache(for repos: [FetchedIndex], arch: String) {
         guard let cache else { return }
-        var cold: [FetchedIndex] = []
+        var cold: [(repo: FetchedIndex, modules: Bool)] = []
         var seen = Set<String>()  // two ids for one repo would write the same file
-        for repo in repos {
-            guard repo.source.isLocal, let solv = cache.solvFile(repomdDigest: repo.digest),
-                !FileManager.default.fileExists(atPath: solv.string), seen.insert(solv.string).inserted
-            else { continue }
-            cold.append(repo)
+        for repo in repos where repo.source.isLocal {
+            if let solv = cache.solvFile(repomdDigest: repo.digest), !FileManager.default.fileExists(atPath: solv.string),
+                seen.insert(solv.string).inserted
+            {
+                cold.append((repo, false))
+            }
+            if repo.index.modules != nil, let modules = cache.modulesFile(repomdDigest: repo.digest),
+                !FileManager.default.fileExists(atPath: modules.string), seen.insert(modules.string).inserted
+            {
+                cold.append((repo, true))
+            }
         }
         guard cold.count > 1 else { return }
-        let repos = cold
+        let work = cold
         let loader = self
-        DispatchQueue.concurrentPerform(iterations: repos.count) { index in
-            _ = try? loader.loadMetadata(repos[index], into: SolvPool(arch: arch))
+        DispatchQueue.concurrentPerform(iterations: work.count) { index in
+            if work[index].modules {
+                _ = try? loader.loadModules(work[index].repo)
+            } else {
+                _ = try? loader.loadMetadata(work[index].repo, into: SolvPool(arch: arch))
+            }
         }
+    }
+
+    /// The repo's module streams and defaults, or nil when its repomd.xml lists no module metadata: from the
+    /// cache when repomd.xml is unchanged, else parsed from modules.yaml with libmodulemd and cached.
+    func loadModules(_ fetched: FetchedIndex) throws(RepoError) -> RepoModules? {
+        guard let entry = fetched.index.modules else { return nil }
+        let cached = cache?.modulesFile(repomdDigest: fetched.digest)
+        if let cached, let data = FileManager.default.contents(atPath: cached.string),
+            let modules = try? JSONDecoder().decode(RepoModules.self, from: data)
+        {
+            return modules
+        }
+        let origin = fetched.baseURL + "/" + entry.href
+        let file = try localFile(for: entry, baseURL: fetched.baseURL, digest: fetched.digest)
+        let yaml = try Self.decompressedText(file, origin: origin)
+        let modules = try ModuleIndex(yaml: yaml, origin: origin).contents
+        if let cached, let data = try? JSONEncoder().encode(modules) {
+            try? AtomicFile.write(data, to: cached)  // a cache that cannot be written is skipped
+        }
+        return modules
+    }
+
+    /// The text of a metadata file, decompressed (gz, xz, bz2, zstd) by libsolv's `solv_xfopen`.
+    private static func decompressedText(_ file: FilePath, origin: String) throws(RepoError) -> String {
+        guard let fp = solv_xfopen(file.string, "r") else {
+            throw .corruptMetadata(origin: origin, reason: "cannot open \(file): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(fp) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, fp) }
+            bytes += chunk[..<count]
+            if count < chunk.count { break }
+        }
+        if ferror(fp) != 0 {
+            throw .corruptMetadata(origin: origin, reason: "it cannot be decompressed")
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func loadMetadata(_ fetched: FetchedIndex, into pool: SolvPool) throws(RepoError) -> LoadedRepo {
@@ -114,8 +165,8 @@ struct RepoLoader {
             repo_free(repo, 1)
             throw failure
         }
-        if let solv = cache?.solvFile(repomdDigest: digest) {
-            writeSolv(repo, to: solv)
+        if let cache, let solv = cache.solvFile(repomdDigest: digest) {
+            writeSolv(repo, to: solv, in: cache)
         }
         return LoadedRepo(source: source, baseURL: baseURL, repo: repo)
     }
@@ -127,23 +178,25 @@ struct RepoLoader {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw .corruptMetadata(origin: baseURL + "/repodata/repomd.xml", reason: "it lists \(entry.href), which does not exist")
             }
+            // A local file is only read when the .solv cache misses: checking it then costs one pass over it.
+            if let expected = entry.checksum, entry.checksumType == "sha256", let actual = try? SHA256Digest.file(FilePath(path)), actual != expected {
+                throw .checksumMismatch(what: path, expected: expected, actual: actual)
+            }
             return FilePath(path)
         }
-        let directory = cache?.subdirectory("metadata/\(digest)") ?? scratch
+        let subdirectory = "metadata/\(digest)"
         let name = entry.href.split(separator: "/").last.map(String.init) ?? "metadata"
-        let target = directory.appending(name)
-        if FileManager.default.fileExists(atPath: target.string) { return target }
-        let data = try Fetcher.data(from: url)
+        if let cached = cache.map({ $0.directory.appending(subdirectory).appending(name) }),
+            FileManager.default.fileExists(atPath: cached.string)
+        {
+            return cached
+        }
+        let data = try Fetcher.data(from: url, timeout: timeout)
         if let expected = entry.checksum, entry.checksumType == "sha256" {
             let actual = SHA256Digest.bytes(data)
             guard actual == expected else { throw .checksumMismatch(what: url, expected: expected, actual: actual) }
         }
-        do {
-            try AtomicFile.write(data, to: target)
-        } catch {
-            throw .download(url: url, reason: "cannot store it at \(target): \(error)")
-        }
-        return target
+        return try MetadataCache.keep(data, named: name, from: url, in: cache, subdirectory: subdirectory, else: scratch)
     }
 
     /// `repo_add_rpmmd` on a (possibly compressed) XML file; returns libsolv's error text on failure.
@@ -174,13 +227,17 @@ struct RepoLoader {
     }
 
     /// Writes a `.solv` file atomically; a cache that cannot be written is skipped, not an error.
-    private func writeSolv(_ repo: UnsafeMutablePointer<Repo>, to path: FilePath) {
-        try? AtomicFile.write(to: path) { fd in
-            guard let fp = fdopen(dup(fd.rawValue), "w") else { throw Errno(rawValue: errno) }
-            let result = repo_write(repo, fp)
-            let flushed = fflush(fp)
-            fclose(fp)
-            if result != 0 || flushed != 0 { throw Errno.ioError }
+    private func writeSolv(_ repo: UnsafeMutablePointer<Repo>, to path: FilePath, in cache: MetadataCache) {
+        cache.store(path) {
+            try AtomicFile.write(to: path) { fd in
+                guard let fp = fdopen(dup(fd.rawValue), "w") else { throw Errno(rawValue: errno) }
+                let result = repo_write(repo, fp)
+                let flushed = fflush(fp)
+                let failure = ferror(fp) != 0 || flushed != 0 ? Errno(rawValue: errno) : nil
+                fclose(fp)
+                if let failure { throw failure }
+                if result != 0 { throw Errno.ioError }
+            }
         }
     }
 }

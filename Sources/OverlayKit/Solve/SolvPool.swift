@@ -6,16 +6,28 @@ import SystemPackage
 final class SolvPool {
     private let pool: UnsafeMutablePointer<Pool>
     private(set) var installedRepo: UnsafeMutablePointer<Repo>?
+    /// The pool's `considered` map while some packages are hidden from the solver (libsolv does not free it).
+    private var considered: UnsafeMutablePointer<Map>?
+    private var hidden = Set<Id>()
+    private var obsoletesIndex: [Id: [(Id, Id)]]?
 
     /// `pool_create`, then `pool_setdisttype(DISTTYPE_RPM)` (Debian's libsolv otherwise compares versions the
-    /// Debian way) and `pool_setarch`.
+    /// Debian way), `pool_setarch`, and implicit obsoletes that respect arch colors: Fedora's and RHEL's libsolv
+    /// is built that way, so a package's i686 and x86_64 builds install side by side (multilib), while Debian's
+    /// lets one replace the other.
     init(arch: String) {
         pool = pool_create()
         pool_setdisttype(pool, Int32(DISTTYPE_RPM))
+        pool_set_flag(pool, Int32(POOL_FLAG_IMPLICITOBSOLETEUSESCOLORS), 1)
         pool_setarch(pool, arch)
     }
 
     deinit {
+        pool.pointee.considered = nil
+        if let considered {
+            map_free(considered)
+            considered.deallocate()
+        }
         pool_free(pool)
     }
 
@@ -47,23 +59,47 @@ final class SolvPool {
         // libsolv's rpmdb reader takes the path from rpm's `%_dbpath`, which Debian sets to ~/.rpmdb:
         // set it to the image's real rpmdb, or the base silently reads as empty.
         let result: Int32
+        var rpmSaid: [String] = []
         do {
-            result = try RPMLibrary.session(macros: [("_dbpath", base.dbPath)]) { _ in
-                repo_add_rpmdb_reffp(repo, nil, Int32(REPO_USE_ROOTDIR))
+            result = try RPMLibrary.session(macros: [("_dbpath", base.dbPath)]) { log in
+                let status = repo_add_rpmdb_reffp(repo, nil, Int32(REPO_USE_ROOTDIR))
+                if status != 0 { rpmSaid = log.errors() }
+                return status
             }
         } catch {
             throw .unreadableDatabase(root: base.root.string, reason: "\(error)")
         }
         if result != 0 {
-            throw .unreadableDatabase(root: base.root.string, reason: lastError)
+            // rpm's own words say what is wrong with the database; libsolv's only that opening it failed.
+            throw .unreadableDatabase(root: base.root.string, reason: Self.databaseProblem(base, copy: copy, rpmSaid: rpmSaid) ?? lastError)
         }
         pool_set_installed(pool, repo)
         installedRepo = repo
         let count = Int(repo.pointee.nsolvables)
         if count == 0 {
+            // Debian's rpm has no ndb backend: an openSUSE rpmdb reads as empty rather than failing.
+            if let file = base.databaseFile, file.hasSuffix("/Packages.db") {
+                throw .unreadableDatabase(root: base.root.string, reason: "\(file) is an ndb rpmdb (openSUSE), which this rpm cannot read")
+            }
             throw .emptyDatabase(root: base.root.string, dbPath: base.dbPath)
         }
         return count
+    }
+
+    /// What is wrong with the base's rpmdb file, in rpm's words but naming the base's file, not the private copy.
+    private static func databaseProblem(_ base: BaseImage, copy: FilePath, rpmSaid: [String]) -> String? {
+        guard let file = base.databaseFile else { return nil }
+        var status = stat()
+        if stat(base.root.string + file, &status) == 0 {
+            if status.st_mode & S_IFMT != S_IFREG { return "\(file) is not a regular file" }
+            if status.st_size == 0 { return "\(file) is empty (0 bytes)" }
+        }
+        guard let first = rpmSaid.first else { return nil }
+        // "sqlite failure: CREATE TABLE …: file is not a database": the statement says nothing to a user.
+        if first.hasPrefix("sqlite failure:"), let colon = first.range(of: ": ", options: .backwards) {
+            return "\(file): \(first[colon.upperBound...])"
+        }
+        return first.replacingOccurrences(of: copy.string, with: "")
     }
 
     /// An empty installed repo, for solving a new base with nothing locked.
@@ -89,6 +125,103 @@ final class SolvPool {
     func prepare() {
         pool_addfileprovides(pool)
         pool_createwhatprovides(pool)
+    }
+
+    /// Hides `solvables` from selections and the solver: every other package goes into the pool's `considered`
+    /// map, as dnf does for its excludes, and the provides index is rebuilt. An empty list shows everything.
+    /// The same list as last time changes nothing.
+    func hide(_ solvables: Set<Id>) {
+        guard solvables != hidden else { return }
+        hidden = solvables
+        pool.pointee.considered = nil
+        if let considered {
+            map_free(considered)
+            considered.deallocate()
+            self.considered = nil
+        }
+        if !solvables.isEmpty {
+            let map = UnsafeMutablePointer<Map>.allocate(capacity: 1)
+            map_init(map, pool.pointee.nsolvables)
+            csolv_map_setall(map)
+            for p in solvables { csolv_map_clr(map, p) }
+            considered = map
+            pool.pointee.considered = map
+        }
+        pool_createwhatprovides(pool)
+    }
+
+    /// Runs `body` with every package visible, then hides the same ones again (for messages about hidden packages).
+    func withEveryPackageVisible<T>(_ body: () -> T) -> T {
+        guard let considered else { return body() }
+        pool.pointee.considered = nil
+        pool_createwhatprovides(pool)
+        defer {
+            pool.pointee.considered = considered
+            pool_createwhatprovides(pool)
+        }
+        return body()
+    }
+
+    /// Every package of the repos that are not the installed one, nor named in `excluding`.
+    func availableSolvables(excluding: Set<String> = []) -> [Id] {
+        var result: [Id] = []
+        for index in 1..<Int(max(pool.pointee.nrepos, 1)) {  // FOR_REPOS: slot 0 is unused, freed repos leave holes
+            guard let repo = pool.pointee.repos[index], repo != installedRepo, !excluding.contains(String(cString: repo.pointee.name))
+            else { continue }
+            result += solvables(of: repo)
+        }
+        return result
+    }
+
+    /// The packages, installed or visible, whose `Obsoletes` match one of `targets` by name and version (as dnf's
+    /// `obsoletes=` query, without obsoletes matching provides).
+    func obsoleters(of targets: [Id]) -> [Id] {
+        let index = obsoletesIndex ?? makeObsoletesIndex()
+        var result: [Id] = []
+        for name in Set(targets.map { csolv_solvable_name(pool, $0) }) {
+            for (p, dep) in index[name] ?? [] where !targets.contains(p) && !result.contains(p) {
+                guard isInstalled(p) || csolv_is_considered(pool, p) != 0 else { continue }
+                if targets.contains(where: { pool_match_nevr(pool, csolv_solvable(pool, $0), dep) != 0 }) { result.append(p) }
+            }
+        }
+        return result
+    }
+
+    /// Obsoleted name → (package, its `Obsoletes` dependency), over every package of the pool; made once, as the
+    /// pool's packages do not change after loading.
+    private func makeObsoletesIndex() -> [Id: [(Id, Id)]] {
+        var index: [Id: [(Id, Id)]] = [:]
+        var deps = Queue()
+        queue_init(&deps)
+        defer { queue_free(&deps) }
+        var p: Id = 2
+        while p < pool.pointee.nsolvables {
+            defer { p += 1 }
+            guard let solvable = csolv_solvable(pool, p), solvable.pointee.repo != nil, solvable.pointee.obsoletes != 0 else { continue }
+            queue_empty(&deps)  // libsolv appends to the queue
+            solvable_lookup_deparray(solvable, Id(SOLVABLE_OBSOLETES.rawValue), &deps, -1)
+            for position in 0..<Int(deps.count) {
+                let dep = deps.elements[position]
+                index[dependencyName(dep), default: []].append((p, dep))
+            }
+        }
+        obsoletesIndex = index
+        return index
+    }
+
+    /// An id standing for "one of these packages" in a `SOLVER_SOLVABLE_ONE_OF` job (`pool_queuetowhatprovides`).
+    func oneOf(_ solvables: [Id]) -> Id {
+        var queue = Queue()
+        queue_init(&queue)
+        defer { queue_free(&queue) }
+        for p in solvables { queue_push(&queue, p) }
+        return pool_queuetowhatprovides(pool, &queue)
+    }
+
+    /// The id of a string the pool already has, or nil (`pool_str2id` without creating).
+    func existingID(_ string: String) -> Id? {
+        let id = pool_str2id(pool, string, 0)
+        return id == 0 ? nil : id
     }
 
     // MARK: Looking things up

@@ -67,6 +67,13 @@ final class RPMLog: @unchecked Sendable {
         return lines.dropFirst(mark).filter { $0.priority <= Int(RPMLOG_WARNING.rawValue) }.map(\.text)
     }
 
+    /// Every line since `mark`, notices included (what `rpm -K` prints goes there).
+    func messages(since mark: Int = 0) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.dropFirst(mark).map(\.text)
+    }
+
     /// A position to read later lines from.
     var mark: Int {
         lock.lock()

@@ -44,15 +44,67 @@ struct TOMLDocument {
         line(ofKey: key, inSection: section).map { "\(file):\($0)" } ?? file
     }
 
+    /// "file:line:column" of the string at `index` in the array assigned to top-level `key` (its opening quote),
+    /// else what `location(ofKey:)` gives.
+    func location(ofElement index: Int, inKey key: String) -> String {
+        guard let keyLine = line(ofKey: key) else { return file }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var line = keyLine - 1
+        var seenEquals = false
+        var strings = 0
+        while line < lines.count {
+            let characters = Array(lines[line])
+            var column = 0
+            while column < characters.count {
+                let character = characters[column]
+                if !seenEquals {
+                    if character == "=" { seenEquals = true }
+                } else if character == "#" {
+                    break
+                } else if character == "]" {
+                    return location(ofKey: key)
+                } else if character == "\"" || character == "'" {
+                    if strings == index { return "\(file):\(line + 1):\(column + 1)" }
+                    strings += 1
+                    column += 1
+                    while column < characters.count && characters[column] != character {
+                        column += character == "\"" && characters[column] == "\\" ? 2 : 1
+                    }
+                }
+                column += 1
+            }
+            line += 1
+        }
+        return location(ofKey: key)
+    }
+
     enum Error: Swift.Error, CustomStringConvertible {
         case syntax(file: String, line: Int, column: Int, message: String)
 
         var description: String {
             switch self {
             case .syntax(let file, let line, let column, let message):
-                "\(file):\(line):\(column): invalid TOML: \(message); fix the syntax at that position"
+                "\(file):\(line):\(column): invalid TOML: \(TOMLDocument.sentence(message)); fix the syntax at that position"
             }
         }
+    }
+
+    /// toml++ messages start with "Error while parsing ..." and may end with a period or a newline; this keeps
+    /// them inside one sentence of ours.
+    static func sentence(_ text: String) -> String {
+        var trimmed = Substring(text)
+        while let last = trimmed.last, last == "." || last == " " || last == "\n" { trimmed = trimmed.dropLast() }
+        var result = String(trimmed)
+        if let first = result.first, first.isUppercase {
+            result = first.lowercased() + result.dropFirst()
+        }
+        return result.replacing("\n", with: " ")
+    }
+
+    /// "an integer", "a table", "a boolean": a value's TOML type with its article, for "must be a string, not …".
+    static func kind(of value: some TOMLValueConvertible) -> String {
+        let name = value.type == .bool ? "boolean" : value.type.description
+        return (name.first.map { "aeiou".contains($0) } ?? false) ? "an \(name)" : "a \(name)"
     }
 }
 

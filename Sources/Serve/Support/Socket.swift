@@ -136,3 +136,9 @@ func monotonicMilliseconds() -> Int {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
 }
+
+func monotonicMicroseconds() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
+}

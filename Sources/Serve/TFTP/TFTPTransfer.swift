@@ -173,8 +173,18 @@ package struct TFTPTransfer {
         _ = packet.withUnsafeBytes { Socket.send(socket, $0, to: client) }
     }
 
-    /// Sends the file: OACK (when options were granted), then windows of DATA blocks, each window resent only
-    /// when its timer runs out (never on a duplicate ACK: no Sorcerer's Apprentice). Block numbers wrap past 65535.
+    /// Sends the file: OACK (when options were granted), then windows of DATA blocks (RFC 7440; a window of one
+    /// block is RFC 1350's lockstep). Block numbers wrap past 65535.
+    ///
+    /// What each ACK means:
+    /// - the last block of the window: the next window follows;
+    /// - a block inside the window: the client saw a gap after it; the next window starts right after it;
+    /// - the block before the window again (windows only): the client saw a gap at the window's first block, or the
+    ///   ACK is a stale copy; the window is sent again, but only when nothing was resent within the current
+    ///   retransmission timeout, so a duplicate ACK answering a resend can never set off another one (no
+    ///   Sorcerer's Apprentice, which in lockstep rules out resending on a duplicate ACK at all);
+    /// - an older block: a late, reordered ACK; ignored.
+    /// Silence resends the window after `TFTPRetransmitTimer`'s timeout, doubling the wait for each resend.
     private func transfer(_ source: TransferSource, on socket: FileDescriptor) -> Outcome {
         let size = source.size
         let (accepted, blockSize, window, timeout) = request.negotiate(size: size, limits: limits, pathMTUBlockSize: pathMTUBlockSize)
@@ -187,12 +197,21 @@ package struct TFTPTransfer {
         // `acked` is the highest block the client confirmed; the OACK stands for block 0.
         var acked = accepted.isEmpty ? 0 : -1
         var lastSent = 0
-        var retries = 0
-        // Each resend of the same window waits twice as long (up to 8x), so a client stalled by a busy machine
-        // is not given up after a few seconds.
-        var wait = timeout
+        var timer = TFTPRetransmitTimer(ceiling: timeout, floor: limits.minTimeoutMilliseconds)
+        // A client that confirms nothing new for this long is given up: as long as `maxRetries` resends at the full
+        // timeout would wait, backing off up to 8x (31 s at the default 1 s and 5 retries).
+        let patience = (0...limits.maxRetries).reduce(0) { $0 + timeout * min(1 << min($1, 3), 8) }
+        var lastProgress = monotonicMilliseconds()
+        var wait = timer.timeout
+        // For Karn's rule: the highest block sent so far, the first block of the last window not sent before it,
+        // and when that window went out (microseconds).
+        var highestSent = acked
+        var firstFresh = 0
+        var windowSentAt = 0
+        // When a window last held a block sent before (milliseconds), for the duplicate-ACK rule.
+        var lastResentAt = Int.min / 2
         var resends = 0  // windows sent again after a timeout
-        var rewinds = 0  // windows restarted after an ACK from their middle (a client saw a gap)
+        var rewinds = 0  // windows restarted after an ACK from their middle or before them (a client saw a gap)
         func summary() -> String {
             var parts = detail.isEmpty ? [] : [detail]
             if resends > 0 { parts.append("resent=\(resends)") }
@@ -201,13 +220,17 @@ package struct TFTPTransfer {
         }
 
         func sendWindow() -> Bool {
+            let first = acked + 1
+            let last = acked < 0 ? 0 : min(acked + window, lastBlock)
+            if first <= highestSent { lastResentAt = monotonicMilliseconds() }
+            firstFresh = highestSent + 1
+            windowSentAt = monotonicMicroseconds()
+            highestSent = max(highestSent, last)
+            lastSent = last
             if acked < 0 {
                 send(socket, optionAck)
-                lastSent = 0
                 return true
             }
-            let first = acked + 1
-            let last = min(acked + window, lastBlock)
             for block in first...last {
                 let offset = (block - 1) * blockSize
                 let count = max(0, min(blockSize, size - offset))
@@ -219,7 +242,6 @@ package struct TFTPTransfer {
                 guard let base = packet.baseAddress, source.read(offset: offset, count: count, into: base + 4) else { return false }
                 _ = Socket.send(socket, UnsafeRawBufferPointer(rebasing: packet[0..<(4 + count)]), to: client)
             }
-            lastSent = last
             return true
         }
 
@@ -236,12 +258,11 @@ package struct TFTPTransfer {
                 send(socket, TFTPPacket.error(.undefined, "server shutting down"))
                 return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: "server stopped")
             case .timedOut:
-                retries += 1
-                resends += 1
-                wait = min(wait * 2, timeout * 8)
-                if retries > limits.maxRetries {
+                if monotonicMilliseconds() - lastProgress >= patience {
                     return Outcome(status: "timeout", bytes: max(0, acked) * blockSize, detail: summary())
                 }
+                resends += 1
+                wait = min(wait * 2, timeout * 8)
                 guard sendWindow() else {
                     send(socket, TFTPPacket.error(.undefined, "read error"))
                     return Outcome(status: "error 0", bytes: 0, detail: "read error")
@@ -272,11 +293,28 @@ package struct TFTPTransfer {
                 case .other:
                     continue
                 }
+                let now = monotonicMilliseconds()
+                if wire == UInt16(truncatingIfNeeded: acked), window > 1, acked >= 0, now - lastResentAt >= timer.timeout {
+                    // The block before the window again: start the window over (see above). A client that repeats
+                    // itself and never gets further is as good as silent.
+                    if now - lastProgress >= patience {
+                        return Outcome(status: "timeout", bytes: acked * blockSize, detail: summary())
+                    }
+                    rewinds += 1
+                    guard sendWindow() else {
+                        send(socket, TFTPPacket.error(.undefined, "read error"))
+                        return Outcome(status: "error 0", bytes: 0, detail: "read error")
+                    }
+                    wait = timer.timeout
+                    deadline = monotonicMilliseconds() + wait
+                    continue
+                }
                 guard let advanced = Self.acknowledged(wire, acked: acked, lastSent: lastSent) else { continue }  // duplicate or stale ACK: ignore
                 acked = advanced
+                if acked >= firstFresh { timer.measured(monotonicMicroseconds() - windowSentAt) }
                 if acked < lastSent { rewinds += 1 }
-                retries = 0
-                wait = timeout
+                lastProgress = now
+                wait = timer.timeout
                 if acked == lastBlock {
                     return Outcome(status: "ok", bytes: size, detail: summary())
                 }

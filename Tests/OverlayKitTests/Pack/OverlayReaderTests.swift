@@ -98,9 +98,7 @@ import Testing
 
     /// The command a user runs: text, JSON, and a one-line error with exit status 1.
     @Test func inspectCommand() throws {
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        let binary = package.appendingPathComponent(".build/debug/overlay").path
+        let binary = OverlayCommand.executable.path
         #expect(FileManager.default.isExecutableFile(atPath: binary), "build the overlay executable first (swift build)")
         let dir = try PackFixture.scratch("cli")
         defer { PackFixture.remove(dir) }

@@ -1,12 +1,17 @@
 import Foundation
 
-/// Runs the built `overlay` executable the way a user does, capturing what it prints and its exit status.
+/// Runs the `overlay` executable the way a user does, capturing what it prints and its exit status.
 enum OverlayCommand {
     typealias Output = Command.Output
 
-    /// The executable beside the test bundle (`swift build --build-tests` builds both into one directory).
+    /// The binary under test. `make test` points `OVERLAY_BIN` at `.build/release/overlay`, the binary users run
+    /// (a release-only miscompile once crashed it while a debug build passed every test); the sanitizer runs
+    /// point it at their instrumented build. Without it, the executable built beside the test bundle.
     static var executable: URL {
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("overlay")
+        if let path = ProcessInfo.processInfo.environment["OVERLAY_BIN"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("overlay")
     }
 
     @discardableResult

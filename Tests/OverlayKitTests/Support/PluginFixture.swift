@@ -6,7 +6,7 @@ import SystemPackage
 enum PluginFixture {
     @discardableResult
     static func make(at directory: URL, name: String, version: String = "1.0", packages: [String], bundled: [SpecPackage] = [],
-                     requires: [String] = [], blacklist: [String] = [], repoFiles: [String: String] = [:]) throws -> URL {
+                     requires: [String] = [], blacklist: [String] = [], modules: [String] = [], repoFiles: [String: String] = [:]) throws -> URL {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         func list(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
         var toml = """
@@ -18,6 +18,7 @@ enum PluginFixture {
             """
         if !requires.isEmpty { toml += "requires = \(list(requires))\n" }
         if !blacklist.isEmpty { toml += "blacklist = \(list(blacklist))\n" }
+        if !modules.isEmpty { toml += "modules = \(list(modules))\n" }
         try toml.write(to: directory.appendingPathComponent("plugin.toml"), atomically: true, encoding: .utf8)
         if !bundled.isEmpty {
             try RPMFixture.repo(bundled, at: directory.appendingPathComponent("rpms"))

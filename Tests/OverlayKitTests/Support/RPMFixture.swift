@@ -35,9 +35,9 @@ struct SpecPackage {
             Release: \(release)
             Summary: \(summary ?? "\(name) test package")
             License: MIT
-            BuildArch: \(arch)
 
             """
+        if arch == "noarch" { spec += "BuildArch: noarch\n" }  // other archs: rpmbuild --target
         if let epoch { spec += "Epoch: \(epoch)\n" }
         for r in requires { spec += "Requires: \(r)\n" }
         for p in provides { spec += "Provides: \(p)\n" }
@@ -124,7 +124,8 @@ enum RPMFixture {
             let spec = top.appendingPathComponent("\(package.name).spec")
             try package.specText(sourceDir: sources.path).write(to: spec, atomically: true, encoding: .utf8)
             try run(["rpmbuild", "--quiet", "--nodeps", "--define", "_topdir \(top.path)", "--define", "_rpmdir \(directory.path)",
-                     "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "-bb", spec.path],
+                     "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "-bb", spec.path]
+                        + (package.arch == "noarch" ? [] : ["--target", package.arch]),
                     environment: ["SOURCE_DATE_EPOCH": "1700000000"])
             built.append(directory.appendingPathComponent("\(package.name)-\(package.version)-\(package.release).\(package.arch).rpm"))
         }
@@ -161,6 +162,8 @@ struct SigningKey {
     let email: String
     /// The ASCII-armored public key, as a repository publishes it for `gpgkey=`.
     let publicKey: URL
+    /// The key ID as rpm prints it ("key ID 84939930"): the last 8 hex digits, lowercase, as gpg lists it.
+    let keyID: String
 
     /// Generates an RSA key (no passphrase) for `email` in `home`.
     init(email: String, home: URL) throws {
@@ -172,6 +175,9 @@ struct SigningKey {
         let armored = try RPMFixture.run(["gpg", "--batch", "--armor", "--export", email], environment: env)
         publicKey = home.appendingPathComponent("public.asc")
         try armored.write(to: publicKey, atomically: true, encoding: .utf8)
+        let listing = try RPMFixture.run(["gpg", "--batch", "--with-colons", "--list-keys", email], environment: env)
+        let pub = listing.split(separator: "\n").first { $0.hasPrefix("pub:") }?.split(separator: ":", omittingEmptySubsequences: false)
+        keyID = String((pub.map { String($0[4]) } ?? "").suffix(8)).lowercased()
     }
 
     /// Signs the RPMs in place with rpmsign.
@@ -184,5 +190,64 @@ struct SigningKey {
     /// Stops the gpg-agent gpg started for this home.
     func close() {
         _ = try? RPMFixture.run(["gpgconf", "--kill", "gpg-agent"], environment: ["GNUPGHOME": home.path])
+    }
+}
+
+/// Module metadata for fixture repos: modulemd v2 stream documents and modulemd-defaults documents, added to a
+/// createrepo_c repo with modifyrepo_c as a distribution's compose does.
+struct ModuleFixture {
+    struct Stream {
+        var name: String
+        var stream: String
+        var version = 1
+        var context = "c0ffee42"
+        /// NEVRAs as modulemd writes them: `name-epoch:version-release.arch`.
+        var artifacts: [String]
+        /// `platform: [el9]`-style run-time requirements.
+        var requires: [String: [String]] = [:]
+    }
+    var streams: [Stream]
+    /// Module → default stream.
+    var defaults: [String: String] = [:]
+
+    var yaml: String {
+        var text = ""
+        for stream in streams {
+            text += """
+                ---
+                document: modulemd
+                version: 2
+                data:
+                  name: \(stream.name)
+                  stream: "\(stream.stream)"
+                  version: \(stream.version)
+                  context: \(stream.context)
+                  arch: noarch
+                  summary: \(stream.name) \(stream.stream)
+                  description: The \(stream.name) module, stream \(stream.stream).
+                  license:
+                    module: [MIT]
+
+                """
+            if !stream.requires.isEmpty {
+                text += "  dependencies:\n  - requires:\n"
+                for (module, streams) in stream.requires.sorted(by: { $0.key < $1.key }) {
+                    text += "      \(module): [\(streams.joined(separator: ", "))]\n"
+                }
+            }
+            text += "  artifacts:\n    rpms:\n" + stream.artifacts.map { "    - \($0)\n" }.joined() + "...\n"
+        }
+        for (module, stream) in defaults.sorted(by: { $0.key < $1.key }) {
+            text += "---\ndocument: modulemd-defaults\nversion: 1\ndata:\n  module: \(module)\n  stream: \"\(stream)\"\n...\n"
+        }
+        return text
+    }
+
+    /// Writes modules.yaml into the repo's metadata (modifyrepo_c compresses it and lists it in repomd.xml).
+    func add(to repo: URL) throws {
+        let file = repo.appendingPathComponent("modules.yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try RPMFixture.run(["modifyrepo_c", "--mdtype=modules", file.path, repo.appendingPathComponent("repodata").path])
     }
 }

@@ -1,0 +1,77 @@
+import Foundation
+import Posix
+import SystemPackage
+
+/// What SIGINT and SIGTERM do to a command that writes outputs (`build`, `base create`): every process it
+/// started is killed, every unfinished file and directory it made is removed, one line says what was going
+/// on, and the process exits with 128 + the signal (130, 143).
+///
+/// Unfinished paths (work directories, `AtomicFile`'s temporaries) are registered before they are created,
+/// under a lock the signal's thread takes and never gives back: once a signal is being handled, nothing new
+/// is created, and a publish (the renames that put a build's outputs in place) has either finished or not
+/// begun. A SIGKILL cannot be handled; what it leaves is recognisable by name and removed by the next build
+/// into the same directory (`OutputDirectory`).
+public final class Interruption: @unchecked Sendable {
+    static let shared = Interruption()
+
+    /// Recursive: a publish writes its journal with `AtomicFile`, which registers its temporary.
+    private let lock = NSRecursiveLock()
+    private var unfinished: Set<FilePath> = []
+    private var activity = "starting"
+
+    /// Installs the SIGINT and SIGTERM handlers and the thread that acts on them. `report` makes the line
+    /// printed on standard error from the signal's name ("SIGINT") and the current activity.
+    public static func handleSignals(report: @escaping @Sendable (_ signal: String, _ activity: String) -> String) throws {
+        try TerminationSignals.install()
+        Thread.detachNewThread {
+            let signal = TerminationSignals.wait()
+            let activity = shared.stopEverything()
+            let line = report(TerminationSignals.name(signal), activity)
+            fflush(nil)  // lines already printed for plugins that were built
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+            _exit(128 + signal)
+        }
+    }
+
+    /// What the process is doing, for the line a signal prints: "packing plugin \"vdsm\"".
+    public static func setActivity(_ text: String) {
+        shared.lock.withLock { shared.activity = text }
+    }
+
+    /// Runs `create`, which makes `path`; `path` counts as unfinished (removed on a signal) until `finished`.
+    static func creating<T>(_ path: FilePath, _ create: () throws -> T) rethrows -> T {
+        try shared.lock.withLock {
+            shared.unfinished.insert(path)
+            return try create()
+        }
+    }
+
+    /// `path` was removed or renamed into place: a signal no longer removes it.
+    static func finished(_ path: FilePath) {
+        _ = shared.lock.withLock { shared.unfinished.remove(path) }
+    }
+
+    /// Runs `body` (a publish: several renames) so that a signal is handled before or after it, never during.
+    static func uninterrupted<T>(_ body: () throws -> T) rethrows -> T {
+        try shared.lock.withLock { try body() }
+    }
+
+    /// Takes the lock for good, kills the children and removes the unfinished paths; returns the activity.
+    private func stopEverything() -> String {
+        lock.lock()
+        DescendantProcesses.killAll()
+        for path in unfinished { Self.remove(path) }
+        // A thread still inside librpm may have started a scriptlet since: kill again on the way out.
+        DescendantProcesses.killAll()
+        return activity
+    }
+
+    /// Removes a file or directory tree; retries while another thread is still creating entries in it.
+    private static func remove(_ path: FilePath) {
+        for _ in 0..<20 {
+            var info = stat()
+            guard lstat(path.string, &info) == 0 else { return }
+            if (try? FileManager.default.removeItem(atPath: path.string)) != nil { return }
+        }
+    }
+}

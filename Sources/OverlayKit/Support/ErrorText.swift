@@ -1,0 +1,51 @@
+import Foundation
+import Posix
+import SystemPackage
+
+/// An error in the words a user reads. Our errors describe themselves; Foundation's file errors would print as
+/// `Error Domain=NSCocoaErrorDomain Code=…`, so they become the path and the system's reason (strerror).
+public enum ErrorText {
+    /// The whole message: our errors' descriptions as they are, a Foundation file error as `PATH: reason`.
+    public static func describe(_ error: any Error) -> String {
+        guard let foundation = foundationError(error) else { return plain(error) }
+        let reason = reason(foundation)
+        guard let path = foundation.userInfo[NSFilePathErrorKey] as? String else { return reason }
+        return "\(path): \(reason)"
+    }
+
+    /// Only why it failed: strerror's words for system and Foundation errors ("Read-only file system"), the
+    /// description for ours.
+    public static func reason(_ error: any Error) -> String {
+        guard let foundation = foundationError(error) else { return plain(error) }
+        return reason(foundation)
+    }
+
+    private static func plain(_ error: any Error) -> String {
+        if let errno = error as? Errno { return errno.posixDescription }
+        return "\(error)"
+    }
+
+    /// The error as an NSError when it comes from Foundation (Cocoa or POSIX domain), else nil.
+    private static func foundationError(_ error: any Error) -> NSError? {
+        if error is Errno || error is SystemCallError { return nil }
+        let bridged = error as NSError
+        return bridged.domain == NSCocoaErrorDomain || bridged.domain == NSPOSIXErrorDomain ? bridged : nil
+    }
+
+    private static func reason(_ error: NSError) -> String {
+        if error.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(error.code))) }
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? any Error {
+            let bridged = underlying as NSError
+            if bridged.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(bridged.code))) }
+        }
+        switch CocoaError.Code(rawValue: error.code) {
+        case .fileNoSuchFile, .fileReadNoSuchFile: return String(cString: strerror(ENOENT))
+        case .fileWriteFileExists: return String(cString: strerror(EEXIST))
+        case .fileReadNoPermission, .fileWriteNoPermission: return String(cString: strerror(EACCES))
+        case .fileWriteVolumeReadOnly: return String(cString: strerror(EROFS))
+        case .fileWriteOutOfSpace: return String(cString: strerror(ENOSPC))
+        case .fileReadInapplicableStringEncoding, .fileReadUnknownStringEncoding: return "the text is not in the expected encoding"
+        default: return "an input/output error"
+        }
+    }
+}
