@@ -34,7 +34,7 @@ SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
                  LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/lsan.supp:print_suppressions=0 \
                  TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/tsan.supp:halt_on_error=0:exitcode=66
 
-.PHONY: all deps build test test-asan test-tsan demo clean bench
+.PHONY: all deps build test test-asan test-tsan demo clean bench fuzz
 
 all: build
 
@@ -78,7 +78,7 @@ test-tsan: build
 	  $(SWIFT) test -c release --skip-build --sanitize thread --scratch-path .build-tsan $(SANITIZER_SKIP)
 
 clean:
-	rm -rf .build .build-tests .build-asan .build-tsan pxe-examples/build
+	rm -rf .build .build-tests .build-asan .build-tsan .build-fuzz pxe-examples/build
 
 # Benchmarks: every bench/*/run.sh, each printing ratios against its peer; a number never fails the target,
 # only a benchmark that could not run at all. BENCH=plan-scale runs one.
@@ -90,6 +90,14 @@ bench: build
 	  echo; \
 	done; \
 	if [ -n "$$failed" ]; then echo "could not run:$$failed"; exit 1; fi
+
+# libFuzzer on every parser of untrusted input (Fuzz/<name>: TFTP packets, HTTP request heads and ranges,
+# plugin.toml, .repo files, fleet.toml, repomd.xml), built with -sanitize=fuzzer,address into .build-fuzz and run
+# FUZZ_SECONDS each on a scratch copy of the committed seed corpus; any crash, hang, leak or sanitizer report
+# fails. FUZZ_TARGETS="tftp-packet http-request" runs some of them.
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) Fuzz/run.sh $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------------------
 # Example: a small oVirt Node base image and four plugins, built from real RPMs

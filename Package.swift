@@ -63,3 +63,20 @@ let package = Package(
         .testTarget(name: "ServeTests", dependencies: ["Serve"], swiftSettings: guardedOptimizer),
     ]
 )
+
+// libFuzzer targets, one per parser of untrusted input, each in Fuzz/<name> with its seed corpus and dictionary.
+// They are declared only when OVERLAY_FUZZ is set, so everyday builds neither compile nor link them; `make fuzz`
+// (Fuzz/run.sh) sets it and builds each with -sanitize=fuzzer,address; libFuzzer supplies `main`, and each target
+// only LLVMFuzzerTestOneInput.
+if Context.environment["OVERLAY_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, library: Target.Dependency)] = [
+        ("tftp-packet", "Serve"), ("http-request", "Serve"), ("http-range", "Serve"),
+        ("plugin-toml", "OverlayKit"), ("repo-file", "OverlayKit"), ("fleet-toml", "OverlayKit"), ("repomd-xml", "OverlayKit"),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: "fuzz-\(target.name)", dependencies: [target.library, .product(name: "SystemPackage", package: "swift-system")],
+                path: "Fuzz/\(target.name)", exclude: ["corpus", "fuzz.dict"], swiftSettings: guardedOptimizer))
+    }
+}

@@ -198,6 +198,33 @@ import Testing
         let typed = try overlay(["plan", "--base", base.path, "--plugin", dir.path])
         #expect(typed.status == 1)
         #expect(typed.stderr == "overlay: \(dir.path)/plugin.toml:3: \"packages\" must be an array of strings such as packages = [\"…\"], not a string\n")
+
+        // TOMLKit's toml++ aborted the process on a table header without a name (found by fuzzing plugin.toml).
+        try "name = \"bad\"\n[*]\n".write(to: dir.appendingPathComponent("plugin.toml"), atomically: true, encoding: .utf8)
+        let header = try overlay(["plan", "--base", base.path, "--plugin", dir.path])
+        #expect(header.status == 1)
+        #expect(
+            header.stderr
+                == "overlay: \(dir.path)/plugin.toml:2:2: invalid TOML: a table header must start with a name, as in [name] or [[name]]; fix the syntax at that position\n"
+        )
+    }
+
+    /// A bundled repo whose repomd.xml is not UTF-8 crashed the process inside Foundation's XMLParser (found by
+    /// fuzzing repomd.xml); libsolv reads it now, and it is corrupt metadata, said in one line.
+    @Test func aRepoIndexThatCrashedXMLParserIsReportedInOneLine() throws {
+        let dir = work.appendingPathComponent("plugins/garbled")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("rpms/repodata"), withIntermediateDirectories: true)
+        try "name = \"garbled\"\nversion = \"1.0\"\npackages = [\"vdsm\"]\n".write(
+            to: dir.appendingPathComponent("plugin.toml"), atomically: true, encoding: .utf8)
+        let repomd = dir.appendingPathComponent("rpms/repodata/repomd.xml")
+        try Data([0x0a, 0x3c, 0xd8, 0x3c, 0xd8, 0xbb, 0xbc, 0xaf, 0xaa, 0xbb, 0xbc, 0xaf, 0xaa, 0xb0, 0xa6, 0xba]).write(to: repomd)
+        let plan = try overlay(["plan", "--base", base.path, "--plugin", dir.path])
+        #expect(plan.status == 1)
+        #expect(plan.stderr.hasPrefix("plugin \"garbled\": repo \"garbled-bundled\": cannot read repo metadata "), "\(plan.stderr)")
+        #expect(
+            plan.stderr.hasSuffix("repomd.xml: repo_repomdxml: not well-formed (invalid token) at line 2:1; regenerate it with createrepo_c\n"),
+            "\(plan.stderr)")
+        #expect(plan.stderr.split(separator: "\n").count == 1)
     }
 
     @Test func anUnreadableBaseIsSaidPlainly() throws {

@@ -82,6 +82,30 @@ import Testing
         #expect(try server.events().hasSuffix("overlay serve: stopping on SIGTERM\noverlay serve: stopped\n"))
     }
 
+    /// An editor saving a fleet file half-written (a table header just begun) aborted the whole server inside
+    /// TOMLKit's toml++ (found by fuzzing fleet.toml); now the reload is refused and the previous fleet served.
+    @Test func aHalfWrittenFleetDoesNotStopTheServer() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        try fixture.addOverlay("cim", "1.0")
+        try fixture.addOverlay("vdsm", "1.2")
+        try fixture.writeFleet(Self.fleetText)
+        let server = try OverlayProcess(
+            ["serve", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--http", "127.0.0.1:0"], in: fixture.root)
+        defer { server.terminate() }
+        let http = try #require(Self.port(after: "HTTP on 127.0.0.1:", in: try server.waitForEvent("overlay serve: serving ")))
+
+        try fixture.writeFleet(Self.fleetText + "[\n")
+        let refused = try server.waitForEvent("overlay serve: reload (\(fixture.fleetFile) changed) failed")
+        let line = Self.fleetText.split(separator: "\n", omittingEmptySubsequences: false).count
+        #expect(
+            refused
+                == "overlay serve: reload (\(fixture.fleetFile) changed) failed, still serving the previous fleet: \(fixture.fleetFile):\(line):2: invalid TOML: a table header must start with a name, as in [name] or [[name]]; fix the syntax at that spot."
+        )
+        #expect(try curl("http://127.0.0.1:\(http)/ipxe/\(Self.nodeMAC)").contains("initrd --name vdsm-1.2.cpio.zst ../overlays/vdsm-1.2.cpio.zst\n"))
+        #expect(server.terminate() == 0)
+    }
+
     @Test func withoutFleetItIsAFileServerWithJSONLog() throws {
         let fixture = try FleetFixture()
         defer { fixture.remove() }

@@ -324,6 +324,19 @@ struct FleetFixture {
         )
     }
 
+    /// A quote, `$` or `;` followed by a combining mark is one Character, but iPXE, PXELINUX and GRUB read bytes:
+    /// the command line is checked scalar by scalar, and nothing of it reaches a boot file.
+    @Test func aCombiningMarkDoesNotHideARefusedCharacter() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        for (cmdline, shown) in [("quiet\\\"\u{301} rd.break", "'\"'"), ("a=$\u{301}{x}", "'$'"), ("quiet;\u{301} reboot", "';'")] {
+            #expect(
+                try fixture.error(FleetFixture.header + "[roles.compute]\ncmdline = \"\(cmdline)\"\n")
+                    == "\(fixture.fleetFile): roles.compute.cmdline: the command line contains \(shown), which iPXE, PXELINUX or GRUB would interpret; write plain kernel parameters without \" ' ` $ ; & | < > \\ # { } or control characters."
+            )
+        }
+    }
+
     @Test func unreadableFleetFile() throws {
         let fixture = try FleetFixture()
         defer { fixture.remove() }

@@ -33,11 +33,9 @@ struct FleetFile {
     static func parse(_ text: String, file: FilePath) throws(FleetError) -> FleetFile {
         let document: TOMLTable
         do {
-            document = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw .syntax(file: file, line: error.source.begin.line, column: error.source.begin.column, reason: error.description)
+            document = try TOMLText.parse(text)
         } catch {
-            throw .syntax(file: file, line: 0, column: 0, reason: "\(error)")
+            throw .syntax(file: file, line: error.line, column: error.column, reason: error.reason)
         }
         let reader = Reader(file: file)
         try reader.checkKeys(document, at: "", allowed: ["base", "roles", "nodes", "defaults"])
@@ -168,9 +166,11 @@ private struct Reader {
     /// read as quoting, variables or command separators would change the boot, so they are refused.
     func cmdline(_ table: TOMLTable, at path: String) throws(FleetError) -> String {
         guard let text = try string(table, "cmdline", at: path) else { return "" }
-        let refused: Set<Character> = ["\"", "'", "`", "$", ";", "&", "|", "<", ">", "\\", "#", "{", "}"]
-        for character in text where refused.contains(character) || character.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            let shown = character.unicodeScalars.first.map { $0.value < 0x20 || $0.value == 0x7F ? "a control character" : "'\(character)'" } ?? "?"
+        // Scalar by scalar, as the boot loaders read it: a quote followed by a combining mark is one Character, but
+        // still a quote to iPXE.
+        let refused: Set<Unicode.Scalar> = ["\"", "'", "`", "$", ";", "&", "|", "<", ">", "\\", "#", "{", "}"]
+        for scalar in text.unicodeScalars where refused.contains(scalar) || scalar.value < 0x20 || scalar.value == 0x7F {
+            let shown = scalar.value < 0x20 || scalar.value == 0x7F ? "a control character" : "'\(scalar)'"
             throw .invalidValue(
                 file: file, key: Self.join(path, "cmdline"), reason: "the command line contains \(shown), which iPXE, PXELINUX or GRUB would interpret",
                 hint: "write plain kernel parameters without \" ' ` $ ; & | < > \\ # { } or control characters")

@@ -58,24 +58,32 @@ public struct Blacklist: Sendable {
     public func matches(_ path: String) -> Bool {
         let components = path.split(separator: "/").map(String.init)
         return globs.contains { glob in
-            Self.match(glob.split(separator: "/").map(String.init)[...], components[...])
+            Self.match(glob.split(separator: "/").map(String.init), components)
         }
     }
 
-    private static func match(_ pattern: ArraySlice<String>, _ path: ArraySlice<String>) -> Bool {
-        guard let head = pattern.first else { return path.isEmpty }
-        if head == "**" {
-            let rest = pattern.dropFirst()
-            if rest.isEmpty { return true }
-            var tail = path
-            while true {
-                if match(rest, tail) { return true }
-                guard !tail.isEmpty else { return false }
-                tail = tail.dropFirst()
+    /// Whether the path's components match the pattern's, working back from the ends: `suffix[j]` says whether
+    /// the pattern from the current component on matches `path[j...]`. A glob costs at most one fnmatch per pattern
+    /// and path component, however many `**` it holds (trying each split for each `**` in turn would take
+    /// exponential time: `/**/**/**/**/**/**/**/b` against a deep path would never finish).
+    private static func match(_ pattern: [String], _ path: [String]) -> Bool {
+        var suffix = [Bool](repeating: false, count: path.count + 1)
+        suffix[path.count] = true  // the empty pattern matches the empty path
+        for component in pattern.reversed() {
+            var current = [Bool](repeating: false, count: path.count + 1)
+            if component == "**" {
+                // `**` takes no component (the rest matches here) or one more (it matches from the next).
+                for j in stride(from: path.count, through: 0, by: -1) {
+                    current[j] = suffix[j] || (j < path.count && current[j + 1])
+                }
+            } else {
+                for j in 0..<path.count {
+                    current[j] = suffix[j + 1] && fnmatch(component, path[j], 0) == 0
+                }
             }
+            suffix = current
         }
-        guard let component = path.first, fnmatch(head, component, 0) == 0 else { return false }
-        return match(pattern.dropFirst(), path.dropFirst())
+        return suffix[0]
     }
 
     /// Removes every match under `root` (a delta tree, whose paths are taken as absolute from it) and the

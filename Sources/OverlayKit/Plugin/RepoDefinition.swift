@@ -86,6 +86,9 @@ public struct RepoDefinition: Sendable, Equatable {
                 }
                 try finish()
                 let id = String(trimmed.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                guard !id.isEmpty else {
+                    throw .invalidRepoFile("\(file):\(lineNumber): section header \"\(trimmed)\" names no repo; write [repo-id]")
+                }
                 guard PluginManifest.isValidName(id) || id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.:".contains($0) }) else {
                     throw .invalidRepoFile("\(file):\(lineNumber): repo id \"\(id)\" may hold only letters, digits, '-', '_', '.' and ':'; rename the section")
                 }

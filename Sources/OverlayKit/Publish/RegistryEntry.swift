@@ -74,18 +74,19 @@ public struct RegistryEntry: Codable, Sendable, Equatable {
         return key.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
     }
 
+    /// Reads the value scalar by scalar, as a shell does: a quote followed by a combining mark still ends the value.
     private static func value(_ raw: Substring, source: String, line: Int) throws -> String {
-        var characters = raw.makeIterator()
-        var result = ""
-        guard let opening = raw.first, opening == "\"" || opening == "'" else {
+        var scalars = raw.unicodeScalars.makeIterator()
+        var result = String.UnicodeScalarView()
+        guard let opening = raw.unicodeScalars.first, opening == "\"" || opening == "'" else {
             return String(raw).trimmingTrailingBlanks()
         }
-        _ = characters.next()
+        _ = scalars.next()
         var closed = false
-        while let c = characters.next() {
+        while let c = scalars.next() {
             if c == opening { closed = true; break }
             if opening == "\"" && c == "\\" {
-                guard let escaped = characters.next() else { break }
+                guard let escaped = scalars.next() else { break }
                 if !["\\", "\"", "$", "`"].contains(escaped) { result.append("\\") }
                 result.append(escaped)
             } else {
@@ -93,24 +94,36 @@ public struct RegistryEntry: Codable, Sendable, Equatable {
             }
         }
         guard closed else { throw RegistryEntryError.unterminatedQuote(source: source, line: line) }
-        var rest = ""
-        while let c = characters.next() { rest.append(c) }
-        guard rest.trimmingTrailingBlanks().isEmpty else {
+        var rest = String.UnicodeScalarView()
+        while let c = scalars.next() { rest.append(c) }
+        guard String(rest).trimmingTrailingBlanks().isEmpty else {
             throw RegistryEntryError.malformedLine(source: source, line: line, text: String(raw))
         }
-        return result
+        return String(result)
     }
 
+    /// Escapes scalar by scalar, as a shell reads the file: escaping by Character would let a quote, `$` or a
+    /// backquote through unescaped when a combining mark follows it (`"` + U+0301 is one Character).
     private static func quoted(_ value: String) -> String {
-        var out = "\""
-        for c in value {
-            switch c {
-            case "\\", "\"", "$", "`": out.append("\\"); out.append(c)
-            case "\n", "\r", "\r\n": out.append(" ")
-            default: out.append(c)
+        var out = String.UnicodeScalarView()
+        out.append("\"")
+        var previous: Unicode.Scalar?
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\\", "\"", "$", "`":
+                out.append("\\")
+                out.append(scalar)
+            case "\n" where previous == "\r":
+                break  // CR LF is one line break: one space
+            case "\n", "\r":
+                out.append(" ")
+            default:
+                out.append(scalar)
             }
+            previous = scalar
         }
-        return out + "\""
+        out.append("\"")
+        return String(out)
     }
 }
 

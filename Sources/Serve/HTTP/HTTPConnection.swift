@@ -7,7 +7,7 @@ import SystemPackage
 
 /// One client connection: reads request heads under a deadline, answers each, and keeps the connection open
 /// while the client wants it and behaves.
-struct HTTPConnection: Sendable {
+package struct HTTPConnection: Sendable {
     let server: HTTPServer
     let fd: FileDescriptor
     let client: SocketAddress
@@ -97,7 +97,7 @@ struct HTTPConnection: Sendable {
     }
 
     /// The end of the head (before the blank line) and where the next bytes start; accepts bare LF line ends.
-    static func endOfHead(_ bytes: [UInt8], from start: Int) -> (end: Int, next: Int)? {
+    package static func endOfHead(_ bytes: [UInt8], from start: Int) -> (end: Int, next: Int)? {
         var i = start
         while i < bytes.count {
             if bytes[i] == UInt8(ascii: "\n") {

@@ -3,14 +3,14 @@
 #endif
 
 /// Range requests (RFC 9110 §14): one byte range is honoured, anything else gets the whole representation.
-enum HTTPRange {
-    enum Decision: Equatable {
+package enum HTTPRange {
+    package enum Decision: Equatable {
         case whole
         case part(first: Int, last: Int)
         case unsatisfiable
     }
 
-    static func resolve(_ request: HTTPRequest, size: Int, etag: String?) -> Decision {
+    package static func resolve(_ request: HTTPRequest, size: Int, etag: String?) -> Decision {
         guard let header = request.header("range") else { return .whole }
         // If-Range with a validator that no longer matches: send everything (dates are not trusted here).
         if let condition = request.header("if-range") {
@@ -44,7 +44,7 @@ enum HTTPRange {
     }
 
     /// If-None-Match uses the weak comparison: W/ prefixes are ignored; "*" matches any current representation.
-    static func matches(_ condition: String, etag: String) -> Bool {
+    package static func matches(_ condition: String, etag: String) -> Bool {
         let strip = { (tag: Substring) -> Substring in tag.hasPrefix("W/") ? tag.dropFirst(2) : tag }
         let mine = strip(Substring(etag))
         for candidate in condition.split(separator: ",") {

@@ -1,13 +1,13 @@
 /// A parsed request head (RFC 9112). Only what GET/HEAD of static files need is kept.
-struct HTTPRequest {
-    var method: String
-    var target: String
-    var minorVersion: Int  // HTTP/1.0 or HTTP/1.1
-    var headers: [(name: String, value: String)]
+package struct HTTPRequest {
+    package var method: String
+    package var target: String
+    package var minorVersion: Int  // HTTP/1.0 or HTTP/1.1
+    package var headers: [(name: String, value: String)]
     /// The request carries a body the server will not read, so the connection cannot be reused.
-    var hasBody = false
+    package var hasBody = false
 
-    func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         headers.first { $0.name == name }?.value
     }
 
@@ -16,7 +16,7 @@ struct HTTPRequest {
     }
 
     /// Whether the connection stays open after the response.
-    var keepAlive: Bool {
+    package var keepAlive: Bool {
         let tokens = headers.filter { $0.name == "connection" }.flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingSpaces } }
         if hasBody || tokens.contains("close") { return false }
         return minorVersion >= 1 || tokens.contains("keep-alive")
@@ -24,7 +24,7 @@ struct HTTPRequest {
 
     /// Parses the bytes of a head, up to but not including the blank line. Returns the status to answer with
     /// when the request is malformed.
-    static func parse(_ head: ArraySlice<UInt8>, maxHeaderCount: Int) -> Result<HTTPRequest, HTTPStatus> {
+    package static func parse(_ head: ArraySlice<UInt8>, maxHeaderCount: Int) -> Result<HTTPRequest, HTTPStatus> {
         var lines = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line -> ArraySlice<UInt8> in
             line.last == UInt8(ascii: "\r") ? line.dropLast() : line
         }
@@ -83,7 +83,7 @@ struct HTTPRequest {
 
     /// The path of the target as raw bytes: query and fragment dropped, absolute-form reduced to its path,
     /// percent-escapes decoded. Nil when an escape is malformed or decodes to NUL.
-    static func decodedPath(_ target: String) -> [UInt8]? {
+    package static func decodedPath(_ target: String) -> [UInt8]? {
         var bytes = Array(target.utf8)
         if bytes.first != UInt8(ascii: "/") {
             // absolute-form: http://host[:port]/path
@@ -126,7 +126,7 @@ struct HTTPRequest {
 }
 
 /// The statuses this server sends.
-enum HTTPStatus: Int, Error {
+package enum HTTPStatus: Int, Error {
     case ok = 200
     case partialContent = 206
     case notModified = 304

@@ -7,7 +7,7 @@ import SystemPackage
 
 /// The directory both servers serve from: an open descriptor, so that every lookup is resolved by the kernel
 /// beneath it (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), never by comparing path strings.
-final class ServeRoot: Sendable {
+package final class ServeRoot: Sendable {
     let path: FilePath
     let fd: FileDescriptor
 
@@ -32,7 +32,7 @@ final class ServeRoot: Sendable {
 
     /// A request path cleaned up for lookup: separators collapsed, "." dropped, leading "/" removed. Nil when a
     /// component is "..", the path holds a NUL, or it is longer than `maxLength`: such requests never reach a file.
-    static func normalize(_ raw: [UInt8], maxLength: Int = 1024) -> [UInt8]? {
+    package static func normalize(_ raw: [UInt8], maxLength: Int = 1024) -> [UInt8]? {
         guard raw.count <= maxLength, !raw.contains(0) else { return nil }
         var parts: [ArraySlice<UInt8>] = []
         for part in raw.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
@@ -88,7 +88,7 @@ struct ServedFile {
 }
 
 /// A Content-Type from a file name's extension; boot files are mostly text or opaque bytes.
-func contentType(for path: [UInt8]) -> String {
+package func contentType(for path: [UInt8]) -> String {
     let name = path.split(separator: UInt8(ascii: "/")).last.map { String(decoding: $0, as: UTF8.self) } ?? ""
     guard let dot = name.lastIndex(of: ".") else { return "application/octet-stream" }
     switch name[name.index(after: dot)...].lowercased() {

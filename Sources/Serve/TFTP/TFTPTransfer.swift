@@ -43,7 +43,7 @@ enum TransferSource {
 }
 
 /// One read transfer, on its own socket (a new transfer ID, RFC 1350 §4), from request to the last ACK.
-struct TFTPTransfer {
+package struct TFTPTransfer {
     let server: TFTPServer
     let client: SocketAddress
     let request: TFTPRequest
@@ -92,8 +92,7 @@ struct TFTPTransfer {
 
     /// Finds what the request names: a generated document first, else a regular file beneath the root.
     private func open() -> Result<TransferSource, Refusal> {
-        let cleaned = request.filename.map { $0 == UInt8(ascii: "\\") ? UInt8(ascii: "/") : $0 }
-        guard let path = ServeRoot.normalize(cleaned, maxLength: limits.maxPathLength) else {
+        guard let path = request.path(maxLength: limits.maxPathLength) else {
             return .failure(Refusal((.accessViolation, "access violation")))
         }
         var source: TransferSource
@@ -147,37 +146,13 @@ struct TFTPTransfer {
         return out
     }
 
-    /// The options granted, in the order asked: only options the client sent appear in the OACK (RFC 2347).
-    private func negotiate(size: Int) -> (accepted: [(String, String)], blockSize: Int, window: Int, timeout: Int) {
-        var blockSize = 512
-        var window = 1
-        var timeout = limits.timeoutMilliseconds
-        var accepted: [(String, String)] = []
-        var seen = Set<String>()
-        for (name, value) in request.options where !seen.contains(name) {
-            seen.insert(name)
-            // Values are digits only, at most 10 of them: anything else (huge, signed, empty) is ignored.
-            guard !value.isEmpty, value.utf8.count <= 10, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let number = Int(value) else { continue }
-            switch name {
-            case "blksize":
-                guard number >= 8 else { continue }
-                blockSize = min(number, limits.maxBlockSize, pathMTUBlockSize())
-                accepted.append((name, String(blockSize)))
-            case "tsize":
-                accepted.append((name, String(size)))
-            case "timeout":
-                guard (1...255).contains(number) else { continue }
-                timeout = number * 1000
-                accepted.append((name, String(number)))
-            case "windowsize":
-                guard (1...65535).contains(number) else { continue }
-                window = min(number, limits.maxWindowSize)
-                accepted.append((name, String(window)))
-            default:
-                continue
-            }
-        }
-        return (accepted, blockSize, window, timeout)
+    /// The highest block acknowledged once the client ACKs block `wire` (block numbers wrap past 65535), or nil when
+    /// the ACK confirms nothing new (a duplicate, a stale ACK, a block not sent yet): such ACKs are ignored. `acked`
+    /// is -1 while the OACK is unanswered; an ACK of block 0 answers it.
+    package static func acknowledged(_ wire: UInt16, acked: Int, lastSent: Int) -> Int? {
+        let step = Int(wire &- UInt16(truncatingIfNeeded: acked))
+        guard step >= 1, acked + step <= lastSent else { return nil }
+        return acked + step
     }
 
     /// The largest block that fits one datagram on the route to the client (IP_MTU of a connected probe socket).
@@ -212,7 +187,7 @@ struct TFTPTransfer {
     /// Silence resends the window after `TFTPRetransmitTimer`'s timeout, doubling the wait for each resend.
     private func transfer(_ source: TransferSource, on socket: FileDescriptor) -> Outcome {
         let size = source.size
-        let (accepted, blockSize, window, timeout) = negotiate(size: size)
+        let (accepted, blockSize, window, timeout) = request.negotiate(size: size, limits: limits, pathMTUBlockSize: pathMTUBlockSize)
         let detail = accepted.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         let lastBlock = size / blockSize + 1  // the last block is short, possibly empty
         let packet = UnsafeMutableRawBufferPointer.allocate(byteCount: max(blockSize + 4, 65536), alignment: 8)
@@ -305,20 +280,21 @@ struct TFTPTransfer {
                     }
                     continue
                 }
-                guard count >= 4 else { continue }
+                guard let reply = TFTPReply.parse(UnsafeRawBufferPointer(rebasing: packet[0..<count])) else { continue }
                 token.heard.store(true, ordering: .relaxed)
-                let opcode = UInt16(packet[0]) << 8 | UInt16(packet[1])
-                if opcode == TFTPOpcode.error.rawValue {
-                    let code = UInt16(packet[2]) << 8 | UInt16(packet[3])
+                let wire: UInt16
+                switch reply {
+                case .error(let code):
                     // ERROR 8 right after the OACK is a size probe (UEFI): the client got what it wanted.
                     let why = code == TFTPErrorCode.optionRefused.rawValue && acked < 0 ? "size probe" : "client error \(code)"
                     return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: [why, summary()].filter { !$0.isEmpty }.joined(separator: " "))
+                case .ack(let block):
+                    wire = block
+                case .other:
+                    continue
                 }
-                guard opcode == TFTPOpcode.ack.rawValue else { continue }
-                let wire = UInt16(packet[2]) << 8 | UInt16(packet[3])
-                let step = Int(wire &- UInt16(truncatingIfNeeded: acked))
                 let now = monotonicMilliseconds()
-                if step == 0, window > 1, acked >= 0, now - lastResentAt >= timer.timeout {
+                if wire == UInt16(truncatingIfNeeded: acked), window > 1, acked >= 0, now - lastResentAt >= timer.timeout {
                     // The block before the window again: start the window over (see above). A client that repeats
                     // itself and never gets further is as good as silent.
                     if now - lastProgress >= patience {
@@ -333,8 +309,8 @@ struct TFTPTransfer {
                     deadline = monotonicMilliseconds() + wait
                     continue
                 }
-                guard step >= 1, acked + step <= lastSent else { continue }  // duplicate or stale ACK: ignore
-                acked += step
+                guard let advanced = Self.acknowledged(wire, acked: acked, lastSent: lastSent) else { continue }  // duplicate or stale ACK: ignore
+                acked = advanced
                 if acked >= firstFresh { timer.measured(monotonicMicroseconds() - windowSentAt) }
                 if acked < lastSent { rewinds += 1 }
                 lastProgress = now

@@ -313,7 +313,7 @@ enum BadInputCorpus {
         ),
         .packages(
             "repodata: repomd.xml is not XML", "echo 'not xml at all' > plugin/rpms/repodata/repomd.xml",
-            #"plugin "tool": repo "tool-bundled": cannot read repo metadata plugin/rpms/repodata/repomd.xml: repomd.xml is not well-formed XML (line 1, column 1); regenerate it with createrepo_c"#
+            #"plugin "tool": repo "tool-bundled": cannot read repo metadata plugin/rpms/repodata/repomd.xml: repo_repomdxml: syntax error at line 1:0; regenerate it with createrepo_c"#
         ),
         .packages(
             "repodata: repomd.xml is empty", ": > plugin/rpms/repodata/repomd.xml",

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import OverlayKit
 
@@ -19,6 +20,27 @@ import Testing
         // The file is valid shell: sourcing it gives the same values.
         let shell = try PackFixture.sh("printf '%s' '\(text.replacingOccurrences(of: "'", with: "'\\''"))' > /tmp/registry-$$ && . /tmp/registry-$$ && rm /tmp/registry-$$ && printf '%s' \"$SUMMARY\"")
         #expect(shell == entry.summary)
+    }
+
+    /// A summary from a plugin.toml is escaped scalar by scalar: a quote, `$` or backquote followed by a combining
+    /// mark (one Character in Swift) is still escaped, so a shell sourcing the entry runs nothing from it.
+    @Test func aCombiningMarkDoesNotUnescapeAQuote() throws {
+        let scratch = try PackFixture.scratch("registry")
+        defer { PackFixture.remove(scratch) }
+        let marker = scratch.appending("ran")
+        let summary = "a\"\u{301}; touch \(marker) #\n`\u{301}touch \(marker)`\r\n$\u{301}(touch \(marker))"
+        let entry = RegistryEntry(name: "vdsm", version: "1.0", summary: summary, packages: ["a-1.0-1.noarch"], base: "sha256:0123")
+        let text = entry.rendered()
+        #expect(text.split(separator: "\n").count == 5)
+        #expect(text.contains("SUMMARY=\"a\\\"\u{301}; touch \(marker) # \\`\u{301}touch \(marker)\\` \\$\u{301}(touch \(marker))\"\n"))
+        let expected = summary.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
+        #expect(try RegistryEntry.parse(text, source: "vdsm").summary == expected)
+
+        let file = scratch.appending("vdsm")
+        try text.write(toFile: file.string, atomically: true, encoding: .utf8)
+        let shell = try PackFixture.sh(". \(file) && printf '%s' \"$SUMMARY\"")
+        #expect(shell == expected)
+        #expect(!FileManager.default.fileExists(atPath: marker.string))
     }
 
     @Test func acceptsOsReleaseVariants() throws {
