@@ -57,3 +57,13 @@ public struct OwnedFileDescriptor: ~Copyable, Sendable {
         _ = Glibc.close(fd.rawValue)
     }
 }
+
+extension Optional where Wrapped == OwnedFileDescriptor {
+    /// The descriptor of an owner that may be missing (a file that could not be opened); valid while it lives.
+    public var descriptor: FileDescriptor? {
+        switch self {
+        case .some(let owner): owner.descriptor
+        case .none: nil
+        }
+    }
+}

@@ -23,7 +23,7 @@ public final class Interruption: @unchecked Sendable {
     /// printed on standard error from the signal's name ("SIGINT") and the current activity.
     public static func handleSignals(report: @escaping @Sendable (_ signal: String, _ activity: String) -> String) throws {
         try TerminationSignals.install()
-        Thread.detachNewThread {
+        try PosixThread.detach(name: "signals") {
             let signal = TerminationSignals.wait()
             let activity = shared.stopEverything()
             let line = report(TerminationSignals.name(signal), activity)
