@@ -17,7 +17,7 @@ enum RPMLibrary {
         // Handed out of the lock through a local: the value stays on this thread.
         var result: Result<R, any Error>?
         lock.withLock { _ in result = Result { try locked(macros: macros, body) } }
-        guard let result else { throw InstallError.transactionFailed(packages: [], messages: ["rpm's session did not run"]) }
+        guard let result else { preconditionFailure("Mutex.withLock did not run its body") }
         return try result.get()
     }
 
