@@ -1,28 +1,29 @@
 // What commands print for people: a progress line on a terminal, sizes and counts in words.
 import Foundation
+import Synchronization
 
 /// One self-overwriting status line on standard error, shown only when it is a terminal.
-final class ProgressLine: @unchecked Sendable {
+final class ProgressLine: Sendable {
     private let enabled = isatty(STDERR_FILENO) == 1
-    private let lock = NSLock()
-    private var shown = false
+    /// Whether a line is shown; held while writing, so two threads' updates never interleave.
+    private let shown = Mutex(false)
 
     func update(_ text: String) {
         guard enabled else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        let line = String(text.prefix(120))
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-        shown = true
+        shown.withLock { shown in
+            let line = String(text.prefix(120))
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+            shown = true
+        }
     }
 
     /// Clears the line so the next output starts clean.
     func finish() {
         guard enabled else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        shown = false
+        shown.withLock { shown in
+            if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            shown = false
+        }
     }
 }
 
