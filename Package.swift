@@ -33,7 +33,9 @@ let package = Package(
         .systemLibrary(name: "CModulemd", pkgConfig: "modulemd-2.0", providers: [.apt(["libmodulemd-dev"])]),
 
         // The one door for system calls, shared by the generator and the server.
-        .target(name: "Posix", dependencies: [.product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
+        // Lock annotations for ThreadSanitizer (no-ops in other builds).
+        .target(name: "CSanitizers"),
+        .target(name: "Posix", dependencies: ["CSanitizers", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
 
         // plugin → base → solve → install → pack → publish, and fleet (roles, nodes, boot configs).
         .target(

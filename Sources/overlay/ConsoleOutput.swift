@@ -1,12 +1,12 @@
 // What commands print for people: a progress line on a terminal, sizes and counts in words.
 import Foundation
-import Synchronization
+import Posix
 
 /// One self-overwriting status line on standard error, shown only when it is a terminal.
 final class ProgressLine: Sendable {
     private let enabled = isatty(STDERR_FILENO) == 1
     /// Whether a line is shown; held while writing, so two threads' updates never interleave.
-    private let shown = Mutex(false)
+    private let shown = Locked(false)
 
     func update(_ text: String) {
         guard enabled else { return }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import OverlayKit
 import Serve
-import Synchronization
+import Posix
 import SystemPackage
 
 #if canImport(Glibc)
@@ -158,9 +158,9 @@ struct PrivilegedPort: Error, CustomStringConvertible {
 /// The serve catalog backed by the current fleet; a reload swaps the fleet under the lock and requests already
 /// answered keep what they got.
 final class FleetCatalog: ServeCatalog {
-    private let current: Mutex<Fleet>
+    private let current: Locked<Fleet>
 
-    init(_ fleet: Fleet) { current = Mutex(fleet) }
+    init(_ fleet: Fleet) { current = Locked(fleet) }
 
     var fleet: Fleet { current.withLock { $0 } }
 

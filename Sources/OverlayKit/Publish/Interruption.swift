@@ -18,9 +18,9 @@ public final class Interruption: Sendable {
 
     /// Held through a publish, and for good by the signal's thread. Always taken before `state`: a publish
     /// writes its journal with `AtomicFile`, which registers its temporary.
-    private let publishing = Mutex(())
+    private let publishing = Locked(())
     /// The unfinished paths and the current activity; held for good by the signal's thread.
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private struct State {
         var unfinished: Set<FilePath> = []
@@ -59,7 +59,7 @@ public final class Interruption: Sendable {
             state.unfinished.insert(path)
             result = Result { () throws(E) -> T in try create() }
         }
-        guard let result else { preconditionFailure("Mutex.withLock did not run its body") }
+        guard let result else { preconditionFailure("Locked.withLock did not run its body") }
         return try result.get()
     }
 
@@ -72,7 +72,7 @@ public final class Interruption: Sendable {
     static func uninterrupted<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         var result: Result<T, E>?
         shared.publishing.withLock { _ in result = Result { () throws(E) -> T in try body() } }
-        guard let result else { preconditionFailure("Mutex.withLock did not run its body") }
+        guard let result else { preconditionFailure("Locked.withLock did not run its body") }
         return try result.get()
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import Posix
 import Synchronization
 
 /// Where parsed repo metadata (libsolv `.solv` files) and downloaded metadata and packages are kept.
@@ -79,7 +80,7 @@ public struct MetadataCache: Sendable {
 
 /// Where a cache write first ran out of space, shared by every copy of one `MetadataCache`.
 private final class SpaceReport: Sendable {
-    private let path = Mutex<FilePath?>(nil)
+    private let path = Locked<FilePath?>(nil)
 
     var first: FilePath? { path.withLock { $0 } }
 

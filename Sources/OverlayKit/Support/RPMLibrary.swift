@@ -1,12 +1,12 @@
 internal import CRPM
 import Foundation
-import Synchronization
+import Posix
 
 /// librpm's process-wide state: its configuration, its macros and its log. Installs hold `session` for
 /// their whole run, so two transactions never see each other's `_dbpath` or log lines.
 enum RPMLibrary {
     /// Held for a whole session: librpm's configuration, macros and log callback are process-wide.
-    private static let lock = Mutex(())
+    private static let lock = Locked(())
 
     /// `rpmReadConfigFiles(NULL, NULL)`, once per process.
     private static let configured: Bool = rpmReadConfigFiles(nil, nil) == 0
@@ -17,7 +17,7 @@ enum RPMLibrary {
         // Handed out of the lock through a local: the value stays on this thread.
         var result: Result<R, any Error>?
         lock.withLock { _ in result = Result { try locked(macros: macros, body) } }
-        guard let result else { preconditionFailure("Mutex.withLock did not run its body") }
+        guard let result else { preconditionFailure("Locked.withLock did not run its body") }
         return try result.get()
     }
 
@@ -52,7 +52,7 @@ enum RPMLibrary {
 
 /// rpm's log lines of one session, errors and warnings kept for error messages.
 final class RPMLog: Sendable {
-    private let lines = Mutex<[(priority: Int, text: String)]>([])
+    private let lines = Locked<[(priority: Int, text: String)]>([])
 
     func append(priority: Int, _ text: String) {
         let line = text.trimmingCharacters(in: .whitespacesAndNewlines)

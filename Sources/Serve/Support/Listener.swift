@@ -1,5 +1,4 @@
 import Posix
-import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -18,7 +17,7 @@ final class Listener<Sessions: Sendable>: Sendable {
     let address: SocketAddress
     /// Signalled by `stop`; every poll of the server's threads includes it.
     let wakeup: Wakeup
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     struct State: ~Copyable {
         var sessions: Sessions
@@ -38,7 +37,7 @@ final class Listener<Sessions: Sendable>: Sendable {
         var local = bind
         local.port = Socket.localAddress(socket)?.port ?? bind.port
         address = local
-        state = Mutex(State(sessions: sessions, owned: bound))
+        state = Locked(State(sessions: sessions, owned: bound))
     }
 
     /// A socket bound and set up; a failure closes it (not half set up, and not leaked).

@@ -147,7 +147,7 @@ public final class TFTPServer: Sendable {
 final class TransferToken: Sendable {
     let heard = Atomic<Bool>(false)
     /// The transfer's socket; -2 before the transfer has one, -1 after it finished.
-    private let socket = Mutex<Int32>(-2)
+    private let socket = Locked<Int32>(-2)
 
     func attach(_ fd: FileDescriptor) { socket.withLock { $0 = fd.rawValue } }
     func detach() { socket.withLock { $0 = -1 } }
