@@ -126,6 +126,28 @@ import Testing
         #expect(paths == ["/vmlinuz", "/boot.ipxe"])
     }
 
+    /// `--http` and `--tftp` given twice listen on both addresses (a second one used to replace the first).
+    @Test func listensOnEveryHTTPAndTFTPAddressGiven() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        let server = try OverlayProcess(
+            ["serve", "--dir", fixture.served.string, "--http", "127.0.0.1:0", "--http", "127.0.0.2:0", "--tftp", "127.0.0.1:0", "--tftp", "127.0.0.2:0"],
+            in: fixture.root)
+        defer { server.terminate() }
+        let banner = try server.waitForEvent("overlay serve: serving ")
+        let http = [try #require(Self.port(after: "HTTP on 127.0.0.1:", in: banner)), try #require(Self.port(after: ", 127.0.0.2:", in: banner))]
+        let tftpPart = String(banner[(banner.range(of: " and TFTP on ")?.lowerBound ?? banner.endIndex)...])
+        let tftp = [try #require(Self.port(after: "127.0.0.1:", in: tftpPart)), try #require(Self.port(after: "127.0.0.2:", in: tftpPart))]
+        #expect(banner == "overlay serve: serving \(fixture.served) over HTTP on 127.0.0.1:\(http[0]), 127.0.0.2:\(http[1]) and TFTP on 127.0.0.1:\(tftp[0]), 127.0.0.2:\(tftp[1]); no fleet, files only")
+        for (host, port) in zip(["127.0.0.1", "127.0.0.2"], http) {
+            #expect(try curl("http://\(host):\(port)/vmlinuz") == "kernel image")
+        }
+        for (host, port) in zip(["127.0.0.1", "127.0.0.2"], tftp) {
+            #expect(try curl("tftp://\(host):\(port)/vmlinuz") == "kernel image")
+        }
+        #expect(server.terminate() == 0)
+    }
+
     @Test func bootConfigWritesNothingForABrokenFleet() throws {
         let fixture = try FleetFixture()
         defer { fixture.remove() }
