@@ -191,7 +191,8 @@ final class StepTimer: @unchecked Sendable {
             return "\(name): solved in \(took): adds 0 packages, the base has them all"
         case .fetching(let name, let count): return "\(name): fetched \(counted(count, "package")) in \(took)"
         case .installing(let name, _, _, let total): return "\(name): installed \(counted(total, "package")) in \(took)"
-        case .packing(let name), .packed(let name, _, _): return "\(name): packed \(humanSize(packedBytes)) of file data in \(took)"
+        case .packing(let name), .packed(let name, _, _):
+            return packedBytes > 0 ? "\(name): packed \(humanSize(packedBytes)) of file data in \(took)" : "\(name): packed in \(took)"
         case .publishing(let name):
             if case .done(_, let file, let size) = next { return "\(name): published \(file) (\(humanSize(size))) in \(took)" }
             return nil

@@ -68,7 +68,7 @@ struct RepoOption {
 
     init(_ action: RepoSelection.Action, _ value: String) throws {
         rules = RepoSelection.rules(action, value)
-        guard !rules.isEmpty else { throw ValidationError("\(action.option) takes a repo id or glob, such as \(action.option) 'mon*'.") }
+        guard !rules.isEmpty else { throw ValidationError("give a repo id or glob, such as 'mon*'") }
         position = Self.next.add(1, ordering: .relaxed).oldValue
     }
 }

@@ -47,7 +47,7 @@ public struct OverlayInspection: Sendable, Codable {
             }
         }
         self.base = base
-        let contents = try OverlayReader.read(path)
+        let contents = try OverlayReader.read(path, requireRegistry: base == nil)
         let attributes = try? FileManager.default.attributesOfItem(atPath: path.string)
         file = path.string
         format = contents.format.rawValue
