@@ -138,6 +138,8 @@ extension Overlay {
             case .solving(let name): ("solving plugin \"\(name)\"", ("solving", "\(name): solving", nil))
             case .fetching(let name, let count):
                 ("fetching the packages of plugin \"\(name)\"", ("fetching", "\(name): fetching \(counted(count, "package"))", nil))
+            case .fetchingPackage(let name, let package, let done, let total):
+                (nil, ("fetching", "\(name): fetching [\(done)/\(total)] \(package)", total > 0 ? Double(done) / Double(total) : nil))
             case .installing(let name, let package, let done, let total):
                 ("installing plugin \"\(name)\" (package \(done + 1) of \(total), \(package))",
                  ("installing", "\(name): installing [\(done)/\(total)] \(package)", total > 0 ? Double(done) / Double(total) : nil))
@@ -171,6 +173,8 @@ final class StepTimer: @unchecked Sendable {
             case (_, .packed(_, let done, _)):
                 packedBytes = done
                 return
+            case (_, .fetchingPackage):
+                return
             default: break
             }
             if let current, let line = ended(current, next: step) { console.detail(line) }
@@ -189,7 +193,7 @@ final class StepTimer: @unchecked Sendable {
         case .solving(let name):
             if case .fetching(_, let count) = next { return "\(name): solved in \(took): adds \(counted(count, "package"))" }
             return "\(name): solved in \(took): adds 0 packages, the base has them all"
-        case .fetching(let name, let count): return "\(name): fetched \(counted(count, "package")) in \(took)"
+        case .fetching(let name, let count), .fetchingPackage(let name, _, _, let count): return "\(name): fetched \(counted(count, "package")) in \(took)"
         case .installing(let name, _, _, let total): return "\(name): installed \(counted(total, "package")) in \(took)"
         case .packing(let name), .packed(let name, _, _):
             return packedBytes > 0 ? "\(name): packed \(humanSize(packedBytes)) of file data in \(took)" : "\(name): packed in \(took)"

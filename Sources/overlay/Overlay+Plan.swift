@@ -36,10 +36,10 @@ extension Overlay {
                 for (index, plugin) in plugins.plugins.enumerated() {
                     let started = ContinuousClock.now
                     let repos = plugin.repoSources(enabled: solve.repoSelection).enabled.map(\.id)
-                    console.progress.update(step: plugin.name, "\(plugin.name): solving (plugin \(index + 1) of \(plugins.plugins.count))",
+                    // One step for the whole run: many quick solves (a sample of hundreds) still show their progress.
+                    console.progress.update(step: "solving", "\(plugin.name): solving (plugin \(index + 1) of \(plugins.plugins.count))",
                                             fraction: Double(index) / Double(plugins.plugins.count))
                     defer {
-                        console.progress.finish()
                         console.detail("\(plugin.name): solved in \(seconds(since: started)) with repos \(repos.isEmpty ? "(none)" : repos.joined(separator: ", "))")
                     }
                     do {
@@ -51,6 +51,7 @@ extension Overlay {
                         results.append(.init(plugin: plugin, error: error))
                     }
                 }
+                console.progress.finish()
                 let report = PlanReport(base: planner.baseIdentity, plugins: results)
                 if json {
                     print(String(decoding: try JSONEncoder.manifest.encode(report), as: UTF8.self))

@@ -23,6 +23,8 @@ public enum PublishOutcome: Sendable {
 public enum BuildStep: Sendable {
     case solving(plugin: String)
     case fetching(plugin: String, packages: Int)
+    /// Package `done + 1` of `total` is being fetched (or taken from the cache).
+    case fetchingPackage(plugin: String, package: String, done: Int, total: Int)
     case installing(plugin: String, package: String, done: Int, total: Int)
     case packing(plugin: String)
     /// Bytes of file data packed so far, of `total`.
@@ -118,8 +120,12 @@ public struct OverlayBuilder: Sendable {
     ) throws -> DeltaRoot {
         progress(.fetching(plugin: plugin.name, packages: plan.packages.count))
         let files = try step(plugin, writing: "its downloaded packages into \(output.path)", naming: true) {
-            try PackageFetcher(cache: planner.options.cache, scratch: work, timeout: planner.options.networkTimeout,
-                               repos: plugin.repoSources(enabled: planner.options.enabledRepos).enabled).fetch(plan.packages)
+            let fetcher = PackageFetcher(cache: planner.options.cache, scratch: work, timeout: planner.options.networkTimeout,
+                                         repos: plugin.repoSources(enabled: planner.options.enabledRepos).enabled)
+            return try plan.packages.enumerated().map { index, package in
+                progress(.fetchingPackage(plugin: plugin.name, package: package.nevra, done: index, total: plan.packages.count))
+                return try fetcher.fetch(package)
+            }
         }
         let name = plugin.name
         return try step(plugin, writing: "its installed packages into \(output.path)", naming: true) {
