@@ -69,6 +69,14 @@ import Testing
         print("killed \(killedBeforeEnd) of 10 builds of \(String(format: "%.1f", duration)) s; leftover bytes after each kill: \(leftovers); after the next build: 0")
     }
 
+    /// The environment of a build under strace. LeakSanitizer stops the process's threads with ptrace to scan
+    /// them, which it cannot do in a traced process: an instrumented binary checks everything else there.
+    static let traced: [String: String] = {
+        var environment = ["SOURCE_DATE_EPOCH": "1"]
+        if let options = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] { environment["ASAN_OPTIONS"] = options + ":detect_leaks=0" }
+        return environment
+    }()
+
     /// strace stops the build at an exact system call with SIGKILL: every rename (the staged files, the journal,
     /// the overlay into place, the manifest into place) and the overlay mount. Between the two renames into
     /// place the overlay stands beside the old manifest: the journal makes the next build finish the publish.
@@ -80,7 +88,7 @@ import Testing
         let trace = work.appendingPathComponent("renames.txt")
         let traced = try Command.capture(URL(fileURLWithPath: "/usr/bin/strace"),
                                          ["-f", "-qq", "-e", "trace=rename", "-o", trace.path, OverlayCommand.executable.path, "build", "--base", base.path,
-                                          "--plugin", vdsm.path, "--out", trial.path, "--replace", "--cachedir", cache.path], environment: ["SOURCE_DATE_EPOCH": "1"])
+                                          "--plugin", vdsm.path, "--out", trial.path, "--replace", "--cachedir", cache.path], environment: Self.traced)
         #expect(traced.status == 0, "\(traced.stderr)")
         let renames = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").filter { $0.contains("rename(") }
         let intoPlace = renames.firstIndex { $0.contains("\"\(trial.path)/vdsm-1.0.cpio.zst\")") }
@@ -94,7 +102,7 @@ import Testing
             let killed = try Command.capture(URL(fileURLWithPath: "/usr/bin/strace"),
                                              ["-f", "-qq", "-o", "/dev/null", "-e", "trace=\(call)", "-e", "inject=\(call):signal=KILL:when=\(occurrence)",
                                               OverlayCommand.executable.path, "build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path,
-                                              "--replace", "--cachedir", cache.path], environment: ["SOURCE_DATE_EPOCH": "1"])
+                                              "--replace", "--cachedir", cache.path], environment: Self.traced)
             // strace ends itself with the signal that ended the build.
             #expect(killed.status == SIGKILL, "\(call) #\(occurrence): \(killed.stderr)")
             let state = try OutputState(out)

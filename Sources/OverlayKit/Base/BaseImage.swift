@@ -41,6 +41,33 @@ extension BaseImage {
         return Self.dbFiles.first { FileManager.default.fileExists(atPath: directory.appending($0).string) }.map { "\(dbPath)/\($0)" }
     }
 
+    /// What is wrong with the rpmdb's main file that rpm would only find by failing to open it: not a regular
+    /// file, empty, or not in the format its name says (an sqlite database, a Berkeley DB hash or btree). The
+    /// words are those rpm and sqlite use, naming the file inside the image. nil when it looks right.
+    var databaseFormatProblem: String? {
+        guard let file = databaseFile else { return nil }
+        let path = root.string + file
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        if status.st_mode & S_IFMT != S_IFREG { return "\(file) is not a regular file" }
+        if status.st_size == 0 { return "\(file) is empty (0 bytes)" }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let head = [UInt8]((try? handle.read(upToCount: 16)) ?? Data())
+        if file.hasSuffix("/rpmdb.sqlite") {
+            if head != Array("SQLite format 3\0".utf8) { return "\(file): file is not a database" }
+        } else if file.hasSuffix("/Packages") {
+            // Berkeley DB's metadata page: the magic number at offset 12, in the byte order of the machine that
+            // wrote it.
+            let magic = head.count == 16 ? head[12..<16].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } : 0
+            let known: Set<UInt32> = [0x0006_1561, 0x0005_3162]  // hash, btree
+            if !known.contains(magic) && !known.contains(magic.byteSwapped) {
+                return "\(file): not a berkeley db hash/btree database"
+            }
+        }
+        return nil
+    }
+
     /// Copies the rpmdb's files into a new private root (same path inside it) and returns that root;
     /// the caller removes it.
     func privateDatabaseCopy() throws -> FilePath {

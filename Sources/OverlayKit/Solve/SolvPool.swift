@@ -47,6 +47,10 @@ final class SolvPool {
     /// file, and the base must not change by one byte (it may also be read-only).
     @discardableResult
     func loadInstalled(from base: BaseImage) throws(BaseError) -> Int {
+        // A damaged file is named before librpm opens it: its failed opens leave sqlite and rpm state behind.
+        if let problem = base.databaseFormatProblem {
+            throw .unreadableDatabase(root: base.root.string, reason: problem)
+        }
         let copy: FilePath
         do {
             copy = try base.privateDatabaseCopy()
