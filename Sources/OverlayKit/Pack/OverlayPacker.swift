@@ -63,9 +63,13 @@ public struct OverlayPacker: Sendable {
     /// Walks the tree and streams it through libarchive (and zstd) into `fd`.
     private func packCpio(root: FilePath, into fd: FileDescriptor, path: FilePath, progress: ((Int64, Int64) -> Void)?) throws -> PackResult {
         let tree = try DeltaTree(root: root)
-        var packed = Progress(total: tree.entries.reduce(0) { $0 + ($1.kind == .file ? $1.size : 0) }, report: progress)
+        let total = tree.entries.reduce(0) { $0 + ($1.kind == .file ? $1.size : 0) }
         let file = FileSink(fd)
-        let sink: ArchiveSink = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : file
+        let zstd = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : nil
+        let sink: ArchiveSink = zstd ?? file
+        // zstd's own count when it compresses (it buffers input in worker jobs), else the bytes written.
+        if let zstd, let progress { zstd.onCompressed = { progress(min($0, total), total) } }
+        var packed = Progress(total: total, report: zstd == nil ? progress : nil)
         let writer = try CpioWriter(sink: sink, gzip: format == .cpioGzip, output: path)
         try writeEntries(of: tree, to: writer, progress: &packed)
         try writer.close()
