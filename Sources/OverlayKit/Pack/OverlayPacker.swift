@@ -63,7 +63,9 @@ public struct OverlayPacker: Sendable {
     /// Walks the tree and streams it through libarchive (and zstd) into `fd`.
     private func packCpio(root: FilePath, into fd: FileDescriptor, path: FilePath, progress: ((Int64, Int64) -> Void)?) throws -> PackResult {
         let tree = try DeltaTree(root: root)
-        let total = tree.entries.reduce(0) { $0 + ($1.kind == .file ? $1.size : 0) }
+        // The data of a file with several names is written once.
+        var counted = Set<InodeKey>()
+        let total = tree.entries.reduce(0) { $0 + ($1.kind == .file && counted.insert(InodeKey($1)).inserted ? $1.size : 0) }
         let file = FileSink(fd)
         let zstd = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : nil
         let sink: ArchiveSink = zstd ?? file
