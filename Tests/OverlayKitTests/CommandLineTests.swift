@@ -37,6 +37,7 @@ import Testing
     }
 
     @Test func enablerepoAndDisablerepoTakeGlobsAndCommaListsInOrderAsDnfDoes() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let plugin = try monitorPlugin()
         func planned(_ options: [String]) throws -> String? {
             let result = try overlay(["plan", "--base", base.path, "--plugin", plugin.path, "--json"] + options)
@@ -64,6 +65,7 @@ import Testing
 
     /// `plan` says "adds 0 packages" and `build` makes an overlay holding only the registry entry.
     @Test func aPluginTheBaseAlreadySatisfiesPlansAndBuildsItsRegistryEntryAlone() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let plugin = try PluginFixture.make(at: work.appendingPathComponent("plugins/core"), name: "core", packages: ["corelib"],
                                             bundled: [SpecPackage(name: "unrelated", files: ["/usr/bin/unrelated": "u\n"])])
         let plan = try overlay(["plan", "--base", base.path, "--plugin", plugin.path])
@@ -85,6 +87,7 @@ import Testing
     }
 
     @Test func quietPrintsOnlyResultsAndVerboseEachStepAndPipesGetNoProgressLine() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let plugin = try PluginFixture.make(at: work.appendingPathComponent("plugins/vdsm"), name: "vdsm", packages: ["vdsm"], bundled: BuildTests.vdsm)
         let out = work.appendingPathComponent("out")
         // An interrupted build's leftovers make a notice; -q leaves it out, the result line stays.
@@ -118,6 +121,7 @@ import Testing
 
     /// On a terminal (a pty from script(1)) packing that lasts more than a second shows a line with a percentage.
     @Test func aTerminalSeesPackingProgressWithAPercentage() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let payload = work.appendingPathComponent("payload.bin")
         try RPMFixture.run(["sh", "-c", "head -c 12000000 /dev/urandom > '\(payload.path)'"])
         let plugin = try PluginFixture.make(at: work.appendingPathComponent("plugins/big"), name: "big", packages: ["big"],
@@ -139,6 +143,7 @@ import Testing
     }
 
     @Test func listDirShowsTheOverlaysAndTheBaseAsManifestsDescribeThem() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let out = work.appendingPathComponent("served")
         let repo = try RPMFixture.repo(BuildTests.basePackages, at: work.appendingPathComponent("repos/base"))
         let made = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--package", "corelib", "--package", "kernel",
@@ -196,6 +201,7 @@ import Testing
 
     /// `make install DESTDIR=… PREFIX=/usr/local` stages the binary, the man page, three completions and the unit.
     @Test func makeInstallStagesTheBinaryManPageCompletionsAndUnit() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
         let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let staging = work.appendingPathComponent("staging")
         let make = try Command.capture(URL(fileURLWithPath: "/usr/bin/make"),
