@@ -61,6 +61,8 @@ let package = Package(
         ),
         .testTarget(name: "OverlayKitTests", dependencies: ["OverlayKit"], swiftSettings: guardedOptimizer),
         .testTarget(name: "ServeTests", dependencies: ["Serve"], swiftSettings: guardedOptimizer),
+        .testTarget(
+            name: "PosixTests", dependencies: ["Posix", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
     ]
 )
 

@@ -43,11 +43,9 @@ public enum DescendantProcesses {
     /// The state letter and parent of a process, from `/proc/PID/stat` ("pid (comm) S ppid ..."; comm may
     /// hold spaces and parentheses, so the fields are read after the last ')').
     private static func status(of pid: pid_t) -> (state: UInt8, parent: pid_t)? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = try? OwnedFileDescriptor.open(FilePath("/proc/\(pid)/stat"), .readOnly, options: [.closeOnExec]) else { return nil }
         var buffer = [UInt8](repeating: 0, count: 1024)
-        let count = read(fd, &buffer, buffer.count)
+        let count = read(fd.rawValue, &buffer, buffer.count)
         guard count > 0, let end = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = buffer[(end + 1)..<count].split(separator: UInt8(ascii: " "))
         guard fields.count >= 2, let state = fields[0].first, let parent = pid_t(String(decoding: fields[1], as: UTF8.self)) else { return nil }

@@ -39,11 +39,11 @@ private let syscallFunction: SyscallFunction? = {
 
 /// Opens `path` relative to the directory `directory` with `openat2(2)`, so that the kernel, not string
 /// checks, keeps the resolution inside the directory (`RESOLVE_BENEATH`) and refuses symbolic links
-/// (`RESOLVE_NO_SYMLINKS`). `path` is raw bytes without a NUL.
+/// (`RESOLVE_NO_SYMLINKS`). `path` is raw bytes without a NUL. The caller owns the descriptor returned.
 public func openBeneath(
     _ directory: FileDescriptor, _ path: [UInt8], flags: Int32 = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
     resolve: ResolveFlags = [.beneath, .noSymlinks, .noMagicLinks]
-) throws(SystemCallError) -> FileDescriptor {
+) throws(SystemCallError) -> OwnedFileDescriptor {
     let subject = String(decoding: path, as: UTF8.self)
     guard let call = syscallFunction else {
         throw SystemCallError(call: "openat2", subject: subject, errno: .noFunction)
@@ -62,5 +62,5 @@ public func openBeneath(
             }
         }
     }
-    return FileDescriptor(rawValue: Int32(fd))
+    return OwnedFileDescriptor(rawValue: Int32(fd))
 }

@@ -49,3 +49,29 @@ public func systemCallOnce<T: FixedWidthInteger>(_ call: String, _ subject: @aut
     if result != -1 { return result }
     throw SystemCallError(call: call, subject: subject(), errno: Errno(rawValue: Glibc.errno))
 }
+
+/// What a call on a non-blocking descriptor did: its result, or nothing because it would have had to wait
+/// (`EAGAIN`/`EWOULDBLOCK`), which is no error for such a descriptor.
+public enum IOResult<T: Sendable>: Sendable {
+    case processed(T)
+    case wouldBlock
+}
+
+extension IOResult: Equatable where T: Equatable {}
+
+/// Like `systemCall`, for reads and writes. With `blocking: false` (a descriptor opened `O_NONBLOCK`, or a call
+/// with `MSG_DONTWAIT`) `EAGAIN`/`EWOULDBLOCK` come back as `.wouldBlock`; with `blocking: true` they are errors
+/// like any other (on a blocking socket they mean that `SO_RCVTIMEO`/`SO_SNDTIMEO` ran out).
+@inlinable
+public func systemCall<T: FixedWidthInteger & Sendable>(
+    _ call: String, _ subject: @autoclosure () -> String = "", blocking: Bool, _ body: () -> T
+) throws(SystemCallError) -> IOResult<T> {
+    while true {
+        let result = body()
+        if result != -1 { return .processed(result) }
+        let code = Glibc.errno
+        if code == EINTR { continue }
+        if !blocking && (code == EAGAIN || code == EWOULDBLOCK) { return .wouldBlock }
+        throw SystemCallError(call: call, subject: subject(), errno: Errno(rawValue: code))
+    }
+}

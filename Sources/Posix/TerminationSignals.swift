@@ -49,9 +49,7 @@ public enum TerminationSignals {
     public static func wait() -> Int32 {
         var byte: UInt8 = 0
         while true {
-            let count = read(pipeEnds.read, &byte, 1)
-            if count == 1 { return Int32(byte) }
-            if count < 0 && errno == EINTR { continue }
+            if (try? systemCall("read", "(the signal pipe)") { read(pipeEnds.read, &byte, 1) }) == 1 { return Int32(byte) }
             // The pipe cannot close while the process runs; should reading fail, wait without spinning.
             pause()
         }

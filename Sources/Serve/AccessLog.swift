@@ -1,3 +1,4 @@
+import Posix
 import SystemPackage
 
 #if canImport(Glibc)
@@ -62,11 +63,12 @@ public struct AccessLog: Sendable {
         var bytes = Array(line.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { buffer in
-                buffer.baseAddress.map { write(fd.rawValue, $0 + offset, buffer.count - offset) } ?? -1
+            let written = try? systemCall("write", "(the access log)", blocking: true) {
+                bytes.withUnsafeMutableBytes { buffer in
+                    buffer.baseAddress.map { write(fd.rawValue, $0 + offset, buffer.count - offset) } ?? -1
+                }
             }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return }
+            guard case .processed(let written) = written, written > 0 else { return }
             offset += written
         }
     }

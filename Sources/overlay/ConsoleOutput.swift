@@ -2,6 +2,7 @@
 // and counts in words.
 import ArgumentParser
 import Foundation
+import Synchronization
 
 /// `-q/--quiet` and `-v/--verbose`, which every command takes.
 struct ConsoleOptions: ParsableArguments {
@@ -21,7 +22,7 @@ struct ConsoleOptions: ParsableArguments {
 
 /// Where a command's words go besides its results (standard output) and errors (always printed): notices for the
 /// normal and verbose levels, step details for verbose only, and the progress line, all on standard error.
-final class Console: @unchecked Sendable {
+final class Console: Sendable {
     enum Level: Int, Comparable {
         case quiet, normal, verbose
         static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
@@ -54,15 +55,20 @@ final class Console: @unchecked Sendable {
 /// it is piped, so logs and tests stay clean), and only for a step that has lasted a second: short steps do not
 /// flicker. While a step runs the line is redrawn four times a second with its elapsed time and, when the step
 /// knows its total, a percentage.
-final class ProgressLine: @unchecked Sendable {
+final class ProgressLine: Sendable {
+    private struct State {
+        var step = ""
+        var text = ""
+        var fraction: Double?
+        var started = ContinuousClock.now
+        var shown = false
+        var ticking = false
+        var stopped = false
+    }
+
     private let enabled: Bool
-    private let lock = NSLock()
-    private var step = ""
-    private var text = ""
-    private var fraction: Double?
-    private var started = ContinuousClock.now
-    private var shown = false
-    private var timer: DispatchSourceTimer?
+    /// Held while writing, so the redraw and the commands' lines never interleave.
+    private let state = Mutex(State())
 
     init(enabled: Bool = true) {
         self.enabled = enabled && isatty(STDERR_FILENO) == 1
@@ -72,16 +78,19 @@ final class ProgressLine: @unchecked Sendable {
     /// says, `fraction` (0...1) how much of it is done when that is known.
     func update(step: String, _ text: String, fraction: Double? = nil) {
         guard enabled else { return }
-        lock.withLock {
-            if step != self.step || self.text.isEmpty {
-                self.step = step
-                started = .now
+        let startTicking = state.withLock { state in
+            if step != state.step || state.text.isEmpty {
+                state.step = step
+                state.started = .now
             }
-            self.text = text
-            self.fraction = fraction.map { min(max($0, 0), 1) }
-            if timer == nil { startTimer() }
-            drawIfDue()
+            state.text = text
+            state.fraction = fraction.map { min(max($0, 0), 1) }
+            Self.drawIfDue(&state)
+            guard !state.ticking, !state.stopped else { return false }
+            state.ticking = true
+            return true
         }
+        if startTicking { tick() }
     }
 
     /// A status line for a step that has no finer state.
@@ -90,72 +99,71 @@ final class ProgressLine: @unchecked Sendable {
     /// Clears the line: the step is over.
     func finish() {
         guard enabled else { return }
-        lock.withLock {
-            clear()
-            text = ""
-            step = ""
+        state.withLock { state in
+            Self.clear(&state)
+            state.text = ""
+            state.step = ""
         }
     }
 
     /// Stops redrawing and clears the line; the command is done with it.
     func stop() {
         guard enabled else { return }
-        lock.withLock {
-            timer?.cancel()
-            timer = nil
-            clear()
-            text = ""
+        state.withLock { state in
+            state.stopped = true
+            Self.clear(&state)
+            state.text = ""
         }
     }
 
     /// Prints a whole line on standard error without mixing it into the status line, which is redrawn below it.
     func interject(_ message: String) {
-        lock.withLock {
-            clear()
+        state.withLock { state in
+            Self.clear(&state)
             printError(message)
-            drawIfDue()
+            Self.drawIfDue(&state)
         }
     }
 
-    private func startTimer() {
-        let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
-        timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
-        timer.setEventHandler { [weak self] in
+    /// Redraws the line and comes back in a quarter of a second, until `stop`.
+    private func tick() {
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + .milliseconds(250)) { [weak self] in
             guard let self else { return }
-            self.lock.withLock { self.drawIfDue() }
+            let going = self.state.withLock { state in
+                guard !state.stopped else { return false }
+                Self.drawIfDue(&state)
+                return true
+            }
+            if going { self.tick() }
         }
-        self.timer = timer
-        timer.resume()
     }
 
-    /// Draws the line when a step is running and has lasted a second. Called with the lock held.
-    private func drawIfDue() {
-        guard enabled, !text.isEmpty else { return }
-        let elapsed = ContinuousClock.now - started
+    /// Draws the line when a step is running and has lasted a second.
+    private static func drawIfDue(_ state: inout State) {
+        guard !state.text.isEmpty, !state.stopped else { return }
+        let elapsed = ContinuousClock.now - state.started
         guard elapsed >= .seconds(1) else { return }
-        var line = text
-        if let fraction { line += "  \(Int(fraction * 100))%" }
+        var line = state.text
+        if let fraction = state.fraction { line += "  \(Int(fraction * 100))%" }
         line += "  \(elapsed.components.seconds) s"
         if line.count > 120 { line = String(line.prefix(119)) + "…" }
         FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-        shown = true
+        state.shown = true
     }
 
-    /// Called with the lock held.
-    private func clear() {
-        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        shown = false
+    private static func clear(_ state: inout State) {
+        if state.shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        state.shown = false
     }
 }
 
 /// The steps of a command that names them in words: each `next` ends the running step and says how long it took.
-final class StepClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: (name: String, started: ContinuousClock.Instant)?
+final class StepClock: Sendable {
+    private let current = Mutex<(name: String, started: ContinuousClock.Instant)?>(nil)
 
     /// Starts `step` (nil: none) and returns the step that ended and its duration.
     func next(_ step: String?) -> (String, String)? {
-        lock.withLock {
+        current.withLock { current in
             let ended = current.map { ($0.name, seconds(since: $0.started)) }
             current = step.map { ($0, .now) }
             return ended

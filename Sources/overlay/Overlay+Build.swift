@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OverlayKit
+import Synchronization
 import SystemPackage
 
 /// `--format` and `--compress`, shared by `build` and `base create`.
@@ -154,41 +155,44 @@ extension Overlay {
 }
 
 /// Turns a plugin's build steps into --verbose lines, each printed as its step ends, with how long it took.
-final class StepTimer: @unchecked Sendable {
+final class StepTimer: Sendable {
+    private struct State {
+        var started = ContinuousClock.now
+        var current: BuildStep?
+        var packedBytes: Int64 = 0
+    }
+
     private let console: Console
-    private let lock = NSLock()
-    private var started = ContinuousClock.now
-    private var current: BuildStep?
-    private var packedBytes: Int64 = 0
+    private let state = Mutex(State())
 
     init(console: Console) { self.console = console }
 
     func record(_ step: BuildStep) {
         guard console.level == .verbose else { return }
-        lock.withLock {
-            switch (current, step) {
+        state.withLock { state in
+            switch (state.current, step) {
             case (.installing, .installing(let name, let package, let done, let total)):
                 console.detail("\(name): installing \(package) (\(done + 1) of \(total))")
                 return
             case (_, .packed(_, let done, _)):
-                packedBytes = done
+                state.packedBytes = done
                 return
             case (_, .fetchingPackage):
                 return
             default: break
             }
-            if let current, let line = ended(current, next: step) { console.detail(line) }
+            if let current = state.current, let line = Self.ended(current, next: step, state: state) { console.detail(line) }
             if case .installing(let name, let package, let done, let total) = step {
                 console.detail("\(name): installing \(package) (\(done + 1) of \(total))")
             }
-            current = step
-            started = .now
+            state.current = step
+            state.started = .now
         }
     }
 
     /// What the step that just ended did.
-    private func ended(_ step: BuildStep, next: BuildStep) -> String? {
-        let took = seconds(since: started)
+    private static func ended(_ step: BuildStep, next: BuildStep, state: State) -> String? {
+        let took = seconds(since: state.started)
         switch step {
         case .solving(let name):
             if case .fetching(_, let count) = next { return "\(name): solved in \(took): adds \(counted(count, "package"))" }
@@ -196,7 +200,7 @@ final class StepTimer: @unchecked Sendable {
         case .fetching(let name, let count), .fetchingPackage(let name, _, _, let count): return "\(name): fetched \(counted(count, "package")) in \(took)"
         case .installing(let name, _, _, let total): return "\(name): installed \(counted(total, "package")) in \(took)"
         case .packing(let name), .packed(let name, _, _):
-            return packedBytes > 0 ? "\(name): packed \(humanSize(packedBytes)) of file data in \(took)" : "\(name): packed in \(took)"
+            return state.packedBytes > 0 ? "\(name): packed \(humanSize(state.packedBytes)) of file data in \(took)" : "\(name): packed in \(took)"
         case .publishing(let name):
             if case .done(_, let file, let size) = next { return "\(name): published \(file) (\(humanSize(size))) in \(took)" }
             return nil

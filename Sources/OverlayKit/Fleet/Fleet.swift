@@ -234,11 +234,10 @@ public struct Fleet: Sendable {
     static func readText(_ path: FilePath) throws(FleetError) -> String {
         var bytes: [UInt8] = []
         do {
-            let fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
-            defer { try? fd.close() }
+            let fd = try OwnedFileDescriptor.open(path, .readOnly, options: [.closeOnExec])
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
-                let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+                let count = try chunk.withUnsafeMutableBytes { try fd.descriptor.read(into: $0) }
                 if count == 0 { break }
                 bytes += chunk[0..<count]
                 if bytes.count > 16 << 20 { throw FleetError.unreadable(file: path, reason: "it is larger than 16 MiB, which no fleet file needs") }

@@ -20,41 +20,18 @@ enum PrivateNamespaceThread {
     /// Runs `body` on a new thread in a private namespace, waits for it, and returns its result or rethrows
     /// its error.
     static func run<T>(_ body: @escaping () throws -> T) throws -> T {
-        var result: Result<T, any Error>?
-        let work = ThreadWork {
-            do {
+        do {
+            return try PosixThread.run(name: "rpm transaction") { () throws -> T in
                 try systemCall("unshare", "(a private mount namespace)") { overlay_rpm_unshare_mounts_and_root() }
                 try systemCall("mount", "/ (making it private)") { mount(nil, "/", nil, UInt(MS_REC) | UInt(MS_PRIVATE), nil) }
                 try systemCall("unshare", "(a private PID namespace)") { overlay_rpm_unshare_pids() }
                 var keepalive: Int32 = -1
                 let first = try systemCall("fork", "(the PID namespace's first process)") { overlay_rpm_fork_namespace_init(&keepalive) }
-                defer { endNamespace(first: first, keepalive: keepalive) }
-                result = .success(try body())
-            } catch let error as SystemCallError {
-                result = .failure(InstallError.system(error))
-            } catch {
-                result = .failure(error)
+                defer { endNamespace(first: first, keepalive: OwnedFileDescriptor(rawValue: keepalive)) }
+                return try body()
             }
-        }
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(work).toOpaque()
-        let created = pthread_create(
-            &thread, nil,
-            { context in
-                guard let context else { return nil }
-                let work = Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue()
-                work.body()
-                return nil
-            }, context)
-        guard created == 0 else {
-            Unmanaged<ThreadWork>.fromOpaque(context).release()
-            throw InstallError.system(SystemCallError(call: "pthread_create", subject: "", errno: Errno(rawValue: created)))
-        }
-        pthread_join(thread, nil)
-        switch result {
-        case .success(let value): return value
-        case .failure(let error): throw error
-        case nil: throw InstallError.system(SystemCallError(call: "pthread_join", subject: "", errno: .noSuchProcess))
+        } catch let error as SystemCallError {
+            throw InstallError.system(error)
         }
     }
 }
@@ -62,17 +39,10 @@ enum PrivateNamespaceThread {
 /// Ends the PID namespace the scriptlets ran in: its first process sees end-of-file and exits, and the kernel
 /// kills whatever a scriptlet left running there. Reaps it, waiting a few seconds at most (a process that will
 /// not die stays a zombie until the build exits, rather than hanging it).
-private func endNamespace(first: Int32, keepalive: Int32) {
-    close(keepalive)
+private func endNamespace(first: Int32, keepalive: consuming OwnedFileDescriptor) {
+    try? keepalive.close()
     for _ in 0..<500 {
-        let reaped = waitpid(first, nil, WNOHANG)
-        if reaped == first || (reaped < 0 && errno != EINTR) { return }
+        guard let reaped = try? systemCall("waitpid", "\(first)", { waitpid(first, nil, WNOHANG) }), reaped != first else { return }
         usleep(10_000)
     }
-}
-
-/// The closure a `PrivateNamespaceThread` runs, boxed to pass through `pthread_create`.
-private final class ThreadWork {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
 }

@@ -1,5 +1,6 @@
 internal import CRPM
 import Foundation
+import Posix
 import SystemPackage
 
 /// Where an install has got to: `package` (a NEVRA) is being unpacked, number `completed + 1` of `total`.
@@ -234,16 +235,12 @@ final class TransactionEvents {
     private var scriptOutputStart: Int64 = 0
     private var started = 0
     /// Opened before rpm chroots into the root, when the file's path no longer resolves.
-    private let scriptOutput: FileDescriptor?
+    private let scriptOutput: OwnedFileDescriptor?
     let progress: (@Sendable (InstallProgress) -> Void)?
 
     init(scriptOutputFile: FilePath, progress: (@Sendable (InstallProgress) -> Void)?) {
-        scriptOutput = try? FileDescriptor.open(scriptOutputFile, .readOnly, options: [.closeOnExec])
+        scriptOutput = try? OwnedFileDescriptor.open(scriptOutputFile, .readOnly, options: [.closeOnExec])
         self.progress = progress
-    }
-
-    deinit {
-        try? scriptOutput?.close()
     }
 
     /// The key rpm hands back for `file`: its index + 1 as a pointer-sized value, never dereferenced.
@@ -299,11 +296,11 @@ final class TransactionEvents {
     }
 
     private func fileSize() -> Int64 {
-        (try? scriptOutput?.seek(offset: 0, from: .end)) ?? 0
+        (try? scriptOutput.descriptor?.seek(offset: 0, from: .end)) ?? 0
     }
 
     private func scriptOutputSince(_ offset: Int64) -> String {
-        guard let scriptOutput else { return "" }
+        guard let scriptOutput = scriptOutput.descriptor else { return "" }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = (try? buffer.withUnsafeMutableBytes { try scriptOutput.read(fromAbsoluteOffset: offset, into: $0) }) ?? 0
         return String(decoding: buffer.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

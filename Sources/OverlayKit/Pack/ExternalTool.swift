@@ -1,4 +1,5 @@
 import Foundation
+import Posix
 import SystemPackage
 
 /// Runs a program of squashfs-tools (the one place this module starts processes) and collects its output.
@@ -34,18 +35,19 @@ struct ExternalTool {
             throw PackError.tool(name: name, path: subject, status: 127, stderr: "\(error)")
         }
         // Read stderr on another thread so neither pipe can fill up and stall the child.
-        let errorBox = ErrorText()
-        let group = DispatchGroup()
-        group.enter()
         let errorHandle = err.fileHandleForReading
-        Thread.detachNewThread {
-            errorBox.set(errorHandle.readDataToEndOfFile())
-            group.leave()
+        let errorReader: PosixThread<Data>
+        do {
+            errorReader = try PosixThread(name: "\(name) stderr") { errorHandle.readDataToEndOfFile() }
+        } catch {
+            process.terminate()
+            process.waitUntilExit()
+            throw PackError.tool(name: name, path: subject, status: 127, stderr: error.description)
         }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        let stderr = (try? errorReader.join()) ?? Data()
         process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: stdout, stderr: errorBox.text)
+        return Output(status: process.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     private static func locate(_ name: String) -> String? {
@@ -55,12 +57,5 @@ struct ExternalTool {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
-    }
-
-    private final class ErrorText: @unchecked Sendable {
-        private let lock = NSLock()
-        private var data = Data()
-        func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
-        var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
     }
 }

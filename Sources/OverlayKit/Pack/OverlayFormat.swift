@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 import SystemPackage
 
 /// The shapes an overlay can take: a cpio newc archive (zstd- or gzip-compressed or bare) that Linux unpacks
@@ -27,10 +28,9 @@ public enum OverlayFormat: String, Sendable, CaseIterable, Codable {
 
     /// Reads the first bytes of `path` and recognizes its format (see `detect(magic:)`).
     public static func detect(file path: FilePath) throws -> OverlayFormat? {
-        let fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
-        defer { try? fd.close() }
+        let fd = try OwnedFileDescriptor.open(path, .readOnly, options: [.closeOnExec])
         var head = [UInt8](repeating: 0, count: 6)
-        let count = try head.withUnsafeMutableBytes { try fd.read(into: $0) }
+        let count = try head.withUnsafeMutableBytes { try fd.descriptor.read(into: $0) }
         return detect(magic: head.prefix(count))
     }
 }

@@ -160,19 +160,18 @@ public struct OverlayPacker: Sendable {
             return (source, Int64(archive_entry_size(entry)), archive_entry_filetype(entry) == S_IFREG)
         } ?? (FilePath(), 0, false)
         guard isFile, size > 0 else { return }
-        let fd: FileDescriptor
+        let fd: OwnedFileDescriptor
         do {
-            fd = try FileDescriptor.open(source, .readOnly, options: [.noFollow, .closeOnExec])
+            fd = try OwnedFileDescriptor.open(source, .readOnly, options: [.noFollow, .closeOnExec])
         } catch let error as Errno {
             throw PackError.unreadable(path: source, reason: error.posixDescription)
         }
-        defer { try? fd.close() }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
         defer { buffer.deallocate() }
         var copied: Int64 = 0
         while true {
             let count: Int
-            do { count = try fd.read(into: buffer) } catch let error as Errno {
+            do { count = try fd.descriptor.read(into: buffer) } catch let error as Errno {
                 throw PackError.unreadable(path: source, reason: error.posixDescription)
             }
             if count == 0 { break }

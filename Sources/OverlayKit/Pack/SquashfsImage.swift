@@ -48,14 +48,9 @@ struct SquashfsImage {
 
     /// fsyncs mksquashfs's output, digests it and renames it into place.
     private func publish(_ temporary: FilePath, to path: FilePath, renamed: inout Bool, entries: Int) throws -> PackResult {
-        let fd = try FileDescriptor.open(temporary, .readOnly, options: [.closeOnExec])
-        do {
-            try systemCall("fsync", temporary.string) { fsync(fd.rawValue) }
-            try fd.close()
-        } catch {
-            try? fd.close()
-            throw error
-        }
+        let fd = try OwnedFileDescriptor.open(temporary, .readOnly, options: [.closeOnExec])
+        try systemCall("fsync", temporary.string) { fsync(fd.rawValue) }  // a failure closes `fd` as it goes
+        try fd.close()
         let sha256 = try SHA256Digest.file(temporary)
         var info = stat()
         _ = try temporary.withPlatformString { p in try systemCall("stat", temporary.string) { stat(p, &info) } }

@@ -42,24 +42,8 @@ public enum PluginBundle {
         let planned = check.entries
 
         // Second pass: extract what was checked, on a thread of its own whose cwd is the directory.
-        let outcome = Outcome()
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            outcome.set(Result { try extractAll(bundle, opening: source, into: directory, expecting: planned) })
-            done.signal()
-        }
-        thread.start()
-        done.wait()
-        try outcome.get()
+        try PosixThread.run(name: "plugin extract") { try extractAll(bundle, opening: source, into: directory, expecting: planned) }
         return pluginDirectory(in: directory)
-    }
-
-    /// The extraction thread's result, handed to the waiting caller.
-    private final class Outcome: @unchecked Sendable {
-        private let lock = NSLock()
-        private var result: Result<Void, Error> = .success(())
-        func set(_ value: Result<Void, Error>) { lock.lock(); result = value; lock.unlock() }
-        func get() throws { lock.lock(); defer { lock.unlock() }; try result.get() }
     }
 
     /// Creates the private extraction directory, or accepts an existing empty one.

@@ -22,22 +22,18 @@ public enum AtomicFile {
         let directory = path.removingLastComponent()
         let name = path.lastComponent?.string ?? "file"
         let temporary = directory.appending(".\(name).partial-\(getpid())")
-        let fd = try Interruption.creating(temporary) {
-            try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: permissions)
-        }
+        let fd = OwnedFileDescriptor(
+            try Interruption.creating(temporary) {
+                try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: permissions)
+            })
         var renamed = false
         defer {
             if !renamed { _ = temporary.withPlatformString { unlink($0) } as Int32 }
             Interruption.finished(temporary)
         }
-        do {
-            try body(fd)
-            try systemCall("fsync", temporary.string) { fsync(fd.rawValue) }
-            try fd.close()
-        } catch {
-            try? fd.close()
-            throw error
-        }
+        try body(fd.descriptor)
+        try systemCall("fsync", temporary.string) { fsync(fd.rawValue) }
+        try fd.close()  // a late write error shows here; any failure above closes `fd` as it goes
         _ = try temporary.withPlatformString { from in
             try path.withPlatformString { to in
                 try systemCall("rename", "\(temporary) to \(path)") { rename(from, to) }
@@ -49,8 +45,7 @@ public enum AtomicFile {
 
     /// fsyncs a directory so a rename in it survives a crash. Best effort: some filesystems refuse it.
     public static func syncDirectory(_ directory: FilePath) {
-        guard let dfd = try? FileDescriptor.open(directory, .readOnly, options: [.directory, .closeOnExec]) else { return }
+        guard let dfd = try? OwnedFileDescriptor.open(directory, .readOnly, options: [.directory, .closeOnExec]) else { return }
         _ = fsync(dfd.rawValue)
-        try? dfd.close()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Posix
+import Synchronization
 import SystemPackage
 
 /// What SIGINT and SIGTERM do to a command that writes outputs (`build`, `base create`): every process it
@@ -8,62 +9,79 @@ import SystemPackage
 ///
 /// Unfinished paths (work directories, `AtomicFile`'s temporaries) are registered before they are created,
 /// under a lock the signal's thread takes and never gives back: once a signal is being handled, nothing new
-/// is created, and a publish (the renames that put a build's outputs in place) has either finished or not
-/// begun. A SIGKILL cannot be handled; what it leaves is recognisable by name and removed by the next build
-/// into the same directory (`OutputDirectory`).
-public final class Interruption: @unchecked Sendable {
+/// is created. A publish (the renames that put a build's outputs in place) holds a second lock, which the
+/// signal's thread takes first, so a publish has either finished or not begun. A SIGKILL cannot be handled;
+/// what it leaves is recognisable by name and removed by the next build into the same directory
+/// (`OutputDirectory`).
+public final class Interruption: Sendable {
     static let shared = Interruption()
 
-    /// Recursive: a publish writes its journal with `AtomicFile`, which registers its temporary.
-    private let lock = NSRecursiveLock()
-    private var unfinished: Set<FilePath> = []
-    private var activity = "starting"
+    /// Held through a publish, and for good by the signal's thread. Always taken before `state`: a publish
+    /// writes its journal with `AtomicFile`, which registers its temporary.
+    private let publishing = Mutex(())
+    /// The unfinished paths and the current activity; held for good by the signal's thread.
+    private let state = Mutex(State())
+
+    private struct State {
+        var unfinished: Set<FilePath> = []
+        var activity = "starting"
+    }
 
     /// Installs the SIGINT and SIGTERM handlers and the thread that acts on them. `report` makes the line
     /// printed on standard error from the signal's name ("SIGINT") and the current activity.
     public static func handleSignals(report: @escaping @Sendable (_ signal: String, _ activity: String) -> String) throws {
         try TerminationSignals.install()
-        Thread.detachNewThread {
+        try PosixThread.detach(name: "signals") {
             let signal = TerminationSignals.wait()
-            let activity = shared.stopEverything()
-            let line = report(TerminationSignals.name(signal), activity)
-            fflush(nil)  // lines already printed for plugins that were built
-            FileHandle.standardError.write(Data((line + "\n").utf8))
-            _exit(128 + signal)
+            // Neither lock is given back: the process ends inside them.
+            shared.publishing.withLock { _ in
+                shared.state.withLock { state in
+                    shared.stopEverything(removing: state.unfinished)
+                    let line = report(TerminationSignals.name(signal), state.activity)
+                    fflush(nil)  // lines already printed for plugins that were built
+                    FileHandle.standardError.write(Data((line + "\n").utf8))
+                    _exit(128 + signal)
+                }
+            }
         }
     }
 
     /// What the process is doing, for the line a signal prints: "packing plugin \"vdsm\"".
     public static func setActivity(_ text: String) {
-        shared.lock.withLock { shared.activity = text }
+        shared.state.withLock { $0.activity = text }
     }
 
     /// Runs `create`, which makes `path`; `path` counts as unfinished (removed on a signal) until `finished`.
-    static func creating<T>(_ path: FilePath, _ create: () throws -> T) rethrows -> T {
-        try shared.lock.withLock {
-            shared.unfinished.insert(path)
-            return try create()
+    static func creating<T, E: Error>(_ path: FilePath, _ create: () throws(E) -> T) throws(E) -> T {
+        // The result leaves the lock through a local: it stays on this thread.
+        var result: Result<T, E>?
+        shared.state.withLock { state in
+            state.unfinished.insert(path)
+            result = Result { () throws(E) -> T in try create() }
         }
+        guard let result else { preconditionFailure("Mutex.withLock did not run its body") }
+        return try result.get()
     }
 
     /// `path` was removed or renamed into place: a signal no longer removes it.
     static func finished(_ path: FilePath) {
-        _ = shared.lock.withLock { shared.unfinished.remove(path) }
+        _ = shared.state.withLock { $0.unfinished.remove(path) }
     }
 
     /// Runs `body` (a publish: several renames) so that a signal is handled before or after it, never during.
-    static func uninterrupted<T>(_ body: () throws -> T) rethrows -> T {
-        try shared.lock.withLock { try body() }
+    static func uninterrupted<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        var result: Result<T, E>?
+        shared.publishing.withLock { _ in result = Result { () throws(E) -> T in try body() } }
+        guard let result else { preconditionFailure("Mutex.withLock did not run its body") }
+        return try result.get()
     }
 
-    /// Takes the lock for good, kills the children and removes the unfinished paths; returns the activity.
-    private func stopEverything() -> String {
-        lock.lock()
+    /// Kills the children and removes the unfinished paths.
+    private func stopEverything(removing unfinished: Set<FilePath>) {
         DescendantProcesses.killAll()
         for path in unfinished { Self.remove(path) }
         // A thread still inside librpm may have started a scriptlet since: kill again on the way out.
         DescendantProcesses.killAll()
-        return activity
     }
 
     /// Removes a file or directory tree; retries while another thread is still creating entries in it.

@@ -14,7 +14,7 @@ public final class OutputDirectory: Sendable {
     /// What opening the directory cleared.
     public let leftovers: Leftovers
     /// The open directory, which holds the lock until it is closed.
-    private let handle: FileDescriptor
+    private let handle: OwnedFileDescriptor
 
     /// What killed builds left behind.
     public struct Leftovers: Sendable {
@@ -36,32 +36,26 @@ public final class OutputDirectory: Sendable {
         if access(path.string, W_OK) != 0 {
             throw OutputDirectoryError(directory: path, reason: Errno(rawValue: errno).posixDescription)
         }
-        let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
+            handle = try OwnedFileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
         } catch {
             throw OutputDirectoryError(directory: path, reason: ErrorText.reason(error))
         }
-        handle = fd
+        // From here on a failure closes `handle` as the half-made object goes.
+        let fd = handle.descriptor
         if flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK else {
                 let error = Errno(rawValue: errno)
-                try? fd.close()
                 throw OutputDirectoryError(directory: path, reason: "cannot lock it against other builds (\(error.posixDescription))")
             }
             waiting(Self.holder(of: fd))
             do {
                 try systemCall("flock", path.string) { flock(fd.rawValue, LOCK_EX) }
             } catch {
-                try? fd.close()
                 throw OutputDirectoryError(directory: path, reason: "cannot lock it against other builds (\(error.errno.posixDescription))")
             }
         }
         leftovers = Self.clearLeftovers(in: path)
-    }
-
-    deinit {
-        try? handle.close()
     }
 
     /// The pid holding a flock on the directory, from `/proc/locks` ("1: FLOCK ADVISORY WRITE <pid>

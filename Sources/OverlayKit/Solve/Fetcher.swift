@@ -26,21 +26,24 @@ enum Fetcher {
         return rest.removingPercentEncoding ?? rest
     }
 
-    /// A whole file, read with `read(2)`; errors name the call, the path and errno's words.
-    private static func readFile(_ path: FilePath) throws(SystemCallError) -> Data {
-        let fd: FileDescriptor
+    /// Opens `path` for reading; a failure names the path.
+    private static func open(_ path: FilePath) throws(SystemCallError) -> OwnedFileDescriptor {
         do {
-            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+            return try OwnedFileDescriptor.open(path, .readOnly, options: [.closeOnExec])
         } catch {
             throw SystemCallError(call: "open", subject: path.string, errno: error as? Errno ?? .ioError)
         }
-        defer { try? fd.close() }
+    }
+
+    /// A whole file, read with `read(2)`; errors name the call, the path and errno's words.
+    private static func readFile(_ path: FilePath) throws(SystemCallError) -> Data {
+        let fd = try open(path)
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count: Int
             do {
-                count = try buffer.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+                count = try buffer.withUnsafeMutableBytes { try fd.descriptor.read(into: $0, retryOnInterrupt: true) }
             } catch {
                 throw SystemCallError(call: "read", subject: path.string, errno: error as? Errno ?? .ioError)
             }

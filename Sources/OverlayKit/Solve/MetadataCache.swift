@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import Synchronization
 
 /// Where parsed repo metadata (libsolv `.solv` files) and downloaded metadata and packages are kept.
 /// Entries are keyed by the sha256 of the repo's repomd.xml, so a changed repo is never served stale.
@@ -77,13 +78,12 @@ public struct MetadataCache: Sendable {
 }
 
 /// Where a cache write first ran out of space, shared by every copy of one `MetadataCache`.
-private final class SpaceReport: @unchecked Sendable {
-    private let lock = NSLock()
-    private var path: FilePath?
+private final class SpaceReport: Sendable {
+    private let path = Mutex<FilePath?>(nil)
 
-    var first: FilePath? { lock.withLock { path } }
+    var first: FilePath? { path.withLock { $0 } }
 
     func record(_ path: FilePath) {
-        lock.withLock { if self.path == nil { self.path = path } }
+        self.path.withLock { if $0 == nil { $0 = path } }
     }
 }

@@ -66,19 +66,18 @@ public struct SHA256Digest: ~Copyable {
 
     /// The digest of the file at `path`, read in chunks. Errors are `SystemCallError`s naming the path.
     public static func file(_ path: FilePath) throws -> String {
-        let fd: FileDescriptor
+        let fd: OwnedFileDescriptor
         do {
-            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+            fd = try OwnedFileDescriptor.open(path, .readOnly, options: [.closeOnExec])
         } catch let error as Errno {
             throw SystemCallError(call: "open", subject: path.string, errno: error)
         }
-        defer { try? fd.close() }
         var digest = SHA256Digest()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             let count: Int
-            do { count = try fd.read(into: buffer) } catch let error as Errno {
+            do { count = try fd.descriptor.read(into: buffer) } catch let error as Errno {
                 throw SystemCallError(call: "read", subject: path.string, errno: error)
             }
             if count == 0 { break }

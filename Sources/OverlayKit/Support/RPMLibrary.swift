@@ -1,10 +1,12 @@
 internal import CRPM
 import Foundation
+import Synchronization
 
 /// librpm's process-wide state: its configuration, its macros and its log. Installs hold `session` for
 /// their whole run, so two transactions never see each other's `_dbpath` or log lines.
 enum RPMLibrary {
-    private static let lock = NSLock()
+    /// Held for a whole session: librpm's configuration, macros and log callback are process-wide.
+    private static let lock = Mutex(())
 
     /// `rpmReadConfigFiles(NULL, NULL)`, once per process.
     private static let configured: Bool = rpmReadConfigFiles(nil, nil) == 0
@@ -12,8 +14,14 @@ enum RPMLibrary {
     /// Runs `body` with rpm configured, `macros` pushed (`rpmPushMacro` at command-line level, popped
     /// afterwards) and rpm's log captured into an `RPMLog` instead of going to stderr.
     static func session<R>(macros: [(String, String)], _ body: (RPMLog) throws -> R) throws -> R {
-        lock.lock()
-        defer { lock.unlock() }
+        // Handed out of the lock through a local: the value stays on this thread.
+        var result: Result<R, any Error>?
+        lock.withLock { _ in result = Result { try locked(macros: macros, body) } }
+        guard let result else { preconditionFailure("Mutex.withLock did not run its body") }
+        return try result.get()
+    }
+
+    private static func locked<R>(macros: [(String, String)], _ body: (RPMLog) throws -> R) throws -> R {
         guard configured else {
             throw InstallError.transactionFailed(packages: [], messages: ["rpm could not read its configuration files"])
         }
@@ -43,41 +51,31 @@ enum RPMLibrary {
 }
 
 /// rpm's log lines of one session, errors and warnings kept for error messages.
-final class RPMLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [(priority: Int, text: String)] = []
+final class RPMLog: Sendable {
+    private let lines = Mutex<[(priority: Int, text: String)]>([])
 
     func append(priority: Int, _ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        lines.append((priority, text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        lines.withLock { $0.append((priority, line)) }
     }
 
     /// Error-level lines (and worse) since `mark`, rpm's own words.
     func errors(since mark: Int = 0) -> [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines.dropFirst(mark).filter { $0.priority <= Int(RPMLOG_ERR.rawValue) }.map(\.text)
+        lines.withLock { $0.dropFirst(mark).filter { $0.priority <= Int(RPMLOG_ERR.rawValue) }.map(\.text) }
     }
 
     /// Error- and warning-level lines since `mark`.
     func warnings(since mark: Int = 0) -> [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines.dropFirst(mark).filter { $0.priority <= Int(RPMLOG_WARNING.rawValue) }.map(\.text)
+        lines.withLock { $0.dropFirst(mark).filter { $0.priority <= Int(RPMLOG_WARNING.rawValue) }.map(\.text) }
     }
 
     /// Every line since `mark`, notices included (what `rpm -K` prints goes there).
     func messages(since mark: Int = 0) -> [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines.dropFirst(mark).map(\.text)
+        lines.withLock { $0.dropFirst(mark).map(\.text) }
     }
 
     /// A position to read later lines from.
     var mark: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines.count
+        lines.withLock { $0.count }
     }
 }

@@ -6,11 +6,19 @@ import SystemPackage
 #endif
 
 /// One client connection: reads request heads under a deadline, answers each, and keeps the connection open
-/// while the client wants it and behaves.
-package struct HTTPConnection: Sendable {
+/// while the client wants it and behaves. It owns the accepted socket, closed when the connection goes away.
+package final class HTTPConnection: Sendable {
     let server: HTTPServer
-    let fd: FileDescriptor
+    let socket: OwnedFileDescriptor
     let client: SocketAddress
+
+    init(server: HTTPServer, socket: consuming OwnedFileDescriptor, client: SocketAddress) {
+        self.server = server
+        self.socket = socket
+        self.client = client
+    }
+
+    private var fd: FileDescriptor { socket.descriptor }
 
     private var limits: HTTPLimits { server.limits }
 
@@ -51,9 +59,11 @@ package struct HTTPConnection: Sendable {
         while drained < 1 << 16 {
             let remaining = deadline - monotonicMilliseconds()
             guard remaining > 0, waitFor(fd, wakeup: server.listener.wakeup, milliseconds: remaining) == .ready else { return }
-            let count = chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-            if count <= 0 { return }
+            let received = try? systemCall("recv", client.description, blocking: false) {
+                chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            }
+            if received == .wouldBlock { continue }
+            guard case .processed(let count) = received, count > 0 else { return }
             drained += count
         }
     }
@@ -85,9 +95,11 @@ package struct HTTPConnection: Sendable {
             case .timedOut: return headStarted ? .failed(.requestTimeout) : .closed
             case .ready: break
             }
-            let count = chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-            if count <= 0 { return .closed }
+            let received = try? systemCall("recv", client.description, blocking: false) {
+                chunk.withUnsafeMutableBytes { recv(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            }
+            if received == .wouldBlock { continue }
+            guard case .processed(let count) = received, count > 0 else { return .closed }
             if !headStarted {
                 headStarted = true
                 deadline = monotonicMilliseconds() + limits.headerTimeoutMilliseconds
@@ -183,7 +195,6 @@ package struct HTTPConnection: Sendable {
         case .failure(.forbidden):
             return Outcome(status: .forbidden, bytes: sendError(.forbidden, method: request.method, keepAlive: keepAlive))
         }
-        defer { file.close() }
         let etag: String
         if let name, let digest = server.catalog?.knownDigest(path: name), !digest.isEmpty,
             digest.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "\"") && $0 < 0x7f })
@@ -251,9 +262,11 @@ package struct HTTPConnection: Sendable {
         var position = off_t(offset)
         var remaining = length
         while remaining > 0 {
-            let sent = sendfile(fd.rawValue, file.fd.rawValue, &position, min(remaining, 1 << 30))
-            if sent < 0 && errno == EINTR { continue }
-            if sent <= 0 { break }  // error, timeout, or the file shrank: the connection cannot go on
+            let sent = try? systemCall("sendfile", client.description, blocking: true) {
+                sendfile(fd.rawValue, file.fd.rawValue, &position, min(remaining, 1 << 30))
+            }
+            // An error, the send timeout (EAGAIN on this blocking socket), or the file shrank: the connection cannot go on.
+            guard case .processed(let sent) = sent, sent > 0 else { break }
             remaining -= sent
         }
         return length - remaining
@@ -278,11 +291,13 @@ package struct HTTPConnection: Sendable {
         var offset = 0
         let flags = Int32(MSG_NOSIGNAL) | (more ? Int32(MSG_MORE) : 0)
         while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { buffer in
-                buffer.baseAddress.map { send(fd.rawValue, $0 + offset, buffer.count - offset, flags) } ?? -1
+            // On this blocking socket EAGAIN is the send timeout running out: an error like the others.
+            let sent = try? systemCall("send", client.description, blocking: true) {
+                bytes.withUnsafeBytes { buffer in
+                    buffer.baseAddress.map { send(fd.rawValue, $0 + offset, buffer.count - offset, flags) } ?? -1
+                }
             }
-            if sent < 0 && errno == EINTR { continue }
-            if sent <= 0 { return false }
+            guard case .processed(let sent) = sent, sent > 0 else { return false }
             offset += sent
         }
         return true

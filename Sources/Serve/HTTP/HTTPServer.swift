@@ -65,49 +65,52 @@ public final class HTTPServer: Sendable {
         while waitFor(socket, wakeup: listener.wakeup, milliseconds: -1) == .ready {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let fd = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(socket.rawValue, $0, &length) }
-            }
-            guard fd >= 0 else {
+            let accepted: Int32
+            do {
+                accepted = try systemCall("accept", listener.address.description) {
+                    withUnsafeMutablePointer(to: &storage) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(socket.rawValue, $0, &length) }
+                    }
+                }
+            } catch {
                 // EMFILE/ENFILE: back off a little instead of spinning on a full descriptor table.
-                if errno == EMFILE || errno == ENFILE { usleep(10_000) }
+                if error.errno == .tooManyOpenFiles || error.errno == .tooManyOpenFilesInSystem { usleep(10_000) }
                 continue
             }
+            let owned = OwnedFileDescriptor(rawValue: accepted)
+            let fd = owned.rawValue
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            guard let client = SocketAddress(storage) else {
-                _ = close(fd)
-                continue
-            }
+            guard let client = SocketAddress(storage) else { continue }  // closed as `owned` goes
             let admitted = listener.withLock { state -> Bool in
                 guard !state.stopped, state.sessions.open.count < limits.maxConnections else { return false }
                 state.sessions.open.insert(fd)
                 return true
             }
             guard admitted else {
-                refuse(fd, client)
+                refuse(owned.descriptor, client)
                 continue
             }
-            let connection = HTTPConnection(server: self, fd: FileDescriptor(rawValue: fd), client: client)
+            let connection = HTTPConnection(server: self, socket: owned, client: client)
             do {
-                try ServeThread.start(name: "HTTP connection", detached: true, stackSize: 256 * 1024) { [self] in
+                // The thread holds the only other reference to `connection`: the socket is closed once it lets go,
+                // after the descriptor left the open set, so `stop` never shuts down a number reused since.
+                try PosixThread.detach(name: "HTTP connection", stackSize: 256 * 1024) { [self] in
                     connection.serve()
                     _ = listener.withLock { $0.sessions.open.remove(fd) }
-                    _ = close(fd)
                 }
             } catch {
                 _ = listener.withLock { $0.sessions.open.remove(fd) }
-                refuse(fd, client)
+                refuse(connection.socket.descriptor, client)
             }
         }
     }
 
-    /// Answers 503 to a connection over the cap, without waiting for its request, and closes it.
-    private func refuse(_ fd: Int32, _ client: SocketAddress) {
+    /// Answers 503 to a connection over the cap, without waiting for its request; its owner then closes it.
+    private func refuse(_ fd: FileDescriptor, _ client: SocketAddress) {
         let body = "503 Service Unavailable: too many connections, try again later.\n"
         let response =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
-        _ = Array(response.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
-        _ = close(fd)
+        _ = Array(response.utf8).withUnsafeBytes { send(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
         log.record(.init(proto: "http", client: client, method: "-", path: "", status: "503", bytes: 0, milliseconds: 0, detail: "connection limit"))
     }
 }

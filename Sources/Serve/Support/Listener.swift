@@ -12,6 +12,7 @@ import SystemPackage
 /// `Sessions` is the server's own bookkeeping (open connections, transfers); it shares the lifecycle's lock so
 /// that admitting a session and stopping the server cannot cross.
 final class Listener<Sessions: Sendable>: Sendable {
+    /// The bound socket, for the listening thread's calls; valid until `stop` closes it after that thread ended.
     let socket: FileDescriptor
     /// The address bound, with the port the system chose when asked for port 0.
     let address: SocketAddress
@@ -19,35 +20,38 @@ final class Listener<Sessions: Sendable>: Sendable {
     let wakeup: Wakeup
     private let state: Mutex<State>
 
-    struct State {
+    struct State: ~Copyable {
         var sessions: Sessions
         fileprivate(set) var stopped = false
         fileprivate var started = false
-        fileprivate var thread: pthread_t?
-        fileprivate var socketClosed = false
+        fileprivate var thread: PosixThread<Void>?
+        /// The socket's owner; nil once `stop` closed it.
+        fileprivate var owned: OwnedFileDescriptor?
     }
 
     /// Binds a socket of `type` (SOCK_STREAM/SOCK_DGRAM) on `bind` and lets `prepare` set it up (listen, buffer
     /// sizes); a failure of either is a `ServeError.socket` naming the address.
     init(type: Int32, bind: SocketAddress, sessions: Sessions, prepare: (FileDescriptor) throws(SystemCallError) -> Void) throws {
         wakeup = try Wakeup()
-        let bound: FileDescriptor
-        do {
-            bound = try Socket.bound(type, bind)
-        } catch {
-            throw ServeError.socket(address: bind.description, reason: error)
-        }
-        do {
-            try prepare(bound)
-        } catch {
-            _ = Glibc.close(bound.rawValue)  // not half set up, and not leaked
-            throw ServeError.socket(address: bind.description, reason: error)
-        }
-        socket = bound
+        let bound = try Self.bound(type, bind, prepare)
+        socket = bound.descriptor
         var local = bind
         local.port = Socket.localAddress(socket)?.port ?? bind.port
         address = local
-        state = Mutex(State(sessions: sessions))
+        state = Mutex(State(sessions: sessions, owned: bound))
+    }
+
+    /// A socket bound and set up; a failure closes it (not half set up, and not leaked).
+    private static func bound(
+        _ type: Int32, _ bind: SocketAddress, _ prepare: (FileDescriptor) throws(SystemCallError) -> Void
+    ) throws(ServeError) -> OwnedFileDescriptor {
+        do throws(SystemCallError) {
+            let socket = try Socket.bound(type, bind)
+            try prepare(socket.descriptor)
+            return socket
+        } catch {
+            throw .socket(address: bind.description, reason: error)
+        }
     }
 
     /// Runs `body` under the lock that also guards `stopped`.
@@ -57,19 +61,20 @@ final class Listener<Sessions: Sendable>: Sendable {
 
     /// Starts `loop` on a dedicated joinable thread named `name`, once; does nothing after `stop`.
     func start(name: String, _ loop: @escaping @Sendable () -> Void) throws {
-        let go = state.withLock { state -> Bool in
-            if state.started || state.stopped { return false }
+        try state.withLock { state throws(ServeError) in
+            if state.started || state.stopped { return }
             state.started = true
-            return true
+            do throws(SystemCallError) {
+                state.thread = try PosixThread(name: name, stackSize: 256 * 1024, loop)
+            } catch {
+                throw .thread(what: name, code: error.errno.rawValue)
+            }
         }
-        guard go else { return }
-        let thread = try ServeThread.start(name: name, detached: false, loop)
-        state.withLock { $0.thread = thread }
     }
 
     /// Blocks until `stop()` is called from another thread and the listening thread has ended.
     func waitUntilStopped() {
-        while waitFor(wakeup.fd, wakeup: wakeup, milliseconds: -1) == .timedOut {}
+        while waitFor(wakeup.fd.descriptor, wakeup: wakeup, milliseconds: -1) == .timedOut {}
         joinThread()
     }
 
@@ -96,19 +101,13 @@ final class Listener<Sessions: Sendable>: Sendable {
     }
 
     private func joinThread() {
-        let thread = state.withLock { state -> pthread_t? in
-            defer { state.thread = nil }
-            return state.thread
-        }
-        if let thread { ServeThread.join(thread) }
+        let thread = state.withLock { $0.thread.take() }
+        if let thread { try? thread.join() }
     }
 
     /// Closes the socket once, after its thread has ended.
     private func closeSocket() {
-        let close = state.withLock { state -> Bool in
-            defer { state.socketClosed = true }
-            return !state.socketClosed
-        }
-        if close { _ = Glibc.close(socket.rawValue) }
+        let owned = state.withLock { $0.owned.take() }
+        if let owned { try? owned.close() }
     }
 }

@@ -9,26 +9,22 @@ import SystemPackage
 /// beneath it (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), never by comparing path strings.
 package final class ServeRoot: Sendable {
     let path: FilePath
-    let fd: FileDescriptor
+    let fd: OwnedFileDescriptor
 
     init(_ path: FilePath) throws(ServeError) {
         self.path = path
         do {
-            fd = try FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
+            fd = try OwnedFileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
         } catch {
             throw .rootNotDirectory(path: path.string, reason: (error as? Errno)?.posixDescription ?? "\(error)")
         }
         // Every lookup depends on openat2 (Linux 5.6+): refuse to start rather than refuse every request later.
         do {
-            let probe = try openBeneath(fd, Array(".".utf8), flags: O_RDONLY | O_CLOEXEC | O_DIRECTORY)
-            _ = Glibc.close(probe.rawValue)
+            _ = try openBeneath(fd.descriptor, Array(".".utf8), flags: O_RDONLY | O_CLOEXEC | O_DIRECTORY)
         } catch {
-            _ = Glibc.close(fd.rawValue)
             throw .kernelTooOld(reason: error.description)
         }
     }
-
-    deinit { _ = close(fd.rawValue) }
 
     /// A request path cleaned up for lookup: separators collapsed, "." dropped, leading "/" removed. Nil when a
     /// component is "..", the path holds a NUL, or it is longer than `maxLength`: such requests never reach a file.
@@ -46,9 +42,9 @@ package final class ServeRoot: Sendable {
     /// Opens a regular file at a normalized path beneath the root.
     func open(_ path: [UInt8]) -> Result<ServedFile, FileRefusal> {
         if path.isEmpty { return .failure(.notFound) }
-        let fd: FileDescriptor
+        let fd: OwnedFileDescriptor
         do {
-            fd = try openBeneath(self.fd, path)
+            fd = try openBeneath(self.fd.descriptor, path)
         } catch {
             switch error.errno {
             case .noSuchFileOrDirectory, .notDirectory, .fileNameTooLong: return .failure(.notFound)
@@ -57,7 +53,6 @@ package final class ServeRoot: Sendable {
         }
         var info = stat()
         guard fstat(fd.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            _ = close(fd.rawValue)
             return .failure(.notFound)
         }
         // Opened non-blocking so a FIFO could not hang the open; a regular file reads the same either way.
@@ -76,15 +71,21 @@ enum FileRefusal: Error {
     case forbidden
 }
 
-/// An open regular file beneath the root; the caller closes `fd`.
-struct ServedFile {
-    let fd: FileDescriptor
+/// An open regular file beneath the root, closed when the last transfer or response using it lets go.
+final class ServedFile {
+    let fd: OwnedFileDescriptor
     let size: Int
     let inode: UInt64
     let modified: Int
     let modifiedNanoseconds: Int
 
-    func close() { _ = Glibc.close(fd.rawValue) }
+    init(fd: consuming OwnedFileDescriptor, size: Int, inode: UInt64, modified: Int, modifiedNanoseconds: Int) {
+        self.fd = fd
+        self.size = size
+        self.inode = inode
+        self.modified = modified
+        self.modifiedNanoseconds = modifiedNanoseconds
+    }
 }
 
 /// A Content-Type from a file name's extension; boot files are mostly text or opaque bytes.

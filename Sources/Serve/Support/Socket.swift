@@ -8,21 +8,16 @@ import SystemPackage
 /// Socket calls the servers share, each through the syscall door.
 enum Socket {
     /// A bound socket of `type` (SOCK_STREAM/SOCK_DGRAM) on `address`; port 0 takes a free port.
-    static func bound(_ type: Int32, _ address: SocketAddress) throws(SystemCallError) -> FileDescriptor {
-        let fd = try systemCall("socket", address.description) { socket(address.family, type | Int32(SOCK_CLOEXEC.rawValue), 0) }
+    static func bound(_ type: Int32, _ address: SocketAddress) throws(SystemCallError) -> OwnedFileDescriptor {
+        let fd = OwnedFileDescriptor(
+            rawValue: try systemCall("socket", address.description) { socket(address.family, type | Int32(SOCK_CLOEXEC.rawValue), 0) })
         // SO_REUSEADDR only for TCP listeners (a restart while old connections sit in TIME_WAIT). On UDP it
         // would let two sockets share a port: two transfers bound to port 0 could be given the same one.
         if type == Int32(SOCK_STREAM.rawValue) {
-            var one: Int32 = 1
-            _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            setOption(fd.descriptor, SOL_SOCKET, SO_REUSEADDR, 1)
         }
-        do throws(SystemCallError) {
-            try systemCall("bind", address.description) { address.withSockAddr { bind(fd, $0, $1) } }
-        } catch {
-            _ = close(fd)
-            throw error
-        }
-        return FileDescriptor(rawValue: fd)
+        try systemCall("bind", address.description) { address.withSockAddr { bind(fd.rawValue, $0, $1) } }  // a failure closes fd
+        return fd
     }
 
     /// The address a socket is bound to.
@@ -49,32 +44,24 @@ enum Socket {
     /// Sends one datagram to `address`; errors are dropped (UDP gives no delivery promise anyway).
     static func send(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, to address: SocketAddress) -> Bool {
         address.withSockAddr { sa, length in
-            while true {
-                let sent = sendto(fd.rawValue, bytes.baseAddress, bytes.count, 0, sa, length)
-                if sent >= 0 { return true }
-                if errno == EINTR { continue }
-                return false
-            }
+            (try? systemCall("sendto", address.description, blocking: true) { sendto(fd.rawValue, bytes.baseAddress, bytes.count, 0, sa, length) }) != nil
         }
     }
 
-    /// Receives one datagram into `buffer`; nil on an error or an address of another family.
+    /// Receives one datagram into `buffer` if one is waiting; nil when none is, on an error, or for an address
+    /// of another family.
     static func receive(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, from: SocketAddress)? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        while true {
-            let count = withUnsafeMutablePointer(to: &storage) {
+        let received = try? systemCall("recvfrom", blocking: false) {
+            withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     recvfrom(fd.rawValue, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT), $0, &length)
                 }
             }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            guard let from = SocketAddress(storage) else { return nil }
-            return (count, from)
         }
+        guard case .processed(let count) = received, let from = SocketAddress(storage) else { return nil }
+        return (count, from)
     }
 }
 
@@ -91,22 +78,16 @@ func waitFor(_ fd: FileDescriptor, events: Int16 = Int16(POLLIN), wakeup: Wakeup
         pollfd(fd: fd.rawValue, events: events, revents: 0),
         pollfd(fd: wakeup.fd.rawValue, events: Int16(POLLIN), revents: 0),
     ]
-    while true {
-        let result = poll(&fds, 2, Int32(clamping: milliseconds))
-        if result < 0 {
-            if errno == EINTR { continue }
-            return .woken
-        }
-        if result == 0 { return .timedOut }
-        if fds[1].revents != 0 { return .woken }
-        return .ready
-    }
+    guard let result = try? systemCall("poll", "", { poll(&fds, 2, Int32(clamping: milliseconds)) }) else { return .woken }
+    if result == 0 { return .timedOut }
+    if fds[1].revents != 0 { return .woken }
+    return .ready
 }
 
 /// A pipe that, once signalled, stays readable (nobody reads it): every poll that includes it wakes up for good.
 final class Wakeup: Sendable {
-    let fd: FileDescriptor
-    private let writeEnd: FileDescriptor
+    let fd: OwnedFileDescriptor
+    private let writeEnd: OwnedFileDescriptor
 
     init() throws(SystemCallError) {
         var ends: [Int32] = [-1, -1]
@@ -115,18 +96,13 @@ final class Wakeup: Sendable {
             _ = fcntl(end, F_SETFD, FD_CLOEXEC)
             _ = fcntl(end, F_SETFL, O_NONBLOCK)
         }
-        fd = FileDescriptor(rawValue: ends[0])
-        writeEnd = FileDescriptor(rawValue: ends[1])
+        fd = OwnedFileDescriptor(rawValue: ends[0])
+        writeEnd = OwnedFileDescriptor(rawValue: ends[1])
     }
 
     func signal() {
         var one: UInt8 = 1
         _ = write(writeEnd.rawValue, &one, 1)
-    }
-
-    deinit {
-        _ = close(fd.rawValue)
-        _ = close(writeEnd.rawValue)
     }
 }
 

@@ -111,7 +111,7 @@ public final class TFTPServer: Sendable {
                 }
             }
             do {
-                try ServeThread.start(name: "TFTP transfer", detached: true, stackSize: 128 * 1024) { [self] in
+                try PosixThread.detach(name: "TFTP transfer", stackSize: 128 * 1024) { [self] in
                     TFTPTransfer(server: self, client: client, request: request, token: token).run()
                     finished()
                 }

@@ -23,9 +23,8 @@ enum TransferSource {
         case .file(let file):
             var done = 0
             while done < count {
-                let got = pread(file.fd.rawValue, destination + done, count - done, off_t(offset + done))
-                if got < 0 && errno == EINTR { continue }
-                if got <= 0 { return false }
+                let got = try? systemCall("pread", blocking: true) { pread(file.fd.rawValue, destination + done, count - done, off_t(offset + done)) }
+                guard case .processed(let got) = got, got > 0 else { return false }
                 done += got
             }
             return true
@@ -35,10 +34,6 @@ enum TransferSource {
             }
             return true
         }
-    }
-
-    func close() {
-        if case .file(let file) = self { file.close() }
     }
 }
 
@@ -56,18 +51,15 @@ package struct TFTPTransfer {
         let pathText = String(decoding: request.filename, as: UTF8.self)
         var local = server.listener.address
         local.port = 0
-        guard let socket = try? Socket.bound(Int32(SOCK_DGRAM.rawValue), local) else {
+        guard let owned = try? Socket.bound(Int32(SOCK_DGRAM.rawValue), local) else {
             server.log.record(
                 .init(
                     proto: "tftp", client: client, method: "RRQ", path: pathText, status: "error 0", bytes: 0, milliseconds: 0,
                     detail: "no socket for the transfer"))
             return
         }
+        let socket = owned.descriptor
         token.attach(socket)
-        defer {
-            token.detach()
-            _ = close(socket.rawValue)
-        }
         var outcome = Outcome(status: "ok", bytes: 0, detail: "")
         switch open() {
         case .failure(let refusal):
@@ -76,8 +68,9 @@ package struct TFTPTransfer {
             outcome = Outcome(status: "error \(code.rawValue)", bytes: 0, detail: message)
         case .success(let source):
             outcome = transfer(source, on: socket)
-            source.close()
         }
+        token.detach()
+        _ = consume owned  // closed only once the token no longer names it
         server.log.record(
             .init(
                 proto: "tftp", client: client, method: "RRQ", path: pathText, status: outcome.status, bytes: outcome.bytes,
@@ -110,18 +103,15 @@ package struct TFTPTransfer {
             return .success(source)
         case "netascii":
             guard source.size <= limits.maxNetasciiBytes else {
-                source.close()
                 return .failure(Refusal((.undefined, "file too large for netascii mode, use octet")))
             }
             var raw = [UInt8](repeating: 0, count: source.size)
             let ok = raw.withUnsafeMutableBytes { buffer in
                 buffer.baseAddress.map { source.read(offset: 0, count: buffer.count, into: $0) } ?? true
             }
-            source.close()
             guard ok else { return .failure(Refusal((.undefined, "read error"))) }
             return .success(.memory(Self.netascii(raw)))
         default:
-            source.close()
             return .failure(Refusal((.illegalOperation, "unsupported mode \"\(request.mode)\"")))
         }
     }
@@ -158,9 +148,11 @@ package struct TFTPTransfer {
     /// The largest block that fits one datagram on the route to the client (IP_MTU of a connected probe socket).
     private func pathMTUBlockSize() -> Int {
         let fallback = 65464
-        let fd = socket(client.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return fallback }
-        defer { _ = close(fd) }
+        guard let probe = try? systemCall("socket", "", { socket(client.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }) else {
+            return fallback
+        }
+        let owned = OwnedFileDescriptor(rawValue: probe)
+        let fd = owned.rawValue
         guard client.withSockAddr({ connect(fd, $0, $1) }) == 0 else { return fallback }
         var mtu: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
