@@ -34,7 +34,22 @@ SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
                  LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/lsan.supp:print_suppressions=0 \
                  TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/tsan.supp:halt_on_error=0:exitcode=66
 
-.PHONY: all deps build test test-asan test-tsan demo clean bench fuzz
+.PHONY: all deps build test test-asan test-tsan demo clean bench fuzz install man
+
+# `make install` puts the release binary, its man page, bash/zsh/fish completions and the systemd unit of
+# `overlay serve` under $(DESTDIR)$(PREFIX), as packagers expect (DESTDIR is the staging root, PREFIX the path
+# on the installed system, which the unit's ExecStart names).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+# The man page: swift-argument-parser's generate-manual plugin, run on the release build (the plugin builds its
+# tool from the package mirror the first time, which takes a few minutes).
+MAN := .build/plugins/GenerateManual/outputs/overlay/overlay.1
 
 all: build
 
@@ -76,6 +91,23 @@ test-tsan: build
 	$(SWIFT) build -c release --build-tests --sanitize thread -Xswiftc -enable-testing --scratch-path .build-tsan
 	$(SANITIZER_ENV) OVERLAY_BIN=$(CURDIR)/.build-tsan/release/overlay \
 	  $(SWIFT) test -c release --skip-build --sanitize thread --scratch-path .build-tsan $(SANITIZER_SKIP)
+
+man: $(MAN)
+$(MAN): $(BIN)
+	$(SWIFT) package plugin generate-manual --configuration release
+	@touch $@
+
+install: build man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/overlay
+	install -m 0644 $(MAN) $(DESTDIR)$(MANDIR)/man1/overlay.1
+	$(BIN) --generate-completion-script bash > $(DESTDIR)$(BASHCOMPDIR)/overlay
+	$(BIN) --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_overlay
+	$(BIN) --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/overlay.fish
+	sed 's|/usr/local/bin/overlay|$(BINDIR)/overlay|' contrib/overlay-serve.service > $(DESTDIR)$(UNITDIR)/overlay-serve.service
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/overlay $(DESTDIR)$(ZSHCOMPDIR)/_overlay $(DESTDIR)$(FISHCOMPDIR)/overlay.fish \
+	  $(DESTDIR)$(UNITDIR)/overlay-serve.service
 
 clean:
 	rm -rf .build .build-tests .build-asan .build-tsan .build-fuzz pxe-examples/build

@@ -15,17 +15,18 @@ func printError(_ message: String) {
 }
 
 /// Runs a command body, turning errors into one clear line on stderr and the right exit status,
-/// never a Swift trace.
-func reportingErrors(_ body: () throws -> Void) throws {
+/// never a Swift trace. The line clears `console`'s progress line first.
+func reportingErrors(_ console: Console? = nil, _ body: () throws -> Void) throws {
+    let say: (String) -> Void = { message in if let console { console.error(message) } else { printError(message) } }
     do {
         try body()
     } catch let exit as ExitCode {
         throw exit
     } catch let error as PlanError {
-        printError(error.description)
+        say(error.description)
         throw error.kind == .unsatisfiable ? ExitStatus.unsatisfiable : ExitStatus.failure
     } catch {
-        printError("overlay: \(ErrorText.describe(error))")
+        say("overlay: \(ErrorText.describe(error))")
         throw ExitStatus.failure
     }
 }

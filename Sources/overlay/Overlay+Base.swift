@@ -28,10 +28,10 @@ extension Overlay.Base {
         @Option(name: .customLong("package"), help: ArgumentHelp("A package to install; repeat for several.", valueName: "name"))
         var packages: [String] = []
 
-        @Option(help: ArgumentHelp("The directory to write the base image to.", valueName: "dir"))
+        @Option(help: ArgumentHelp("The directory to write the base image to.", valueName: "dir"), completion: .directory)
         var out: String
 
-        @Option(help: ArgumentHelp("Where parsed repo metadata and downloads are cached.", valueName: "dir"))
+        @Option(help: ArgumentHelp("Where parsed repo metadata and downloads are cached.", valueName: "dir"), completion: .directory)
         var cachedir: String?
 
         @Option(help: ArgumentHelp("The architecture to solve for.", valueName: "arch"))
@@ -41,13 +41,17 @@ extension Overlay.Base {
 
         @OptionGroup var pack: PackOptions
 
+        @OptionGroup var output: ConsoleOptions
+
         func validate() throws {
             guard !repos.isEmpty else { throw ValidationError("Name at least one repo with --repo DIR.") }
             guard !packages.isEmpty else { throw ValidationError("Name at least one package with --package NAME.") }
         }
 
         func run() throws {
-            try reportingErrors {
+            let console = output.console()
+            defer { console.progress.stop() }
+            try reportingErrors(console) {
                 try removingUnfinishedFilesOnSignal(out: out)
                 Interruption.setActivity("reading the repos")
                 let epoch = try OverlayBuilder.sourceDateEpochFromEnvironment()
@@ -56,17 +60,19 @@ extension Overlay.Base {
                     return RepoSource(id: "repo\(index + 1)", baseURLs: [url])
                 }
                 let cache = MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
-                let output = try lockOutput(out)
+                let output = try lockOutput(out, console: console)
                 let builder = BaseBuilder(repos: sources, packages: packages, output: output,
                                           options: PlanOptions(enabledRepos: [], cache: cache, arch: arch, networkTimeout: network.timeout),
                                           packer: pack.packer(sourceDateEpoch: epoch))
-                let line = ProgressLine()
-                defer { reportFullCache(cache) }
+                defer { reportFullCache(cache, console: console) }
+                let steps = StepClock()
                 let result = try builder.build { step in
                     Interruption.setActivity("making the base image (\(step))")
-                    line.update("base: \(step)")
+                    console.progress.update("base: \(step)")
+                    if let (name, took) = steps.next(step) { console.detail("base: \(name): done in \(took)") }
                 }
-                line.finish()
+                if let (name, took) = steps.next(nil) { console.detail("base: \(name): done in \(took)") }
+                console.progress.finish()
                 print("\(result.rootfs.string)  \(counted(result.manifest.packages.count, "package"))")
                 print("\(FilePath(out).appending(result.manifest.file).string)  \(humanSize(result.manifest.size))  sha256:\(result.manifest.sha256)")
                 if let kernel = result.manifest.kernel { print(FilePath(out).appending(kernel).string) }

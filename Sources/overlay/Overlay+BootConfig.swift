@@ -18,22 +18,27 @@ extension Overlay {
 
         @Option(
             name: .customLong("dir"),
-            help: ArgumentHelp("The served directory: kernel, base initrd with base.json, overlays with their manifests.", valueName: "DIR"))
+            help: ArgumentHelp("The served directory: kernel, base initrd with base.json, overlays with their manifests.", valueName: "DIR"),
+            completion: .directory)
         var directory: String
 
-        @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file.", valueName: "FILE"))
+        @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file.", valueName: "FILE"), completion: .file(extensions: ["toml"]))
         var fleetFile: String
 
-        @Option(name: .customLong("out"), help: ArgumentHelp("Where to write the boot files; often DIR itself.", valueName: "OUT"))
+        @Option(name: .customLong("out"), help: ArgumentHelp("Where to write the boot files; often DIR itself.", valueName: "OUT"), completion: .directory)
         var output: String
 
         @Flag(help: "Print the written files as JSON.")
         var json = false
 
+        @OptionGroup var verbosity: ConsoleOptions
+
         func run() throws {
-            try reportingErrors {
+            let console = verbosity.console()
+            try reportingErrors(console) {
                 let fleet = try Fleet.load(file: FilePath(fleetFile), servedDirectory: FilePath(directory))
                 let written = try fleet.writeBootFiles(to: FilePath(output))
+                for file in written { console.detail("wrote \(FilePath(output).appending(file))") }
                 if json {
                     let summary = Written(directory: output, files: written, nodes: fleet.nodes.count, roles: fleet.roles.count)
                     print(String(decoding: try JSONEncoder.manifest.encode(summary), as: UTF8.self))

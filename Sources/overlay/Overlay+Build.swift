@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Posix
 import OverlayKit
 import SystemPackage
 
@@ -63,7 +64,7 @@ extension Overlay {
         @OptionGroup var solve: SolveOptions
         @OptionGroup var pack: PackOptions
 
-        @Option(help: ArgumentHelp("The directory to write overlays and manifests to.", valueName: "dir"))
+        @Option(help: ArgumentHelp("The directory to write overlays and manifests to.", valueName: "dir"), completion: .directory)
         var out: String
 
         @Flag(help: "Replace an overlay already published in OUT under the same name and version with other bytes (nodes that booted it get different content under the same name).")
@@ -72,8 +73,12 @@ extension Overlay {
         @Flag(help: "Print the built overlays' manifests as JSON.")
         var json = false
 
+        @OptionGroup var output: ConsoleOptions
+
         func run() throws {
-            try reportingErrors {
+            let console = output.console()
+            defer { console.progress.stop() }
+            try reportingErrors(console) {
                 try removingUnfinishedFilesOnSignal(out: out)
                 Interruption.setActivity("reading the base and the plugins")
                 let epoch = try OverlayBuilder.sourceDateEpochFromEnvironment()
@@ -81,22 +86,24 @@ extension Overlay {
                 let planner = try Planner(base: base, options: solve.planOptions)
                 let plugins = try PluginLoader.load(solve.plugins, arch: solve.arch)
                 defer { plugins.cleanUp() }
-                try Planner.checkEnabledRepos(Set(solve.enabledRepos), plugins: plugins.plugins)
+                try Planner.checkEnabledRepos(solve.repoSelection, plugins: plugins.plugins)
+                console.detail("base \(solve.base): \(counted(planner.basePackages.count, "package")) locked, identity \(planner.baseIdentity)")
 
-                let output = try lockOutput(out)
+                let output = try lockOutput(out, console: console)
                 let builder = OverlayBuilder(planner: planner, output: output, packer: pack.packer(sourceDateEpoch: epoch), replace: replace)
-                let line = ProgressLine()
                 var built: [OverlayManifest] = []
                 var failures: [(Error, Bool)] = []
-                defer { reportFullCache(planner.options.cache) }
+                defer { reportFullCache(planner.options.cache, console: console) }
                 for plugin in plugins.plugins {
+                    let steps = StepTimer(console: console)
                     do {
                         let result = try builder.build(plugin) { step in
+                            steps.record(step)
                             let (activity, status) = Self.describe(step)
                             if let activity { Interruption.setActivity(activity) }
-                            if let status { line.update(status) } else { line.finish() }
+                            if let status { console.progress.update(step: status.step, status.text, fraction: status.fraction) } else { console.progress.finish() }
                         }
-                        line.finish()
+                        console.progress.finish()
                         built.append(result.manifest)
                         if !json {
                             let outcome = switch result.outcome {
@@ -107,12 +114,12 @@ extension Overlay {
                             print("\(result.overlay.string)  \(humanSize(result.manifest.size))  \(counted(result.manifest.packages.count, "package"))  sha256:\(result.manifest.sha256)\(outcome)")
                         }
                     } catch let error as PlanError {
-                        line.finish()
-                        printError(error.description)
+                        console.progress.finish()
+                        console.error(error.description)
                         failures.append((error, error.kind == .unsatisfiable))
                     } catch {
-                        line.finish()
-                        printError(ErrorText.describe(error))
+                        console.progress.finish()
+                        console.error(ErrorText.describe(error))
                         failures.append((error, false))
                     }
                 }
@@ -125,17 +132,79 @@ extension Overlay {
             }
         }
 
-        /// What a step is doing, for the line a signal prints, and the progress line's text (nil: clear it).
-        private static func describe(_ step: BuildStep) -> (activity: String?, status: String?) {
+        /// What a step is doing, for the line a signal prints, and the progress line's step, text and fraction
+        /// done (nil: clear it).
+        private static func describe(_ step: BuildStep) -> (activity: String?, status: (step: String, text: String, fraction: Double?)?) {
             switch step {
-            case .solving(let name): ("solving plugin \"\(name)\"", "\(name): solving")
-            case .fetching(let name, let count): ("fetching the packages of plugin \"\(name)\"", "\(name): fetching \(count) packages")
+            case .solving(let name): ("solving plugin \"\(name)\"", ("solving", "\(name): solving", nil))
+            case .fetching(let name, let count):
+                ("fetching the packages of plugin \"\(name)\"", ("fetching", "\(name): fetching \(counted(count, "package"))", nil))
+            case .fetchingPackage(let name, let package, let done, let total):
+                (nil, ("fetching", "\(name): fetching [\(done)/\(total)] \(package)", total > 0 ? Double(done) / Double(total) : nil))
             case .installing(let name, let package, let done, let total):
-                ("installing plugin \"\(name)\" (package \(done + 1) of \(total), \(package))", "\(name): installing [\(done)/\(total)] \(package)")
-            case .packing(let name): ("packing plugin \"\(name)\"", "\(name): packing")
-            case .publishing(let name): ("publishing plugin \"\(name)\"", "\(name): publishing")
+                ("installing plugin \"\(name)\" (package \(done + 1) of \(total), \(package))",
+                 ("installing", "\(name): installing [\(done)/\(total)] \(package)", total > 0 ? Double(done) / Double(total) : nil))
+            case .packing(let name): ("packing plugin \"\(name)\"", ("packing", "\(name): packing", nil))
+            case .packed(let name, let done, let total):
+                (nil, ("packing", "\(name): packing \(humanSize(done)) of \(humanSize(total))", total > 0 ? Double(done) / Double(total) : nil))
+            case .publishing(let name): ("publishing plugin \"\(name)\"", ("publishing", "\(name): publishing", nil))
             case .done(let name, _, _): ("building the plugins after \"\(name)\"", nil)
             }
+        }
+    }
+}
+
+/// Turns a plugin's build steps into --verbose lines, each printed as its step ends, with how long it took.
+final class StepTimer: Sendable {
+    private struct State {
+        var started = ContinuousClock.now
+        var current: BuildStep?
+        var packedBytes: Int64 = 0
+    }
+
+    private let console: Console
+    private let state = Locked(State())
+
+    init(console: Console) { self.console = console }
+
+    func record(_ step: BuildStep) {
+        guard console.level == .verbose else { return }
+        state.withLock { state in
+            switch (state.current, step) {
+            case (.installing, .installing(let name, let package, let done, let total)):
+                console.detail("\(name): installing \(package) (\(done + 1) of \(total))")
+                return
+            case (_, .packed(_, let done, _)):
+                state.packedBytes = done
+                return
+            case (_, .fetchingPackage):
+                return
+            default: break
+            }
+            if let current = state.current, let line = Self.ended(current, next: step, state: state) { console.detail(line) }
+            if case .installing(let name, let package, let done, let total) = step {
+                console.detail("\(name): installing \(package) (\(done + 1) of \(total))")
+            }
+            state.current = step
+            state.started = .now
+        }
+    }
+
+    /// What the step that just ended did.
+    private static func ended(_ step: BuildStep, next: BuildStep, state: State) -> String? {
+        let took = seconds(since: state.started)
+        switch step {
+        case .solving(let name):
+            if case .fetching(_, let count) = next { return "\(name): solved in \(took): adds \(counted(count, "package"))" }
+            return "\(name): solved in \(took): adds 0 packages, the base has them all"
+        case .fetching(let name, let count), .fetchingPackage(let name, _, _, let count): return "\(name): fetched \(counted(count, "package")) in \(took)"
+        case .installing(let name, _, _, let total): return "\(name): installed \(counted(total, "package")) in \(took)"
+        case .packing(let name), .packed(let name, _, _):
+            return state.packedBytes > 0 ? "\(name): packed \(humanSize(state.packedBytes)) of file data in \(took)" : "\(name): packed in \(took)"
+        case .publishing(let name):
+            if case .done(_, let file, let size) = next { return "\(name): published \(file) (\(humanSize(size))) in \(took)" }
+            return nil
+        case .done: return nil
         }
     }
 }

@@ -19,16 +19,29 @@ extension Overlay {
         @Flag(name: .long, help: "Print the plan as JSON.")
         var json = false
 
+        @OptionGroup var output: ConsoleOptions
+
         func run() throws {
-            try reportingErrors {
+            let console = output.console()
+            defer { console.progress.stop() }
+            try reportingErrors(console) {
                 let base = try BaseImage(root: FilePath(solve.base))
                 let planner = try Planner(base: base, options: solve.planOptions)
                 let plugins = try PluginLoader.load(solve.plugins, arch: solve.arch)
                 defer { plugins.cleanUp() }
-                try Planner.checkEnabledRepos(Set(solve.enabledRepos), plugins: plugins.plugins)
+                try Planner.checkEnabledRepos(solve.repoSelection, plugins: plugins.plugins)
+                console.detail("base \(solve.base): \(counted(planner.basePackages.count, "package")) locked, identity \(planner.baseIdentity)")
 
                 var results: [PlanReport.Entry] = []
-                for plugin in plugins.plugins {
+                for (index, plugin) in plugins.plugins.enumerated() {
+                    let started = ContinuousClock.now
+                    let repos = plugin.repoSources(enabled: solve.repoSelection).enabled.map(\.id)
+                    // One step for the whole run: many quick solves (a sample of hundreds) still show their progress.
+                    console.progress.update(step: "solving", "\(plugin.name): solving (plugin \(index + 1) of \(plugins.plugins.count))",
+                                            fraction: Double(index) / Double(plugins.plugins.count))
+                    defer {
+                        console.detail("\(plugin.name): solved in \(seconds(since: started)) with repos \(repos.isEmpty ? "(none)" : repos.joined(separator: ", "))")
+                    }
                     do {
                         let plan = try planner.plan(plugin)
                         // A key that cannot be read or fetched would fail the build: say so now.
@@ -38,6 +51,7 @@ extension Overlay {
                         results.append(.init(plugin: plugin, error: error))
                     }
                 }
+                console.progress.finish()
                 let report = PlanReport(base: planner.baseIdentity, plugins: results)
                 if json {
                     print(String(decoding: try JSONEncoder.manifest.encode(report), as: UTF8.self))
@@ -45,7 +59,7 @@ extension Overlay {
                     print(report.text, terminator: "")
                 }
                 let failures = results.compactMap(\.failure)
-                for failure in failures where !json { printError(failure.description) }
+                for failure in failures where !json { console.error(failure.description) }
                 if let worst = failures.first(where: { $0.kind == .failed }) ?? failures.first {
                     throw worst.kind == .unsatisfiable ? ExitStatus.unsatisfiable : ExitStatus.failure
                 }

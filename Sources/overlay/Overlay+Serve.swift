@@ -26,23 +26,28 @@ extension Overlay {
                 --json-log); start-up, reload and shutdown messages go to standard error.
 
                 With neither --http nor --tftp, both run: HTTP on 0.0.0.0:8080 and TFTP on 0.0.0.0:69 (port 69 \
-                needs root or CAP_NET_BIND_SERVICE). With one of them, only that server runs.
+                needs root or CAP_NET_BIND_SERVICE). With one of them, only that server runs. Each may be given \
+                several times (one per interface or port): the server listens on every address given.
                 """)
 
-        @Option(name: .customLong("dir"), help: ArgumentHelp("The directory to serve.", valueName: "DIR"))
+        @Option(name: .customLong("dir"), help: ArgumentHelp("The directory to serve.", valueName: "DIR"), completion: .directory)
         var directory: String
 
-        @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file whose boot files to generate.", valueName: "FILE"))
+        @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file whose boot files to generate.", valueName: "FILE"), completion: .file(extensions: ["toml"]))
         var fleetFile: String?
 
-        @Option(help: ArgumentHelp("Where HTTP listens (default 0.0.0.0:8080 when --tftp is not given either).", valueName: "ADDR:PORT"))
-        var http: String?
+        @Option(help: ArgumentHelp("Where HTTP listens (default 0.0.0.0:8080 when --tftp is not given either); repeat to listen on several.",
+                                   valueName: "ADDR:PORT"))
+        var http: [String] = []
 
-        @Option(help: ArgumentHelp("Where TFTP listens (default 0.0.0.0:69 when --http is not given either).", valueName: "ADDR:PORT"))
-        var tftp: String?
+        @Option(help: ArgumentHelp("Where TFTP listens (default 0.0.0.0:69 when --http is not given either); repeat to listen on several.",
+                                   valueName: "ADDR:PORT"))
+        var tftp: [String] = []
 
         @Flag(name: .customLong("json-log"), help: "Write the access log as JSON lines.")
         var jsonLog = false
+
+        @OptionGroup var output: ConsoleOptions
 
         func run() throws {
             try reportingErrors { try serve() }
@@ -58,7 +63,7 @@ extension Overlay {
             Self.raiseOpenFileLimit()
 
             let root = FilePath(directory)
-            let events = EventLog()
+            let events = EventLog(level: output.console().level)
             var catalog: FleetCatalog?
             var watched: FileSignature?
             if let fleetFile {
@@ -67,19 +72,29 @@ extension Overlay {
                 catalog = FleetCatalog(try Fleet.load(file: file, servedDirectory: root))
             }
             let log = AccessLog(.standardOutput, format: jsonLog ? .json : .plain)
-            let (httpAddress, tftpAddress) = http == nil && tftp == nil ? ("0.0.0.0:8080", "0.0.0.0:69") : (http, tftp)
-            let httpServer = try httpAddress.map { address in
-                try Self.listen("HTTP", address) { try HTTPServer(root: root, bind: $0, catalog: catalog, log: log) }
+            let (httpAddresses, tftpAddresses) = http.isEmpty && tftp.isEmpty ? (["0.0.0.0:8080"], ["0.0.0.0:69"]) : (http, tftp)
+            let httpServers = try httpAddresses.map { address in
+                (address, try Self.listen("HTTP", address) { try HTTPServer(root: root, bind: $0, catalog: catalog, log: log) })
             }
-            let tftpServer = try tftpAddress.map { address in
-                try Self.listen("TFTP", address) { try TFTPServer(root: root, bind: $0, catalog: catalog, log: log) }
+            let tftpServers = try tftpAddresses.map { address in
+                (address, try Self.listen("TFTP", address) { try TFTPServer(root: root, bind: $0, catalog: catalog, log: log) })
             }
-            try httpServer?.start()
-            try tftpServer?.start()
+            for (address, server) in httpServers {
+                try server.start()
+                events.detail("HTTP listening on \(Self.host(address)):\(server.port)")
+            }
+            for (address, server) in tftpServers {
+                try server.start()
+                events.detail("TFTP listening on \(Self.host(address)):\(server.port)")
+            }
 
             var listeners: [String] = []
-            if let httpServer, let httpAddress { listeners.append("HTTP on \(Self.host(httpAddress)):\(httpServer.port)") }
-            if let tftpServer, let tftpAddress { listeners.append("TFTP on \(Self.host(tftpAddress)):\(tftpServer.port)") }
+            if !httpServers.isEmpty {
+                listeners.append("HTTP on " + httpServers.map { "\(Self.host($0.0)):\($0.1.port)" }.joined(separator: ", "))
+            }
+            if !tftpServers.isEmpty {
+                listeners.append("TFTP on " + tftpServers.map { "\(Self.host($0.0)):\($0.1.port)" }.joined(separator: ", "))
+            }
             events.say(
                 "serving \(directory) over \(listeners.joined(separator: " and "))"
                     + (catalog.map { "; " + Self.summary($0.fleet) } ?? "; no fleet, files only"))
@@ -110,8 +125,8 @@ extension Overlay {
                     pending = now
                 }
             }
-            httpServer?.stop()
-            tftpServer?.stop()
+            for (_, server) in httpServers { server.stop() }
+            for (_, server) in tftpServers { server.stop() }
             events.say("stopped")
         }
 
@@ -121,7 +136,7 @@ extension Overlay {
                 catalog.replace(fleet)
                 events.say("reloaded the fleet (\(reason)): \(Self.summary(fleet))")
             } catch {
-                events.say("reload (\(reason)) failed, still serving the previous fleet: \(error)")
+                events.warn("reload (\(reason)) failed, still serving the previous fleet: \(error)")
             }
         }
 
@@ -188,9 +203,22 @@ struct FileSignature: Equatable {
     }
 }
 
-/// Start-up, reload and shutdown messages on standard error, one `write(2)` per line.
+/// Start-up, reload and shutdown messages on standard error, one `write(2)` per line: none with --quiet but a
+/// failed reload, and each listener with --verbose.
 struct EventLog {
+    let level: Console.Level
+
     func say(_ message: String) {
+        if level >= .normal { write(message) }
+    }
+
+    func detail(_ message: String) {
+        if level == .verbose { write(message) }
+    }
+
+    func warn(_ message: String) { write(message) }
+
+    private func write(_ message: String) {
         let line = Array("overlay serve: \(message)\n".utf8)
         _ = try? line.withUnsafeBytes { try FileDescriptor.standardError.writeAll($0) }
     }

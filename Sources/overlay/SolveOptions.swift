@@ -1,20 +1,31 @@
 import ArgumentParser
 import OverlayKit
+import Synchronization
 import SystemPackage
 
 /// The options `plan` and `build` share: the base, the plugins, and which repos to use.
 struct SolveOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The base image's root filesystem (holding its rpmdb).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("The base image's root filesystem (holding its rpmdb).", valueName: "dir"), completion: .directory)
     var base: String
 
-    @Option(name: .customLong("plugin"), help: ArgumentHelp("A plugin directory or .tar/.tar.gz/.tar.zst bundle; repeat for several.", valueName: "path"))
+    @Option(name: .customLong("plugin"), help: ArgumentHelp("A plugin directory or .tar/.tar.gz/.tar.zst bundle; repeat for several.", valueName: "path"),
+            completion: .file())
     var plugins: [String] = []
 
     @Option(name: .customLong("enablerepo"),
-            help: ArgumentHelp("Use a repo from a plugin's repos/*.repo (they are all off by default); '*' enables all.", valueName: "id"))
-    var enabledRepos: [String] = []
+            help: ArgumentHelp("Use the repos of the plugins' repos/*.repo (all off by default) whose ids match: ids or globs, comma-separated ('mon*,extra'; '*' enables all); repeatable.",
+                               valueName: "id,glob"),
+            transform: { try RepoOption(.enable, $0) })
+    var enabledRepos: [RepoOption] = []
 
-    @Option(name: .long, help: ArgumentHelp("Where parsed repo metadata and downloads are cached (default: $XDG_CACHE_HOME/overlay, /var/cache/overlay for root).", valueName: "dir"))
+    @Option(name: .customLong("disablerepo"),
+            help: ArgumentHelp("Do not use the repos whose ids match, as --enablerepo takes them; the options apply in the order given, as in --disablerepo '*' --enablerepo x.",
+                               valueName: "id,glob"),
+            transform: { try RepoOption(.disable, $0) })
+    var disabledRepos: [RepoOption] = []
+
+    @Option(name: .long, help: ArgumentHelp("Where parsed repo metadata and downloads are cached (default: $XDG_CACHE_HOME/overlay, /var/cache/overlay for root).", valueName: "dir"),
+            completion: .directory)
     var cachedir: String?
 
     @Flag(name: .long, help: "Do not read or write the metadata cache.")
@@ -35,7 +46,30 @@ struct SolveOptions: ParsableArguments {
 
     var planOptions: PlanOptions {
         let cache = noCache ? nil : MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
-        return PlanOptions(enabledRepos: Set(enabledRepos), cache: cache, arch: arch, gpgcheck: !noGPGCheck, networkTimeout: network.timeout)
+        return PlanOptions(enabledRepos: repoSelection, cache: cache, arch: arch, gpgcheck: !noGPGCheck, networkTimeout: network.timeout)
+    }
+}
+
+extension SolveOptions {
+    /// `--enablerepo` and `--disablerepo` in the order they were given on the command line, as dnf applies them.
+    var repoSelection: RepoSelection {
+        RepoSelection((enabledRepos + disabledRepos).sorted { $0.position < $1.position }.flatMap(\.rules))
+    }
+}
+
+/// One `--enablerepo` or `--disablerepo` value and where it stood among them. ArgumentParser hands the two options'
+/// values over as two arrays; it transforms the values in command-line order, so numbering them there keeps
+/// the order dnf's rules depend on.
+struct RepoOption {
+    private static let next = Atomic<Int>(0)
+
+    let rules: [RepoSelection.Rule]
+    let position: Int
+
+    init(_ action: RepoSelection.Action, _ value: String) throws {
+        rules = RepoSelection.rules(action, value)
+        guard !rules.isEmpty else { throw ValidationError("give a repo id or glob, such as 'mon*'") }
+        position = Self.next.add(1, ordering: .relaxed).oldValue
     }
 }
 

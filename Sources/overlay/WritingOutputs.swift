@@ -16,25 +16,25 @@ func removingUnfinishedFilesOnSignal(out: String) throws {
 
 /// Takes the output directory's lock (waiting, with one line, while another build holds it) and says what
 /// interrupted builds had left in it.
-func lockOutput(_ out: String) throws -> OutputDirectory {
+func lockOutput(_ out: String, console: Console) throws -> OutputDirectory {
     Interruption.setActivity("waiting for the lock on \(out)")
     let output = try OutputDirectory(FilePath(out)) { holder in
         let who = holder.map { "the build (pid \($0))" } ?? "another build"
-        printError("overlay: waiting for \(who) writing to \(out) to finish")
+        console.note("overlay: waiting for \(who) writing to \(out) to finish")
         Interruption.setActivity("waiting for \(who) writing to \(out) to finish")
     }
     let leftovers = output.leftovers
     if !leftovers.completed.isEmpty {
-        printError("overlay: finished publishing \(leftovers.completed.joined(separator: ", ")) in \(out), which an interrupted build had begun")
+        console.note("overlay: finished publishing \(leftovers.completed.joined(separator: ", ")) in \(out), which an interrupted build had begun")
     }
     if !leftovers.removed.isEmpty {
-        printError("overlay: removed \(humanSize(leftovers.bytes)) that an interrupted build left in \(out) (\(leftovers.removed.joined(separator: ", ")))")
+        console.note("overlay: removed \(humanSize(leftovers.bytes)) that an interrupted build left in \(out) (\(leftovers.removed.joined(separator: ", ")))")
     }
     return output
 }
 
 /// One line when the cache could not be written for lack of space (it was skipped; the command went on).
-func reportFullCache(_ cache: MetadataCache?) {
+func reportFullCache(_ cache: MetadataCache?, console: Console) {
     guard let cache, let path = cache.fullAt else { return }
-    printError("overlay: no space left on device while writing the cache \(path): it was skipped; free space or choose another --cachedir")
+    console.error("overlay: no space left on device while writing the cache \(path): it was skipped; free space or choose another --cachedir")
 }

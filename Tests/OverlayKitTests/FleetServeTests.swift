@@ -126,6 +126,67 @@ import Testing
         #expect(paths == ["/vmlinuz", "/boot.ipxe"])
     }
 
+    /// `--http` and `--tftp` given twice listen on both addresses (a second one used to replace the first).
+    @Test func listensOnEveryHTTPAndTFTPAddressGiven() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        let server = try OverlayProcess(
+            ["serve", "--dir", fixture.served.string, "--http", "127.0.0.1:0", "--http", "127.0.0.2:0", "--tftp", "127.0.0.1:0", "--tftp", "127.0.0.2:0", "-v"],
+            in: fixture.root)
+        defer { server.terminate() }
+        let banner = try server.waitForEvent("overlay serve: serving ")
+        let http = [try #require(Self.port(after: "HTTP on 127.0.0.1:", in: banner)), try #require(Self.port(after: ", 127.0.0.2:", in: banner))]
+        let tftpPart = String(banner[(banner.range(of: " and TFTP on ")?.lowerBound ?? banner.endIndex)...])
+        let tftp = [try #require(Self.port(after: "127.0.0.1:", in: tftpPart)), try #require(Self.port(after: "127.0.0.2:", in: tftpPart))]
+        #expect(banner == "overlay serve: serving \(fixture.served) over HTTP on 127.0.0.1:\(http[0]), 127.0.0.2:\(http[1]) and TFTP on 127.0.0.1:\(tftp[0]), 127.0.0.2:\(tftp[1]); no fleet, files only")
+        for (host, port) in zip(["127.0.0.1", "127.0.0.2"], http) {
+            #expect(try curl("http://\(host):\(port)/vmlinuz") == "kernel image")
+        }
+        for (host, port) in zip(["127.0.0.1", "127.0.0.2"], tftp) {
+            #expect(try curl("tftp://\(host):\(port)/vmlinuz") == "kernel image")
+        }
+        #expect(server.terminate() == 0)
+        // --verbose names each listening socket before the start-up line.
+        let listening = try server.events().split(separator: "\n").filter { $0.contains(" listening on ") }
+        #expect(listening == [
+            "overlay serve: HTTP listening on 127.0.0.1:\(http[0])", "overlay serve: HTTP listening on 127.0.0.2:\(http[1])",
+            "overlay serve: TFTP listening on 127.0.0.1:\(tftp[0])", "overlay serve: TFTP listening on 127.0.0.2:\(tftp[1])",
+        ])
+    }
+
+    /// --quiet: the access log still goes to standard output, the start-up and shutdown lines do not appear.
+    @Test func quietServeKeepsTheAccessLogOnly() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        let port = try Self.freeTCPPort()
+        let server = try OverlayProcess(["serve", "--dir", fixture.served.string, "--http", "127.0.0.1:\(port)", "--quiet"], in: fixture.root)
+        defer { server.terminate() }
+        var body = ""
+        for _ in 0..<100 where body.isEmpty {
+            body = (try? curl("http://127.0.0.1:\(port)/vmlinuz")) ?? ""
+            if body.isEmpty { usleep(100_000) }
+        }
+        #expect(body == "kernel image")
+        #expect(server.terminate() == 0)
+        #expect(try server.events() == "")
+        #expect(try server.output().contains("/vmlinuz"))
+    }
+
+    /// A TCP port nothing listens on now (bound to port 0, read back, closed).
+    static func freeTCPPort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw CocoaError(.fileWriteUnknown) }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
     @Test func bootConfigWritesNothingForABrokenFleet() throws {
         let fixture = try FleetFixture()
         defer { fixture.remove() }

@@ -45,6 +45,9 @@ final class ZstdSink: ArchiveSink {
     private let context: ZstdCompressor
     private var output: [UInt8]
     private let path: FilePath
+    /// Hears how many input bytes zstd has compressed so far (`ZSTD_getFrameProgression`): with worker threads,
+    /// input is taken much faster than it is compressed, so what was written says little about progress.
+    var onCompressed: ((Int64) -> Void)?
 
     init(level: Int32, next: ArchiveSink, path: FilePath) throws {
         self.next = next
@@ -81,6 +84,7 @@ final class ZstdSink: ArchiveSink {
         if produced > 0 {
             try output.withUnsafeBytes { try next.write(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) }
         }
+        if let onCompressed { onCompressed(Int64(context.withUnsafeHandle { czstd_consumed($0) })) }
         return remaining
     }
 }

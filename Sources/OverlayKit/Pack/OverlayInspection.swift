@@ -22,10 +22,32 @@ public struct OverlayInspection: Sendable, Codable {
     public let entryCount: Int
     public let totalBytes: Int64
     public let entries: [Item]
+    /// When the file is a base image: the `base.json` that `overlay base create` wrote beside it.
+    public let base: BaseManifest?
 
-    /// Reads the overlay at `path` (see `OverlayReader.read`) and digests it.
-    public init(path: FilePath) throws {
-        let contents = try OverlayReader.read(path)
+    /// Reads the overlay at `path` (see `OverlayReader.read`) and digests it. `path` may also be a manifest
+    /// (`<name>-<version>.json`, `base.json`): the file it names beside it is read. A base image's initrd is
+    /// recognized by the `base.json` beside it that names it.
+    public init(path given: FilePath) throws {
+        var path = given
+        var base: BaseManifest?
+        if given.extension == "json" {
+            struct Named: Decodable { var kind: String?; var file: String? }
+            guard let data = FileManager.default.contents(atPath: given.string),
+                  let named = try? JSONDecoder().decode(Named.self, from: data), let file = named.file, !file.contains("/"),
+                  named.kind == "overlay" || named.kind == "base"
+            else { throw PackError.notAManifest(path: given) }
+            path = given.removingLastComponent().appending(file)
+            if named.kind == "base" { base = try? JSONDecoder().decode(BaseManifest.self, from: data) }
+        } else if let name = given.lastComponent?.string {
+            let beside = given.removingLastComponent().appending("base.json")
+            if let data = FileManager.default.contents(atPath: beside.string),
+               let manifest = try? JSONDecoder().decode(BaseManifest.self, from: data), manifest.kind == "base", manifest.file == name {
+                base = manifest
+            }
+        }
+        self.base = base
+        let contents = try OverlayReader.read(path, requireRegistry: base == nil)
         let attributes = try? FileManager.default.attributesOfItem(atPath: path.string)
         file = path.string
         format = contents.format.rawValue
@@ -59,6 +81,12 @@ public struct OverlayInspection: Sendable, Codable {
         line("format:", format)
         line("size:", "\(size) bytes")
         line("sha256:", sha256)
+        if let base {
+            line("image:", "base image (base.json beside it)")
+            line("identity:", base.identity)
+            line("packages:", "\(base.packages.count) installed, locked for overlays")
+            if let kernel = base.kernel { line("kernel:", kernel) }
+        }
         for plugin in plugins {
             line("plugin:", "\(plugin.name) \(plugin.version)")
             if !plugin.summary.isEmpty { line("summary:", plugin.summary) }

@@ -44,15 +44,16 @@ public struct OverlayPacker: Sendable {
     }
 
     /// Packs the tree at `root` into `path`, atomically: on any error nothing appears at `path` (an older
-    /// file there stays as it was).
-    public func pack(root: FilePath, to path: FilePath) throws -> PackResult {
+    /// file there stays as it was). `progress` hears the bytes of file data packed so far and their total, as
+    /// often as every 256 KiB (cpio only: a squashfs is written by squashfs-tools-ng in one call).
+    public func pack(root: FilePath, to path: FilePath, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) throws -> PackResult {
         if format == .squashfs {
             return try SquashfsImage(sourceDateEpoch: sourceDateEpoch, zstdLevel: zstdLevel).pack(root: root, to: path)
         }
         var result: PackResult?
         try Self.writing(path) {
             try AtomicFile.write(to: path) { fd in
-                result = try packCpio(root: root, into: fd, path: path)
+                result = try packCpio(root: root, into: fd, path: path, progress: progress)
             }
         }
         guard let result else { throw PackError.cannotWrite(path: path, reason: "packing produced no result") }
@@ -60,12 +61,19 @@ public struct OverlayPacker: Sendable {
     }
 
     /// Walks the tree and streams it through libarchive (and zstd) into `fd`.
-    private func packCpio(root: FilePath, into fd: FileDescriptor, path: FilePath) throws -> PackResult {
+    private func packCpio(root: FilePath, into fd: FileDescriptor, path: FilePath, progress: ((Int64, Int64) -> Void)?) throws -> PackResult {
         let tree = try DeltaTree(root: root)
+        // The data of a file with several names is written once.
+        var counted = Set<InodeKey>()
+        let total = tree.entries.reduce(0) { $0 + ($1.kind == .file && counted.insert(InodeKey($1)).inserted ? $1.size : 0) }
         let file = FileSink(fd)
-        let sink: ArchiveSink = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : file
+        let zstd = format == .cpioZstd ? try ZstdSink(level: zstdLevel, next: file, path: path) : nil
+        let sink: ArchiveSink = zstd ?? file
+        // zstd's own count when it compresses (it buffers input in worker jobs), else the bytes written.
+        if let zstd, let progress { zstd.onCompressed = { progress(min($0, total), total) } }
+        var packed = Progress(total: total, report: zstd == nil ? progress : nil)
         let writer = try CpioWriter(sink: sink, gzip: format == .cpioGzip, output: path)
-        try writeEntries(of: tree, to: writer)
+        try writeEntries(of: tree, to: writer, progress: &packed)
         try writer.close()
         return PackResult(path: path, size: file.size, sha256: file.sha256, entries: tree.entries.count)
     }
@@ -83,7 +91,19 @@ public struct OverlayPacker: Sendable {
         }
     }
 
-    private func writeEntries(of tree: DeltaTree, to writer: CpioWriter) throws {
+    /// File data packed so far, for the caller's progress report.
+    private struct Progress {
+        let total: Int64
+        let report: ((Int64, Int64) -> Void)?
+        var done: Int64 = 0
+
+        mutating func add(_ count: Int) {
+            done += Int64(count)
+            report?(done, total)
+        }
+    }
+
+    private func writeEntries(of tree: DeltaTree, to writer: CpioWriter, progress: inout Progress) throws {
         let linkCounts = Self.linkCounts(tree)
         guard let resolver = HardlinkResolver(formatCode: writer.formatCode) else {
             throw PackError.archive(path: tree.root, message: "archive_entry_linkresolver_new returned no resolver")
@@ -123,14 +143,14 @@ public struct OverlayPacker: Sendable {
                 archive_entry_set_size(entry, la_int64_t(item.size))
                 if let target = item.linkTarget { archive_entry_copy_symlink(entry, target.cString) }
             }
-            for ready in resolver.linkify(entry) { try write(ready, to: writer) }
+            for ready in resolver.linkify(entry) { try write(ready, to: writer, progress: &progress) }
         }
         // Every name of a link set is in the tree, so this flushes the last name of each set (with the data).
-        for ready in resolver.drain() { try write(ready, to: writer) }
+        for ready in resolver.drain() { try write(ready, to: writer, progress: &progress) }
     }
 
     /// Writes one entry the resolver released, with its file data when the entry carries it.
-    private func write(_ entry: ArchiveEntry, to writer: CpioWriter) throws {
+    private func write(_ entry: ArchiveEntry, to writer: CpioWriter, progress: inout Progress) throws {
         let (source, size, isFile): (FilePath, Int64, Bool) = try entry.withUnsafeHandle { entry in
             guard let sourcePath = archive_entry_sourcepath(entry) else {
                 throw PackError.archive(path: FilePath(), message: "an entry lost its source path")
@@ -158,6 +178,7 @@ public struct OverlayPacker: Sendable {
             copied += Int64(count)
             if copied > size { throw PackError.changedWhilePacking(path: source) }
             try writer.writeData(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), path: source)
+            progress.add(count)
         }
         if copied != size { throw PackError.changedWhilePacking(path: source) }
     }

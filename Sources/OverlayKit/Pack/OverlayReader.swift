@@ -10,8 +10,9 @@ public enum OverlayReader {
     static let registryLimit = 64 * 1024
 
     /// Reads the overlay at `path`. Throws `PackError` (`notAnOverlay`, `corrupt`, `noRegistryEntry`,
-    /// `badRegistryEntry`) with a one-sentence description naming the file.
-    public static func read(_ path: FilePath) throws -> OverlayContents {
+    /// `badRegistryEntry`) with a one-sentence description naming the file. `requireRegistry: false` reads a
+    /// base image, which has no registry entry.
+    public static func read(_ path: FilePath, requireRegistry: Bool = true) throws -> OverlayContents {
         let detected: OverlayFormat?
         do {
             detected = try OverlayFormat.detect(file: path)
@@ -20,7 +21,7 @@ public enum OverlayReader {
         }
         guard let format = detected else { throw PackError.notAnOverlay(path: path) }
         let contents = format == .squashfs ? try readSquashfs(path) : try readCpio(path)
-        guard !contents.registry.isEmpty else { throw PackError.noRegistryEntry(path: path) }
+        guard !contents.registry.isEmpty || !requireRegistry else { throw PackError.noRegistryEntry(path: path) }
         do {
             _ = try contents.registryEntries()
         } catch let error as RegistryEntryError {

@@ -20,6 +20,8 @@ public enum PackError: Error, CustomStringConvertible, Sendable {
     case tool(name: String, path: FilePath, status: Int32, stderr: String)
     /// The file is not an overlay in any known format.
     case notAnOverlay(path: FilePath)
+    /// A `.json` given to inspect that is not an overlay's or a base's manifest naming its file.
+    case notAManifest(path: FilePath)
     /// The overlay is damaged (a truncated or corrupt compressed stream or archive).
     case corrupt(path: FilePath, message: String)
     /// The overlay holds no `/etc/ovirt.plugins.d/<name>` registry entry.
@@ -48,6 +50,8 @@ public enum PackError: Error, CustomStringConvertible, Sendable {
             return "\(name) failed on \(path) with exit status \(status)\(detail)."
         case .notAnOverlay(let path):
             return "\(path) is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image."
+        case .notAManifest(let path):
+            return "\(path) is not a manifest overlay wrote (<name>-<version>.json or base.json naming its file): give the overlay or base image file itself."
         case .corrupt(let path, let message):
             return "\(path) is damaged (\(message)): rebuild or download the overlay again."
         case .noRegistryEntry(let path):

@@ -112,14 +112,14 @@ public struct Plugin: Sendable {
         throw invalid("\(path):\(lines.count):\(column): the byte \(byte) is not UTF-8 text; save the file as UTF-8")
     }
 
-    /// The repos a solve uses: the bundled one always, the defined ones only when `enabled` names them
-    /// (or holds "*"), whatever their files say.
-    public func repoSources(enabled: Set<String>) -> (enabled: [RepoSource], disabled: [RepoDefinition]) {
+    /// The repos a solve uses: the bundled one always, the defined ones only when `enabled` selects them,
+    /// whatever their files say.
+    public func repoSources(enabled: RepoSelection) -> (enabled: [RepoSource], disabled: [RepoDefinition]) {
         var sources: [RepoSource] = []
         if let bundledRepo { sources.append(RepoSource(id: bundledRepoID, directory: bundledRepo)) }
         var disabled: [RepoDefinition] = []
         for repo in repos {
-            if enabled.contains("*") || enabled.contains(repo.id) {
+            if enabled.isEnabled(repo.id) {
                 sources.append(RepoSource(repo))
             } else {
                 disabled.append(repo)

@@ -7,8 +7,8 @@ public enum PluginError: Error, CustomStringConvertible, Sendable {
     case notFound(path: String)
     case missingManifest(path: String)
     case unreadable(path: String, reason: String)
-    /// A repo named with `--enablerepo` that no plugin defines.
-    case unknownRepo(id: String, known: [String])
+    /// An `--enablerepo` or `--disablerepo` id or glob that matches no repo any plugin defines.
+    case unknownRepo(option: String, pattern: String, glob: Bool, known: [String])
 
     public var description: String {
         switch self {
@@ -20,10 +20,9 @@ public enum PluginError: Error, CustomStringConvertible, Sendable {
             "\(path) has no plugin.toml; a plugin directory holds plugin.toml, and optionally repos/*.repo, rpms/ and keys/"
         case .unreadable(let path, let reason):
             "cannot read \(path): \(reason)"
-        case .unknownRepo(let id, let known):
-            known.isEmpty
-                ? "--enablerepo \(id): no plugin defines a repo with that id (the plugins have no repos/*.repo files)"
-                : "--enablerepo \(id): no plugin defines a repo with that id; defined repos: \(known.joined(separator: ", "))"
+        case .unknownRepo(let option, let pattern, let glob, let known):
+            "\(option) \(glob ? "'\(pattern)'" : pattern): no plugin defines a repo \(glob ? "whose id matches it" : "with that id")"
+                + (known.isEmpty ? " (the plugins have no repos/*.repo files)" : "; defined repos: \(known.joined(separator: ", "))")
         }
     }
 }

@@ -23,8 +23,12 @@ public enum PublishOutcome: Sendable {
 public enum BuildStep: Sendable {
     case solving(plugin: String)
     case fetching(plugin: String, packages: Int)
+    /// Package `done + 1` of `total` is being fetched (or taken from the cache).
+    case fetchingPackage(plugin: String, package: String, done: Int, total: Int)
     case installing(plugin: String, package: String, done: Int, total: Int)
     case packing(plugin: String)
+    /// Bytes of file data packed so far, of `total`.
+    case packed(plugin: String, done: Int64, total: Int64)
     case publishing(plugin: String)
     case done(plugin: String, file: String, size: Int64)
 }
@@ -61,9 +65,8 @@ public struct OverlayBuilder: Sendable {
     public func build(_ plugin: Plugin, progress: @escaping @Sendable (BuildStep) -> Void = { _ in }) throws -> BuiltOverlay {
         progress(.solving(plugin: plugin.name))
         let plan = try planner.plan(plugin)
-        guard !plan.packages.isEmpty else {
-            throw BuildError.nothingToAdd(plugin: plugin.name, alreadyInBase: plan.alreadyInBase)
-        }
+        // A plugin whose packages are all in the base still gets an overlay: its registry entry alone, so a
+        // node lists the plugin it was given and `plan` ("adds 0 packages") and `build` agree.
         let keys = try planner.signingKeys(for: plan, of: plugin)
         return try WorkDirectory.with(in: output.path, named: plugin.name) { work in
             try build(plugin, plan: plan, keys: keys, work: work, progress: progress)
@@ -73,21 +76,8 @@ public struct OverlayBuilder: Sendable {
     private func build(
         _ plugin: Plugin, plan: PluginPlan, keys: SigningKeys, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void
     ) throws -> BuiltOverlay {
-        progress(.fetching(plugin: plugin.name, packages: plan.packages.count))
-        let files = try step(plugin, writing: "its downloaded packages into \(output.path)", naming: true) {
-            try PackageFetcher(cache: planner.options.cache, scratch: work, timeout: planner.options.networkTimeout,
-                           repos: plugin.repoSources(enabled: planner.options.enabledRepos).enabled).fetch(plan.packages)
-        }
-
-        let name = plugin.name
-        let delta = try step(plugin, writing: "its installed packages into \(output.path)", naming: true) {
-            // Packages are checked against their repos' keys on every use, whether just downloaded or from the cache.
-            try PackageInstaller.installDelta(packages: files, base: planner.base.root, baseDBPath: planner.base.dbPath,
-                                              workDirectory: work.appending("install"),
-                                              signatures: keys.requirements(for: plan.packages, files: files)) { step in
-                progress(.installing(plugin: name, package: step.package, done: step.completed, total: step.total))
-            }
-        }
+        let delta = plan.packages.isEmpty
+            ? try emptyDelta(plugin, work: work) : try install(plugin, plan: plan, keys: keys, work: work, progress: progress)
 
         let stem = "\(plugin.name)-\(plugin.manifest.version)"
         let overlayName = "\(stem).\(packer.format.fileExtension)"
@@ -104,7 +94,10 @@ public struct OverlayBuilder: Sendable {
             progress(.packing(plugin: plugin.name))
             let stage = work.appending("stage")
             try FileManager.default.createDirectory(atPath: stage.string, withIntermediateDirectories: false)
-            let packed = try packer.pack(root: delta.path, to: stage.appending(overlayName))
+            let name = plugin.name
+            let packed = try packer.pack(root: delta.path, to: stage.appending(overlayName)) { done, total in
+                progress(.packed(plugin: name, done: done, total: total))
+            }
             let manifest = OverlayManifest(
                 name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary, format: packer.format.rawValue,
                 file: overlayName, size: packed.size, sha256: packed.sha256, base: planner.baseIdentity,
@@ -119,6 +112,40 @@ public struct OverlayBuilder: Sendable {
         }
         progress(.done(plugin: plugin.name, file: overlayPath.string, size: manifest.size))
         return BuiltOverlay(manifest: manifest, overlay: overlayPath, manifestPath: manifestPath, outcome: outcome)
+    }
+
+    /// Fetches the plan's packages and installs them into a delta root over the base.
+    private func install(
+        _ plugin: Plugin, plan: PluginPlan, keys: SigningKeys, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void
+    ) throws -> DeltaRoot {
+        progress(.fetching(plugin: plugin.name, packages: plan.packages.count))
+        let files = try step(plugin, writing: "its downloaded packages into \(output.path)", naming: true) {
+            let fetcher = PackageFetcher(cache: planner.options.cache, scratch: work, timeout: planner.options.networkTimeout,
+                                         repos: plugin.repoSources(enabled: planner.options.enabledRepos).enabled)
+            return try plan.packages.enumerated().map { index, package in
+                progress(.fetchingPackage(plugin: plugin.name, package: package.nevra, done: index, total: plan.packages.count))
+                return try fetcher.fetch(package)
+            }
+        }
+        let name = plugin.name
+        return try step(plugin, writing: "its installed packages into \(output.path)", naming: true) {
+            // Packages are checked against their repos' keys on every use, whether just downloaded or from the cache.
+            try PackageInstaller.installDelta(packages: files, base: planner.base.root, baseDBPath: planner.base.dbPath,
+                                              workDirectory: work.appending("install"),
+                                              signatures: keys.requirements(for: plan.packages, files: files)) { step in
+                progress(.installing(plugin: name, package: step.package, done: step.completed, total: step.total))
+            }
+        }
+    }
+
+    /// The delta of a plugin that adds no package: an empty root the registry entry is written into.
+    private func emptyDelta(_ plugin: Plugin, work: FilePath) throws -> DeltaRoot {
+        let root = work.appending("delta")
+        try step(plugin, writing: root.string, naming: true) {
+            try FileManager.default.createDirectory(atPath: root.string, withIntermediateDirectories: false,
+                                                    attributes: [.posixPermissions: 0o755])
+        }
+        return DeltaRoot(path: root, installed: [])
     }
 
     /// Runs one step, turning a full filesystem into one sentence naming what was being written and, with
@@ -203,7 +230,6 @@ public enum BuildError: Error, CustomStringConvertible, Sendable {
     }
 
     case invalidSourceDateEpoch(String)
-    case nothingToAdd(plugin: String, alreadyInBase: [String])
     case step(plugin: String, String)
     /// `path` already holds other bytes (`published`, when known) under this name and version than the build's.
     case alreadyPublished(plugin: String, stem: String, path: FilePath, published: String?, built: String)
@@ -212,8 +238,6 @@ public enum BuildError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .invalidSourceDateEpoch(let text):
             "SOURCE_DATE_EPOCH=\(text) is not a whole number of seconds since 1970; unset it or give one such as 1700000000"
-        case .nothingToAdd(let plugin, let already):
-            "plugin \"\(plugin)\": the base already has everything it asks for (\(already.joined(separator: ", "))); there is no overlay to build"
         case .step(let plugin, let text):
             "plugin \"\(plugin)\": \(Self.continuing(text))"
         case .alreadyPublished(let plugin, let stem, let path, let published, let built):

@@ -4,8 +4,8 @@ import SystemPackage
 
 /// Options that apply to every plugin of a plan or build.
 public struct PlanOptions: Sendable {
-    /// Repo ids named with `--enablerepo` ("*" enables all).
-    public var enabledRepos: Set<String>
+    /// The plugins' `.repo` repos `--enablerepo` and `--disablerepo` select (none by default).
+    public var enabledRepos: RepoSelection
     /// nil: no cache.
     public var cache: MetadataCache?
     public var arch: String
@@ -19,7 +19,7 @@ public struct PlanOptions: Sendable {
     /// `networkTimeout` unless `--timeout` says otherwise.
     public static let defaultNetworkTimeout = 30
 
-    public init(enabledRepos: Set<String> = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
+    public init(enabledRepos: RepoSelection = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
                 arch: String = HostArchitecture.current, gpgcheck: Bool = true, networkTimeout: Int = PlanOptions.defaultNetworkTimeout) {
         self.enabledRepos = enabledRepos
         self.cache = cache
@@ -51,12 +51,9 @@ public struct Planner: Sendable {
         baseModules = base.moduleState()
     }
 
-    /// Checks that every `--enablerepo` id is defined by one of `plugins`.
-    public static func checkEnabledRepos(_ enabled: Set<String>, plugins: [Plugin]) throws(PluginError) {
-        let known = Set(plugins.flatMap { $0.repos.map(\.id) })
-        for id in enabled.sorted() where id != "*" && !known.contains(id) {
-            throw .unknownRepo(id: id, known: known.sorted())
-        }
+    /// Checks that every `--enablerepo` and `--disablerepo` id or glob matches a repo one of `plugins` defines.
+    public static func checkEnabledRepos(_ enabled: RepoSelection, plugins: [Plugin]) throws(PluginError) {
+        try enabled.check(known: Array(Set(plugins.flatMap { $0.repos.map(\.id) })))
     }
 
     /// Solves one plugin.

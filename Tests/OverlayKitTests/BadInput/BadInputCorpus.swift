@@ -166,6 +166,14 @@ enum BadInputCorpus {
             "overlay: --enablerepo nosuch: no plugin defines a repo with that id; defined repos: x",
             arguments: BadInput.build("plugin", ["--enablerepo", "nosuch"])),
         .repo(
+            "an --enablerepo glob matches no repo", "[x]\nbaseurl=file:///srv/x\n",
+            "overlay: --enablerepo 'mon*': no plugin defines a repo whose id matches it; defined repos: x",
+            arguments: BadInput.build("plugin", ["--enablerepo", "x,mon*"])),
+        .repo(
+            "--disablerepo names no repo", "[x]\nbaseurl=file:///srv/x\n",
+            "overlay: --disablerepo nosuch: no plugin defines a repo with that id; defined repos: x",
+            arguments: BadInput.build("plugin", ["--disablerepo", "nosuch"])),
+        .repo(
             "an enabled repo without metadata", "[x]\nbaseurl=file:///nonexistent/x\n",
             #"plugin "tool": repo "x": there is no repo metadata at /nonexistent/x/repodata/repomd.xml; run createrepo_c on the repo directory, or fix the repo's baseurl"#,
             arguments: BadInput.build("plugin", ["--enablerepo", "x"])),
@@ -593,6 +601,26 @@ enum BadInputCorpus {
         BadInput(
             name: "usage: an unknown --format", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--format", "iso"], status: 64,
             stderr: "overlay: the value 'iso' is invalid for '--format <format>': give one of 'cpio' and 'squashfs'; see 'overlay build --help'"),
+        BadInput(
+            name: "usage: an empty --enablerepo", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--enablerepo", ","], status: 64,
+            stderr: "overlay: the value ',' is invalid for '--enablerepo <id,glob>': give a repo id or glob, such as 'mon*'; see 'overlay build --help'"),
+        BadInput(
+            name: "usage: --quiet and --verbose", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["-q", "-v"], status: 64,
+            stderr: "overlay: --quiet and --verbose exclude each other; give one of them; see 'overlay build --help'"),
+        BadInput(
+            name: "usage: list with --root and --dir", setup: { _ in }, arguments: ["list", "--root", "/", "--dir", "out"], status: 64,
+            stderr: "overlay: --root lists a node's plugins and --dir the overlays in a directory; give one of them; see 'overlay list --help'"),
+        BadInput(
+            name: "list: --dir does not exist", setup: { _ in }, arguments: ["list", "--dir", "out"], status: 1,
+            stderr: "overlay: out does not exist; give the directory overlay build --out wrote to"),
+        BadInput(
+            name: "list: a damaged manifest", setup: { try $0.write(#"{"kind": "overlay", "name": "tool"}"#, to: "out/tool-1.0.json") },
+            arguments: ["list", "--dir", "out"], status: 1,
+            stderr: #"overlay: out/tool-1.0.json is not a readable manifest (it has no "version"); rebuild the overlay or remove the file"#),
+        BadInput(
+            name: "inspect: a JSON file that is no manifest", setup: { try $0.write(#"{"name": "tool"}"#, to: "tool.json") },
+            arguments: ["inspect", "tool.json"], status: 1,
+            stderr: "overlay: tool.json is not a manifest overlay wrote (<name>-<version>.json or base.json naming its file): give the overlay or base image file itself."),
         BadInput(
             name: "usage: base create without a repo", setup: { _ in }, arguments: ["base", "create", "--package", "tool", "--out", "out"], status: 64,
             stderr: "overlay: name at least one repo with --repo DIR; see 'overlay base create --help'"),

@@ -4,6 +4,29 @@ import Testing
 @testable import OverlayKit
 
 @Suite struct OverlayPackerTests {
+    /// The progress a packer reports rises to the tree's file data, in every cpio shape; under zstd it is what zstd
+    /// has compressed, which finishes only when the frame does.
+    @Test(arguments: [OverlayFormat.cpioZstd, .cpioGzip, .cpio])
+    func packingReportsProgressUpToTheFileData(format: OverlayFormat) throws {
+        let dir = try PackFixture.scratch("progress")
+        defer { PackFixture.remove(dir) }
+        let root = dir.appending("root")
+        try PackFixture.makeTree(at: root)
+        _ = try PackFixture.sh("head -c 3000000 /dev/urandom > \(PackFixture.q(root.appending("usr/lib/vdsm/big")))")
+        // Each file's data once, however many names (hard links) it has.
+        let total = try Int64(PackFixture.sh("find \(PackFixture.q(root)) -type f -printf '%i %s\\n' | sort -u | awk '{ s += $2 } END { print s }'")
+            .trimmingCharacters(in: .whitespacesAndNewlines))
+        final class Seen: @unchecked Sendable { var reports: [(Int64, Int64)] = [] }
+        let seen = Seen()
+        _ = try OverlayPacker(format: format, zstdLevel: 3).pack(root: root, to: dir.appending("out.\(format.rawValue)")) { done, all in
+            seen.reports.append((done, all))
+        }
+        #expect(!seen.reports.isEmpty)
+        #expect(seen.reports.allSatisfy { $0.1 == total })
+        #expect(zip(seen.reports, seen.reports.dropFirst()).allSatisfy { $0.0 <= $1.0 })
+        #expect(seen.reports.last?.0 == total)
+    }
+
     /// Packs the fixture tree and extracts it with GNU cpio; everything a node would see must match.
     @Test(arguments: [OverlayFormat.cpioZstd, .cpioGzip, .cpio])
     func cpioExtractsToTheSameTree(format: OverlayFormat) throws {
