@@ -80,6 +80,10 @@ test: build
 # AppStream's 17.6k packages takes over ten minutes instead of one second; `make test` runs it with the
 # release binary, and the multi-repo runs of ReleaseBinaryTests do run here.
 SANITIZER_SKIP := --skip 'plansTwoPluginsAgainstCentOSStream9InOneRun'
+# Not run under ThreadSanitizer: a build waiting for another build's lock, then stopped by SIGINT. TSan defers a
+# signal until the thread it landed on leaves a system call it does not intercept, and flock(2) is one: the
+# waiting build never sees the SIGINT while the first build holds the lock. `make test` and `make test-asan` run it.
+TSAN_SKIP := --skip 'aSecondBuildIntoTheSameDirectoryWaitsForTheFirstAndLeavesItsWorkAlone'
 test-asan: build
 	[ -f $(EXB)/serve/base.json ] || $(MAKE) --no-print-directory example
 	$(SWIFT) build -c release --build-tests --sanitize address -Xswiftc -enable-testing --scratch-path .build-asan
@@ -90,7 +94,7 @@ test-tsan: build
 	[ -f $(EXB)/serve/base.json ] || $(MAKE) --no-print-directory example
 	$(SWIFT) build -c release --build-tests --sanitize thread -Xswiftc -enable-testing --scratch-path .build-tsan
 	$(SANITIZER_ENV) OVERLAY_BIN=$(CURDIR)/.build-tsan/release/overlay \
-	  $(SWIFT) test -c release --skip-build --sanitize thread --scratch-path .build-tsan $(SANITIZER_SKIP)
+	  $(SWIFT) test -c release --skip-build --sanitize thread --scratch-path .build-tsan $(SANITIZER_SKIP) $(TSAN_SKIP)
 
 man: $(MAN)
 $(MAN): $(BIN)
