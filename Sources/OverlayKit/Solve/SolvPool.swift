@@ -93,13 +93,9 @@ final class SolvPool {
 
     /// What is wrong with the base's rpmdb file, in rpm's words but naming the base's file, not the private copy.
     private static func databaseProblem(_ base: BaseImage, copy: FilePath, rpmSaid: [String]) -> String? {
-        guard let file = base.databaseFile else { return nil }
-        var status = stat()
-        if stat(base.root.string + file, &status) == 0 {
-            if status.st_mode & S_IFMT != S_IFREG { return "\(file) is not a regular file" }
-            if status.st_size == 0 { return "\(file) is empty (0 bytes)" }
-        }
-        guard let first = rpmSaid.first else { return nil }
+        // A file of the wrong type, empty or not in its format was named before librpm ran
+        // (BaseImage.databaseFormatProblem): here only rpm's own words are left.
+        guard let file = base.databaseFile, let first = rpmSaid.first else { return nil }
         // "sqlite failure: CREATE TABLE …: file is not a database": the statement says nothing to a user.
         if first.hasPrefix("sqlite failure:"), let colon = first.range(of: ": ", options: .backwards) {
             return "\(file): \(first[colon.upperBound...])"
