@@ -35,7 +35,10 @@ let package = Package(
         // The one door for system calls, shared by the generator and the server.
         // Lock annotations for ThreadSanitizer (no-ops in other builds).
         .target(name: "CSanitizers"),
-        .target(name: "Posix", dependencies: ["CSanitizers", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
+        // The Linux calls glibc 2.36 does not wrap or hides behind _GNU_SOURCE (openat2, unshare, statfs, xattrs,
+        // the PID namespace's first process); only Posix imports it.
+        .target(name: "CLinux"),
+        .target(name: "Posix", dependencies: ["CLinux", "CSanitizers", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
 
         // plugin → base → solve → install → pack → publish, and fleet (roles, nodes, boot configs).
         .target(

@@ -1,3 +1,5 @@
+internal import CLinux
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -46,8 +48,10 @@ public struct PosixThread<Value>: ~Copyable, Sendable {
 
     private static func wait(_ handle: pthread_t) -> Result<Value, any Error> {
         var returned: UnsafeMutableRawPointer?
-        pthread_join(handle, &returned)
-        guard let returned else { return .failure(SystemCallError(call: "pthread_join", subject: "", errno: .noSuchProcess)) }
+        let code = pthread_join(handle, &returned)
+        guard code == 0 else { return .failure(SystemCallError(call: "pthread_join", subject: "", errno: Errno(rawValue: code))) }
+        // A joinable thread's start routine always returns a retained `ThreadResult` (see `init`).
+        guard let returned else { preconditionFailure("a joinable PosixThread returned no result") }
         return Unmanaged<ThreadResult<Value>>.fromOpaque(returned).takeRetainedValue().result
     }
 }
@@ -77,15 +81,6 @@ private final class ThreadResult<Value> {
     init(_ result: Result<Value, any Error>) { self.result = result }
 }
 
-/// glibc declares `pthread_setname_np` only under `_GNU_SOURCE`, which Swift's Glibc module is not built with;
-/// the function is looked up instead (a missing one only leaves the thread unnamed).
-private typealias SetThreadName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
-
-private let setThreadName: SetThreadName? = {
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np") else { return nil }
-    return unsafeBitCast(symbol, to: SetThreadName.self)
-}()
-
 private func startThread(name: String, stackSize: Int, detached: Bool, _ work: Work) throws(SystemCallError) -> pthread_t {
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
@@ -99,9 +94,8 @@ private func startThread(name: String, stackSize: Int, detached: Bool, _ work: W
         { raw in
             guard let raw else { return nil }
             let work = Unmanaged<Work>.fromOpaque(raw).takeRetainedValue()
-            if let setName = setThreadName {
-                _ = String(decoding: work.name.utf8.prefix(15), as: UTF8.self).withCString { setName(pthread_self(), $0) }
-            }
+            // A name the kernel refuses only leaves the thread unnamed.
+            _ = String(decoding: work.name.utf8.prefix(15), as: UTF8.self).withCString { clinux_set_thread_name($0) }
             return work.body().map { Unmanaged.passRetained($0).toOpaque() }
         }, context)
     guard code == 0 else {

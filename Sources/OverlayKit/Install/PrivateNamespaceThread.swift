@@ -1,4 +1,3 @@
-internal import CRPM
 import Posix
 import SystemPackage
 
@@ -22,27 +21,12 @@ enum PrivateNamespaceThread {
     static func run<T>(_ body: @escaping () throws -> T) throws -> T {
         do {
             return try PosixThread.run(name: "rpm transaction") { () throws -> T in
-                try systemCall("unshare", "(a private mount namespace)") { overlay_rpm_unshare_mounts_and_root() }
+                try unshare([.mountNamespace, .rootAndWorkingDirectory])
                 try systemCall("mount", "/ (making it private)") { mount(nil, "/", nil, UInt(MS_REC) | UInt(MS_PRIVATE), nil) }
-                try systemCall("unshare", "(a private PID namespace)") { overlay_rpm_unshare_pids() }
-                var keepalive: Int32 = -1
-                let first = try systemCall("fork", "(the PID namespace's first process)") { overlay_rpm_fork_namespace_init(&keepalive) }
-                defer { endNamespace(first: first, keepalive: OwnedFileDescriptor(rawValue: keepalive)) }
-                return try body()
+                return try PIDNamespace.run(body)
             }
         } catch let error as SystemCallError {
             throw InstallError.system(error)
         }
-    }
-}
-
-/// Ends the PID namespace the scriptlets ran in: its first process sees end-of-file and exits, and the kernel
-/// kills whatever a scriptlet left running there. Reaps it, waiting a few seconds at most (a process that will
-/// not die stays a zombie until the build exits, rather than hanging it).
-private func endNamespace(first: Int32, keepalive: consuming OwnedFileDescriptor) {
-    try? keepalive.close()
-    for _ in 0..<500 {
-        guard let reaped = try? systemCall("waitpid", "\(first)", { waitpid(first, nil, WNOHANG) }), reaped != first else { return }
-        usleep(10_000)
     }
 }

@@ -90,7 +90,7 @@ public enum PluginBundle {
     private static func extractAll(
         _ bundle: FilePath, opening source: FilePath, into directory: FilePath, expecting planned: [PluginBundleCheck.Checked]
     ) throws {
-        try systemCall("unshare(CLONE_FS)", "") { carchive_unshare_fs() }
+        try unshare(.rootAndWorkingDirectory)
         _ = try directory.withPlatformString { p in try systemCall("chdir", directory.string) { chdir(p) } }
         let writer = try DiskWriter(bundle: bundle)
         var check = PluginBundleCheck()
