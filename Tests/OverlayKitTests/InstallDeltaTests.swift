@@ -68,7 +68,7 @@ import Testing
         #expect(made == "made by post from core\n")
         #expect(try String(contentsOfFile: delta.path.appending("usr/share/hello/greeting").string, encoding: .utf8) == "hi\n")
         for entry in entries {
-            let overlayAttributes = FileTree.attributeNames(delta.path.appending(entry)).filter { $0.hasPrefix("trusted.overlay.") }
+            let overlayAttributes = try FileTree.attributeNames(delta.path.appending(entry)).filter { $0.hasPrefix("trusted.overlay.") }
             #expect(overlayAttributes.isEmpty, "\(entry) keeps \(overlayAttributes)")
         }
         #expect(try TreeSnapshot(scratch.base) == before)

@@ -10,8 +10,10 @@ public enum BaseIdentity {
 }
 
 extension BaseImage {
-    /// The installed packages as NEVRAs, sorted, read from the rpmdb with libsolv.
+    /// The installed packages as NEVRAs, sorted, read from the rpmdb with libsolv. A broken rpm (its
+    /// configuration files unreadable) is named as such, before libsolv asks librpm for the rpmdb.
     public func installedPackages(arch: String = HostArchitecture.current) throws(BaseError) -> [String] {
+        do { try RPMLibrary.checkConfiguration() } catch { throw .rpm(error) }
         let pool = SolvPool(arch: arch)
         try pool.loadInstalled(from: self)
         return pool.installedSolvables.map { pool.nevra($0) }.sorted()

@@ -95,6 +95,8 @@ public enum BaseError: Error, CustomStringConvertible, Sendable {
     case unreadableDatabase(root: String, reason: String)
     case emptyDatabase(root: String, dbPath: String)
     case outputExists(String)
+    /// librpm could not be set up (its configuration files), so no rpmdb can be read.
+    case rpm(RPMError)
 
     public var description: String {
         switch self {
@@ -110,6 +112,8 @@ public enum BaseError: Error, CustomStringConvertible, Sendable {
             "the rpmdb of base \(root) (\(dbPath)) lists no installed packages; a base image must have its package set recorded"
         case .outputExists(let path):
             "\(path) already exists; remove it or choose another --out directory"
+        case .rpm(let error):
+            error.description
         }
     }
 }

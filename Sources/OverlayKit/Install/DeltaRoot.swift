@@ -76,7 +76,7 @@ enum DeltaCleaner {
             return false
         }
         if FileTree.isDirectory(info) {
-            if !relative.isEmpty, FileTree.hasAttribute(here, "trusted.overlay.opaque") {
+            if !relative.isEmpty, try FileTree.hasAttribute(here, "trusted.overlay.opaque") {
                 if let baseInfo, FileTree.isDirectory(baseInfo), try !FileTree.entries(there).isEmpty {
                     throw InstallError.hidesBaseDirectory(shown)
                 }
@@ -94,7 +94,7 @@ enum DeltaCleaner {
             try FileTree.remove(here)
             return false
         }
-        for name in FileTree.attributeNames(here) where name.hasPrefix("trusted.overlay.") {
+        for name in try FileTree.attributeNames(here) where name.hasPrefix("trusted.overlay.") {
             try FileTree.removeAttribute(here, name)
         }
         return true

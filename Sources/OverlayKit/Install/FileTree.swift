@@ -1,4 +1,3 @@
-internal import CRPM
 import Foundation
 import Posix
 import SystemPackage
@@ -37,13 +36,24 @@ enum FileTree {
         return isDirectory(info) ? try entries(path).isEmpty : false
     }
 
-    /// Removes `path` and, for a directory, everything under it (symlinks are removed, not followed).
-    static func remove(_ path: FilePath) throws {
-        guard status(path) != nil else { return }
-        do {
-            try FileManager.default.removeItem(atPath: path.string)
-        } catch {
-            throw InstallError.system(SystemCallError(call: "remove", subject: path.string, errno: .ioError))
+    /// Removes `path` and, for a directory, everything under it, depth first (`unlink`, `rmdir`; symlinks are
+    /// removed, not followed). A failure names the file that could not be removed and the system's reason.
+    static func remove(_ path: FilePath) throws(InstallError) {
+        do { try removeTree(path) } catch { throw .system(error) }
+    }
+
+    private static func removeTree(_ path: FilePath) throws(SystemCallError) {
+        guard let info = status(path) else { return }
+        if isDirectory(info) {
+            for name in try directoryNames(path) {
+                // Names are raw bytes: a name that is not UTF-8 must still name the same file.
+                let child = path.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))) } + [CChar(bitPattern: UInt8(ascii: "/"))]
+                    + name.map { CChar(bitPattern: $0) } + [0]
+                try removeTree(FilePath(platformString: child))
+            }
+            try systemCall("rmdir", path.string) { path.withPlatformString { rmdir($0) } }
+        } else {
+            try systemCall("unlink", path.string) { path.withPlatformString { unlink($0) } }
         }
     }
 
@@ -57,8 +67,22 @@ enum FileTree {
         return total
     }
 
-    static func makeDirectory(_ path: FilePath, mode: mode_t = 0o755) throws {
+    static func makeDirectory(_ path: FilePath, mode: mode_t = 0o755) throws(SystemCallError) {
         try systemCall("mkdir", path.string) { path.withPlatformString { mkdir($0, mode) } }
+    }
+
+    /// `mkdir -p`: makes `path` and whatever of its parents is missing (mode 0755, less the umask). An existing
+    /// directory is fine; anything else in the way fails as `mkdir` fails on it.
+    static func makeDirectories(_ path: FilePath) throws(SystemCallError) {
+        if let info = status(path), isDirectory(info) { return }
+        let parent = path.removingLastComponent()
+        if parent != path, !parent.isEmpty, status(parent) == nil { try makeDirectories(parent) }
+        do {
+            try makeDirectory(path)
+        } catch where error.errno == .fileExists {
+            // Made meanwhile by someone else: fine if it is a directory.
+            guard let info = status(path), isDirectory(info) else { throw error }
+        }
     }
 
     /// The target of a symlink.
@@ -85,21 +109,16 @@ enum FileTree {
     }
 
     /// Names of the extended attributes of `path` (not following a symlink).
-    static func attributeNames(_ path: FilePath) -> [String] {
-        let size = path.withPlatformString { llistxattr($0, nil, 0) }
-        guard size > 0 else { return [] }
-        var buffer = [CChar](repeating: 0, count: size)
-        let read = path.withPlatformString { llistxattr($0, &buffer, size) }
-        guard read > 0 else { return [] }
-        return buffer[0..<read].split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+    static func attributeNames(_ path: FilePath) throws(InstallError) -> [String] {
+        do { return try ExtendedAttributes.names(path) } catch { throw .system(error) }
     }
 
-    static func hasAttribute(_ path: FilePath, _ name: String) -> Bool {
-        path.withPlatformString { lgetxattr($0, name, nil, 0) } >= 0
+    static func hasAttribute(_ path: FilePath, _ name: String) throws(InstallError) -> Bool {
+        do { return try ExtendedAttributes.contains(path, name) } catch { throw .system(error) }
     }
 
-    static func removeAttribute(_ path: FilePath, _ name: String) throws {
-        try systemCall("lremovexattr", "\(name) of \(path)") { path.withPlatformString { lremovexattr($0, name) } }
+    static func removeAttribute(_ path: FilePath, _ name: String) throws(InstallError) {
+        do { try ExtendedAttributes.remove(path, name) } catch { throw .system(error) }
     }
 
     /// `path` made absolute against the current directory.

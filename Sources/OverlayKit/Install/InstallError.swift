@@ -36,6 +36,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
     case overlayMountFailed(SystemCallError)
     /// A system call failed while preparing or cleaning up.
     case system(SystemCallError)
+    /// librpm itself could not be set up or used.
+    case rpm(RPMError)
 
     public var description: String {
         switch self {
@@ -92,6 +94,8 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
                 return "Installing the packages failed: \(error). Installing needs root (mounts, chroot and file owners): run overlay as root."
             }
             return "Installing the packages failed: \(error)."
+        case .rpm(let error):
+            return error.description
         }
     }
 }

@@ -55,7 +55,7 @@ public enum PackageInstaller {
             }
         }
         if createdRoot {
-            try wrapSystemErrors { try FileManager.default.createDirectory(atPath: root.string, withIntermediateDirectories: true) }
+            try wrapSystemErrors { () throws(SystemCallError) in try FileTree.makeDirectories(root) }
         }
         let scriptOutput = FilePath(FileManager.default.temporaryDirectory.path).appending("overlay-scriptlets-\(UUID().uuidString).log")
         defer { try? FileTree.remove(scriptOutput) }
@@ -120,7 +120,7 @@ public enum PackageInstaller {
         guard try FileTree.isAbsentOrEmptyDirectory(work) else { throw InstallError.directoryNotEmpty(work) }
         let createdWork = FileTree.status(work) == nil
         if createdWork {
-            try wrapSystemErrors { try FileManager.default.createDirectory(atPath: work.string, withIntermediateDirectories: true) }
+            try wrapSystemErrors { () throws(SystemCallError) in try FileTree.makeDirectories(work) }
         }
         let upper = work.appending("upper")
         let overlayWork = work.appending("work")
@@ -136,7 +136,7 @@ public enum PackageInstaller {
             }
         }
         try checkUpperFilesystem(work)
-        for directory in [upper, overlayWork, merged] { try wrapSystemErrors { try FileTree.makeDirectory(directory) } }
+        for directory in [upper, overlayWork, merged] { try wrapSystemErrors { () throws(SystemCallError) in try FileTree.makeDirectory(directory) } }
         let packages = packages.map(FileTree.absolute)
 
         let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDBPath)]) { log in
@@ -198,8 +198,8 @@ public enum PackageInstaller {
     private static func makeTemporaryDirectory(in root: FilePath) throws {
         let tmp = root.appending("var/tmp")
         guard FileTree.status(tmp) == nil else { return }
-        try wrapSystemErrors {
-            try FileManager.default.createDirectory(atPath: tmp.string, withIntermediateDirectories: true)
+        try wrapSystemErrors { () throws(SystemCallError) in
+            try FileTree.makeDirectories(tmp)
             try systemCall("chmod", tmp.string) { chmod(tmp.string, 0o1777) }
         }
     }
@@ -224,21 +224,13 @@ public enum PackageInstaller {
     }
 
     /// Refuses a work directory on overlayfs (it cannot be an upper layer) before mount gives a bare EINVAL.
-    private static func checkUpperFilesystem(_ path: FilePath) throws {
-        var failed: Int32 = 0
-        let type = overlay_rpm_statfs_type(path.string, &failed)
-        if failed == 0, type == 0x794c_7630 { throw InstallError.unsupportedFilesystem(path, "overlayfs") }
+    private static func checkUpperFilesystem(_ path: FilePath) throws(InstallError) {
+        let type: FileSystemType
+        do { type = try FileSystemType.of(path) } catch { throw .system(error) }
+        if type == .overlayfs { throw .unsupportedFilesystem(path, "overlayfs") }
     }
 
-    private static func wrapSystemErrors<R>(_ body: () throws -> R) throws -> R {
-        do {
-            return try body()
-        } catch let error as SystemCallError {
-            throw InstallError.system(error)
-        } catch let error as InstallError {
-            throw error
-        } catch {
-            throw InstallError.system(SystemCallError(call: "file operation", subject: "\(error)", errno: .ioError))
-        }
+    private static func wrapSystemErrors<R>(_ body: () throws(SystemCallError) -> R) throws(InstallError) -> R {
+        do { return try body() } catch { throw .system(error) }
     }
 }

@@ -3,30 +3,22 @@ import Foundation
 import SystemPackage
 
 /// Checks package files against one set of keys with librpm's own verification, before anything is installed.
-/// It owns an `rpmts` (freed in deinit) that holds nothing but an in-memory keyring of those keys, so neither
-/// the host's nor the base's rpmdb keys count, and no key is written anywhere. Used on one thread, inside an
-/// `RPMLibrary.session`.
+/// Its transaction set holds nothing but an in-memory keyring of those keys, so neither the host's nor the base's
+/// rpmdb keys count, and no key is written anywhere. Used on one thread, inside an `RPMLibrary.session`.
 final class PackageSignatureVerifier {
-    private let ts: OpaquePointer
+    private let set: RPMTransactionSet
     private let keyring: RPMKeyring
     private let log: RPMLog
 
-    /// `rpmtsCreate` + `rpmtsSetKeyring`, every signature and digest check on (`RPMVSF_DEFAULT`) and a valid
-    /// signature required besides the digests (verify level signature + digest).
+    /// A transaction set with `keyring`, every signature and digest check on and a valid signature required
+    /// besides the digests.
     init(keyring: RPMKeyring, log: RPMLog) throws(InstallError) {
-        guard let ts = rpmtsCreate() else {
-            throw InstallError.transactionFailed(packages: [], messages: ["rpmtsCreate returned nothing"])
-        }
-        self.ts = ts
+        do { set = try RPMTransactionSet() } catch { throw .rpm(error) }
         self.keyring = keyring
         self.log = log
-        keyring.withUnsafeHandle { _ = rpmtsSetKeyring(ts, $0) }
-        _ = rpmtsSetVSFlags(ts, rpmVSFlags(RPMVSF_DEFAULT.rawValue))
-        _ = rpmtsSetVfyFlags(ts, rpmVSFlags(RPMVSF_DEFAULT.rawValue))
-        _ = rpmtsSetVfyLevel(ts, Int32(RPMSIG_DIGEST_TYPE | RPMSIG_SIGNATURE_TYPE))
+        set.setKeyring(keyring)
+        set.setVerification(.signaturesAndDigests)
     }
-
-    deinit { rpmtsFree(ts) }
 
     /// Checks every package of `requirement`; the first that fails is thrown, naming the package, where it
     /// comes from, the keys tried and what to do.
@@ -51,7 +43,7 @@ final class PackageSignatureVerifier {
         var signers: [String] = []
         let readResult: rpmRC = try withPackageFile(file) { fd in
             var header: Header?
-            let rc = rpmReadPackageFile(ts, fd, file.string, &header)
+            let rc = set.withUnsafeHandle { rpmReadPackageFile($0, fd, file.string, &header) }
             if let header {
                 defer { headerFree(header) }
                 nevra = headerGetAsString(header, rpmTagVal(RPMTAG_NEVRA.rawValue)).map { text in
@@ -67,7 +59,7 @@ final class PackageSignatureVerifier {
         }
 
         let verifyMark = log.mark
-        let failed = try withPackageFile(file) { fd in overlay_rpm_verify_package_file(ts, fd, file.string) != 0 }
+        let failed = try withPackageFile(file) { fd in set.withUnsafeHandle { crpm_verify_package_file($0, fd, file.string) } != 0 }
         guard failed else { return (nevra, nil) }
         // rpm logs one line per signature and digest, "    Header V4 RSA/SHA512 Signature, key ID 84939930: NOKEY",
         // after a first line naming the file; the result words (`rpmSigString`) are never translated. A package

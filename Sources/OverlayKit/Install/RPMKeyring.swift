@@ -14,9 +14,7 @@ final class RPMKeyring {
     /// subkeys (`pgpParsePkts`, `rpmPubkeyNew`, `rpmGetSubkeys`, `rpmKeyringAddKey`). A key file with no key
     /// rpm can read is an error naming it.
     init(keys: [ArmoredKey]) throws(InstallError) {
-        guard let keyring = rpmKeyringNew() else {
-            throw InstallError.transactionFailed(packages: [], messages: ["rpmKeyringNew returned nothing"])
-        }
+        guard let keyring = rpmKeyringNew() else { throw .rpm(.noKeyring) }
         self.keyring = keyring
         for key in keys {
             // Every stored property is set: a throw from here on runs deinit, which frees the keyring.

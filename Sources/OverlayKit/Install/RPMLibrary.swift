@@ -5,32 +5,61 @@ import Posix
 /// librpm's process-wide state: its configuration, its macros and its log. Installs hold `session` for
 /// their whole run, so two transactions never see each other's `_dbpath` or log lines.
 enum RPMLibrary {
-    /// Held for a whole session: librpm's configuration, macros and log callback are process-wide.
-    private static let lock = Locked(())
+    /// Held for a whole session: librpm's configuration, macros and log callback are process-wide. The value is
+    /// how reading rpm's configuration went, once per process (nil until the first session).
+    private static let lock = Locked<Result<Void, RPMError>?>(nil)
 
-    /// `rpmReadConfigFiles(NULL, NULL)`, once per process.
-    private static let configured: Bool = rpmReadConfigFiles(nil, nil) == 0
+    /// Reads rpm's configuration if no session has yet (`rpmReadConfigFiles(NULL, NULL)`), and says why it
+    /// cannot be read, in rpm's words. Solves call this before libsolv reads a base's rpmdb, so that a broken rpm
+    /// is named as such rather than as a damaged rpmdb.
+    static func checkConfiguration() throws(RPMError) {
+        try lock.withLock { state throws(RPMError) in try configured(&state).get() }
+    }
 
     /// Runs `body` with rpm configured, `macros` pushed (`rpmPushMacro` at command-line level, popped
-    /// afterwards) and rpm's log captured into an `RPMLog` instead of going to stderr.
+    /// afterwards) and rpm's log captured into an `RPMLog` instead of going to stderr. Throws `RPMError` when rpm's
+    /// configuration cannot be read, else what `body` throws.
     static func session<R>(macros: [(String, String)], _ body: (RPMLog) throws -> R) throws -> R {
         // Handed out of the lock through a local: the value stays on this thread.
         var result: Result<R, any Error>?
-        lock.withLock { _ in result = Result { try locked(macros: macros, body) } }
+        lock.withLock { state in
+            result = Result {
+                try configured(&state).get()
+                return try locked(macros: macros, body)
+            }
+        }
         guard let result else { preconditionFailure("Locked.withLock did not run its body") }
         return try result.get()
     }
 
+    /// The outcome of reading rpm's configuration, read now if it has not been. Called with the lock held.
+    private static func configured(_ state: inout Result<Void, RPMError>?) -> Result<Void, RPMError> {
+        if let state { return state }
+        let log = RPMLog()
+        let read = capturingLog(into: log) { rpmReadConfigFiles(nil, nil) }
+        let outcome: Result<Void, RPMError> =
+            read == 0
+            ? .success(())
+            : .failure(
+                .configuration(
+                    directory: rpmConfigDir().map { String(cString: $0) } ?? "?", fromEnvironment: getenv("RPM_CONFIGDIR") != nil,
+                    said: log.errors()))
+        state = outcome
+        return outcome
+    }
+
     private static func locked<R>(macros: [(String, String)], _ body: (RPMLog) throws -> R) throws -> R {
-        guard configured else {
-            throw InstallError.transactionFailed(packages: [], messages: ["rpm could not read its configuration files"])
-        }
         for (name, value) in macros { rpmPushMacro(nil, name, nil, value, RMIL_CMDLINE) }
         defer { for (name, _) in macros.reversed() { rpmPopMacro(nil, name) } }
         // Verbose, so that scriptlets' stdout reaches the script fd too; all of it goes to `log`, not stderr.
-        let mask = overlay_rpm_set_verbosity(Int32(RPMLOG_INFO.rawValue))
+        let mask = crpm_set_verbosity(Int32(RPMLOG_INFO.rawValue))
         defer { rpmlogSetMask(mask) }
         let log = RPMLog()
+        return try capturingLog(into: log) { try body(log) }
+    }
+
+    /// Runs `body` with rpm's log going to `log` (`rpmlogSetCallback`) instead of stderr.
+    private static func capturingLog<R>(into log: RPMLog, _ body: () throws -> R) rethrows -> R {
         let context = Unmanaged.passRetained(log)
         rpmlogSetCallback(
             { record, data in
@@ -46,36 +75,6 @@ enum RPMLibrary {
             rpmlogSetCallback(nil, nil)
             context.release()
         }
-        return try body(log)
-    }
-}
-
-/// rpm's log lines of one session, errors and warnings kept for error messages.
-final class RPMLog: Sendable {
-    private let lines = Locked<[(priority: Int, text: String)]>([])
-
-    func append(priority: Int, _ text: String) {
-        let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        lines.withLock { $0.append((priority, line)) }
-    }
-
-    /// Error-level lines (and worse) since `mark`, rpm's own words.
-    func errors(since mark: Int = 0) -> [String] {
-        lines.withLock { $0.dropFirst(mark).filter { $0.priority <= Int(RPMLOG_ERR.rawValue) }.map(\.text) }
-    }
-
-    /// Error- and warning-level lines since `mark`.
-    func warnings(since mark: Int = 0) -> [String] {
-        lines.withLock { $0.dropFirst(mark).filter { $0.priority <= Int(RPMLOG_WARNING.rawValue) }.map(\.text) }
-    }
-
-    /// Every line since `mark`, notices included (what `rpm -K` prints goes there).
-    func messages(since mark: Int = 0) -> [String] {
-        lines.withLock { $0.dropFirst(mark).map(\.text) }
-    }
-
-    /// A position to read later lines from.
-    var mark: Int {
-        lines.withLock { $0.count }
+        return try body()
     }
 }
