@@ -142,30 +142,9 @@ public enum PackageInstaller {
         let outcome = try RPMLibrary.session(macros: [("_dbpath", baseDBPath)]) { log in
             try checkSignatures(signatures, log: log)
             return try PrivateNamespaceThread.run {
-                let options = "lowerdir=\(base),upperdir=\(upper),workdir=\(overlayWork),redirect_dir=off,metacopy=off,index=off"
-                do {
-                    try systemCall("mount", "overlay on \(merged)") { mount("overlay", merged.string, "overlay", 0, options) }
-                } catch let error as SystemCallError {
-                    throw InstallError.overlayMountFailed(error)
-                }
-                defer {
-                    if umount2(merged.string, 0) != 0 { umount2(merged.string, Int32(MNT_DETACH)) }
-                }
-                try makeTemporaryDirectory(in: merged)
-                let mounts = try ScriptletMounts(root: merged)
-                defer { mounts.unmount() }
-                // The transaction (and with it the rpmdb) is closed before the overlay is unmounted.
-                let outcome: TransactionOutcome = try {
-                    let transaction = try RPMTransaction(root: merged, scriptOutputFile: scriptOutput, log: log, progress: progress)
-                    for package in packages { try transaction.addInstall(package) }
-                    let outcome = try transaction.run()
-                    if let failure = outcome.scriptletFailures.first {
-                        throw InstallError.scriptletFailed(
-                            package: failure.package, scriptlet: failure.scriptlet, rpmMessage: transaction.message(for: failure), output: failure.output)
-                    }
-                    return outcome
-                }()
-                return (outcome, mounts)
+                try installOnOverlay(
+                    packages, base: base, upper: upper, overlayWork: overlayWork, merged: merged, scriptOutput: scriptOutput, log: log,
+                    progress: progress)
             }
         }
         outcome.1.removeCreatedDirectories(from: upper)
@@ -173,6 +152,39 @@ public enum PackageInstaller {
         try systemCall("rename", "\(upper) to \(delta)") { rename(upper.string, delta.string) }
         succeeded = true
         return DeltaRoot(path: delta, installed: outcome.0.installed)
+    }
+
+    /// On the install thread, in its private namespaces: mounts the overlayfs (base below, `upper` above) at
+    /// `merged`, gives scriptlets `/dev` and `/proc` there, and installs `packages` into it. Any failing scriptlet is
+    /// an error. Returns rpm's outcome and the scriptlet mounts, whose directories the delta must drop.
+    private static func installOnOverlay(
+        _ packages: [FilePath], base: FilePath, upper: FilePath, overlayWork: FilePath, merged: FilePath, scriptOutput: FilePath, log: RPMLog,
+        progress: (@Sendable (InstallProgress) -> Void)?
+    ) throws -> (TransactionOutcome, ScriptletMounts) {
+        let options = "lowerdir=\(base),upperdir=\(upper),workdir=\(overlayWork),redirect_dir=off,metacopy=off,index=off"
+        do {
+            try systemCall("mount", "overlay on \(merged)") { mount("overlay", merged.string, "overlay", 0, options) }
+        } catch {
+            throw InstallError.overlayMountFailed(error)
+        }
+        defer {
+            if umount2(merged.string, 0) != 0 { umount2(merged.string, Int32(MNT_DETACH)) }
+        }
+        try makeTemporaryDirectory(in: merged)
+        let mounts = try ScriptletMounts(root: merged)
+        defer { mounts.unmount() }
+        // The transaction (and with it the rpmdb) is closed before the overlay is unmounted.
+        let outcome: TransactionOutcome = try {
+            let transaction = try RPMTransaction(root: merged, scriptOutputFile: scriptOutput, log: log, progress: progress)
+            for package in packages { try transaction.addInstall(package) }
+            let outcome = try transaction.run()
+            if let failure = outcome.scriptletFailures.first {
+                throw InstallError.scriptletFailed(
+                    package: failure.package, scriptlet: failure.scriptlet, rpmMessage: transaction.message(for: failure), output: failure.output)
+            }
+            return outcome
+        }()
+        return (outcome, mounts)
     }
 
     /// Verifies every package a requirement lists against that requirement's keys, with librpm
