@@ -40,7 +40,7 @@ final class TransactionEvents {
     /// Makes `transactionNotify` rpm's callback for `set` (`rpmtsSetNotifyCallback`), with these events as its
     /// data: the set must not outlive them, or must be detached first.
     func attach(to set: RPMTransactionSet) {
-        set.withUnsafeHandle { rpmtsSetNotifyCallback($0, transactionNotify, Unmanaged.passUnretained(self).toOpaque()) }
+        set.withUnsafeHandle { _ = rpmtsSetNotifyCallback($0, transactionNotify, Unmanaged.passUnretained(self).toOpaque()) }
     }
 
     /// Takes the callback off `set` again.
