@@ -1,5 +1,6 @@
 import Posix
 import SystemPackage
+import Formats
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,6 @@
 import SystemPackage
 import TOMLKit
+import Formats
 
 /// fleet.toml as written, checked for shape (known keys, value types, MAC syntax, role references) but not yet
 /// against the served directory.
