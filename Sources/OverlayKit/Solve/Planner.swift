@@ -1,6 +1,8 @@
 internal import CSolv
 import Foundation
 import SystemPackage
+import Formats
+import Posix
 
 /// Options that apply to every plugin of a plan or build.
 public struct PlanOptions: Sendable {

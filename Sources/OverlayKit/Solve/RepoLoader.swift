@@ -1,6 +1,7 @@
 internal import CSolv
 import Foundation
 import SystemPackage
+import Posix
 
 /// A repo loaded into a pool: which base URL answered, for fetching its packages later.
 struct LoadedRepo {
