@@ -1,6 +1,7 @@
 import Foundation
 import Posix
 import SystemPackage
+import TestSupport
 import Testing
 
 @testable import OverlayKit
