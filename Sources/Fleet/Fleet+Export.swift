@@ -52,9 +52,7 @@ extension Fleet {
         if path.isEmpty { return }
         var status = stat()
         if path.withPlatformString({ stat($0, &status) }) == 0 {
-            guard status.st_mode & S_IFMT == S_IFDIR else {
-                throw SystemCallError(call: "mkdir", subject: path.string, errno: .notDirectory)
-            }
+            guard status.st_mode & S_IFMT == S_IFDIR else { throw NotADirectory(path: path) }
             return
         }
         try makeDirectory(path.removingLastComponent())
@@ -64,4 +62,10 @@ extension Fleet {
             // Made by someone else meanwhile.
         }
     }
+}
+
+/// A file where the export needs a directory.
+private struct NotADirectory: Error, CustomStringConvertible {
+    let path: FilePath
+    var description: String { "\(path) is a file where a directory belongs" }
 }

@@ -570,6 +570,10 @@ enum BadInputCorpus {
             "overlay: cannot write the boot files to boot: it is a file, not a directory; give --out a directory that can be written.",
             more: "echo keep > boot"),
         .fleet(
+            "boot-config --out holds a file where a directory belongs", BadInput.fleetBase,
+            "overlay: cannot write the boot files to boot: boot/ipxe is a file where a directory belongs; give --out a directory that can be written.",
+            more: "mkdir boot && echo keep > boot/ipxe"),
+        .fleet(
             "boot-config --out on a read-only filesystem", BadInput.fleetBase,
             "overlay: cannot write the boot files to {case}/ro/boot: mkdir {case}/ro/boot failed: Read-only file system; give --out a directory that can be written.",
             arguments: ["boot-config", "--dir", "srv", "--fleet", "fleet.toml", "--out", "{ro}/boot"]),
