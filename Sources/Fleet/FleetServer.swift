@@ -180,14 +180,14 @@ public final class FleetServer {
     }
 }
 
-public enum FleetServerError: Error, CustomStringConvertible, Sendable {
+public enum FleetServerError: UserError, Sendable {
     /// A port below 1024 without the privilege to bind it.
     case privilegedPort(service: String, address: String, reason: String)
 
     public var description: String {
         switch self {
         case .privilegedPort(let service, let address, let reason):
-            "cannot listen for \(service) on \(address): \(reason); ports below 1024 need root or CAP_NET_BIND_SERVICE, or choose another port with --\(service.lowercased()) ADDR:PORT."
+            "cannot listen for \(service) on \(address): \(reason); ports below 1024 need root or CAP_NET_BIND_SERVICE, or choose another port with --\(service.lowercased()) ADDR:PORT"
         }
     }
 }

@@ -24,8 +24,11 @@ func reportingErrors(_ console: Console? = nil, _ body: () throws -> Void) throw
     } catch let exit as ExitCode {
         throw exit
     } catch let error as PlanError {
-        say(error.description)
-        throw error.kind == .unsatisfiable ? ExitStatus.unsatisfiable : ExitStatus.failure
+        say(error.description)  // each line names its plugin
+        throw ExitCode(error.exitStatus)
+    } catch let error as any UserError {
+        say("overlay: \(error.description)")
+        throw ExitCode(error.exitStatus)
     } catch {
         say("overlay: \(ErrorText.describe(error))")
         throw ExitStatus.failure

@@ -62,7 +62,7 @@ extension Overlay {
                 let failures = results.compactMap(\.failure)
                 for failure in failures where !json { console.error(failure.description) }
                 if let worst = failures.first(where: { $0.kind == .failed }) ?? failures.first {
-                    throw worst.kind == .unsatisfiable ? ExitStatus.unsatisfiable : ExitStatus.failure
+                    throw ExitCode(worst.exitStatus)
                 }
             }
         }

@@ -88,7 +88,7 @@ import TestSupport
         #expect(last.importance == .warning)
         #expect(
             last.description
-                == "reload (SIGHUP) failed, still serving the previous fleet: \(served.fixture.fleetFile):\(line):2: invalid TOML: a table header must start with a name, as in [name] or [[name]]; fix the syntax at that spot."
+                == "reload (SIGHUP) failed, still serving the previous fleet: \(served.fixture.fleetFile):\(line):2: invalid TOML: a table header must start with a name, as in [name] or [[name]]; fix the syntax at that spot"
         )
         #expect(try served.nodeScript.contains("initrd --name vdsm-1.2.cpio.zst ../overlays/vdsm-1.2.cpio.zst\n"))
         #expect(served.server.fleet?.roles.count == 1)
@@ -112,7 +112,7 @@ import TestSupport
             _ = try FleetServer(directory: fixture.served, fleetFile: fixture.fleetFile, http: ["127.0.0.1:0"], tftp: [], log: .disabled) { _ in }
         } throws: { error in
             "\(error)"
-                == "\(fixture.fleetFile): roles.compute.plugins[0]: no overlay for plugin \"cim\" in \(fixture.served) (no overlay manifests were found there); build it with overlay build into that directory or fix the name."
+                == "\(fixture.fleetFile): roles.compute.plugins[0]: no overlay for plugin \"cim\" in \(fixture.served) (no overlay manifests were found there); build it with overlay build into that directory or fix the name"
         }
     }
 }

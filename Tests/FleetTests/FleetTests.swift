@@ -42,10 +42,10 @@ import TestSupport
             kernel = "vmlinuz"
             initrd = ["base.cpio.zst"
             """)
-        #expect(message == "\(fixture.fleetFile):3:26: invalid TOML: error while parsing array: encountered end-of-file; fix the syntax at that spot.")
+        #expect(message == "\(fixture.fleetFile):3:26: invalid TOML: error while parsing array: encountered end-of-file; fix the syntax at that spot")
 
         let equals = try fixture.error("[base]\nkernel == \"vmlinuz\"\n")
-        #expect(equals == "\(fixture.fleetFile):2:9: invalid TOML: error while parsing value: could not determine value type; fix the syntax at that spot.")
+        #expect(equals == "\(fixture.fleetFile):2:9: invalid TOML: error while parsing value: could not determine value type; fix the syntax at that spot")
     }
 
     @Test func unknownKeysAreRefusedWithTheirPath() throws {
@@ -54,16 +54,16 @@ import TestSupport
         try fixture.addOverlay("cim", "1.0")
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugin = [\"cim\"]\n")
-                == "\(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it.")
+                == "\(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it")
         #expect(
             try fixture.error(FleetFixture.header + "[[node]]\nmac = \"52:54:00:12:34:56\"\n")
-                == "\(fixture.fleetFile): unknown key node: the keys allowed there are base, roles, nodes, defaults; fix the spelling or remove it.")
+                == "\(fixture.fleetFile): unknown key node: the keys allowed there are base, roles, nodes, defaults; fix the spelling or remove it")
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\nrole = \"compute\"\nhost = \"a\"\n")
-                == "\(fixture.fleetFile): unknown key nodes[0].host: the keys allowed there are mac, role, cmdline; fix the spelling or remove it.")
+                == "\(fixture.fleetFile): unknown key nodes[0].host: the keys allowed there are mac, role, cmdline; fix the spelling or remove it")
         #expect(
             try fixture.error("[base]\ninitrd = [\"base.cpio.zst\"]\nkernels = \"vmlinuz\"\n")
-                == "\(fixture.fleetFile): unknown key base.kernels: the keys allowed there are kernel, initrd, cmdline; fix the spelling or remove it.")
+                == "\(fixture.fleetFile): unknown key base.kernels: the keys allowed there are kernel, initrd, cmdline; fix the spelling or remove it")
     }
 
     @Test func missingAndMistypedValues() throws {
@@ -71,25 +71,25 @@ import TestSupport
         defer { fixture.remove() }
         #expect(
             try fixture.error("[roles.compute]\n")
-                == "\(fixture.fleetFile): [base] is missing: add a [base] table with the kernel and initrd the nodes boot.")
+                == "\(fixture.fleetFile): [base] is missing: add a [base] table with the kernel and initrd the nodes boot")
         #expect(
             try fixture.error("[base]\nkernel = \"vmlinuz\"\n")
-                == "\(fixture.fleetFile): base.initrd is missing: list the base initrd files, for example initrd = [\"base.cpio.zst\"].")
+                == "\(fixture.fleetFile): base.initrd is missing: list the base initrd files, for example initrd = [\"base.cpio.zst\"]")
         #expect(
             try fixture.error("[base]\ninitrd = \"base.cpio.zst\"\n")
-                == "\(fixture.fleetFile): base.initrd must be an array of strings, not a string.")
+                == "\(fixture.fleetFile): base.initrd must be an array of strings, not a string")
         #expect(
             try fixture.error("[base]\ninitrd = [\"base.cpio.zst\", 2]\n")
-                == "\(fixture.fleetFile): base.initrd[1] must be a string, not an integer.")
+                == "\(fixture.fleetFile): base.initrd[1] must be a string, not an integer")
         #expect(
             try fixture.error(FleetFixture.header + "[nodes]\nmac = \"52:54:00:12:34:56\"\n")
-                == "\(fixture.fleetFile): nodes must be an array of tables, written [[nodes]], not a table.")
+                == "\(fixture.fleetFile): nodes must be an array of tables, written [[nodes]], not a table")
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"\"]\n")
-                == "\(fixture.fleetFile): roles.compute.plugins[0]: the plugin name is empty; write the plugin's name, for example \"vdsm\".")
+                == "\(fixture.fleetFile): roles.compute.plugins[0]: the plugin name is empty; write the plugin's name, for example \"vdsm\"")
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\ncmdline = \"quiet; reboot\"\n")
-                == "\(fixture.fleetFile): roles.compute.cmdline: the command line contains ';', which iPXE, PXELINUX or GRUB would interpret; write plain kernel parameters without \" ' ` $ ; & | < > \\ # { } or control characters."
+                == "\(fixture.fleetFile): roles.compute.cmdline: the command line contains ';', which iPXE, PXELINUX or GRUB would interpret; write plain kernel parameters without \" ' ` $ ; & | < > \\ # { } or control characters"
         )
     }
 
@@ -112,7 +112,7 @@ import TestSupport
         for bad in ["52:54:00:12:34", "52:54:00:12:34:5g", "52:54-00:12:34:56", "525400123456", "52:54:00:12:34:567"] {
             #expect(
                 try fixture.error(FleetFixture.header + "[roles.compute]\n[[nodes]]\nmac = \"\(bad)\"\nrole = \"compute\"\n")
-                    == "\(fixture.fleetFile): nodes[0].mac \"\(bad)\" is not a MAC address: write six two-digit hex bytes such as 52:54:00:12:34:56 or 52-54-00-12-34-56."
+                    == "\(fixture.fleetFile): nodes[0].mac \"\(bad)\" is not a MAC address: write six two-digit hex bytes such as 52:54:00:12:34:56 or 52-54-00-12-34-56"
             )
         }
         #expect(
@@ -128,7 +128,7 @@ import TestSupport
                     [[nodes]]
                     mac = "52-54-00-12-34-56"
                     role = "compute"
-                    """) == "\(fixture.fleetFile): nodes[2].mac 52:54:00:12:34:56 is already listed at nodes[0].mac: list each node once.")
+                    """) == "\(fixture.fleetFile): nodes[2].mac 52:54:00:12:34:56 is already listed at nodes[0].mac: list each node once")
     }
 
     @Test func rolesMustExist() throws {
@@ -136,15 +136,15 @@ import TestSupport
         defer { fixture.remove() }
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\n[roles.storage]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\nrole = \"compte\"\n")
-                == "\(fixture.fleetFile): nodes[0].role names role \"compte\", which has no [roles.compte] table (defined roles: compute, storage); add the role or fix the name."
+                == "\(fixture.fleetFile): nodes[0].role names role \"compte\", which has no [roles.compte] table (defined roles: compute, storage); add the role or fix the name"
         )
         #expect(
             try fixture.error(FleetFixture.header + "[defaults]\nrole = \"compute\"\n")
-                == "\(fixture.fleetFile): defaults.role names role \"compute\", which has no [roles.compute] table (the file defines no roles); add the role or fix the name."
+                == "\(fixture.fleetFile): defaults.role names role \"compute\", which has no [roles.compute] table (the file defines no roles); add the role or fix the name"
         )
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\n")
-                == "\(fixture.fleetFile): nodes[0].role is missing: give the node a role, or set one for all nodes with [defaults] role.")
+                == "\(fixture.fleetFile): nodes[0].role is missing: give the node a role, or set one for all nodes with [defaults] role")
         // With a default role, a node may leave its role out.
         let fleet = try fixture.load(FleetFixture.header + "[roles.compute]\n[defaults]\nrole = \"compute\"\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\n")
         #expect(fleet.nodes.map(\.role) == ["compute"])
@@ -156,25 +156,25 @@ import TestSupport
         defer { fixture.remove() }
         #expect(
             try fixture.error("[base]\nkernel = \"bzImage\"\ninitrd = [\"base.cpio.zst\"]\n")
-                == "\(fixture.fleetFile): base.kernel: bzImage does not exist (served directory \(fixture.served)); put the kernel there or fix the path.")
+                == "\(fixture.fleetFile): base.kernel: bzImage does not exist (served directory \(fixture.served)); put the kernel there or fix the path")
         #expect(
             try fixture.error("[base]\nkernel = \"vmlinuz\"\ninitrd = [\"base.cpio.zst\", \"extra.cpio\"]\n")
-                == "\(fixture.fleetFile): base.initrd[1]: extra.cpio does not exist (served directory \(fixture.served)); put the base initrd there (overlay base create writes it) or fix the path."
+                == "\(fixture.fleetFile): base.initrd[1]: extra.cpio does not exist (served directory \(fixture.served)); put the base initrd there (overlay base create writes it) or fix the path"
         )
         #expect(
             try fixture.error("[base]\nkernel = \"../vmlinuz\"\ninitrd = [\"base.cpio.zst\"]\n")
-                == "\(fixture.fleetFile): base.kernel: ../vmlinuz contains \"..\" (served directory \(fixture.served)); put the kernel there or fix the path.")
+                == "\(fixture.fleetFile): base.kernel: ../vmlinuz contains \"..\" (served directory \(fixture.served)); put the kernel there or fix the path")
         #expect(
             try fixture.error("[base]\nkernel = \"/boot/vmlinuz\"\ninitrd = [\"base.cpio.zst\"]\n")
-                == "\(fixture.fleetFile): base.kernel: /boot/vmlinuz is absolute (served directory \(fixture.served)); put the kernel there or fix the path.")
+                == "\(fixture.fleetFile): base.kernel: /boot/vmlinuz is absolute (served directory \(fixture.served)); put the kernel there or fix the path")
         try FileManager.default.createSymbolicLink(atPath: fixture.served.appending("linux").string, withDestinationPath: "vmlinuz")
         #expect(
             try fixture.error("[base]\nkernel = \"linux\"\ninitrd = [\"base.cpio.zst\"]\n")
-                == "\(fixture.fleetFile): base.kernel: \(fixture.served.appending("linux")) is a symbolic link, which the server does not follow (served directory \(fixture.served)); put the kernel there or fix the path."
+                == "\(fixture.fleetFile): base.kernel: \(fixture.served.appending("linux")) is a symbolic link, which the server does not follow (served directory \(fixture.served)); put the kernel there or fix the path"
         )
         #expect(
             try fixture.error("[base]\nkernel = \"vm linuz\"\ninitrd = [\"base.cpio.zst\"]\n")
-                == "\(fixture.fleetFile): base.kernel: vm linuz contains characters other than letters, digits and . _ - + ~ @ (served directory \(fixture.served)); put the kernel there or fix the path."
+                == "\(fixture.fleetFile): base.kernel: vm linuz contains characters other than letters, digits and . _ - + ~ @ (served directory \(fixture.served)); put the kernel there or fix the path"
         )
     }
 
@@ -188,7 +188,7 @@ import TestSupport
         defer { bare.remove() }
         #expect(
             try bare.error("[base]\ninitrd = [\"base.cpio.zst\"]\n")
-                == "\(bare.fleetFile): base.kernel is missing: name the kernel file, for example kernel = \"vmlinuz\".")
+                == "\(bare.fleetFile): base.kernel is missing: name the kernel file, for example kernel = \"vmlinuz\"")
     }
 
     @Test func pluginsAreFoundByNameOrPinnedVersion() throws {
@@ -199,7 +199,7 @@ import TestSupport
         try fixture.addOverlay("vdsm", "1.3", folder: "overlays/newer")
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\", \"vdsm\"]\n")
-                == "\(fixture.fleetFile): roles.compute.plugins[1]: plugin \"vdsm\" is present in several versions (1.2, 1.3); pin one, for example \"vdsm@1.2\", \"vdsm@1.3\"."
+                == "\(fixture.fleetFile): roles.compute.plugins[1]: plugin \"vdsm\" is present in several versions (1.2, 1.3); pin one, for example \"vdsm@1.2\", \"vdsm@1.3\""
         )
         let at = try fixture.load(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\", \"vdsm@1.3\"]\n")
         #expect(at.roles[0].boot.initrds == ["base.cpio.zst", "overlays/cim-1.0.cpio.zst", "overlays/newer/vdsm-1.3.cpio.zst"])
@@ -207,11 +207,11 @@ import TestSupport
         #expect(dash.roles[0].overlays.map(\.label) == ["vdsm-1.2"])
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"vdsm@2.0\"]\n")
-                == "\(fixture.fleetFile): roles.compute.plugins[0]: no overlay for plugin \"vdsm@2.0\" in \(fixture.served) (overlays found: cim-1.0, vdsm-1.2, vdsm-1.3); build it with overlay build into that directory or fix the name."
+                == "\(fixture.fleetFile): roles.compute.plugins[0]: no overlay for plugin \"vdsm@2.0\" in \(fixture.served) (overlays found: cim-1.0, vdsm-1.2, vdsm-1.3); build it with overlay build into that directory or fix the name"
         )
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\", \"cim@1.0\"]\n")
-                == "\(fixture.fleetFile): roles.compute.plugins[1]: overlay cim-1.0 is listed twice in the role; list each plugin once.")
+                == "\(fixture.fleetFile): roles.compute.plugins[1]: overlay cim-1.0 is listed twice in the role; list each plugin once")
     }
 
     @Test func overlaysMustMatchTheFleetsBase() throws {
@@ -221,7 +221,7 @@ import TestSupport
         try fixture.addOverlay("cim", "1.0", base: other)
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\"]\n")
-                == "\(fixture.fleetFile): roles.compute.plugins[0]: overlay cim-1.0 was built against base \(other), but the fleet boots base \(FleetFixture.baseIdentity) (\(fixture.served.appending("base.json"))); rebuild the overlay against this base or boot the base it was built for."
+                == "\(fixture.fleetFile): roles.compute.plugins[0]: overlay cim-1.0 was built against base \(other), but the fleet boots base \(FleetFixture.baseIdentity) (\(fixture.served.appending("base.json"))); rebuild the overlay against this base or boot the base it was built for"
         )
     }
 
@@ -230,17 +230,17 @@ import TestSupport
         defer { fixture.remove() }
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\"]\n")
-                == "\(fixture.fleetFile): roles.compute.plugins[0]: no overlay for plugin \"cim\" in \(fixture.served) (no overlay manifests were found there); build it with overlay build into that directory or fix the name."
+                == "\(fixture.fleetFile): roles.compute.plugins[0]: no overlay for plugin \"cim\" in \(fixture.served) (no overlay manifests were found there); build it with overlay build into that directory or fix the name"
         )
         try fixture.addOverlay("cim", "1.0", withFile: false)
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\"]\n")
-                == "\(fixture.fleetFile): roles.compute.plugins[0]: overlays/cim-1.0.cpio.zst does not exist (served directory \(fixture.served)); the manifest overlays/cim-1.0.json names it: rebuild the overlay or remove the stale manifest."
+                == "\(fixture.fleetFile): roles.compute.plugins[0]: overlays/cim-1.0.cpio.zst does not exist (served directory \(fixture.served)); the manifest overlays/cim-1.0.json names it: rebuild the overlay or remove the stale manifest"
         )
         try fixture.write("{\"kind\": \"overlay\", \"name\": \"broken\"}", at: "overlays/broken-1.json")
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\"]\n")
-                == "manifest \(fixture.served.appending("overlays/broken-1.json")) cannot be read: the key \"version\" is missing; rebuild it or remove it from the served directory."
+                == "manifest \(fixture.served.appending("overlays/broken-1.json")) cannot be read: the key \"version\" is missing; rebuild it or remove it from the served directory"
         )
         try FileManager.default.removeItem(atPath: fixture.served.appending("overlays/broken-1.json").string)
         // The base's unpacked tree beside base.json is not searched: a manifest there is not found.
@@ -255,7 +255,7 @@ import TestSupport
         try FileManager.default.removeItem(atPath: fixture.served.appending("base.json").string)
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\"]\n")
-                == "\(fixture.fleetFile): roles.compute.plugins[0]: base.json does not exist beside the base initrd, so overlay cim-1.0 cannot be checked against the base (served directory \(fixture.served)); create the base with overlay base create, which writes base.json beside the initrd."
+                == "\(fixture.fleetFile): roles.compute.plugins[0]: base.json does not exist beside the base initrd, so overlay cim-1.0 cannot be checked against the base (served directory \(fixture.served)); create the base with overlay base create, which writes base.json beside the initrd"
         )
     }
 
@@ -267,7 +267,7 @@ import TestSupport
         for (cmdline, shown) in [("quiet\\\"\u{301} rd.break", "'\"'"), ("a=$\u{301}{x}", "'$'"), ("quiet;\u{301} reboot", "';'")] {
             #expect(
                 try fixture.error(FleetFixture.header + "[roles.compute]\ncmdline = \"\(cmdline)\"\n")
-                    == "\(fixture.fleetFile): roles.compute.cmdline: the command line contains \(shown), which iPXE, PXELINUX or GRUB would interpret; write plain kernel parameters without \" ' ` $ ; & | < > \\ # { } or control characters."
+                    == "\(fixture.fleetFile): roles.compute.cmdline: the command line contains \(shown), which iPXE, PXELINUX or GRUB would interpret; write plain kernel parameters without \" ' ` $ ; & | < > \\ # { } or control characters"
             )
         }
     }
@@ -281,6 +281,6 @@ import TestSupport
         }
         #expect(
             FleetError.unreadable(file: missing, reason: "No such file or directory").description
-                == "cannot read fleet file \(missing): No such file or directory; check the path given with --fleet.")
+                == "cannot read fleet file \(missing): No such file or directory; check the path given with --fleet")
     }
 }

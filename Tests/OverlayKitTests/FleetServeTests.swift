@@ -55,7 +55,7 @@ import TestSupport
         let refused = try server.waitForEvent("overlay serve: reload (\(fixture.fleetFile) changed) failed")
         #expect(
             refused
-                == "overlay serve: reload (\(fixture.fleetFile) changed) failed, still serving the previous fleet: \(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it."
+                == "overlay serve: reload (\(fixture.fleetFile) changed) failed, still serving the previous fleet: \(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it"
         )
         #expect(try curl("tftp://127.0.0.1:\(tftp)/ipxe/\(Self.nodeMAC)").contains("console=ttyS1\n"))
 
@@ -165,7 +165,7 @@ import TestSupport
         #expect(failing.wait() != 0)
         #expect(
             try failing.events()
-                == "overlay: \(fixture.fleetFile): roles.compute.plugins[1]: no overlay for plugin \"vdsm\" in \(fixture.served) (overlays found: cim-1.0); build it with overlay build into that directory or fix the name.\n"
+                == "overlay: \(fixture.fleetFile): roles.compute.plugins[1]: no overlay for plugin \"vdsm\" in \(fixture.served) (overlays found: cim-1.0); build it with overlay build into that directory or fix the name\n"
         )
         #expect(!FileManager.default.fileExists(atPath: out.string))
 

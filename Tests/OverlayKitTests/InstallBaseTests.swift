@@ -133,6 +133,6 @@ import Testing
         let error = try #require(throws: InstallError.self) {
             try PackageInstaller.installBase(packages: [], root: FilePath(scratch.path))
         }
-        #expect(String(describing: error) == "The directory \(scratch.path) is not empty: give a new or empty directory.")
+        #expect(String(describing: error) == "the directory \(scratch.path) is not empty: give a new or empty directory")
     }
 }

@@ -37,7 +37,7 @@ import Testing
         }
         #expect(
             String(describing: unsignedError)
-                == "unsigned-1.0-1.noarch (\(unsigned[0].path)) from repo \"test\" is not signed, but that repo requires signed packages (keys tried: \(trusted.keyID) from \(trusted.publicKey.path)): add the key."
+                == "unsigned-1.0-1.noarch (\(unsigned[0].path)) from repo \"test\" is not signed, but that repo requires signed packages (keys tried: \(trusted.keyID) from \(trusted.publicKey.path)): add the key"
         )
 
         let foreign = try RPMFixture.build([SpecPackage(name: "foreign", files: ["/usr/share/foreign/data": "x\n"])], into: scratch.rpms)
@@ -49,7 +49,7 @@ import Testing
         }
         #expect(
             String(describing: foreignError)
-                == "foreign-1.0-1.noarch (\(foreign[0].path)) from repo \"test\" is signed with key \(stranger.keyID), which is not one of the keys tried (\(trusted.keyID) from \(trusted.publicKey.path)): add the key."
+                == "foreign-1.0-1.noarch (\(foreign[0].path)) from repo \"test\" is signed with key \(stranger.keyID), which is not one of the keys tried (\(trusted.keyID) from \(trusted.publicKey.path)): add the key"
         )
         #expect(!mountsMention(scratch.directory.path))
         #expect(!FileManager.default.fileExists(atPath: scratch.work.string))
@@ -78,7 +78,7 @@ import Testing
         }
         #expect(
             String(describing: error)
-                == "\(bogus.path) cannot be used to check package signatures (it holds no ASCII-armored public key block): give the ASCII-armored OpenPGP public key the packages are signed with (gpg --armor --export KEYID)."
+                == "\(bogus.path) cannot be used to check package signatures (it holds no ASCII-armored public key block): give the ASCII-armored OpenPGP public key the packages are signed with (gpg --armor --export KEYID)"
         )
         #expect(!FileManager.default.fileExists(atPath: scratch.appendingPathComponent("root").path))
     }

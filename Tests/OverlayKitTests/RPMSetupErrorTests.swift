@@ -70,7 +70,7 @@ import Testing
         let error = try #require(throws: InstallError.self) {
             _ = try PackageInstaller.installBase(packages: [], root: root)
         }
-        #expect(error.description == "Installing the packages failed: mkdir \(root) failed: Not a directory.")
+        #expect(error.description == "installing the packages failed: mkdir \(root) failed: Not a directory")
     }
 
     @Test func aFileThatCannotBeRemovedNamesItAndTheSystemsReason() throws {
@@ -95,6 +95,6 @@ import Testing
                 return "\(error)"
             }
         }
-        #expect(description == "Installing the packages failed: unlink \(mountPoint)/tree/file failed: Read-only file system.")
+        #expect(description == "installing the packages failed: unlink \(mountPoint)/tree/file failed: Read-only file system")
     }
 }

@@ -30,7 +30,7 @@ import TestSupport
         }
         let fixture = try FleetFixture()
         defer { fixture.remove() }
-        #expect(try fixture.error(text) == "\(fixture.fleetFile):\(line):\(column): invalid TOML: \(reason); fix the syntax at that spot.")
+        #expect(try fixture.error(text) == "\(fixture.fleetFile):\(line):\(column): invalid TOML: \(reason); fix the syntax at that spot")
     }
 
     /// The same characters where TOML allows them: in strings, comments, multi-line values, and a real date-time

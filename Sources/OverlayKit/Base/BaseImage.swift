@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import Posix
 
 /// A base image's root filesystem, with the rpmdb that says what is installed in it.
 public struct BaseImage: Sendable {
@@ -88,7 +89,7 @@ extension BaseImage {
 }
 
 /// Why a base image could not be used.
-public enum BaseError: Error, CustomStringConvertible, Sendable {
+public enum BaseError: UserError, Sendable {
     case notFound(String)
     case notADirectory(String)
     case noRPMDatabase(String)

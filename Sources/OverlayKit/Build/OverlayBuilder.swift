@@ -156,9 +156,9 @@ public struct OverlayBuilder: Sendable {
         do {
             return try body()
         } catch let error where OutputError.isNoSpace(error) {
-            throw BuildError.step(plugin: plugin.name, OutputError.noSpace(writing: writing, option: "--out").description)
+            throw BuildError.step(plugin: plugin.name, cause: OutputError.noSpace(writing: writing, option: "--out"))
         } catch let error where naming && !(error is BuildError) {
-            throw BuildError.step(plugin: plugin.name, ErrorText.describe(error))
+            throw BuildError.step(plugin: plugin.name, cause: error)
         }
     }
 
@@ -223,7 +223,7 @@ public struct OverlayBuilder: Sendable {
 }
 
 /// Why a build failed, beyond planning.
-public enum BuildError: Error, CustomStringConvertible, Sendable {
+public enum BuildError: UserError, Sendable {
     /// A sentence of its own ("The package file …") continued after `plugin "x": `: its first word in lower case,
     /// unless that word is an acronym ("RPM").
     static func continuing(_ text: String) -> String {
@@ -232,7 +232,8 @@ public enum BuildError: Error, CustomStringConvertible, Sendable {
     }
 
     case invalidSourceDateEpoch(String)
-    case step(plugin: String, String)
+    /// A step of the plugin's build failed; `cause` says what and what to do.
+    case step(plugin: String, cause: any Error)
     /// `path` already holds other bytes (`published`, when known) under this name and version than the build's.
     case alreadyPublished(plugin: String, stem: String, path: FilePath, published: String?, built: String)
 
@@ -240,8 +241,8 @@ public enum BuildError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .invalidSourceDateEpoch(let text):
             "SOURCE_DATE_EPOCH=\(text) is not a whole number of seconds since 1970; unset it or give one such as 1700000000"
-        case .step(let plugin, let text):
-            "plugin \"\(plugin)\": \(Self.continuing(text))"
+        case .step(let plugin, let cause):
+            "plugin \"\(plugin)\": \(Self.continuing(ErrorText.describe(cause)))"
         case .alreadyPublished(let plugin, let stem, let path, let published, let built):
             "plugin \"\(plugin)\": \(path) is already published with other content (there: \(published.map { "sha256:\($0.prefix(12))…" } ?? "an unreadable manifest"), this build: sha256:\(built.prefix(12))…); nodes may have booted \(stem) under that name and ETag: bump the plugin's version in plugin.toml, or pass --replace"
         }

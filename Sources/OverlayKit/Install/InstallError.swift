@@ -2,7 +2,7 @@ import Posix
 import SystemPackage
 
 /// Why installing packages into a base root or a plugin's delta root failed.
-public enum InstallError: Error, CustomStringConvertible, Sendable {
+public enum InstallError: UserError, Sendable {
     /// A package file could not be opened or is not a valid RPM; `reason` holds rpm's words.
     case unreadablePackage(file: FilePath, reason: String)
     /// A public key given to check signatures with could not be used.
@@ -42,34 +42,34 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .unreadablePackage(let file, let reason):
-            return "The package file \(file) is not a usable RPM (\(reason)): download it again or check the repository it came from."
+            return "the package file \(file) is not a usable RPM (\(reason)): download it again or check the repository it came from"
         case .unreadableKey(let key, let reason):
             return
-                "\(key.origin) cannot be used to check package signatures (\(reason)): give the ASCII-armored OpenPGP public key the packages are signed with (gpg --armor --export KEYID)."
+                "\(key.origin) cannot be used to check package signatures (\(reason)): give the ASCII-armored OpenPGP public key the packages are signed with (gpg --armor --export KEYID)"
         case .signatureRefused(let failure):
             return failure.description
         case .transactionProblems(let problems):
             let text = problems.joined(separator: "; ")
             if problems.contains(where: { $0.contains("conflicts with file from package") }) {
                 return
-                    "A package would overwrite a file of the base image: \(text). Leave the package out of the plugin or build against a base that has the same file."
+                    "a package would overwrite a file of the base image: \(text); leave the package out of the plugin or build against a base that has the same file"
             }
-            return "rpm refused to install the packages: \(text)."
+            return "rpm refused to install the packages: \(text); leave out the package rpm names or build against a base it fits"
         case .noSpace(let problems):
-            return "There is not enough free space to install the packages (\(problems.joined(separator: "; "))): free space or install elsewhere."
+            return "there is not enough free space to install the packages (\(problems.joined(separator: "; "))): free space or install elsewhere"
         case .scriptletFailed(let package, let scriptlet, let rpmMessage, let output):
             let said = output.isEmpty ? "it printed nothing" : "its output was: \(output)"
-            return "The \(scriptlet) scriptlet of \(package) failed (\(rpmMessage)); \(said). Fix the package or the base it runs against."
+            return "the \(scriptlet) scriptlet of \(package) failed (\(rpmMessage)); \(said): fix the package or the base it runs against"
         case .transactionFailed(let packages, let messages):
             let which = packages.isEmpty ? "some packages" : packages.joined(separator: ", ")
             let why = messages.isEmpty ? "rpm gave no reason" : "rpm said: \(messages.joined(separator: "; "))"
-            return "rpm could not install \(which) (\(why))."
+            return "rpm could not install \(which) (\(why))"
         case .deletesBaseFiles(let paths):
             return
-                "Installing the packages deleted \(paths.joined(separator: ", ")) from the base image, and an overlay cannot delete a base file: leave out the package or scriptlet that removes it."
+                "installing the packages deleted \(paths.joined(separator: ", ")) from the base image, and an overlay cannot delete a base file: leave out the package or scriptlet that removes it"
         case .hidesBaseDirectory(let path):
             return
-                "Installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it."
+                "installing the packages replaced the base image's directory \(path) and would hide the files in it: leave out the package or scriptlet that replaces it"
         case .unusableBaseDatabase(let base, let dbPath, let reason):
             // A database rpm cannot update can be converted; a wrong path only corrected.
             let fix =
@@ -77,23 +77,23 @@ public enum InstallError: Error, CustomStringConvertible, Sendable {
                 ? "give the base's real rpmdb path (/var/lib/rpm or /usr/lib/sysimage/rpm)"
                 : "convert it in a copy of the image with rpm --root COPY --dbpath \(dbPath) --define '_db_backend sqlite' --rebuilddb"
             return
-                "The base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): \(fix), or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."
+                "the base image at \(base) has no usable rpm database at \(dbPath) (\(reason)): \(fix), or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)"
         case .directoryNotEmpty(let path):
-            return "The directory \(path) is not empty: give a new or empty directory."
+            return "the directory \(path) is not empty: give a new or empty directory"
         case .missingBase(let path):
-            return "The base root \(path) does not exist or is not a directory: unpack the base image there first."
+            return "the base root \(path) does not exist or is not a directory: unpack the base image there first"
         case .unsupportedFilesystem(let path, let type):
-            return "The work directory \(path) is on \(type), which cannot hold an overlayfs upper layer: use a work directory on ext4, xfs, btrfs or tmpfs."
+            return "the work directory \(path) is on \(type), which cannot hold an overlayfs upper layer: use a work directory on ext4, xfs, btrfs or tmpfs"
         case .pathUnusableForOverlay(let path):
-            return "The path \(path) contains a comma, colon or backslash, which overlayfs mount options cannot carry: use a path without them."
+            return "the path \(path) contains a comma, colon or backslash, which overlayfs mount options cannot carry: use a path without them"
         case .overlayMountFailed(let error):
             return
-                "Mounting the overlay over the base failed (\(error)): run as root on a kernel with overlayfs, with the work directory on ext4, xfs, btrfs or tmpfs."
+                "mounting the overlay over the base failed (\(error)): run as root on a kernel with overlayfs, with the work directory on ext4, xfs, btrfs or tmpfs"
         case .system(let error):
             if error.errno == .notPermitted {
-                return "Installing the packages failed: \(error). Installing needs root (mounts, chroot and file owners): run overlay as root."
+                return "installing the packages failed: \(error); installing needs root (mounts, chroot and file owners): run overlay as root"
             }
-            return "Installing the packages failed: \(error)."
+            return "installing the packages failed: \(error)"
         case .rpm(let error):
             return error.description
         }

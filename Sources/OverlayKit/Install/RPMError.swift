@@ -1,8 +1,9 @@
 import SystemPackage
+import Posix
 
 /// librpm itself could not be set up or used: before any package is involved, so neither a failed install nor
 /// a damaged base is to blame.
-public enum RPMError: Error, CustomStringConvertible, Sendable {
+public enum RPMError: UserError, Sendable {
     /// `rpmReadConfigFiles` failed: rpm's own configuration (`rpmrc`, `macros`) in `directory` could not be read.
     /// `fromEnvironment` when `RPM_CONFIGDIR` chose the directory; `said` holds rpm's words.
     case configuration(directory: String, fromEnvironment: Bool, said: [String])

@@ -73,12 +73,12 @@ public struct SignatureFailure: Sendable, Equatable {
         let tried = keysTried.isEmpty ? "no keys" : keysTried.joined(separator: ", ")
         switch problem {
         case .unsigned:
-            return "\(package) from \(source) is not signed, but that repo requires signed packages (keys tried: \(tried)): \(remedy)."
+            return "\(package) from \(source) is not signed, but that repo requires signed packages (keys tried: \(tried)): \(remedy)"
         case .unknownKey(let id):
-            return "\(package) from \(source) is signed with key \(id), which is not one of the keys tried (\(tried)): \(remedy)."
+            return "\(package) from \(source) is signed with key \(id), which is not one of the keys tried (\(tried)): \(remedy)"
         case .bad(let said):
             return
-                "\(package) from \(source) does not verify against the keys tried (\(tried)); rpm says: \(said). The file was changed or damaged after it was signed: get an intact copy from where the repo publishes it."
+                "\(package) from \(source) does not verify against the keys tried (\(tried)); rpm says: \(said); the file was changed or damaged after it was signed: get an intact copy from where the repo publishes it"
         }
     }
 }

@@ -1,7 +1,8 @@
 import SystemPackage
+import Posix
 
 /// Why packing or reading an overlay failed. Each description is one sentence naming the file.
-public enum PackError: Error, CustomStringConvertible, Sendable {
+public enum PackError: UserError, Sendable {
     /// The tree holds a device node, FIFO or socket, which an overlay must not carry.
     case unsupportedFileType(path: FilePath, kind: String)
     /// A directory or file of the tree could not be read.
@@ -32,30 +33,30 @@ public enum PackError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .unsupportedFileType(let path, let kind):
-            return "\(path) is a \(kind), which an overlay cannot carry: remove it from the plugin's tree or blacklist it."
+            return "\(path) is a \(kind), which an overlay cannot carry: remove it from the plugin's tree or blacklist it"
         case .unreadable(let path, let reason):
-            return "cannot read \(path): \(reason)."
+            return "cannot read \(path): \(reason)"
         case .cannotWrite(let path, let reason):
-            return "cannot write the overlay \(path): \(reason)."
+            return "cannot write the overlay \(path): \(reason)"
         case .noSpace(let path):
-            return "no space left on device while writing \(path): free space or choose another --out."
+            return "no space left on device while writing \(path): free space or choose another --out"
         case .changedWhilePacking(let path):
-            return "\(path) changed size while it was being packed: nothing may write to the tree during packing; run again."
+            return "\(path) changed size while it was being packed: nothing may write to the tree during packing; run again"
         case .archive(let path, let message):
-            return "cannot write the archive entry for \(path): \(message)."
+            return "cannot write the archive entry for \(path): \(message)"
         case .zstd(let path, let message):
-            return "zstd compression of \(path) failed: \(message)."
+            return "zstd compression of \(path) failed: \(message)"
         case .tool(let name, let path, let status, let stderr):
             let detail = stderr.split(whereSeparator: \.isNewline).last.map { ": \($0)" } ?? ""
-            return "\(name) failed on \(path) with exit status \(status)\(detail)."
+            return "\(name) failed on \(path) with exit status \(status)\(detail)"
         case .notAnOverlay(let path):
-            return "\(path) is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image."
+            return "\(path) is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image"
         case .notAManifest(let path):
-            return "\(path) is not a manifest overlay wrote (<name>-<version>.json or base.json naming its file): give the overlay or base image file itself."
+            return "\(path) is not a manifest overlay wrote (<name>-<version>.json or base.json naming its file): give the overlay or base image file itself"
         case .corrupt(let path, let message):
-            return "\(path) is damaged (\(message)): rebuild or download the overlay again."
+            return "\(path) is damaged (\(message)): rebuild or download the overlay again"
         case .noRegistryEntry(let path):
-            return "\(path) holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete."
+            return "\(path) holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete"
         case .badRegistryEntry(let path, let message):
             return "\(path) holds a malformed registry entry: \(message)"
         }

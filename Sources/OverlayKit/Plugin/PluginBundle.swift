@@ -186,7 +186,7 @@ private final class DiskWriter {
 }
 
 /// Why a plugin bundle could not be extracted. Each description is one sentence naming the bundle.
-public enum PluginBundleError: Error, CustomStringConvertible, Sendable {
+public enum PluginBundleError: UserError, Sendable {
     case unreadable(bundle: FilePath, reason: String)
     case notABundle(bundle: FilePath)
     case damaged(bundle: FilePath, message: String)
@@ -198,19 +198,19 @@ public enum PluginBundleError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .unreadable(let bundle, let reason):
-            return "cannot read the plugin bundle \(bundle): \(reason)."
+            return "cannot read the plugin bundle \(bundle): \(reason)"
         case .notABundle(let bundle):
-            return "\(bundle) is not a plugin bundle: expected a plugin directory or a .tar, .tar.gz or .tar.zst of one."
+            return "\(bundle) is not a plugin bundle: expected a plugin directory or a .tar, .tar.gz or .tar.zst of one"
         case .damaged(let bundle, let message):
-            return "the plugin bundle \(bundle) is damaged (\(message)): rebuild or download it again."
+            return "the plugin bundle \(bundle) is damaged (\(message)): rebuild or download it again"
         case .unsafeEntry(let bundle, let entry, let reason):
-            return "the plugin bundle \(bundle) was refused: entry \"\(entry)\" \(reason); nothing was extracted."
+            return "the plugin bundle \(bundle) was refused: entry \"\(entry)\" \(reason); nothing was extracted"
         case .extraction(let bundle, let entry, let message):
-            return "extracting \"\(entry)\" from the plugin bundle \(bundle) failed: \(message)."
+            return "extracting \"\(entry)\" from the plugin bundle \(bundle) failed: \(message)"
         case .cannotCreate(let directory, let reason):
-            return "cannot create the directory \(directory) to extract a plugin bundle into: \(reason)."
+            return "cannot create the directory \(directory) to extract a plugin bundle into: \(reason)"
         case .directoryNotEmpty(let directory):
-            return "cannot extract a plugin bundle into \(directory): the directory is not empty; use a new one."
+            return "cannot extract a plugin bundle into \(directory): the directory is not empty; use a new one"
         }
     }
 }

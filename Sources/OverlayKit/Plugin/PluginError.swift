@@ -1,5 +1,6 @@
+import Posix
 /// Why a plugin could not be read.
-public enum PluginError: Error, CustomStringConvertible, Sendable {
+public enum PluginError: UserError, Sendable {
     /// plugin.toml is malformed; the text names file, line and what to fix.
     case invalidManifest(String)
     /// A `.repo` file is malformed; the text names file and line.

@@ -155,7 +155,7 @@ struct PublishJournal: Codable {
 }
 
 /// A filesystem (or quota) filled up while a build wrote to it.
-public enum OutputError: Error, CustomStringConvertible, Sendable {
+public enum OutputError: UserError, Sendable {
     /// `option` is the flag that chooses another place.
     case noSpace(writing: String, option: String)
 

@@ -78,7 +78,7 @@ public struct PublishedOverlays: Sendable {
 }
 
 /// Why a directory of overlays could not be listed.
-public enum PublishedOverlaysError: Error, CustomStringConvertible, Sendable {
+public enum PublishedOverlaysError: UserError, Sendable {
     case missing(FilePath)
     case notADirectory(FilePath)
     case unreadable(FilePath, String)

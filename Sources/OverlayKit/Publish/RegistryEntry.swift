@@ -1,3 +1,4 @@
+import Posix
 /// A plugin's entry in the node's plugin registry, the file `/etc/ovirt.plugins.d/<name>` every overlay
 /// carries: os-release style `KEY="value"` lines that a shell can source and a node can list.
 ///
@@ -128,7 +129,7 @@ public struct RegistryEntry: Codable, Sendable, Equatable {
 }
 
 /// Why a registry entry could not be read.
-public enum RegistryEntryError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum RegistryEntryError: UserError, Sendable, Equatable {
     case malformedLine(source: String, line: Int, text: String)
     case unterminatedQuote(source: String, line: Int)
     case missingKey(source: String, key: String)
@@ -137,13 +138,13 @@ public enum RegistryEntryError: Error, CustomStringConvertible, Sendable, Equata
     public var description: String {
         switch self {
         case .malformedLine(let source, let line, let text):
-            return "\(source):\(line): expected KEY=\"value\", found \"\(text)\"."
+            return "\(source):\(line): expected KEY=\"value\", found \"\(text)\""
         case .unterminatedQuote(let source, let line):
-            return "\(source):\(line): the quoted value has no closing quote."
+            return "\(source):\(line): the quoted value has no closing quote"
         case .missingKey(let source, let key):
-            return "\(source) has no \(key)=\"...\" line: every plugin registry entry needs one."
+            return "\(source) has no \(key)=\"...\" line: every plugin registry entry needs one"
         case .unreadable(let source):
-            return "cannot read \(source) as UTF-8 text: a plugin registry entry holds KEY=\"value\" lines."
+            return "cannot read \(source) as UTF-8 text: a plugin registry entry holds KEY=\"value\" lines"
         }
     }
 }

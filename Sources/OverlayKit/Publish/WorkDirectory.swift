@@ -44,7 +44,7 @@ enum WorkDirectory {
 }
 
 /// The output directory (`--out`) cannot take the results.
-public struct OutputDirectoryError: Error, CustomStringConvertible, Sendable {
+public struct OutputDirectoryError: UserError, Sendable {
     public let directory: FilePath
     public let reason: String
 

@@ -1,3 +1,4 @@
+import Posix
 /// A package a plan adds to the base.
 public struct PlannedPackage: Codable, Sendable, Equatable {
     /// `name-[epoch:]version-release.arch`
@@ -25,7 +26,7 @@ public struct PluginPlan: Codable, Sendable {
 }
 
 /// Why a plugin cannot be planned.
-public struct PlanError: Error, CustomStringConvertible, Sendable {
+public struct PlanError: UserError, Sendable {
     public enum Kind: Sendable {
         /// The plugin's packages cannot be installed on this base: exit status 3.
         case unsatisfiable
@@ -46,4 +47,6 @@ public struct PlanError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         reasons.map { "plugin \"\(plugin)\": \($0)" }.joined(separator: "\n")
     }
+
+    public var exitStatus: Int32 { kind == .unsatisfiable ? 3 : 1 }
 }

@@ -1,5 +1,6 @@
+import Posix
 /// Why a repo's metadata or packages could not be had.
-public enum RepoError: Error, CustomStringConvertible, Sendable {
+public enum RepoError: UserError, Sendable {
     case missingMetadata(repo: String, path: String)
     case corruptMetadata(origin: String, reason: String)
     case download(url: String, reason: String)

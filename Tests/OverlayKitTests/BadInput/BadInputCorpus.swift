@@ -194,68 +194,68 @@ enum BadInputCorpus {
     static let bundles: [BadInput] = [
         .bundle(
             "a .. entry", "evil.tar", #"python3 "$TAR" evil.tar tar "t('plugin/plugin.toml', data=b'x'), t('plugin/../../escaped', data=b'evil')""#,
-            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/../../escaped" has a ".." component; nothing was extracted."#),
+            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/../../escaped" has a ".." component; nothing was extracted"#),
         .bundle(
             "an absolute path", "evil.tar.gz", #"python3 "$TAR" evil.tar.gz gz "t('plugin/plugin.toml', data=b'x'), t('/tmp/escaped', data=b'evil')""#,
-            #"overlay: the plugin bundle evil.tar.gz was refused: entry "/tmp/escaped" has an absolute path; nothing was extracted."#),
+            #"overlay: the plugin bundle evil.tar.gz was refused: entry "/tmp/escaped" has an absolute path; nothing was extracted"#),
         .bundle(
             "a symlink out, then a file through it", "evil.tar.zst",
             #"python3 "$TAR" evil.tar.zst zst "t('plugin/etc', tarfile.SYMTYPE, linkname='../../../etc'), t('plugin/etc/cron.d/evil', data=b'evil')""#,
-            #"overlay: the plugin bundle evil.tar.zst was refused: entry "plugin/etc" is a symlink to "../../../etc", outside the bundle; nothing was extracted."#
+            #"overlay: the plugin bundle evil.tar.zst was refused: entry "plugin/etc" is a symlink to "../../../etc", outside the bundle; nothing was extracted"#
         ),
         .bundle(
             "an absolute symlink, then a file through it", "evil.tar",
             #"python3 "$TAR" evil.tar tar "t('plugin/etc', tarfile.SYMTYPE, linkname='/etc'), t('plugin/etc/evil', data=b'evil')""#,
-            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/etc" is a symlink to the absolute path "/etc"; nothing was extracted."#),
+            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/etc" is a symlink to the absolute path "/etc"; nothing was extracted"#),
         .bundle(
             "a file below a symlink inside", "evil.tar",
             #"python3 "$TAR" evil.tar tar "t('plugin/real', tarfile.DIRTYPE), t('plugin/in', tarfile.SYMTYPE, linkname='real'), t('plugin/in/x', data=b'x')""#,
-            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/in/x" lies below the symlink "plugin/in"; nothing was extracted."#),
+            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/in/x" lies below the symlink "plugin/in"; nothing was extracted"#),
         .bundle(
             "a hardlink out", "evil.tar", #"python3 "$TAR" evil.tar tar "t('plugin/passwd', tarfile.LNKTYPE, linkname='/etc/passwd')""#,
-            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/passwd" is a hardlink to "/etc/passwd", outside the bundle; nothing was extracted."#
+            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/passwd" is a hardlink to "/etc/passwd", outside the bundle; nothing was extracted"#
         ),
         .bundle(
             "a hardlink up", "evil.tar.gz", #"python3 "$TAR" evil.tar.gz gz "t('plugin/shadow', tarfile.LNKTYPE, linkname='../../etc/shadow')""#,
-            #"overlay: the plugin bundle evil.tar.gz was refused: entry "plugin/shadow" is a hardlink to "../../etc/shadow", outside the bundle; nothing was extracted."#
+            #"overlay: the plugin bundle evil.tar.gz was refused: entry "plugin/shadow" is a hardlink to "../../etc/shadow", outside the bundle; nothing was extracted"#
         ),
         .bundle(
             "a character device", "evil.tar", #"python3 "$TAR" evil.tar tar "t('plugin/mem', tarfile.CHRTYPE, devmajor=1, devminor=1)""#,
-            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/mem" is a character device; nothing was extracted."#),
+            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/mem" is a character device; nothing was extracted"#),
         .bundle(
             "a block device", "evil.tar", #"python3 "$TAR" evil.tar tar "t('plugin/sda', tarfile.BLKTYPE, devmajor=8, devminor=0)""#,
-            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/sda" is a block device; nothing was extracted."#),
+            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/sda" is a block device; nothing was extracted"#),
         .bundle(
             "a FIFO", "evil.tar", #"python3 "$TAR" evil.tar tar "t('plugin/pipe', tarfile.FIFOTYPE)""#,
-            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/pipe" is a FIFO; nothing was extracted."#),
+            #"overlay: the plugin bundle evil.tar was refused: entry "plugin/pipe" is a FIFO; nothing was extracted"#),
         .bundle(
             "a truncated gzip", "cut.tar.gz",
             goodPlugin + " && tar -czf full.tar.gz plugin && head -c 300 full.tar.gz > cut.tar.gz && rm -r plugin full.tar.gz",
-            "overlay: the plugin bundle cut.tar.gz is damaged (truncated gzip input): rebuild or download it again."),
+            "overlay: the plugin bundle cut.tar.gz is damaged (truncated gzip input): rebuild or download it again"),
         .bundle(
             "a corrupt gzip", "bad.tar.gz",
             fixedPlugin
                 + " && \(fixedTar) -cf - plugin | gzip -n > bad.tar.gz && rm -r plugin && printf '\\377\\377\\377\\377\\377\\377\\377\\377' | dd of=bad.tar.gz bs=1 seek=100 conv=notrunc 2>/dev/null",
-            "overlay: the plugin bundle bad.tar.gz is damaged (gzip decompression failed): rebuild or download it again."),
+            "overlay: the plugin bundle bad.tar.gz is damaged (gzip decompression failed): rebuild or download it again"),
         .bundle(
             "a truncated zstd", "cut.tar.zst",
             goodPlugin + " && tar --zstd -cf full.tar.zst plugin && head -c 300 full.tar.zst > cut.tar.zst && rm -r plugin full.tar.zst",
-            "overlay: the plugin bundle cut.tar.zst is damaged (Truncated zstd input): rebuild or download it again."),
+            "overlay: the plugin bundle cut.tar.zst is damaged (Truncated zstd input): rebuild or download it again"),
         .bundle(
             "a corrupt zstd", "bad.tar.zst",
             fixedPlugin
                 + " && \(fixedTar) -cf - plugin | zstd -q -o bad.tar.zst && rm -r plugin && printf '\\377\\377\\377\\377\\377\\377\\377\\377' | dd of=bad.tar.zst bs=1 seek=100 conv=notrunc 2>/dev/null",
-            "overlay: the plugin bundle bad.tar.zst is damaged (Zstd decompression failed: Restored data doesn't match checksum): rebuild or download it again."
+            "overlay: the plugin bundle bad.tar.zst is damaged (Zstd decompression failed: Restored data doesn't match checksum): rebuild or download it again"
         ),
         .bundle(
             "a truncated tar", "cut.tar", goodPlugin + " && tar -cf full.tar plugin && head -c 2000 full.tar > cut.tar && rm -r plugin full.tar",
-            "overlay: the plugin bundle cut.tar is damaged (Truncated tar archive): rebuild or download it again."),
+            "overlay: the plugin bundle cut.tar is damaged (Truncated tar archive): rebuild or download it again"),
         .bundle(
             "0 bytes", "empty.tar.gz", ": > empty.tar.gz",
-            "overlay: the plugin bundle empty.tar.gz is damaged (it is empty, 0 bytes): rebuild or download it again."),
+            "overlay: the plugin bundle empty.tar.gz is damaged (it is empty, 0 bytes): rebuild or download it again"),
         .bundle(
             "not an archive", "notes.tar", "echo 'plugin notes' > notes.tar",
-            "overlay: notes.tar is not a plugin bundle: expected a plugin directory or a .tar, .tar.gz or .tar.zst of one."),
+            "overlay: notes.tar is not a plugin bundle: expected a plugin directory or a .tar, .tar.gz or .tar.zst of one"),
         .bundle(
             "no plugin.toml inside", "docs.tar.gz", "mkdir docs && echo hello > docs/README && tar -czf docs.tar.gz docs && rm -r docs",
             "overlay: docs.tar.gz has no plugin.toml; a plugin directory holds plugin.toml, and optionally repos/*.repo, rpms/ and keys/"),
@@ -268,19 +268,19 @@ enum BadInputCorpus {
     static let packages: [BadInput] = [
         .packages(
             "RPM: truncated (metadata agreeing)", #"head -c 3000 \#(rpm) > cut && mv cut \#(rpm) && python3 "$RECHECKSUM" plugin/rpms"#,
-            #"plugin "tool": the package file {case}/\#(rpm) is not a usable RPM (its header or signature header is damaged; rpm: signature hdr blob(4388): BAD, read returned 0): download it again or check the repository it came from."#
+            #"plugin "tool": the package file {case}/\#(rpm) is not a usable RPM (its header or signature header is damaged; rpm: signature hdr blob(4388): BAD, read returned 0): download it again or check the repository it came from"#
         ),
         .packages(
             "RPM: bad header digest (metadata agreeing)", #"python3 "$FLIP" \#(rpm) header && python3 "$RECHECKSUM" plugin/rpms"#,
-            #"plugin "tool": the package file {case}/\#(rpm) is not a usable RPM (its header or signature header is damaged; rpm: Header SHA256 digest: BAD (Expected {sha256} != {sha256}); Header SHA1 digest: BAD (Expected {sha1} != {sha1})): download it again or check the repository it came from."#
+            #"plugin "tool": the package file {case}/\#(rpm) is not a usable RPM (its header or signature header is damaged; rpm: Header SHA256 digest: BAD (Expected {sha256} != {sha256}); Header SHA1 digest: BAD (Expected {sha1} != {sha1})): download it again or check the repository it came from"#
         ),
         .packages(
             "RPM: bad payload digest (metadata agreeing)", #"python3 "$FLIP" \#(rpm) payload && python3 "$RECHECKSUM" plugin/rpms"#,
-            #"plugin "tool": the package file {case}/\#(rpm) is not a usable RPM (package tool-1.0-1.noarch does not verify: Payload SHA256 ALT digest: BAD (Expected {sha256} != {sha256})): download it again or check the repository it came from."#
+            #"plugin "tool": the package file {case}/\#(rpm) is not a usable RPM (package tool-1.0-1.noarch does not verify: Payload SHA256 ALT digest: BAD (Expected {sha256} != {sha256})): download it again or check the repository it came from"#
         ),
         .packages(
             "RPM: not an RPM at all (metadata agreeing)", #"echo 'not a package' > \#(rpm) && python3 "$RECHECKSUM" plugin/rpms"#,
-            #"plugin "tool": the package file {case}/\#(rpm) is not a usable RPM (it has no RPM lead and header): download it again or check the repository it came from."#
+            #"plugin "tool": the package file {case}/\#(rpm) is not a usable RPM (it has no RPM lead and header): download it again or check the repository it came from"#
         ),
         .packages(
             "RPM: checksum differs from primary.xml", #"python3 "$FLIP" \#(rpm) payload"#,
@@ -366,7 +366,7 @@ enum BadInputCorpus {
         ),
         .base(
             "a Berkeley DB rpmdb (build)", #"cp -a "$BDB" base"#,
-            #"plugin "tool": the base image at {case}/base has no usable rpm database at /var/lib/rpm (it is a Berkeley DB rpmdb, which this rpm can read but not update): convert it in a copy of the image with rpm --root COPY --dbpath /var/lib/rpm --define '_db_backend sqlite' --rebuilddb, or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)."#
+            #"plugin "tool": the base image at {case}/base has no usable rpm database at /var/lib/rpm (it is a Berkeley DB rpmdb, which this rpm can read but not update): convert it in a copy of the image with rpm --root COPY --dbpath /var/lib/rpm --define '_db_backend sqlite' --rebuilddb, or use a base with an sqlite rpmdb (RHEL 9, CentOS Stream 9, Fedora 33 and later)"#
         ),
         .base(
             "an ndb rpmdb", "mkdir -p base/usr/lib/sysimage/rpm && head -c 4096 /dev/urandom > base/usr/lib/sysimage/rpm/Packages.db",
@@ -385,147 +385,147 @@ enum BadInputCorpus {
     static let fleets: [BadInput] = [
         .fleet(
             "TOML syntax", "[base]\nkernel = \"vmlinuz\"\ninitrd = [\"base.cpio.zst\"\n",
-            "overlay: fleet.toml:3:27: invalid TOML: error while parsing array: encountered end-of-file; fix the syntax at that spot."),
+            "overlay: fleet.toml:3:27: invalid TOML: error while parsing array: encountered end-of-file; fix the syntax at that spot"),
         .fleet(
             "an unknown top-level key", BadInput.fleetBase + "[[node]]\nmac = \"52:54:00:12:34:56\"\n",
-            "overlay: fleet.toml: unknown key node: the keys allowed there are base, roles, nodes, defaults; fix the spelling or remove it."),
+            "overlay: fleet.toml: unknown key node: the keys allowed there are base, roles, nodes, defaults; fix the spelling or remove it"),
         .fleet(
             "an unknown key in a role", BadInput.fleetBase + "[roles.compute]\nplugin = [\"cim\"]\n",
-            "overlay: fleet.toml: unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it."),
+            "overlay: fleet.toml: unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it"),
         .fleet(
             "an unknown key in a node", BadInput.fleetBase + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\nrole = \"compute\"\nhost = \"a\"\n",
-            "overlay: fleet.toml: unknown key nodes[0].host: the keys allowed there are mac, role, cmdline; fix the spelling or remove it."),
+            "overlay: fleet.toml: unknown key nodes[0].host: the keys allowed there are mac, role, cmdline; fix the spelling or remove it"),
         .fleet(
             "an unknown key in base", "[base]\ninitrd = [\"base.cpio.zst\"]\nkernels = \"vmlinuz\"\n",
-            "overlay: fleet.toml: unknown key base.kernels: the keys allowed there are kernel, initrd, cmdline; fix the spelling or remove it."),
+            "overlay: fleet.toml: unknown key base.kernels: the keys allowed there are kernel, initrd, cmdline; fix the spelling or remove it"),
         .fleet(
             "an unknown key in defaults", BadInput.fleetBase + "[roles.compute]\n[defaults]\nrol = \"compute\"\n",
-            "overlay: fleet.toml: unknown key defaults.rol: the keys allowed there are role; fix the spelling or remove it."),
-        .fleet("no [base]", "[roles.compute]\n", "overlay: fleet.toml: [base] is missing: add a [base] table with the kernel and initrd the nodes boot."),
-        .fleet("base is not a table", "base = \"vmlinuz\"\n", "overlay: fleet.toml: base must be a table, not a string."),
+            "overlay: fleet.toml: unknown key defaults.rol: the keys allowed there are role; fix the spelling or remove it"),
+        .fleet("no [base]", "[roles.compute]\n", "overlay: fleet.toml: [base] is missing: add a [base] table with the kernel and initrd the nodes boot"),
+        .fleet("base is not a table", "base = \"vmlinuz\"\n", "overlay: fleet.toml: base must be a table, not a string"),
         .fleet(
             "no initrd", "[base]\nkernel = \"vmlinuz\"\n",
-            #"overlay: fleet.toml: base.initrd is missing: list the base initrd files, for example initrd = ["base.cpio.zst"]."#),
+            #"overlay: fleet.toml: base.initrd is missing: list the base initrd files, for example initrd = ["base.cpio.zst"]"#),
         .fleet(
             "an empty initrd list", "[base]\nkernel = \"vmlinuz\"\ninitrd = []\n",
-            #"overlay: fleet.toml: base.initrd: the list is empty; list at least the base initrd, for example initrd = ["base.cpio.zst"]."#),
-        .fleet("initrd is a string", "[base]\ninitrd = \"base.cpio.zst\"\n", "overlay: fleet.toml: base.initrd must be an array of strings, not a string."),
-        .fleet("an initrd is a number", "[base]\ninitrd = [\"base.cpio.zst\", 2]\n", "overlay: fleet.toml: base.initrd[1] must be a string, not an integer."),
-        .fleet("a role is not a table", BadInput.fleetBase + "[roles]\ncompute = 1\n", "overlay: fleet.toml: roles.compute must be a table, not an integer."),
+            #"overlay: fleet.toml: base.initrd: the list is empty; list at least the base initrd, for example initrd = ["base.cpio.zst"]"#),
+        .fleet("initrd is a string", "[base]\ninitrd = \"base.cpio.zst\"\n", "overlay: fleet.toml: base.initrd must be an array of strings, not a string"),
+        .fleet("an initrd is a number", "[base]\ninitrd = [\"base.cpio.zst\", 2]\n", "overlay: fleet.toml: base.initrd[1] must be a string, not an integer"),
+        .fleet("a role is not a table", BadInput.fleetBase + "[roles]\ncompute = 1\n", "overlay: fleet.toml: roles.compute must be a table, not an integer"),
         .fleet(
             "a role name with a space", BadInput.fleetBase + "[roles.\"my role\"]\n",
-            #"overlay: fleet.toml: roles."my role": a role name may contain only letters, digits and . _ - + ~ @; rename the role."#),
+            #"overlay: fleet.toml: roles."my role": a role name may contain only letters, digits and . _ - + ~ @; rename the role"#),
         .fleet(
             "an empty plugin name", BadInput.fleetBase + "[roles.compute]\nplugins = [\"\"]\n",
-            #"overlay: fleet.toml: roles.compute.plugins[0]: the plugin name is empty; write the plugin's name, for example "vdsm"."#),
+            #"overlay: fleet.toml: roles.compute.plugins[0]: the plugin name is empty; write the plugin's name, for example "vdsm""#),
         .fleet(
             "a cmdline with ;", BadInput.fleetBase + "[roles.compute]\ncmdline = \"quiet; reboot\"\n",
-            #"overlay: fleet.toml: roles.compute.cmdline: the command line contains ';', which iPXE, PXELINUX or GRUB would interpret; write plain kernel parameters without " ' ` $ ; & | < > \ # { } or control characters."#
+            #"overlay: fleet.toml: roles.compute.cmdline: the command line contains ';', which iPXE, PXELINUX or GRUB would interpret; write plain kernel parameters without " ' ` $ ; & | < > \ # { } or control characters"#
         ),
         .fleet(
             "a cmdline with a control character", "[base]\nkernel = \"vmlinuz\"\ninitrd = [\"base.cpio.zst\"]\ncmdline = \"quiet\\tdebug\"\n",
-            #"overlay: fleet.toml: base.cmdline: the command line contains a control character, which iPXE, PXELINUX or GRUB would interpret; write plain kernel parameters without " ' ` $ ; & | < > \ # { } or control characters."#
+            #"overlay: fleet.toml: base.cmdline: the command line contains a control character, which iPXE, PXELINUX or GRUB would interpret; write plain kernel parameters without " ' ` $ ; & | < > \ # { } or control characters"#
         ),
         .fleet(
             "a cmdline that is not a string", BadInput.fleetBase + "[roles.compute]\ncmdline = [\"quiet\"]\n",
-            "overlay: fleet.toml: roles.compute.cmdline must be a string, not an array."),
+            "overlay: fleet.toml: roles.compute.cmdline must be a string, not an array"),
         .fleet(
             "nodes as a table", BadInput.fleetBase + "[nodes]\nmac = \"52:54:00:12:34:56\"\n",
-            "overlay: fleet.toml: nodes must be an array of tables, written [[nodes]], not a table."),
+            "overlay: fleet.toml: nodes must be an array of tables, written [[nodes]], not a table"),
         .fleet(
             "a node without mac", BadInput.fleetBase + "[roles.compute]\n[[nodes]]\nrole = \"compute\"\n",
-            #"overlay: fleet.toml: nodes[0].mac is missing: give each node its MAC address, for example mac = "52:54:00:12:34:56"."#),
+            #"overlay: fleet.toml: nodes[0].mac is missing: give each node its MAC address, for example mac = "52:54:00:12:34:56""#),
         .fleet(
             "a malformed MAC", BadInput.fleetBase + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34\"\nrole = \"compute\"\n",
-            #"overlay: fleet.toml: nodes[0].mac "52:54:00:12:34" is not a MAC address: write six two-digit hex bytes such as 52:54:00:12:34:56 or 52-54-00-12-34-56."#
+            #"overlay: fleet.toml: nodes[0].mac "52:54:00:12:34" is not a MAC address: write six two-digit hex bytes such as 52:54:00:12:34:56 or 52-54-00-12-34-56"#
         ),
         .fleet(
             "a MAC twice",
             BadInput.fleetBase
                 + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\nrole = \"compute\"\n[[nodes]]\nmac = \"52-54-00-12-34-56\"\nrole = \"compute\"\n",
-            "overlay: fleet.toml: nodes[1].mac 52:54:00:12:34:56 is already listed at nodes[0].mac: list each node once."),
+            "overlay: fleet.toml: nodes[1].mac 52:54:00:12:34:56 is already listed at nodes[0].mac: list each node once"),
         .fleet(
             "a node with an unknown role", BadInput.fleetBase + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\nrole = \"compte\"\n",
-            #"overlay: fleet.toml: nodes[0].role names role "compte", which has no [roles.compte] table (defined roles: compute); add the role or fix the name."#
+            #"overlay: fleet.toml: nodes[0].role names role "compte", which has no [roles.compte] table (defined roles: compute); add the role or fix the name"#
         ),
         .fleet(
             "a default role that does not exist", BadInput.fleetBase + "[defaults]\nrole = \"compute\"\n",
-            #"overlay: fleet.toml: defaults.role names role "compute", which has no [roles.compute] table (the file defines no roles); add the role or fix the name."#
+            #"overlay: fleet.toml: defaults.role names role "compute", which has no [roles.compute] table (the file defines no roles); add the role or fix the name"#
         ),
         .fleet(
             "a node without a role and no default", BadInput.fleetBase + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\n",
-            "overlay: fleet.toml: nodes[0].role is missing: give the node a role, or set one for all nodes with [defaults] role."),
+            "overlay: fleet.toml: nodes[0].role is missing: give the node a role, or set one for all nodes with [defaults] role"),
         .fleet(
             "the kernel is missing", "[base]\nkernel = \"bzImage\"\ninitrd = [\"base.cpio.zst\"]\n",
-            "overlay: fleet.toml: base.kernel: bzImage does not exist (served directory srv); put the kernel there or fix the path."),
+            "overlay: fleet.toml: base.kernel: bzImage does not exist (served directory srv); put the kernel there or fix the path"),
         .fleet(
             "the kernel is outside", "[base]\nkernel = \"../vmlinuz\"\ninitrd = [\"base.cpio.zst\"]\n",
-            #"overlay: fleet.toml: base.kernel: ../vmlinuz contains ".." (served directory srv); put the kernel there or fix the path."#),
+            #"overlay: fleet.toml: base.kernel: ../vmlinuz contains ".." (served directory srv); put the kernel there or fix the path"#),
         .fleet(
             "the kernel is a symlink", "[base]\nkernel = \"linux\"\ninitrd = [\"base.cpio.zst\"]\n",
-            "overlay: fleet.toml: base.kernel: srv/linux is a symbolic link, which the server does not follow (served directory srv); put the kernel there or fix the path.",
+            "overlay: fleet.toml: base.kernel: srv/linux is a symbolic link, which the server does not follow (served directory srv); put the kernel there or fix the path",
             more: "ln -s vmlinuz srv/linux"),
         .fleet(
             "an initrd is absolute", "[base]\nkernel = \"vmlinuz\"\ninitrd = [\"/boot/initrd.img\"]\n",
-            "overlay: fleet.toml: base.initrd[0]: /boot/initrd.img is absolute (served directory srv); put the base initrd there (overlay base create writes it) or fix the path."
+            "overlay: fleet.toml: base.initrd[0]: /boot/initrd.img is absolute (served directory srv); put the base initrd there (overlay base create writes it) or fix the path"
         ),
         .fleet(
             "no kernel named anywhere", "[base]\ninitrd = [\"base.cpio.zst\"]\n",
-            #"overlay: fleet.toml: base.kernel is missing: name the kernel file, for example kernel = "vmlinuz"."#, more: #"sed -i '/"kernel"/d' srv/base.json"#
+            #"overlay: fleet.toml: base.kernel is missing: name the kernel file, for example kernel = "vmlinuz""#, more: #"sed -i '/"kernel"/d' srv/base.json"#
         ),
         .fleet(
             "base.json describes another initrd", "[base]\nkernel = \"vmlinuz\"\ninitrd = [\"other.cpio.zst\"]\n",
-            "overlay: fleet.toml: base.initrd[0]: srv/base.json describes the base initrd base.cpio.zst, not other.cpio.zst; list base.cpio.zst first or recreate the base.",
+            "overlay: fleet.toml: base.initrd[0]: srv/base.json describes the base initrd base.cpio.zst, not other.cpio.zst; list base.cpio.zst first or recreate the base",
             more: "echo other > srv/other.cpio.zst"),
         .fleet(
             "an overlay that is not there", BadInput.fleetBase + "[roles.compute]\nplugins = [\"vdsmx\"]\n",
-            #"overlay: fleet.toml: roles.compute.plugins[0]: no overlay for plugin "vdsmx" in srv (overlays found: cim-1.0, foreign-1.0, stale-1.0, vdsm-1.2, vdsm-1.3); build it with overlay build into that directory or fix the name."#
+            #"overlay: fleet.toml: roles.compute.plugins[0]: no overlay for plugin "vdsmx" in srv (overlays found: cim-1.0, foreign-1.0, stale-1.0, vdsm-1.2, vdsm-1.3); build it with overlay build into that directory or fix the name"#
         ),
         .fleet(
             "an overlay in two versions", BadInput.fleetBase + "[roles.compute]\nplugins = [\"vdsm\"]\n",
-            #"overlay: fleet.toml: roles.compute.plugins[0]: plugin "vdsm" is present in several versions (1.2, 1.3); pin one, for example "vdsm@1.2", "vdsm@1.3"."#
+            #"overlay: fleet.toml: roles.compute.plugins[0]: plugin "vdsm" is present in several versions (1.2, 1.3); pin one, for example "vdsm@1.2", "vdsm@1.3""#
         ),
         .fleet(
             "an overlay built against another base", BadInput.fleetBase + "[roles.compute]\nplugins = [\"foreign\"]\n",
-            "overlay: fleet.toml: roles.compute.plugins[0]: overlay foreign-1.0 was built against base sha256:\(String(repeating: "2", count: 64)), but the fleet boots base \(FleetFixture.baseIdentity) (srv/base.json); rebuild the overlay against this base or boot the base it was built for."
+            "overlay: fleet.toml: roles.compute.plugins[0]: overlay foreign-1.0 was built against base sha256:\(String(repeating: "2", count: 64)), but the fleet boots base \(FleetFixture.baseIdentity) (srv/base.json); rebuild the overlay against this base or boot the base it was built for"
         ),
         .fleet(
             "an overlay whose file is gone", BadInput.fleetBase + "[roles.compute]\nplugins = [\"stale\"]\n",
-            "overlay: fleet.toml: roles.compute.plugins[0]: overlays/stale-1.0.cpio.zst does not exist (served directory srv); the manifest overlays/stale-1.0.json names it: rebuild the overlay or remove the stale manifest."
+            "overlay: fleet.toml: roles.compute.plugins[0]: overlays/stale-1.0.cpio.zst does not exist (served directory srv); the manifest overlays/stale-1.0.json names it: rebuild the overlay or remove the stale manifest"
         ),
         .fleet(
             "an overlay listed twice", BadInput.fleetBase + "[roles.compute]\nplugins = [\"cim\", \"cim@1.0\"]\n",
-            "overlay: fleet.toml: roles.compute.plugins[1]: overlay cim-1.0 is listed twice in the role; list each plugin once."),
+            "overlay: fleet.toml: roles.compute.plugins[1]: overlay cim-1.0 is listed twice in the role; list each plugin once"),
         .fleet(
             "a broken overlay manifest", BadInput.fleetBase + "[roles.compute]\nplugins = [\"cim\"]\n",
-            #"overlay: manifest srv/overlays/broken-1.json cannot be read: the key "version" is missing; rebuild it or remove it from the served directory."#,
+            #"overlay: manifest srv/overlays/broken-1.json cannot be read: the key "version" is missing; rebuild it or remove it from the served directory"#,
             more: #"echo '{"kind": "overlay", "name": "broken"}' > srv/overlays/broken-1.json"#),
         .fleet(
             "base.json is not JSON", BadInput.fleetBase,
-            "overlay: manifest srv/base.json cannot be read: it is not valid JSON; rebuild it or remove it from the served directory.",
+            "overlay: manifest srv/base.json cannot be read: it is not valid JSON; rebuild it or remove it from the served directory",
             more: "echo '{\"kind\": \"base\"' > srv/base.json"),
         .fleet(
             "no base.json beside the initrd", BadInput.fleetBase + "[roles.compute]\nplugins = [\"cim\"]\n",
-            "overlay: fleet.toml: roles.compute.plugins[0]: base.json does not exist beside the base initrd, so overlay cim-1.0 cannot be checked against the base (served directory srv); create the base with overlay base create, which writes base.json beside the initrd.",
+            "overlay: fleet.toml: roles.compute.plugins[0]: base.json does not exist beside the base initrd, so overlay cim-1.0 cannot be checked against the base (served directory srv); create the base with overlay base create, which writes base.json beside the initrd",
             more: "rm srv/base.json"),
         .fleet(
             "the fleet file does not exist", BadInput.fleetBase,
-            "overlay: cannot read fleet file nowhere.toml: No such file or directory; check the path given with --fleet.",
+            "overlay: cannot read fleet file nowhere.toml: No such file or directory; check the path given with --fleet",
             arguments: ["boot-config", "--dir", "srv", "--fleet", "nowhere.toml", "--out", "boot"]),
         .fleet(
-            "the fleet file is a directory", BadInput.fleetBase, "overlay: cannot read fleet file fleets: Is a directory; check the path given with --fleet.",
+            "the fleet file is a directory", BadInput.fleetBase, "overlay: cannot read fleet file fleets: Is a directory; check the path given with --fleet",
             more: "mkdir fleets", arguments: ["boot-config", "--dir", "srv", "--fleet", "fleets", "--out", "boot"]),
         .fleet(
             "the fleet file is not UTF-8", BadInput.fleetBase,
-            "overlay: cannot read fleet file fleet.toml: it is not UTF-8 text; check the path given with --fleet.",
+            "overlay: cannot read fleet file fleet.toml: it is not UTF-8 text; check the path given with --fleet",
             more: #"printf '[base]\nkernel = "\377"\n' > fleet.toml"#),
         .fleet(
             "the served directory does not exist", BadInput.fleetBase,
-            "overlay: the served directory nowhere does not exist; give --dir the directory that holds the kernel, the base initrd and the overlays.",
+            "overlay: the served directory nowhere does not exist; give --dir the directory that holds the kernel, the base initrd and the overlays",
             arguments: ["boot-config", "--dir", "nowhere", "--fleet", "fleet.toml", "--out", "boot"]),
         .fleet(
             "serve: a fleet that does not validate", BadInput.fleetBase + "[roles.compute]\nplugins = [\"vdsm\"]\n",
-            #"overlay: fleet.toml: roles.compute.plugins[0]: plugin "vdsm" is present in several versions (1.2, 1.3); pin one, for example "vdsm@1.2", "vdsm@1.3"."#,
+            #"overlay: fleet.toml: roles.compute.plugins[0]: plugin "vdsm" is present in several versions (1.2, 1.3); pin one, for example "vdsm@1.2", "vdsm@1.3""#,
             arguments: ["serve", "--dir", "srv", "--fleet", "fleet.toml", "--http", "127.0.0.1:0"]),
     ]
 
@@ -567,19 +567,19 @@ enum BadInputCorpus {
         ),
         .fleet(
             "boot-config --out is a file", BadInput.fleetBase,
-            "overlay: cannot write the boot files to boot: it is a file, not a directory; give --out a directory that can be written.",
+            "overlay: cannot write the boot files to boot: it is a file, not a directory; give --out a directory that can be written",
             more: "echo keep > boot"),
         .fleet(
             "boot-config --out holds a file where a directory belongs", BadInput.fleetBase,
-            "overlay: cannot write the boot files to boot: boot/ipxe is a file where a directory belongs; give --out a directory that can be written.",
+            "overlay: cannot write the boot files to boot: boot/ipxe is a file where a directory belongs; give --out a directory that can be written",
             more: "mkdir boot && echo keep > boot/ipxe"),
         .fleet(
             "boot-config --out on a read-only filesystem", BadInput.fleetBase,
-            "overlay: cannot write the boot files to {case}/ro/boot: mkdir {case}/ro/boot failed: Read-only file system; give --out a directory that can be written.",
+            "overlay: cannot write the boot files to {case}/ro/boot: mkdir {case}/ro/boot failed: Read-only file system; give --out a directory that can be written",
             arguments: ["boot-config", "--dir", "srv", "--fleet", "fleet.toml", "--out", "{ro}/boot"]),
         .fleet(
             "boot-config --out is a read-only directory", BadInput.fleetBase,
-            "overlay: cannot write the boot files to {case}/ro: Read-only file system; give --out a directory that can be written.",
+            "overlay: cannot write the boot files to {case}/ro: Read-only file system; give --out a directory that can be written",
             arguments: ["boot-config", "--dir", "srv", "--fleet", "fleet.toml", "--out", "{ro}"]),
     ]
 
@@ -626,7 +626,7 @@ enum BadInputCorpus {
         BadInput(
             name: "inspect: a JSON file that is no manifest", setup: { try $0.write(#"{"name": "tool"}"#, to: "tool.json") },
             arguments: ["inspect", "tool.json"], status: 1,
-            stderr: "overlay: tool.json is not a manifest overlay wrote (<name>-<version>.json or base.json naming its file): give the overlay or base image file itself."),
+            stderr: "overlay: tool.json is not a manifest overlay wrote (<name>-<version>.json or base.json naming its file): give the overlay or base image file itself"),
         BadInput(
             name: "usage: base create without a repo", setup: { _ in }, arguments: ["base", "create", "--package", "tool", "--out", "out"], status: 64,
             stderr: "overlay: name at least one repo with --repo DIR; see 'overlay base create --help'"),

@@ -106,7 +106,7 @@ import Testing
         #expect {
             try PluginBundle.extract(bundle, into: target)
         } throws: { error in
-            "\(error)" == "the plugin bundle \(bundle) was refused: entry \"\(entry)\" \(reason); nothing was extracted."
+            "\(error)" == "the plugin bundle \(bundle) was refused: entry \"\(entry)\" \(reason); nothing was extracted"
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: target.string).isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appending("work").string) == ["out"])
@@ -121,10 +121,10 @@ import Testing
         defer { PackFixture.remove(dir) }
         try PackFixture.sh("cd \(PackFixture.q(dir)) && echo hello > text && mkdir busy && touch busy/x && echo 'a' > a && tar -czf ok.tgz a")
         #expect { try PluginBundle.extract(dir.appending("text"), into: dir.appending("o1")) } throws: {
-            "\($0)" == "\(dir)/text is not a plugin bundle: expected a plugin directory or a .tar, .tar.gz or .tar.zst of one."
+            "\($0)" == "\(dir)/text is not a plugin bundle: expected a plugin directory or a .tar, .tar.gz or .tar.zst of one"
         }
         #expect { try PluginBundle.extract(dir.appending("ok.tgz"), into: dir.appending("busy")) } throws: {
-            "\($0)" == "cannot extract a plugin bundle into \(dir)/busy: the directory is not empty; use a new one."
+            "\($0)" == "cannot extract a plugin bundle into \(dir)/busy: the directory is not empty; use a new one"
         }
         try PackFixture.sh("cd \(PackFixture.q(dir)) && head -c 20 ok.tgz > cut.tgz")
         #expect { try PluginBundle.extract(dir.appending("cut.tgz"), into: dir.appending("o2")) } throws: { error in

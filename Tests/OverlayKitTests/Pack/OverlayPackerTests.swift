@@ -167,7 +167,7 @@ import Testing
         #expect {
             try OverlayPacker(format: format).pack(root: root, to: out)
         } throws: { error in
-            "\(error)" == "\(root)/usr/lib/vdsm/null is a character device, which an overlay cannot carry: remove it from the plugin's tree or blacklist it."
+            "\(error)" == "\(root)/usr/lib/vdsm/null is a character device, which an overlay cannot carry: remove it from the plugin's tree or blacklist it"
         }
         // The old file is untouched and no partial file is left beside it.
         #expect(try String(contentsOfFile: out.string, encoding: .utf8) == "old")
@@ -181,7 +181,7 @@ import Testing
         #expect {
             try OverlayPacker(format: .cpioZstd).pack(root: dir.appending("absent"), to: out)
         } throws: { error in
-            "\(error)" == "cannot read \(dir)/absent: No such file or directory."
+            "\(error)" == "cannot read \(dir)/absent: No such file or directory"
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.string).isEmpty)
     }

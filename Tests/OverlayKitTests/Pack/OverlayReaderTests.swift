@@ -81,11 +81,11 @@ import TestSupport
         _ = try OverlayPacker(format: .squashfs).pack(root: root, to: dir.appending("bare.squashfs"))
         try PackFixture.sh("head -c 4096 \(q(dir))/bare.squashfs > \(q(dir))/short.squashfs")
         let expected = [
-            "text": "\(dir)/text is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image.",
-            "text.zst": "\(dir)/text.zst is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image.",
-            "broken.cpio": #"\#(dir)/broken.cpio holds a malformed registry entry: etc/ovirt.plugins.d/vdsm:2: expected KEY="value", found "broken line"."#,
-            "bare.cpio.gz": "\(dir)/bare.cpio.gz holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete.",
-            "bare.squashfs": "\(dir)/bare.squashfs holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete.",
+            "text": "\(dir)/text is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image",
+            "text.zst": "\(dir)/text.zst is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image",
+            "broken.cpio": #"\#(dir)/broken.cpio holds a malformed registry entry: etc/ovirt.plugins.d/vdsm:2: expected KEY="value", found "broken line""#,
+            "bare.cpio.gz": "\(dir)/bare.cpio.gz holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete",
+            "bare.squashfs": "\(dir)/bare.squashfs holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete",
         ]
         for (name, message) in expected {
             #expect { try OverlayReader.read(dir.appending(name)) } throws: { "\($0)" == message }
@@ -114,6 +114,6 @@ import TestSupport
         let failed = try PackFixture.run("\(binary) inspect \(PackFixture.q(root))/usr/bin/hello")
         #expect(failed.status == 1)
         #expect(failed.stdout.isEmpty)
-        #expect(failed.stderr == "overlay: \(root)/usr/bin/hello is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image.\n")
+        #expect(failed.stderr == "overlay: \(root)/usr/bin/hello is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image\n")
     }
 }

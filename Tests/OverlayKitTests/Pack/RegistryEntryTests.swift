@@ -50,13 +50,13 @@ import Testing
 
     @Test func errorsNameFileAndLine() {
         #expect { try RegistryEntry.parse("NAME=\"a\"\nthis is not a pair\n", source: "/x/vdsm") } throws: {
-            "\($0)" == #"/x/vdsm:2: expected KEY="value", found "this is not a pair"."#
+            "\($0)" == #"/x/vdsm:2: expected KEY="value", found "this is not a pair""#
         }
         #expect { try RegistryEntry.parse("NAME=\"a\nVERSION=1\n", source: "/x/vdsm") } throws: {
-            "\($0)" == "/x/vdsm:1: the quoted value has no closing quote."
+            "\($0)" == "/x/vdsm:1: the quoted value has no closing quote"
         }
         #expect { try RegistryEntry.parse("NAME=\"a\"\n", source: "/x/vdsm") } throws: {
-            "\($0)" == #"/x/vdsm has no VERSION="..." line: every plugin registry entry needs one."#
+            "\($0)" == #"/x/vdsm has no VERSION="..." line: every plugin registry entry needs one"#
         }
     }
 }
