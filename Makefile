@@ -135,136 +135,23 @@ FUZZ_SECONDS ?= 30
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) Fuzz/run.sh $(FUZZ_TARGETS)
 
-# ---------------------------------------------------------------------------
-# Example: a small oVirt Node base image and four plugins, built from real RPMs
-# (pxe-examples/specs, pxe-examples/plugins/*/specs), then `overlay base create`
-# and `overlay build`. Output in pxe-examples/build; served layout in build/serve.
-EX       := pxe-examples
-EXB      := $(EX)/build
-EX_ABS   := $(abspath $(EXB))
-# One fixed date for every file time stamp and build time: reproducible RPMs.
-EX_EPOCH ?= 1767225600
-EX_MONITOR_PORT := 8631
-# overlay, with the example's time stamp and a metadata cache of its own.
-EX_OVERLAY = SOURCE_DATE_EPOCH=$(EX_EPOCH) $(BIN)
-EX_CACHE   = --cachedir $(EXB)/metadata-cache
-EX_BASE_PACKAGES := filesystem busybox kernel ovirt-node-release ovirt-node-init
-EX_BASE_SPECS    := $(wildcard $(EX)/specs/*.spec)
-EX_FILES         := $(wildcard $(EX)/files/*)
-# Plugins whose packages ship inside the plugin (rpms/); monitor's come from an online repo.
-EX_BUNDLED       := vdsm cim newkernel
+# The example (pxe-examples/Makefile): a small oVirt Node base image and four plugins from real RPMs, built,
+# served and booted in QEMU with the release binary.
+EXB := pxe-examples/build
+EXAMPLE = $(MAKE) --no-print-directory -C pxe-examples OVERLAY=$(CURDIR)/$(BIN)
+.PHONY: example example-rpms example-boot example-clean
+example-rpms: deps
+	$(EXAMPLE) rpms
 
-# $(EX_RPMBUILD) --define "_rpmdir DIR" SPEC: the spec's binary RPM, flat in DIR,
-# reproducible (SOURCE_DATE_EPOCH, clamped mtimes, fixed build host). --nodeps:
-# Debian's rpmdb is empty, so build requirements can't be checked.
-EX_RPMBUILD = SOURCE_DATE_EPOCH=$(EX_EPOCH) rpmbuild --quiet --nodeps -bb \
-  --define "_topdir $(EX_ABS)/rpmbuild" --define "_sourcedir $(EX_ABS)/sources" \
-  --define "_build_name_fmt %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm" \
-  --define "use_source_date_epoch_as_buildtime 1" --define "clamp_mtime_to_source_date_epoch 1" \
-  --define "_buildhost example.invalid" --define "_build_id_links none" --define "debug_package %{nil}"
-# createrepo_c records each RPM's mtime: pin it too.
-EX_CREATEREPO = ex_repo() { touch -d @$(EX_EPOCH) "$$1"/*.rpm && createrepo_c --quiet --no-database --revision $(EX_EPOCH) --set-timestamp-to-revision "$$1"; }; ex_repo
+example: build
+	$(EXAMPLE) example
 
-.PHONY: example example-rpms example-kernel example-clean example-boot
-
-# The kernel: Debian's cloud kernel (virtio built in, zstd initrds), downloaded once.
-$(EXB)/cache/vmlinuz:
-	@mkdir -p $(EXB)/cache
-	@echo "  GET   Debian cloud kernel into $(EXB)/cache"
-	@set -e; cd $(EXB)/cache; \
-	deb=$$(ls linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -n 1); \
-	if [ -z "$$deb" ]; then \
-	  pkg=$$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$$/\1/p' | head -n 1); \
-	  if [ -z "$$pkg" ]; then apt-get update -q; \
-	    pkg=$$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$$/\1/p' | head -n 1); fi; \
-	  [ -n "$$pkg" ] || { echo "error: apt knows no linux-image-cloud-amd64; check /etc/apt/sources.list" >&2; exit 1; }; \
-	  apt-get download -q -o APT::Sandbox::User=root "$$pkg"; \
-	  deb=$$(ls linux-image-*-cloud-amd64_*.deb | head -n 1); \
-	fi; \
-	rm -rf kernel-root; dpkg-deb -x "$$deb" kernel-root; \
-	cp kernel-root/boot/config-* config; cp kernel-root/boot/vmlinuz-* vmlinuz.tmp; \
-	rm -rf kernel-root; mv vmlinuz.tmp vmlinuz
-example-kernel: $(EXB)/cache/vmlinuz
-
-# Files the spec files take as Source: the init script, os-release, busybox, vmlinuz.
-$(EXB)/sources/.stamp: $(EX_FILES) $(EXB)/cache/vmlinuz /bin/busybox
-	@rm -rf $(EXB)/sources && mkdir -p $(EXB)/sources
-	@cp $(EX_FILES) $(EXB)/cache/vmlinuz $(EXB)/sources/
-	@cp /bin/busybox $(EXB)/sources/busybox
-	@touch $@
-
-# Base repo: filesystem, busybox, kernel 3.1, ovirt-node-release, ovirt-node-init.
-$(EXB)/repos/base/repodata/repomd.xml: $(EX_BASE_SPECS) $(EXB)/sources/.stamp
-	@rm -rf $(EXB)/repos/base && mkdir -p $(EXB)/repos/base
-	@bbver=$$(/bin/busybox 2>&1 | sed -n '1s/^BusyBox v\([0-9.]*\).*/\1/p'); \
-	for spec in $(EX_BASE_SPECS); do \
-	  echo "  RPM   $$spec"; \
-	  $(EX_RPMBUILD) --define "_rpmdir $(EX_ABS)/repos/base" --define "bbver $${bbver:-1.35.0}" $$spec || exit 1; \
-	done
-	@echo "  REPO  $(EXB)/repos/base"; $(EX_CREATEREPO) $(EXB)/repos/base
-
-# Bundled plugin repos: the built plugin dir is plugin.toml + repos/ + rpms/ (+ repodata).
-# newkernel's repo also carries kernel 3.2, which the locked base (kernel 3.1) can't take.
-.SECONDEXPANSION:
-$(EXB)/plugins/%/.stamp: $(EX)/plugins/%/plugin.toml $(EX)/specs/kernel.spec $$(wildcard $(EX)/plugins/%/specs/*.spec $(EX)/plugins/%/repos/*) $(EXB)/sources/.stamp
-	@rm -rf $(EXB)/plugins/$* && mkdir -p $(EXB)/plugins/$*/rpms
-	@cp $(EX)/plugins/$*/plugin.toml $(EXB)/plugins/$*/
-	@if [ -d $(EX)/plugins/$*/repos ]; then cp -r $(EX)/plugins/$*/repos $(EXB)/plugins/$*/; fi
-	@for spec in $(EX)/plugins/$*/specs/*.spec; do \
-	  echo "  RPM   $$spec"; \
-	  $(EX_RPMBUILD) --define "_rpmdir $(EX_ABS)/plugins/$*/rpms" $$spec || exit 1; \
-	done
-	@if [ $* = newkernel ]; then \
-	  echo "  RPM   $(EX)/specs/kernel.spec (kernel 3.2)"; \
-	  $(EX_RPMBUILD) --define "_rpmdir $(EX_ABS)/plugins/$*/rpms" --define "kver 3.2" $(EX)/specs/kernel.spec; fi
-	@echo "  REPO  $(EXB)/plugins/$*/rpms"; $(EX_CREATEREPO) $(EXB)/plugins/$*/rpms
-	@touch $@
-
-# monitor: plugin dir without rpms/; its packages live in an HTTP repo.
-$(EXB)/plugins/monitor/.stamp: $(EX)/plugins/monitor/plugin.toml $(wildcard $(EX)/plugins/monitor/specs/*.spec $(EX)/plugins/monitor/repos/*) $(EXB)/sources/.stamp
-	@rm -rf $(EXB)/plugins/monitor $(EXB)/repos/monitor && mkdir -p $(EXB)/plugins/monitor $(EXB)/repos/monitor
-	@cp -r $(EX)/plugins/monitor/plugin.toml $(EX)/plugins/monitor/repos $(EXB)/plugins/monitor/
-	@for spec in $(EX)/plugins/monitor/specs/*.spec; do \
-	  echo "  RPM   $$spec"; \
-	  $(EX_RPMBUILD) --define "_rpmdir $(EX_ABS)/repos/monitor" $$spec || exit 1; \
-	done
-	@echo "  REPO  $(EXB)/repos/monitor"; $(EX_CREATEREPO) $(EXB)/repos/monitor
-	@touch $@
-
-example-rpms: deps $(EXB)/repos/base/repodata/repomd.xml $(foreach p,$(EX_BUNDLED) monitor,$(EXB)/plugins/$(p)/.stamp)
-
-# The base image, the overlays (newkernel must fail with exit 3), and serve/.
-example: build example-rpms
-	rm -rf $(EXB)/rootfs $(EXB)/overlays $(EXB)/serve $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/vmlinuz
-	$(EX_OVERLAY) base create $(EX_CACHE) --repo $(EXB)/repos/base $(addprefix --package ,$(EX_BASE_PACKAGES)) --out $(EXB)
-	[ -f $(EXB)/vmlinuz ] || cp $(EXB)/rootfs/boot/vmlinuz $(EXB)/vmlinuz
-	$(EX_OVERLAY) build $(EX_CACHE) --base $(EXB)/rootfs --plugin $(EXB)/plugins/vdsm --plugin $(EXB)/plugins/cim --out $(EXB)/overlays
-	SOURCE_DATE_EPOCH=$(EX_EPOCH) $(EX)/with-http.sh $(EXB)/repos/monitor $(EX_MONITOR_PORT) \
-	  $(BIN) build $(EX_CACHE) --base $(EXB)/rootfs --plugin $(EXB)/plugins/monitor --enablerepo monitor --out $(EXB)/overlays
-	@echo "newkernel needs kernel >= 3.2; the base has kernel 3.1, so this build must fail with exit 3:"
-	@$(EX_OVERLAY) build $(EX_CACHE) --base $(EXB)/rootfs --plugin $(EXB)/plugins/newkernel --out $(EXB)/overlays; rc=$$?; \
-	if [ $$rc -eq 3 ]; then echo "newkernel: refused with exit 3, as expected"; \
-	else echo "error: newkernel build exited with $$rc, expected 3" >&2; exit 1; fi
-	mkdir -p $(EXB)/serve
-	cp $(EXB)/vmlinuz $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/overlays/* $(EXB)/serve/
-	@echo "served layout ready in $(EXB)/serve:"; ls -l $(EXB)/serve
-
-# Serves build/serve with `overlay serve` and the example fleet, boots three QEMU
-# nodes (TCG, about 10 s each) and checks the plugins each node's /init lists.
-example-boot: example
-	$(EX)/boot-example.sh $(BIN) $(EXB)/serve $(EX)/fleet.toml
+example-boot: build
+	$(EXAMPLE) boot
 
 # The whole story in one command: spec files → RPMs → base → overlays → served → booted.
-demo: example
-	@echo; echo "== what the overlays hold (overlay inspect, first lines):"
-	@for f in $(EXB)/overlays/*.cpio.zst; do $(BIN) inspect $$f | sed -n '1,9p'; echo; done
-	@echo "== overlay serve on 127.0.0.1, nodes PXE-booted in QEMU (iPXE, TCG: about 10 s a node):"
-	$(EX)/boot-example.sh $(BIN) $(EXB)/serve $(EX)/fleet.toml
-	@echo; echo "== the console of node 52:54:00:12:34:56 (role compute: vdsm, cim):"
-	@grep -E '^(BASE|PLUGIN|NO PLUGINS|OVERLAY-NODE)' $(EXB)/boot-52-54-00-12-34-56.log
-	@echo; echo "== the console of node 52:54:00:12:34:57 (role monitoring: monitor):"
-	@grep -E '^(BASE|PLUGIN|NO PLUGINS|OVERLAY-NODE)' $(EXB)/boot-52-54-00-12-34-57.log
+demo: build
+	$(EXAMPLE) demo
 
 example-clean:
-	rm -rf $(EXB)/rpmbuild $(EXB)/sources $(EXB)/repos $(EXB)/plugins $(EXB)/rootfs $(EXB)/overlays $(EXB)/metadata-cache \
-	       $(EXB)/serve $(EXB)/base.cpio.zst $(EXB)/base.json $(EXB)/vmlinuz $(EXB)/serve.log $(EXB)/boot-*.log
+	$(EXAMPLE) clean

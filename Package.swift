@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "overlay", targets: ["overlay"]),
         .library(name: "OverlayKit", targets: ["OverlayKit"]),
         .library(name: "Serve", targets: ["Serve"]),
+        .library(name: "Fleet", targets: ["Fleet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,11 +38,18 @@ let package = Package(
         .target(name: "CSanitizers"),
         .target(name: "Posix", dependencies: ["CSanitizers", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
 
-        // plugin → base → solve → install → pack → publish, and fleet (roles, nodes, boot configs).
+        // The files building and serving share: overlay and base manifests (JSON), TOML with line-numbered errors.
+        .target(
+            name: "Formats",
+            dependencies: ["Posix", .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: guardedOptimizer
+        ),
+
+        // plugin → base → solve → install → pack → publish.
         .target(
             name: "OverlayKit",
             dependencies: [
-                "CSolv", "CRPM", "CArchive", "CZstd", "CCurl", "CModulemd", "Posix",
+                "CSolv", "CRPM", "CArchive", "CZstd", "CCurl", "CModulemd", "Posix", "Formats",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -53,15 +61,26 @@ let package = Package(
             dependencies: ["Posix", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: guardedOptimizer
         ),
+        // Roles, nodes and their boot files from fleet.toml, and the server that hands them out.
+        .target(
+            name: "Fleet",
+            dependencies: ["Formats", "Serve", "Posix", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: guardedOptimizer
+        ),
         .executableTarget(
             name: "overlay",
             dependencies: [
-                "OverlayKit", "Serve",
+                "OverlayKit", "Fleet", "Serve", "Formats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: guardedOptimizer
         ),
-        .testTarget(name: "OverlayKitTests", dependencies: ["OverlayKit"], swiftSettings: guardedOptimizer),
+        // What the test targets share: running the CLI and other programs, a served fleet directory.
+        .target(
+            name: "TestSupport", dependencies: ["Fleet", "Formats", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/TestSupport", swiftSettings: guardedOptimizer),
+        .testTarget(name: "OverlayKitTests", dependencies: ["OverlayKit", "Fleet", "Formats", "TestSupport"], swiftSettings: guardedOptimizer),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Formats", "TestSupport"], swiftSettings: guardedOptimizer),
         .testTarget(name: "ServeTests", dependencies: ["Serve"], swiftSettings: guardedOptimizer),
         .testTarget(
             name: "PosixTests", dependencies: ["Posix", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
@@ -75,7 +94,7 @@ let package = Package(
 if Context.environment["OVERLAY_FUZZ"] != nil {
     let fuzzTargets: [(name: String, library: Target.Dependency)] = [
         ("tftp-packet", "Serve"), ("http-request", "Serve"), ("http-range", "Serve"),
-        ("plugin-toml", "OverlayKit"), ("repo-file", "OverlayKit"), ("fleet-toml", "OverlayKit"), ("repomd-xml", "OverlayKit"),
+        ("plugin-toml", "OverlayKit"), ("repo-file", "OverlayKit"), ("fleet-toml", "Fleet"), ("repomd-xml", "OverlayKit"),
     ]
     for target in fuzzTargets {
         package.targets.append(

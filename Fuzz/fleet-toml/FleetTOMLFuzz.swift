@@ -1,5 +1,5 @@
 import Foundation
-import OverlayKit
+import Fleet
 import SystemPackage
 
 /// fleet.toml as `overlay serve` and `overlay boot-config` read it (`Fleet.load` reads UTF-8 text, else refuses

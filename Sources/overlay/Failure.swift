@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OverlayKit
+import Posix
 
 /// Exit statuses, as the README lists them.
 enum ExitStatus {

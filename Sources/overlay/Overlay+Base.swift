@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import OverlayKit
 import SystemPackage
+import Formats
+import Posix
 
 extension Overlay {
     struct Base: ParsableCommand {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import OverlayKit
 import SystemPackage
+import Formats
+import Fleet
 
 extension Overlay {
     struct BootConfig: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import Posix
 import OverlayKit
 import SystemPackage
+import Formats
 
 /// `--format` and `--compress`, shared by `build` and `base create`.
 struct PackOptions: ParsableArguments {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OverlayKit
 import SystemPackage
+import Formats
 
 extension Overlay {
     struct Plan: ParsableCommand {

@@ -3,6 +3,7 @@
 import Foundation
 import OverlayKit
 import SystemPackage
+import Posix
 
 /// SIGINT and SIGTERM from here on kill what the command started, remove its unfinished files and exit 130 or
 /// 143 after one line saying what was interrupted.

@@ -2,6 +2,7 @@ import Foundation
 import SystemPackage
 import Testing
 @testable import OverlayKit
+@testable import Posix
 
 @Suite struct AtomicFileTests {
     @Test func writesWholeFileAndLeavesNoTemporary() throws {

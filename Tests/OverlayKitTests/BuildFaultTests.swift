@@ -1,7 +1,9 @@
 import Foundation
 import SystemPackage
 import Testing
+@testable import Formats
 @testable import OverlayKit
+import TestSupport
 
 /// `overlay build` and `base create` when things go wrong half-way: killed at random points and at exact system
 /// calls, stopped by SIGINT and SIGTERM, out of disk space, racing another build, or asked to change an overlay

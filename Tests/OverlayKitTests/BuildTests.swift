@@ -1,7 +1,9 @@
 import Foundation
 import SystemPackage
 import Testing
+@testable import Formats
 @testable import OverlayKit
+import TestSupport
 
 /// `overlay build` and friends, run as a user runs them, on real RPMs and a real rpmdb base with /bin/sh.
 @Suite(.serialized) struct BuildTests {

@@ -2,7 +2,9 @@ import Foundation
 import SystemPackage
 import Testing
 
+@testable import Formats
 @testable import OverlayKit
+import TestSupport
 
 /// The command-line conventions a dnf or Warewulf user reaches for, run through the release binary: repo globs
 /// and order, -q/-v, the progress line on a terminal only, `list --dir`, `inspect` on a base, a plugin the base

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The example OS of pxe-examples/ (built by `make example`, which `make test` runs first), served by
 /// `overlay serve` and network-booted in QEMU: each node's console must list exactly its role's plugins.

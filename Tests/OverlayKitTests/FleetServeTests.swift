@@ -2,7 +2,9 @@ import Foundation
 import SystemPackage
 import Testing
 
+@testable import Fleet
 @testable import OverlayKit
+import TestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -11,23 +13,11 @@ import Testing
 /// The `overlay` executable built beside this test bundle, driven the way an admin drives it, with curl as client.
 @Suite(.serialized) struct FleetServeTests {
     static let nodeMAC = "52-54-00-12-34-56"
-    static let fleetText =
-        FleetFixture.header + """
-            [roles.compute]
-            plugins = ["cim", "vdsm"]
-
-            [[nodes]]
-            mac  = "52:54:00:12:34:56"
-            role = "compute"
-
-            """
+    static let fleetText = FleetFixture.computeFleet
 
     @Test func servesGeneratedFilesOverHTTPAndTFTPAndReloads() throws {
-        let fixture = try FleetFixture()
+        let fixture = try FleetFixture.computeRole()
         defer { fixture.remove() }
-        try fixture.addOverlay("cim", "1.0")
-        try fixture.addOverlay("vdsm", "1.2")
-        try fixture.writeFleet(Self.fleetText)
 
         let server = try OverlayProcess(
             ["serve", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0"],
@@ -80,30 +70,6 @@ import Testing
 
         #expect(server.terminate() == 0)
         #expect(try server.events().hasSuffix("overlay serve: stopping on SIGTERM\noverlay serve: stopped\n"))
-    }
-
-    /// An editor saving a fleet file half-written (a table header just begun) aborted the whole server inside
-    /// TOMLKit's toml++ (found by fuzzing fleet.toml); now the reload is refused and the previous fleet served.
-    @Test func aHalfWrittenFleetDoesNotStopTheServer() throws {
-        let fixture = try FleetFixture()
-        defer { fixture.remove() }
-        try fixture.addOverlay("cim", "1.0")
-        try fixture.addOverlay("vdsm", "1.2")
-        try fixture.writeFleet(Self.fleetText)
-        let server = try OverlayProcess(
-            ["serve", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--http", "127.0.0.1:0"], in: fixture.root)
-        defer { server.terminate() }
-        let http = try #require(Self.port(after: "HTTP on 127.0.0.1:", in: try server.waitForEvent("overlay serve: serving ")))
-
-        try fixture.writeFleet(Self.fleetText + "[\n")
-        let refused = try server.waitForEvent("overlay serve: reload (\(fixture.fleetFile) changed) failed")
-        let line = Self.fleetText.split(separator: "\n", omittingEmptySubsequences: false).count
-        #expect(
-            refused
-                == "overlay serve: reload (\(fixture.fleetFile) changed) failed, still serving the previous fleet: \(fixture.fleetFile):\(line):2: invalid TOML: a table header must start with a name, as in [name] or [[name]]; fix the syntax at that spot."
-        )
-        #expect(try curl("http://127.0.0.1:\(http)/ipxe/\(Self.nodeMAC)").contains("initrd --name vdsm-1.2.cpio.zst ../overlays/vdsm-1.2.cpio.zst\n"))
-        #expect(server.terminate() == 0)
     }
 
     @Test func withoutFleetItIsAFileServerWithJSONLog() throws {
@@ -217,12 +183,9 @@ import Testing
     /// and fetches what it names, in order, from paths relative to that script. The "kernel" is an iPXE script, so
     /// that iPXE accepts it and goes on to the initrds without a real kernel.
     @Test func ipxeInQEMUFetchesWhatTheScriptsName() throws {
-        let fixture = try FleetFixture()
+        let fixture = try FleetFixture.computeRole()
         defer { fixture.remove() }
-        try fixture.addOverlay("cim", "1.0")
-        try fixture.addOverlay("vdsm", "1.2")
         try fixture.write("#!ipxe\necho overlay test kernel reached\n", at: "vmlinuz")
-        try fixture.writeFleet(Self.fleetText)
         let server = try OverlayProcess(
             ["serve", "--dir", fixture.served.string, "--fleet", fixture.fleetFile.string, "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0"],
             in: fixture.root)
@@ -253,113 +216,5 @@ import Testing
     static func port(after marker: String, in line: String) -> UInt16? {
         guard let range = line.range(of: marker) else { return nil }
         return UInt16(line[range.upperBound...].prefix(while: \.isNumber))
-    }
-}
-
-/// curl's output for `url`; fails the test when curl fails.
-func curl(_ url: String, _ options: String...) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    process.arguments = ["--silent", "--show-error", "--max-time", "10"] + options + [url]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    struct CurlFailed: Error, CustomStringConvertible { let description: String }
-    guard process.terminationStatus == 0 else { throw CurlFailed(description: "curl \(url) exited with \(process.terminationStatus)") }
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// The built `overlay` executable running with its standard output and error in files.
-final class OverlayProcess {
-    let process = Process()
-    let stdoutPath: String
-    let stderrPath: String
-
-    struct Timeout: Error, CustomStringConvertible { let description: String }
-
-    init(_ arguments: [String], in directory: URL) throws {
-        let executable = OverlayCommand.executable
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw Timeout(description: "\(executable.path) is missing: build the overlay product first (swift build)")
-        }
-        let id = UUID().uuidString
-        stdoutPath = directory.appendingPathComponent("stdout-\(id)").path
-        stderrPath = directory.appendingPathComponent("stderr-\(id)").path
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = executable
-        process.arguments = arguments
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
-    }
-
-    func output() throws -> String { try String(contentsOfFile: stdoutPath, encoding: .utf8) }
-    func events() throws -> String { try String(contentsOfFile: stderrPath, encoding: .utf8) }
-
-    /// The `occurrence`-th line of standard error starting with `prefix`, waiting up to 15 seconds for it.
-    func waitForEvent(_ prefix: String, occurrence: Int = 1) throws -> String {
-        for _ in 0..<150 {
-            let lines = try events().split(separator: "\n").filter { $0.hasPrefix(prefix) }
-            if lines.count >= occurrence { return String(lines[occurrence - 1]) }
-            if !process.isRunning { break }
-            usleep(100_000)
-        }
-        throw Timeout(description: "no line starting with \"\(prefix)\" (#\(occurrence)) from overlay; it wrote: \((try? events()) ?? "")")
-    }
-
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
-
-    func wait() -> Int32 {
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    /// Stops the server with SIGTERM and returns its exit status.
-    @discardableResult
-    func terminate() -> Int32 {
-        if process.isRunning { signal(SIGTERM) }
-        return wait()
-    }
-}
-
-/// A QEMU x86 machine that network-boots with its iPXE ROM, its serial console in a file.
-final class QEMU {
-    let process = Process()
-    let consolePath: String
-
-    init(bootfile: String, mac: String, in directory: URL) throws {
-        consolePath = directory.appendingPathComponent("console-\(UUID().uuidString)").path
-        _ = FileManager.default.createFile(atPath: consolePath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
-        process.arguments = [
-            "-m", "256", "-nographic", "-no-reboot", "-netdev", "user,id=n0,bootfile=\(bootfile)",
-            "-device", "virtio-net-pci,netdev=n0,mac=\(mac)", "-boot", "n",
-        ]
-        process.standardOutput = FileHandle(forWritingAtPath: consolePath)
-        process.standardError = FileHandle(forWritingAtPath: consolePath)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    /// Waits up to 90 seconds (QEMU without KVM is slow) for `text` on the console.
-    func waitFor(_ text: String) throws {
-        for _ in 0..<900 {
-            let console = (try? String(decoding: Data(contentsOf: URL(fileURLWithPath: consolePath)), as: UTF8.self)) ?? ""
-            if console.contains(text) { return }
-            if !process.isRunning { break }
-            usleep(100_000)
-        }
-        let console = (try? String(decoding: Data(contentsOf: URL(fileURLWithPath: consolePath)), as: UTF8.self)) ?? ""
-        throw OverlayProcess.Timeout(description: "\"\(text)\" did not appear on the node's console; it shows: \(console.suffix(2000))")
-    }
-
-    /// SIGKILL: a process started from a test thread inherits that thread's blocked signals, SIGTERM among them,
-    /// and QEMU does not unblock it.
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
     }
 }

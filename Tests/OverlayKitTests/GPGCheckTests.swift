@@ -3,6 +3,7 @@ import SystemPackage
 import Testing
 
 @testable import OverlayKit
+import TestSupport
 
 /// Repo signature checks (dnf's gpgcheck) through `overlay build` and `overlay plan`, with RPMs signed by
 /// rpmsign using throwaway GnuPG keys, file:// and http:// repos and keys.

@@ -2,6 +2,7 @@ import Foundation
 import SystemPackage
 import Testing
 @testable import OverlayKit
+import TestSupport
 
 /// Module streams as dnf applies them, on a real repo whose modules.yaml modifyrepo_c added: default streams
 /// are on, a plugin enables others with `modules = [...]`, the base's installed streams stay, and everything

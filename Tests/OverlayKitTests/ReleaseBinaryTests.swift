@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// What once crashed the release binary while every debug test passed: one run that fetches several repo
 /// indexes (two plugins in one `build`, a bundled `rpms/` beside an enabled `.repo`, BaseOS + AppStream in one

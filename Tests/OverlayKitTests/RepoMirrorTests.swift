@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import OverlayKit
+import TestSupport
 
 /// Remote repos that stall, as `overlay` meets them: a mirror that accepts the connection and never answers is
 /// given up after `--timeout` seconds at next to no CPU and the repo's next baseurl serves; a slow mirror that

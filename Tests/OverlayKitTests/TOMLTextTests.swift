@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import OverlayKit
+@testable import Formats
+import TestSupport
 
 /// TOML text that toml++ 3.4.0 (inside TOMLKit) aborted the process on, found by fuzzing plugin.toml and
 /// fleet.toml: each is now a one-line syntax error with line and column, and TOML that only looks like it still

@@ -1,5 +1,7 @@
 import Foundation
 import SystemPackage
+import Formats
+import Posix
 
 /// Makes a new base image from repos: solves a package set (nothing installed, nothing locked), installs it
 /// with librpm into `OUT/rootfs`, packs that as the base initrd, copies out the kernel, and writes `base.json`

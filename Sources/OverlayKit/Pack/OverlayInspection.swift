@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import Formats
 
 /// What `overlay inspect` reports about one overlay file, as text for people or as stable JSON.
 public struct OverlayInspection: Sendable, Codable {

@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import Posix
 
 /// Reads the plugins a command names: directories as they are, bundles extracted into a private temporary
 /// directory that `cleanUp()` removes.

@@ -1,5 +1,6 @@
 import Foundation
 import TOMLKit
+import Formats
 
 /// The contents of a plugin's `plugin.toml`.
 public struct PluginManifest: Sendable, Equatable {

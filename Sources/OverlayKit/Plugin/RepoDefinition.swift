@@ -38,42 +38,9 @@ public struct RepoDefinition: Sendable, Equatable {
     /// `$basearch` and `$arch` are replaced with `arch`.
     public static func parse(_ text: String, file: String, arch: String) throws(PluginError) -> [RepoDefinition] {
         var repos: [RepoDefinition] = []
-        var current: (id: String, line: Int, values: [String: String], lines: [String: Int])?
+        var current: Section?
         var lastKey: String?
         var inMain = false
-
-        func finish() throws(PluginError) {
-            guard let section = current else { return }
-            let origin = "\(file):\(section.line)"
-            if section.values["baseurl"] == nil, let key = ["mirrorlist", "metalink"].first(where: { section.values[$0] != nil }) {
-                throw .invalidRepoFile("\(origin): repo \"\(section.id)\" has only a \(key), which overlay does not support; pick a mirror and give its URL as baseurl=https://mirror.example/path")
-            }
-            guard let base = section.values["baseurl"] else {
-                throw .invalidRepoFile("\(origin): repo \"\(section.id)\" has no baseurl; add baseurl=file:///path or http://host/path")
-            }
-            let urls = try Self.urlList(base, key: "baseurl", origin: origin, repo: section.id, arch: arch)
-            guard !urls.isEmpty else {
-                throw .invalidRepoFile("\(origin): repo \"\(section.id)\" has an empty baseurl; write baseurl=file:///path or baseurl=https://host/path")
-            }
-            let keyOrigin = section.lines["gpgkey"].map { "\(file):\($0)" }
-            var keys: [String] = []
-            if let text = section.values["gpgkey"] {
-                keys = try Self.urlList(text, key: "gpgkey", origin: keyOrigin ?? origin, repo: section.id, arch: arch)
-            }
-            var gpgcheck = !keys.isEmpty
-            if let text = section.values["gpgcheck"] {
-                guard let value = Self.bool(text) else {
-                    let line = section.lines["gpgcheck"].map { "\(file):\($0)" } ?? origin
-                    throw .invalidRepoFile("\(line): repo \"\(section.id)\" gpgcheck=\(text) is not a yes/no value; write gpgcheck=1 or gpgcheck=0")
-                }
-                gpgcheck = value
-            }
-            repos.append(RepoDefinition(id: section.id, name: section.values["name"] ?? section.id, baseURLs: urls,
-                                        enabledInFile: Self.bool(section.values["enabled"]) ?? true, gpgcheck: gpgcheck,
-                                        gpgKeys: keys, gpgKeyOrigin: keyOrigin,
-                                        moduleHotfixes: Self.bool(section.values["module_hotfixes"]) ?? false, origin: origin))
-        }
-
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let lineNumber = index + 1
             let trimmed = raw.trimmingCharacters(in: .whitespaces)
@@ -84,25 +51,16 @@ public struct RepoDefinition: Sendable, Equatable {
                 guard trimmed.hasSuffix("]"), trimmed.count > 2 else {
                     throw .invalidRepoFile("\(file):\(lineNumber): malformed section header \"\(trimmed)\"; write [repo-id]")
                 }
-                try finish()
-                let id = String(trimmed.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
-                guard !id.isEmpty else {
-                    throw .invalidRepoFile("\(file):\(lineNumber): section header \"\(trimmed)\" names no repo; write [repo-id]")
-                }
-                guard PluginManifest.isValidName(id) || id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.:".contains($0) }) else {
-                    throw .invalidRepoFile("\(file):\(lineNumber): repo id \"\(id)\" may hold only letters, digits, '-', '_', '.' and ':'; rename the section")
-                }
-                if id == "main" {
-                    current = nil  // dnf's global options: nothing overlay uses
-                    inMain = true
-                    lastKey = nil
-                    continue
-                }
+                if let section = current { repos.append(try section.definition(file: file, arch: arch)) }
+                let id = try sectionID(trimmed, at: "\(file):\(lineNumber)")
+                lastKey = nil
+                inMain = id == "main"  // dnf's global options: nothing overlay uses
+                current = nil
+                if inMain { continue }
                 if let other = repos.first(where: { $0.id == id }) {
                     throw .invalidRepoFile("\(file):\(lineNumber): repo id \"\(id)\" is already defined at \(other.origin); give each repo an id of its own")
                 }
-                current = (id, lineNumber, [:], [:])
-                inMain = false
+                current = Section(id: id, line: lineNumber)
                 continue
             }
             if raw.first == " " || raw.first == "\t", let key = lastKey, current != nil {
@@ -126,8 +84,59 @@ public struct RepoDefinition: Sendable, Equatable {
             current?.lines[key] = lineNumber
             lastKey = key
         }
-        try finish()
+        if let section = current { repos.append(try section.definition(file: file, arch: arch)) }
         return repos
+    }
+
+    /// The repo id of a section header line (`[id]`), checked.
+    private static func sectionID(_ header: String, at location: String) throws(PluginError) -> String {
+        let id = String(header.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+        guard !id.isEmpty else {
+            throw .invalidRepoFile("\(location): section header \"\(header)\" names no repo; write [repo-id]")
+        }
+        guard PluginManifest.isValidName(id) || id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.:".contains($0) }) else {
+            throw .invalidRepoFile("\(location): repo id \"\(id)\" may hold only letters, digits, '-', '_', '.' and ':'; rename the section")
+        }
+        return id
+    }
+
+    /// One `[id]` section as read: its values (continuation lines joined) and the line each key is on.
+    private struct Section {
+        var id: String
+        var line: Int
+        var values: [String: String] = [:]
+        var lines: [String: Int] = [:]
+
+        func definition(file: String, arch: String) throws(PluginError) -> RepoDefinition {
+            let origin = "\(file):\(line)"
+            if values["baseurl"] == nil, let key = ["mirrorlist", "metalink"].first(where: { values[$0] != nil }) {
+                throw .invalidRepoFile("\(origin): repo \"\(id)\" has only a \(key), which overlay does not support; pick a mirror and give its URL as baseurl=https://mirror.example/path")
+            }
+            guard let base = values["baseurl"] else {
+                throw .invalidRepoFile("\(origin): repo \"\(id)\" has no baseurl; add baseurl=file:///path or http://host/path")
+            }
+            let urls = try RepoDefinition.urlList(base, key: "baseurl", origin: origin, repo: id, arch: arch)
+            guard !urls.isEmpty else {
+                throw .invalidRepoFile("\(origin): repo \"\(id)\" has an empty baseurl; write baseurl=file:///path or baseurl=https://host/path")
+            }
+            let keyOrigin = lines["gpgkey"].map { "\(file):\($0)" }
+            var keys: [String] = []
+            if let text = values["gpgkey"] {
+                keys = try RepoDefinition.urlList(text, key: "gpgkey", origin: keyOrigin ?? origin, repo: id, arch: arch)
+            }
+            var gpgcheck = !keys.isEmpty
+            if let text = values["gpgcheck"] {
+                guard let value = RepoDefinition.bool(text) else {
+                    let location = lines["gpgcheck"].map { "\(file):\($0)" } ?? origin
+                    throw .invalidRepoFile("\(location): repo \"\(id)\" gpgcheck=\(text) is not a yes/no value; write gpgcheck=1 or gpgcheck=0")
+                }
+                gpgcheck = value
+            }
+            return RepoDefinition(
+                id: id, name: values["name"] ?? id, baseURLs: urls, enabledInFile: RepoDefinition.bool(values["enabled"]) ?? true,
+                gpgcheck: gpgcheck, gpgKeys: keys, gpgKeyOrigin: keyOrigin,
+                moduleHotfixes: RepoDefinition.bool(values["module_hotfixes"]) ?? false, origin: origin)
+        }
     }
 
     /// The URLs of a `baseurl` or `gpgkey` value, with `$basearch` and `$arch` expanded.

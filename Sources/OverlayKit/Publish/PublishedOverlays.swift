@@ -1,5 +1,7 @@
 import Foundation
 import SystemPackage
+import Formats
+import Posix
 
 /// What a directory `overlay build --out` (and `overlay base create --out`) wrote holds: the overlays, each
 /// read from its manifest `<name>-<version>.json`, and the base, from `base.json`, when there is one.

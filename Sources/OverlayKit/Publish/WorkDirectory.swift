@@ -1,5 +1,7 @@
 import Foundation
 import SystemPackage
+import Formats
+import Posix
 
 /// A private, hidden directory inside an output directory, for what a build makes before its results are
 /// moved into place: on the same filesystem as the outputs (so renames are atomic, and overlayfs gets a

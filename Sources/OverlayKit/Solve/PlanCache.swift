@@ -1,5 +1,7 @@
 import Foundation
 import SystemPackage
+import Formats
+import Posix
 
 /// Remembers solved plans. A plan is a function of the base's package set and module state, the enabled repos'
 /// metadata (module metadata included), what the plugin asks for (packages, requires, module streams) and the

@@ -1,5 +1,7 @@
 import Foundation
 import SystemPackage
+import Formats
+import Posix
 
 /// Options that apply to every plugin of a plan or build.
 public struct PlanOptions: Sendable {

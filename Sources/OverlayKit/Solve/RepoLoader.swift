@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import Posix
 
 /// A repo loaded into a pool: which base URL answered, for fetching its packages later.
 struct LoadedRepo {

@@ -178,54 +178,24 @@ package struct TFTPTransfer {
     /// - an older block: a late, reordered ACK; ignored.
     /// Silence resends the window after `TFTPRetransmitTimer`'s timeout, doubling the wait for each resend.
     private func transfer(_ source: TransferSource, on socket: FileDescriptor) -> Outcome {
-        let size = source.size
-        let (accepted, blockSize, window, timeout) = request.negotiate(size: size, limits: limits, pathMTUBlockSize: pathMTUBlockSize)
-        let detail = accepted.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-        let lastBlock = size / blockSize + 1  // the last block is short, possibly empty
+        let (accepted, blockSize, window, timeout) = request.negotiate(size: source.size, limits: limits, pathMTUBlockSize: pathMTUBlockSize)
+        var state = WindowState(
+            size: source.size, blockSize: blockSize, window: window, timeout: timeout, limits: limits,
+            detail: accepted.map { "\($0.0)=\($0.1)" }.joined(separator: " "), optionsAccepted: !accepted.isEmpty)
         let packet = UnsafeMutableRawBufferPointer.allocate(byteCount: max(blockSize + 4, 65536), alignment: 8)
         defer { packet.deallocate() }
-
         let optionAck = TFTPPacket.optionAck(accepted)
-        // `acked` is the highest block the client confirmed; the OACK stands for block 0.
-        var acked = accepted.isEmpty ? 0 : -1
-        var lastSent = 0
-        var timer = TFTPRetransmitTimer(ceiling: timeout, floor: limits.minTimeoutMilliseconds)
-        // A client that confirms nothing new for this long is given up: as long as `maxRetries` resends at the full
-        // timeout would wait, backing off up to 8x (31 s at the default 1 s and 5 retries).
-        let patience = (0...limits.maxRetries).reduce(0) { $0 + timeout * min(1 << min($1, 3), 8) }
-        var lastProgress = monotonicMilliseconds()
-        var wait = timer.timeout
-        // For Karn's rule: the highest block sent so far, the first block of the last window not sent before it,
-        // and when that window went out (microseconds).
-        var highestSent = acked
-        var firstFresh = 0
-        var windowSentAt = 0
-        // When a window last held a block sent before (milliseconds), for the duplicate-ACK rule.
-        var lastResentAt = Int.min / 2
-        var resends = 0  // windows sent again after a timeout
-        var rewinds = 0  // windows restarted after an ACK from their middle or before them (a client saw a gap)
-        func summary() -> String {
-            var parts = detail.isEmpty ? [] : [detail]
-            if resends > 0 { parts.append("resent=\(resends)") }
-            if rewinds > 0 { parts.append("rewound=\(rewinds)") }
-            return parts.joined(separator: " ")
-        }
+        let readError = Outcome(status: "error 0", bytes: 0, detail: "read error")
 
+        /// Sends the next window (or the OACK, while it is unanswered) and arms the timer; false on a read error.
         func sendWindow() -> Bool {
-            let first = acked + 1
-            let last = acked < 0 ? 0 : min(acked + window, lastBlock)
-            if first <= highestSent { lastResentAt = monotonicMilliseconds() }
-            firstFresh = highestSent + 1
-            windowSentAt = monotonicMicroseconds()
-            highestSent = max(highestSent, last)
-            lastSent = last
-            if acked < 0 {
+            guard let blocks = state.nextWindow() else {
                 send(socket, optionAck)
                 return true
             }
-            for block in first...last {
+            for block in blocks {
                 let offset = (block - 1) * blockSize
-                let count = max(0, min(blockSize, size - offset))
+                let count = max(0, min(blockSize, source.size - offset))
                 let wire = UInt16(truncatingIfNeeded: block)
                 packet[0] = 0
                 packet[1] = 3
@@ -239,83 +209,165 @@ package struct TFTPTransfer {
 
         guard sendWindow() else {
             send(socket, TFTPPacket.error(.undefined, "read error"))
-            return Outcome(status: "error 0", bytes: 0, detail: "read error")
+            return readError
         }
-        var deadline = monotonicMilliseconds() + wait
         while true {
-            let remaining = deadline - monotonicMilliseconds()
+            let remaining = state.deadline - monotonicMilliseconds()
             let waited = remaining <= 0 ? .timedOut : waitFor(socket, wakeup: server.listener.wakeup, milliseconds: remaining)
+            let next: WindowState.Next
             switch waited {
             case .woken:
                 send(socket, TFTPPacket.error(.undefined, "server shutting down"))
-                return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: "server stopped")
+                return Outcome(status: "aborted", bytes: state.bytesConfirmed, detail: "server stopped")
             case .timedOut:
-                if monotonicMilliseconds() - lastProgress >= patience {
-                    return Outcome(status: "timeout", bytes: max(0, acked) * blockSize, detail: summary())
-                }
-                resends += 1
-                wait = min(wait * 2, timeout * 8)
-                guard sendWindow() else {
-                    send(socket, TFTPPacket.error(.undefined, "read error"))
-                    return Outcome(status: "error 0", bytes: 0, detail: "read error")
-                }
-                deadline = monotonicMilliseconds() + wait
+                next = state.silence()
             case .ready:
-                guard let (count, from) = Socket.receive(socket, into: packet) else { continue }
-                guard from == client else {
-                    // Another port or host: not our transfer's TID. Tell it so and carry on (RFC 1350 §4), but
-                    // never answer an ERROR with an ERROR: two confused peers would bounce them forever.
-                    let isError = count >= 2 && packet[0] == 0 && packet[1] == UInt8(TFTPOpcode.error.rawValue)
-                    if !isError {
-                        let error = TFTPPacket.error(.unknownTransferID, "unknown transfer ID")
-                        _ = error.withUnsafeBytes { Socket.send(socket, $0, to: from) }
-                    }
-                    continue
-                }
-                guard let reply = TFTPReply.parse(UnsafeRawBufferPointer(rebasing: packet[0..<count])) else { continue }
+                guard let reply = receiveReply(on: socket, into: packet) else { continue }
                 token.heard.store(true, ordering: .relaxed)
-                let wire: UInt16
                 switch reply {
                 case .error(let code):
                     // ERROR 8 right after the OACK is a size probe (UEFI): the client got what it wanted.
-                    let why = code == TFTPErrorCode.optionRefused.rawValue && acked < 0 ? "size probe" : "client error \(code)"
-                    return Outcome(status: "aborted", bytes: max(0, acked) * blockSize, detail: [why, summary()].filter { !$0.isEmpty }.joined(separator: " "))
+                    let why = code == TFTPErrorCode.optionRefused.rawValue && state.acked < 0 ? "size probe" : "client error \(code)"
+                    return Outcome(status: "aborted", bytes: state.bytesConfirmed, detail: [why, state.summary()].filter { !$0.isEmpty }.joined(separator: " "))
                 case .ack(let block):
-                    wire = block
+                    next = state.acknowledgement(block)
                 case .other:
                     continue
                 }
-                let now = monotonicMilliseconds()
-                if wire == UInt16(truncatingIfNeeded: acked), window > 1, acked >= 0, now - lastResentAt >= timer.timeout {
-                    // The block before the window again: start the window over (see above). A client that repeats
-                    // itself and never gets further is as good as silent.
-                    if now - lastProgress >= patience {
-                        return Outcome(status: "timeout", bytes: acked * blockSize, detail: summary())
-                    }
-                    rewinds += 1
-                    guard sendWindow() else {
-                        send(socket, TFTPPacket.error(.undefined, "read error"))
-                        return Outcome(status: "error 0", bytes: 0, detail: "read error")
-                    }
-                    wait = timer.timeout
-                    deadline = monotonicMilliseconds() + wait
-                    continue
-                }
-                guard let advanced = Self.acknowledged(wire, acked: acked, lastSent: lastSent) else { continue }  // duplicate or stale ACK: ignore
-                acked = advanced
-                if acked >= firstFresh { timer.measured(monotonicMicroseconds() - windowSentAt) }
-                if acked < lastSent { rewinds += 1 }
-                lastProgress = now
-                wait = timer.timeout
-                if acked == lastBlock {
-                    return Outcome(status: "ok", bytes: size, detail: summary())
-                }
+            }
+            switch next {
+            case .wait:
+                continue
+            case .done(let outcome):
+                return outcome
+            case .sendWindow:
                 guard sendWindow() else {
                     send(socket, TFTPPacket.error(.undefined, "read error"))
-                    return Outcome(status: "error 0", bytes: 0, detail: "read error")
+                    return readError
                 }
-                deadline = monotonicMilliseconds() + wait
             }
         }
+    }
+
+    /// The next datagram from the transfer's client, parsed; nil for one to skip. A datagram from another port or
+    /// host is not our transfer's TID: it is told so (RFC 1350 §4), but an ERROR is never answered with an ERROR (two
+    /// confused peers would bounce them forever).
+    private func receiveReply(on socket: FileDescriptor, into packet: UnsafeMutableRawBufferPointer) -> TFTPReply? {
+        guard let (count, from) = Socket.receive(socket, into: packet) else { return nil }
+        guard from == client else {
+            let isError = count >= 2 && packet[0] == 0 && packet[1] == UInt8(TFTPOpcode.error.rawValue)
+            if !isError {
+                let error = TFTPPacket.error(.unknownTransferID, "unknown transfer ID")
+                _ = error.withUnsafeBytes { Socket.send(socket, $0, to: from) }
+            }
+            return nil
+        }
+        return TFTPReply.parse(UnsafeRawBufferPointer(rebasing: packet[0..<count]))
+    }
+}
+
+/// The sending side of one transfer: the window in flight, what the client confirmed, the retransmission timer,
+/// and the counts its log line reports. `TFTPTransfer.transfer` does the I/O; this decides what comes next.
+private struct WindowState {
+    let size: Int
+    let blockSize: Int
+    let window: Int
+    let timeout: Int
+    let detail: String
+    /// The last block, which is short, possibly empty.
+    let lastBlock: Int
+    /// A client that confirms nothing new for this long is given up: as long as `maxRetries` resends at the full
+    /// timeout would wait, backing off up to 8x (31 s at the default 1 s and 5 retries).
+    let patience: Int
+
+    /// The highest block the client confirmed; the OACK stands for block 0, and -1 means it is unanswered.
+    private(set) var acked: Int
+    private var lastSent = 0
+    private var timer: TFTPRetransmitTimer
+    private var lastProgress = monotonicMilliseconds()
+    private var wait: Int
+    private(set) var deadline = 0
+    // For Karn's rule: the highest block sent so far, the first block of the last window not sent before it, and
+    // when that window went out (microseconds).
+    private var highestSent: Int
+    private var firstFresh = 0
+    private var windowSentAt = 0
+    /// When a window last held a block sent before (milliseconds), for the duplicate-ACK rule.
+    private var lastResentAt = Int.min / 2
+    private var resends = 0  // windows sent again after a timeout
+    private var rewinds = 0  // windows restarted after an ACK from their middle or before them (a client saw a gap)
+
+    enum Next {
+        case wait
+        case sendWindow
+        case done(TFTPTransfer.Outcome)
+    }
+
+    init(size: Int, blockSize: Int, window: Int, timeout: Int, limits: TFTPLimits, detail: String, optionsAccepted: Bool) {
+        self.size = size
+        self.blockSize = blockSize
+        self.window = window
+        self.timeout = timeout
+        self.detail = detail
+        lastBlock = size / blockSize + 1
+        patience = (0...limits.maxRetries).reduce(0) { $0 + timeout * min(1 << min($1, 3), 8) }
+        acked = optionsAccepted ? -1 : 0
+        highestSent = acked
+        timer = TFTPRetransmitTimer(ceiling: timeout, floor: limits.minTimeoutMilliseconds)
+        wait = timer.timeout
+    }
+
+    var bytesConfirmed: Int { max(0, acked) * blockSize }
+
+    func summary() -> String {
+        var parts = detail.isEmpty ? [] : [detail]
+        if resends > 0 { parts.append("resent=\(resends)") }
+        if rewinds > 0 { parts.append("rewound=\(rewinds)") }
+        return parts.joined(separator: " ")
+    }
+
+    private var stalled: Bool { monotonicMilliseconds() - lastProgress >= patience }
+
+    /// Records that the window after `acked` goes out now and sets the deadline for its ACK: the blocks to send,
+    /// or nil when it is the OACK.
+    mutating func nextWindow() -> ClosedRange<Int>? {
+        let first = acked + 1
+        let last = acked < 0 ? 0 : min(acked + window, lastBlock)
+        if first <= highestSent { lastResentAt = monotonicMilliseconds() }
+        firstFresh = highestSent + 1
+        windowSentAt = monotonicMicroseconds()
+        highestSent = max(highestSent, last)
+        lastSent = last
+        deadline = monotonicMilliseconds() + wait
+        return acked < 0 ? nil : first...last
+    }
+
+    /// No ACK before the deadline: resend with a doubled wait, or give up on a client silent for too long.
+    mutating func silence() -> Next {
+        if stalled { return .done(.init(status: "timeout", bytes: bytesConfirmed, detail: summary())) }
+        resends += 1
+        wait = min(wait * 2, timeout * 8)
+        return .sendWindow
+    }
+
+    /// An ACK of block `wire` (see `TFTPTransfer.transfer` for what each one means).
+    mutating func acknowledgement(_ wire: UInt16) -> Next {
+        let now = monotonicMilliseconds()
+        if wire == UInt16(truncatingIfNeeded: acked), window > 1, acked >= 0, now - lastResentAt >= timer.timeout {
+            // The block before the window again: start the window over. A client that repeats itself and never
+            // gets further is as good as silent.
+            if now - lastProgress >= patience { return .done(.init(status: "timeout", bytes: acked * blockSize, detail: summary())) }
+            rewinds += 1
+            wait = timer.timeout
+            return .sendWindow
+        }
+        // A duplicate or stale ACK is ignored.
+        guard let advanced = TFTPTransfer.acknowledged(wire, acked: acked, lastSent: lastSent) else { return .wait }
+        acked = advanced
+        if acked >= firstFresh { timer.measured(monotonicMicroseconds() - windowSentAt) }
+        if acked < lastSent { rewinds += 1 }
+        lastProgress = now
+        wait = timer.timeout
+        return acked == lastBlock ? .done(.init(status: "ok", bytes: size, detail: summary())) : .sendWindow
     }
 }

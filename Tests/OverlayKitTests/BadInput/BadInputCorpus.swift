@@ -1,3 +1,5 @@
+import TestSupport
+
 /// Every bad input overlay must refuse, with the exact line a user reads and the exit status. `BadInput` explains
 /// the placeholders; the helpers (`toml`, `repo`, `bundle`, `packages`, `base`, `fleet`) set up the common shapes.
 enum BadInputCorpus {

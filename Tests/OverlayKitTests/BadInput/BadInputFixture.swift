@@ -2,6 +2,7 @@ import Foundation
 import SystemPackage
 
 @testable import OverlayKit
+import TestSupport
 
 /// What every bad-input case starts from, built once per test run: a real base image (sqlite rpmdb, and the same
 /// package set as a Berkeley DB rpmdb), a good bundled repo of one real RPM, a repo of a package built for another

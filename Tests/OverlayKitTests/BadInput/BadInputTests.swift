@@ -3,6 +3,8 @@ import SystemPackage
 import Testing
 
 @testable import OverlayKit
+@testable import Posix
+import TestSupport
 
 /// Runs every case of `BadInputCorpus` through the `overlay` executable, as a user would, and checks what the
 /// user is left with: the exact one-line message and exit status, no Foundation error text, nothing in `--out`,

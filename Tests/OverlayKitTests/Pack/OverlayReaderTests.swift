@@ -2,6 +2,7 @@ import Foundation
 import SystemPackage
 import Testing
 @testable import OverlayKit
+import TestSupport
 
 @Suite struct OverlayReaderTests {
     /// What packing wrote, reading gives back, for every format (detected from content, not name).

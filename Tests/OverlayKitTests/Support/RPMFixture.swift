@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A package described the way a spec file would, built into a real RPM by `rpmbuild`.
 struct SpecPackage {

@@ -1,5 +1,7 @@
 import Foundation
 import SystemPackage
+import Formats
+import Posix
 
 /// What `overlay build` made for one plugin.
 public struct BuiltOverlay: Sendable {

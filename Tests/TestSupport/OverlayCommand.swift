@@ -1,13 +1,13 @@
 import Foundation
 
 /// Runs the `overlay` executable the way a user does, capturing what it prints and its exit status.
-enum OverlayCommand {
-    typealias Output = Command.Output
+package enum OverlayCommand {
+    package typealias Output = Command.Output
 
     /// The binary under test. `make test` points `OVERLAY_BIN` at `.build/release/overlay`, the binary users run
     /// (a release-only miscompile once crashed it while a debug build passed every test); the sanitizer runs
     /// point it at their instrumented build. Without it, the executable built beside the test bundle.
-    static var executable: URL {
+    package static var executable: URL {
         if let path = ProcessInfo.processInfo.environment["OVERLAY_BIN"], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
@@ -15,7 +15,7 @@ enum OverlayCommand {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> Output {
+    package static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> Output {
         try Command.capture(executable, arguments, environment: environment, in: directory)
     }
 }

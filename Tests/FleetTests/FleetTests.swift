@@ -2,75 +2,10 @@ import Foundation
 import SystemPackage
 import Testing
 
-@testable import OverlayKit
+@testable import Fleet
+import Formats
+import TestSupport
 
-/// A served directory the way `overlay base create` and `overlay build` leave it: a kernel, a base initrd with
-/// `base.json`, and overlays with their `<name>-<version>.json` manifests (the overlay files are stand-ins: the
-/// fleet only reads manifests and checks that the files exist).
-struct FleetFixture {
-    static let baseIdentity = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
-    let root: URL
-
-    var served: FilePath { FilePath(root.path).appending("srv") }
-    var fleetFile: FilePath { FilePath(root.path).appending("fleet.toml") }
-
-    init(kernelInManifest: Bool = true) throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: FilePath(root.path).appending("srv/overlays").string, withIntermediateDirectories: true)
-        try write("kernel image", at: "vmlinuz")
-        try write("base initrd", at: "base.cpio.zst")
-        let base = BaseManifest(
-            identity: Self.baseIdentity, file: "base.cpio.zst", size: 11, sha256: String(repeating: "b", count: 64),
-            kernel: kernelInManifest ? "vmlinuz" : nil, packages: ["bash-5.1-1.x86_64"])
-        try write(String(decoding: try JSONEncoder.manifest.encode(base), as: UTF8.self), at: "base.json")
-    }
-
-    func remove() { try? FileManager.default.removeItem(at: root) }
-
-    func write(_ text: String, at relative: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: served.appending(relative).string))
-    }
-
-    /// Writes `<folder>/<name>-<version>.json` and, unless `withFile` is false, the overlay file it names.
-    func addOverlay(_ name: String, _ version: String, base: String = FleetFixture.baseIdentity, folder: String = "overlays", withFile: Bool = true) throws {
-        let file = "\(name)-\(version).cpio.zst"
-        let manifest = OverlayManifest(
-            name: name, version: version, summary: "\(name) plugin", format: "cpio.zst", file: file, size: 7,
-            sha256: "\(name)\(version)".unicodeScalars.map { String($0.value, radix: 16) }.joined(), base: base,
-            packages: ["\(name)-\(version)-1.noarch"], removed: [], requires: ["ovirt-node >= 3.0"])
-        try FileManager.default.createDirectory(atPath: served.appending(folder).string, withIntermediateDirectories: true)
-        try write(String(decoding: try JSONEncoder.manifest.encode(manifest), as: UTF8.self), at: "\(folder)/\(name)-\(version).json")
-        if withFile { try write("overlay", at: "\(folder)/\(file)") }
-    }
-
-    func writeFleet(_ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: fleetFile.string))
-    }
-
-    func load(_ text: String) throws -> Fleet {
-        try writeFleet(text)
-        return try Fleet.load(file: fleetFile, servedDirectory: served)
-    }
-
-    /// The message a user sees for `text`, or nil if it loads.
-    func error(_ text: String) throws -> String? {
-        try writeFleet(text)
-        do {
-            _ = try Fleet.load(file: fleetFile, servedDirectory: served)
-            return nil
-        } catch {
-            return error.description
-        }
-    }
-
-    static let header = """
-        [base]
-        kernel  = "vmlinuz"
-        initrd  = ["base.cpio.zst"]
-        cmdline = "console=ttyS0"
-
-        """
-}
 
 @Suite struct FleetTests {
     @Test func loadsRolesNodesAndOverlaysInOrder() throws {

@@ -52,7 +52,7 @@ public final class Interruption: Sendable {
     }
 
     /// Runs `create`, which makes `path`; `path` counts as unfinished (removed on a signal) until `finished`.
-    static func creating<T, E: Error>(_ path: FilePath, _ create: () throws(E) -> T) throws(E) -> T {
+    package static func creating<T, E: Error>(_ path: FilePath, _ create: () throws(E) -> T) throws(E) -> T {
         // The result leaves the lock through a local: it stays on this thread.
         var result: Result<T, E>?
         shared.state.withLock { state in
@@ -64,12 +64,12 @@ public final class Interruption: Sendable {
     }
 
     /// `path` was removed or renamed into place: a signal no longer removes it.
-    static func finished(_ path: FilePath) {
+    package static func finished(_ path: FilePath) {
         _ = shared.state.withLock { $0.unfinished.remove(path) }
     }
 
     /// Runs `body` (a publish: several renames) so that a signal is handled before or after it, never during.
-    static func uninterrupted<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    package static func uninterrupted<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         var result: Result<T, E>?
         shared.publishing.withLock { _ in result = Result { () throws(E) -> T in try body() } }
         guard let result else { preconditionFailure("Locked.withLock did not run its body") }

@@ -1,4 +1,5 @@
 import SystemPackage
+import Formats
 
 /// Why a fleet file cannot be served. Each case names the file and, where there is one, the line and column
 /// or the key path (`roles.compute.plugins[1]`), and says what to do.

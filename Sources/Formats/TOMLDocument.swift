@@ -2,13 +2,13 @@ import TOMLKit
 
 /// A parsed TOML file that remembers its text, so that errors about a key can name the line it is on.
 /// Parsing is TOMLKit's; this only keeps the source for messages.
-struct TOMLDocument {
-    let file: String
-    let text: String
-    let root: TOMLTable
+package struct TOMLDocument {
+    package let file: String
+    package let text: String
+    package let root: TOMLTable
 
     /// Parses `text`; a syntax error becomes `TOMLDocument.Error.syntax` with file, line and column.
-    init(file: String, text: String) throws(TOMLDocument.Error) {
+    package init(file: String, text: String) throws(TOMLDocument.Error) {
         self.file = file
         self.text = text
         do {
@@ -20,7 +20,7 @@ struct TOMLDocument {
 
     /// The 1-based line where `key` is assigned (`key =`) or its table header (`[key]`, `[[key]]`) stands, if found.
     /// `section` narrows the search to lines after that table header.
-    func line(ofKey key: String, inSection section: String? = nil) -> Int? {
+    package func line(ofKey key: String, inSection section: String? = nil) -> Int? {
         var inSection = section == nil
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
@@ -40,13 +40,13 @@ struct TOMLDocument {
     }
 
     /// "file:line" for a key when its line is known, else the file.
-    func location(ofKey key: String, inSection section: String? = nil) -> String {
+    package func location(ofKey key: String, inSection section: String? = nil) -> String {
         line(ofKey: key, inSection: section).map { "\(file):\($0)" } ?? file
     }
 
     /// "file:line:column" of the string at `index` in the array assigned to top-level `key` (its opening quote),
     /// else what `location(ofKey:)` gives.
-    func location(ofElement index: Int, inKey key: String) -> String {
+    package func location(ofElement index: Int, inKey key: String) -> String {
         guard let keyLine = line(ofKey: key) else { return file }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         var line = keyLine - 1
@@ -78,10 +78,10 @@ struct TOMLDocument {
         return location(ofKey: key)
     }
 
-    enum Error: Swift.Error, CustomStringConvertible {
+    package enum Error: Swift.Error, CustomStringConvertible {
         case syntax(file: String, line: Int, column: Int, message: String)
 
-        var description: String {
+        package var description: String {
             switch self {
             case .syntax(let file, let line, let column, let message):
                 "\(file):\(line):\(column): invalid TOML: \(TOMLDocument.sentence(message)); fix the syntax at that position"
@@ -91,7 +91,7 @@ struct TOMLDocument {
 
     /// toml++ messages start with "Error while parsing ..." and may end with a period or a newline; this keeps
     /// them inside one sentence of ours.
-    static func sentence(_ text: String) -> String {
+    package static func sentence(_ text: String) -> String {
         var trimmed = Substring(text)
         while let last = trimmed.last, last == "." || last == " " || last == "\n" { trimmed = trimmed.dropLast() }
         var result = String(trimmed)
@@ -102,7 +102,7 @@ struct TOMLDocument {
     }
 
     /// "an integer", "a table", "a boolean": a value's TOML type with its article, for "must be a string, not …".
-    static func kind(of value: some TOMLValueConvertible) -> String {
+    package static func kind(of value: some TOMLValueConvertible) -> String {
         let name = value.type == .bool ? "boolean" : value.type.description
         return (name.first.map { "aeiou".contains($0) } ?? false) ? "an \(name)" : "a \(name)"
     }

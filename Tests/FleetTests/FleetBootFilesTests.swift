@@ -2,7 +2,9 @@ import Foundation
 import SystemPackage
 import Testing
 
-@testable import OverlayKit
+@testable import Fleet
+@testable import Formats
+import TestSupport
 
 @Suite struct FleetBootFilesTests {
     static let fleetText =

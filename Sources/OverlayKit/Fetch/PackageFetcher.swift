@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import Posix
 
 /// Brings a plan's packages to local files: `file://` packages are used where they are, `http(s)://` ones are
 /// downloaded into the cache (or a scratch directory). Every file is checked against the checksum the repo

@@ -1,5 +1,6 @@
 import SystemPackage
 import TOMLKit
+import Formats
 
 /// fleet.toml as written, checked for shape (known keys, value types, MAC syntax, role references) but not yet
 /// against the served directory.
@@ -39,7 +40,16 @@ struct FleetFile {
         }
         let reader = Reader(file: file)
         try reader.checkKeys(document, at: "", allowed: ["base", "roles", "nodes", "defaults"])
+        let base = try parseBase(document, reader)
+        let roles = try parseRoles(document, reader)
+        let defaultRole = try parseDefaultRole(document, roles: roles.map(\.name), reader)
+        let nodes = try parseNodes(document, roles: roles.map(\.name), defaultRole: defaultRole, reader)
+        return FleetFile(base: base, roles: roles, nodes: nodes, defaultRole: defaultRole)
+    }
 
+    /// `[base]`: the kernel, the base initrds and the command line every node starts from.
+    private static func parseBase(_ document: TOMLTable, _ reader: Reader) throws(FleetError) -> Base {
+        let file = reader.file
         guard let baseTable = try reader.table(document, "base", at: "") else {
             throw .missingKey(file: file, key: "[base]", hint: "add a [base] table with the kernel and initrd the nodes boot")
         }
@@ -51,72 +61,76 @@ struct FleetFile {
             throw .invalidValue(
                 file: file, key: "base.initrd", reason: "the list is empty", hint: "list at least the base initrd, for example initrd = [\"base.cpio.zst\"]")
         }
-        let base = Base(
+        return Base(
             kernel: try reader.string(baseTable, "kernel", at: "base"),
             initrds: initrds,
             cmdline: try reader.cmdline(baseTable, at: "base"))
+    }
 
+    /// `[roles.NAME]`, sorted by name.
+    private static func parseRoles(_ document: TOMLTable, _ reader: Reader) throws(FleetError) -> [Role] {
+        let file = reader.file
         var roles: [Role] = []
-        if let rolesTable = try reader.table(document, "roles", at: "") {
-            for name in rolesTable.keys.sorted() {
-                let key = "roles.\(Reader.quoted(name))"
-                guard ServedPath.isPlainName(name) else {
-                    throw .invalidValue(file: file, key: key, reason: "a role name may contain only letters, digits and . _ - + ~ @", hint: "rename the role")
-                }
-                guard let table = try reader.table(rolesTable, name, at: "roles") else { continue }
-                try reader.checkKeys(table, at: key, allowed: ["plugins", "cmdline"])
-                let plugins = try reader.strings(table, "plugins", at: key) ?? []
-                for (index, plugin) in plugins.enumerated() where plugin.isEmpty {
-                    throw .invalidValue(
-                        file: file, key: "\(key).plugins[\(index)]", reason: "the plugin name is empty", hint: "write the plugin's name, for example \"vdsm\"")
-                }
-                roles.append(Role(name: name, plugins: plugins, cmdline: try reader.cmdline(table, at: key)))
+        guard let rolesTable = try reader.table(document, "roles", at: "") else { return [] }
+        for name in rolesTable.keys.sorted() {
+            let key = "roles.\(Reader.quoted(name))"
+            guard ServedPath.isPlainName(name) else {
+                throw .invalidValue(file: file, key: key, reason: "a role name may contain only letters, digits and . _ - + ~ @", hint: "rename the role")
             }
-        }
-        let roleNames = roles.map(\.name)
-
-        var defaultRole: String?
-        if let defaults = try reader.table(document, "defaults", at: "") {
-            try reader.checkKeys(defaults, at: "defaults", allowed: ["role"])
-            if let role = try reader.string(defaults, "role", at: "defaults") {
-                guard roleNames.contains(role) else {
-                    throw .unknownRole(file: file, key: "defaults.role", role: role, known: roleNames)
-                }
-                defaultRole = role
+            guard let table = try reader.table(rolesTable, name, at: "roles") else { continue }
+            try reader.checkKeys(table, at: key, allowed: ["plugins", "cmdline"])
+            let plugins = try reader.strings(table, "plugins", at: key) ?? []
+            for (index, plugin) in plugins.enumerated() where plugin.isEmpty {
+                throw .invalidValue(
+                    file: file, key: "\(key).plugins[\(index)]", reason: "the plugin name is empty", hint: "write the plugin's name, for example \"vdsm\"")
             }
+            roles.append(Role(name: name, plugins: plugins, cmdline: try reader.cmdline(table, at: key)))
         }
+        return roles
+    }
 
+    /// `[defaults] role`: what a MAC not listed boots, if anything.
+    private static func parseDefaultRole(_ document: TOMLTable, roles: [String], _ reader: Reader) throws(FleetError) -> String? {
+        guard let defaults = try reader.table(document, "defaults", at: "") else { return nil }
+        try reader.checkKeys(defaults, at: "defaults", allowed: ["role"])
+        guard let role = try reader.string(defaults, "role", at: "defaults") else { return nil }
+        guard roles.contains(role) else { throw .unknownRole(file: reader.file, key: "defaults.role", role: role, known: roles) }
+        return role
+    }
+
+    /// `[[nodes]]`, in the order written; every MAC once.
+    private static func parseNodes(_ document: TOMLTable, roles: [String], defaultRole: String?, _ reader: Reader) throws(FleetError) -> [Node] {
+        let file = reader.file
+        guard let value = document["nodes"] else { return [] }
+        guard let array = value.array, array.allSatisfy({ $0.type == .table }) else {
+            throw .wrongType(file: file, key: "nodes", expected: "an array of tables, written [[nodes]]", found: Reader.kind(value))
+        }
         var nodes: [Node] = []
         var seen: [MACAddress: String] = [:]
-        if let value = document["nodes"] {
-            guard let array = value.array, array.allSatisfy({ $0.type == .table }) else {
-                throw .wrongType(file: file, key: "nodes", expected: "an array of tables, written [[nodes]]", found: Reader.kind(value))
+        for (index, element) in array.enumerated() {
+            let key = "nodes[\(index)]"
+            guard let table = element.table else { continue }
+            try reader.checkKeys(table, at: key, allowed: ["mac", "role", "cmdline"])
+            guard let text = try reader.string(table, "mac", at: key) else {
+                throw .missingKey(file: file, key: "\(key).mac", hint: "give each node its MAC address, for example mac = \"52:54:00:12:34:56\"")
             }
-            for (index, element) in array.enumerated() {
-                let key = "nodes[\(index)]"
-                guard let table = element.table else { continue }
-                try reader.checkKeys(table, at: key, allowed: ["mac", "role", "cmdline"])
-                guard let text = try reader.string(table, "mac", at: key) else {
-                    throw .missingKey(file: file, key: "\(key).mac", hint: "give each node its MAC address, for example mac = \"52:54:00:12:34:56\"")
-                }
-                guard let mac = MACAddress(text) else { throw .malformedMAC(file: file, key: "\(key).mac", value: text) }
-                if let first = seen[mac] {
-                    throw .duplicateMAC(file: file, key: "\(key).mac", mac: mac.description, firstKey: "\(first).mac")
-                }
-                seen[mac] = key
-                let role: String
-                if let named = try reader.string(table, "role", at: key) {
-                    guard roleNames.contains(named) else { throw .unknownRole(file: file, key: "\(key).role", role: named, known: roleNames) }
-                    role = named
-                } else if let defaultRole {
-                    role = defaultRole
-                } else {
-                    throw .missingKey(file: file, key: "\(key).role", hint: "give the node a role, or set one for all nodes with [defaults] role")
-                }
-                nodes.append(Node(mac: mac, role: role, cmdline: try reader.cmdline(table, at: key), key: key))
+            guard let mac = MACAddress(text) else { throw .malformedMAC(file: file, key: "\(key).mac", value: text) }
+            if let first = seen[mac] {
+                throw .duplicateMAC(file: file, key: "\(key).mac", mac: mac.description, firstKey: "\(first).mac")
             }
+            seen[mac] = key
+            let role: String
+            if let named = try reader.string(table, "role", at: key) {
+                guard roles.contains(named) else { throw .unknownRole(file: file, key: "\(key).role", role: named, known: roles) }
+                role = named
+            } else if let defaultRole {
+                role = defaultRole
+            } else {
+                throw .missingKey(file: file, key: "\(key).role", hint: "give the node a role, or set one for all nodes with [defaults] role")
+            }
+            nodes.append(Node(mac: mac, role: role, cmdline: try reader.cmdline(table, at: key), key: key))
         }
-        return FleetFile(base: base, roles: roles, nodes: nodes, defaultRole: defaultRole)
+        return nodes
     }
 }
 

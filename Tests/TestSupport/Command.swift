@@ -1,15 +1,15 @@
 import Foundation
 
 /// Runs a program to its end and captures what it printed, both pipes read at once so neither fills up.
-enum Command {
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+package enum Command {
+    package struct Output {
+        package var status: Int32
+        package var stdout: String
+        package var stderr: String
     }
 
     /// With `mergingErrors`, standard error goes into `stdout` too, in the order it was written.
-    static func capture(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
+    package static func capture(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
                         mergingErrors: Bool = false) throws -> Output {
         let process = Process()
         process.executableURL = executable

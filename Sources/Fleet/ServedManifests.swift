@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import Formats
 
 /// The overlay manifests under a served directory, read once per fleet load.
 struct ServedManifests {

@@ -1,3 +1,4 @@
+import Formats
 /// An overlay found in the served directory through its `<name>-<version>.json` manifest.
 public struct ServedOverlay: Sendable, Equatable {
     public var manifest: OverlayManifest

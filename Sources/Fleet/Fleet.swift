@@ -1,5 +1,6 @@
 import Posix
 import SystemPackage
+import Formats
 
 #if canImport(Glibc)
     import Glibc
@@ -66,80 +67,19 @@ public struct Fleet: Sendable {
     /// Validates fleet.toml text; `file` is the name used in messages.
     public init(parsing text: String, file: FilePath, servedDirectory: FilePath) throws(FleetError) {
         let parsed = try FleetFile.parse(text, file: file)
-        let directory = servedDirectory
-        var status = stat()
-        if directory.withPlatformString({ stat($0, &status) }) != 0 {
-            throw .servedDirectory(directory: directory, reason: "does not exist")
-        } else if status.st_mode & S_IFMT != S_IFDIR {
-            throw .servedDirectory(directory: directory, reason: "is a file, not a directory")
-        }
-
-        func requireFile(_ path: String, key: String, hint: String) throws(FleetError) {
-            if let reason = ServedPath.problem(with: path, in: directory) {
-                throw .missingFile(file: file, key: key, reason: reason, directory: directory, hint: hint)
-            }
-        }
-
-        for (index, initrd) in parsed.base.initrds.enumerated() {
-            try requireFile(initrd, key: "base.initrd[\(index)]", hint: "put the base initrd there (overlay base create writes it) or fix the path")
-        }
-        // base.json sits beside the first base initrd; it names the base identity overlays must match.
-        let firstInitrd = FilePath(parsed.base.initrds[0])
-        let baseFolder = firstInitrd.removingLastComponent()
-        let baseManifestRelative = baseFolder.isEmpty ? "base.json" : baseFolder.appending("base.json").string
-        let baseManifestPath = directory.appending(baseManifestRelative)
-        let baseManifest = try ServedManifests.readBase(baseManifestPath)
-        if let baseManifest, baseManifest.file != firstInitrd.lastComponent?.string {
-            throw .invalidValue(
-                file: file, key: "base.initrd[0]",
-                reason: "\(baseManifestPath) describes the base initrd \(baseManifest.file), not \(parsed.base.initrds[0])",
-                hint: "list \(baseFolder.isEmpty ? baseManifest.file : baseFolder.appending(baseManifest.file).string) first or recreate the base")
-        }
-
-        let kernel: String
-        if let named = parsed.base.kernel {
-            kernel = named
-        } else if let shipped = baseManifest?.kernel {
-            kernel = baseFolder.isEmpty ? shipped : baseFolder.appending(shipped).string
-        } else {
-            throw .missingKey(file: file, key: "base.kernel", hint: "name the kernel file, for example kernel = \"vmlinuz\"")
-        }
-        try requireFile(kernel, key: "base.kernel", hint: "put the kernel there or fix the path")
-
-        let served = try ServedManifests.scan(directory)
+        let check = Validation(file: file, directory: servedDirectory)
+        try check.servedDirectory()
+        let base = try check.base(parsed.base)
+        let served = try ServedManifests.scan(servedDirectory)
         var digests: [String: String] = [:]
-        if let baseManifest { digests[parsed.base.initrds[0]] = baseManifest.sha256 }
-
+        if let manifest = base.manifest { digests[parsed.base.initrds[0]] = manifest.sha256 }
         var roles: [Role] = []
         for role in parsed.roles {
-            var overlays: [ServedOverlay] = []
-            for (index, selector) in role.plugins.enumerated() {
-                let key = "roles.\(role.name).plugins[\(index)]"
-                let overlay = try Self.resolve(selector, in: served, key: key, file: file, directory: directory)
-                guard let baseManifest else {
-                    throw .missingFile(
-                        file: file, key: key,
-                        reason: "\(baseManifestRelative) does not exist beside the base initrd, so overlay \(overlay.label) cannot be checked against the base",
-                        directory: directory, hint: "create the base with overlay base create, which writes base.json beside the initrd")
-                }
-                guard overlay.manifest.base == baseManifest.identity else {
-                    throw .baseMismatch(
-                        file: file, key: key, overlay: overlay.label, overlayBase: overlay.manifest.base, fleetBase: baseManifest.identity,
-                        baseManifest: baseManifestPath)
-                }
-                try requireFile(overlay.path, key: key, hint: "the manifest \(overlay.manifestPath) names it: rebuild the overlay or remove the stale manifest")
-                guard !overlays.contains(where: { $0.path == overlay.path }) else {
-                    throw .invalidValue(file: file, key: key, reason: "overlay \(overlay.label) is listed twice in the role", hint: "list each plugin once")
-                }
-                overlays.append(overlay)
-                digests[overlay.path] = overlay.manifest.sha256
-            }
-            let boot = Boot(
-                kernel: kernel, initrds: parsed.base.initrds + overlays.map(\.path),
-                cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
+            let overlays = try check.overlays(of: role, base: base, served: served)
+            for overlay in overlays { digests[overlay.path] = overlay.manifest.sha256 }
+            let boot = Boot(kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path), cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
             roles.append(Role(name: role.name, overlays: overlays, boot: boot))
         }
-
         var nodes: [Node] = []
         for node in parsed.nodes {
             guard let role = roles.first(where: { $0.name == node.role }) else { continue }
@@ -150,13 +90,98 @@ public struct Fleet: Sendable {
         nodes.sort { $0.mac < $1.mac }
 
         self.file = file
-        self.servedDirectory = directory
-        self.baseIdentity = baseManifest?.identity
+        self.servedDirectory = servedDirectory
+        self.baseIdentity = base.manifest?.identity
         self.roles = roles
         self.nodes = nodes
         self.defaultRole = parsed.defaultRole
         self.digests = digests
         self.documents = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: parsed.defaultRole).all()
+    }
+
+    /// The checks of a parsed fleet against the served directory: the files it names exist there, and the overlays
+    /// it lists were built for its base.
+    private struct Validation {
+        let file: FilePath
+        let directory: FilePath
+
+        /// The base as served: its kernel, and `base.json` (beside the first base initrd) when there is one.
+        struct ResolvedBase {
+            var kernel: String
+            var manifest: BaseManifest?
+            /// Where base.json is or would be, relative to the served directory and in full.
+            var manifestRelative: String
+            var manifestPath: FilePath
+        }
+
+        func servedDirectory() throws(FleetError) {
+            var status = stat()
+            if directory.withPlatformString({ stat($0, &status) }) != 0 {
+                throw .servedDirectory(directory: directory, reason: "does not exist")
+            } else if status.st_mode & S_IFMT != S_IFDIR {
+                throw .servedDirectory(directory: directory, reason: "is a file, not a directory")
+            }
+        }
+
+        func requireFile(_ path: String, key: String, hint: String) throws(FleetError) {
+            if let reason = ServedPath.problem(with: path, in: directory) {
+                throw .missingFile(file: file, key: key, reason: reason, directory: directory, hint: hint)
+            }
+        }
+
+        func base(_ base: FleetFile.Base) throws(FleetError) -> ResolvedBase {
+            for (index, initrd) in base.initrds.enumerated() {
+                try requireFile(initrd, key: "base.initrd[\(index)]", hint: "put the base initrd there (overlay base create writes it) or fix the path")
+            }
+            // base.json sits beside the first base initrd; it names the base identity overlays must match.
+            let firstInitrd = FilePath(base.initrds[0])
+            let baseFolder = firstInitrd.removingLastComponent()
+            let manifestRelative = baseFolder.isEmpty ? "base.json" : baseFolder.appending("base.json").string
+            let manifestPath = directory.appending(manifestRelative)
+            let manifest = try ServedManifests.readBase(manifestPath)
+            if let manifest, manifest.file != firstInitrd.lastComponent?.string {
+                throw .invalidValue(
+                    file: file, key: "base.initrd[0]",
+                    reason: "\(manifestPath) describes the base initrd \(manifest.file), not \(base.initrds[0])",
+                    hint: "list \(baseFolder.isEmpty ? manifest.file : baseFolder.appending(manifest.file).string) first or recreate the base")
+            }
+            let kernel: String
+            if let named = base.kernel {
+                kernel = named
+            } else if let shipped = manifest?.kernel {
+                kernel = baseFolder.isEmpty ? shipped : baseFolder.appending(shipped).string
+            } else {
+                throw .missingKey(file: file, key: "base.kernel", hint: "name the kernel file, for example kernel = \"vmlinuz\"")
+            }
+            try requireFile(kernel, key: "base.kernel", hint: "put the kernel there or fix the path")
+            return ResolvedBase(kernel: kernel, manifest: manifest, manifestRelative: manifestRelative, manifestPath: manifestPath)
+        }
+
+        /// The role's overlays in order: each found among the served manifests, built for the base, present, listed once.
+        func overlays(of role: FleetFile.Role, base: ResolvedBase, served: ServedManifests) throws(FleetError) -> [ServedOverlay] {
+            var overlays: [ServedOverlay] = []
+            for (index, selector) in role.plugins.enumerated() {
+                let key = "roles.\(role.name).plugins[\(index)]"
+                let overlay = try Fleet.resolve(selector, in: served, key: key, file: file, directory: directory)
+                guard let manifest = base.manifest else {
+                    throw .missingFile(
+                        file: file, key: key,
+                        reason: "\(base.manifestRelative) does not exist beside the base initrd, so overlay \(overlay.label) cannot be checked against the base",
+                        directory: directory, hint: "create the base with overlay base create, which writes base.json beside the initrd")
+                }
+                guard overlay.manifest.base == manifest.identity else {
+                    throw .baseMismatch(
+                        file: file, key: key, overlay: overlay.label, overlayBase: overlay.manifest.base, fleetBase: manifest.identity,
+                        baseManifest: base.manifestPath)
+                }
+                try requireFile(overlay.path, key: key, hint: "the manifest \(overlay.manifestPath) names it: rebuild the overlay or remove the stale manifest")
+                guard !overlays.contains(where: { $0.path == overlay.path }) else {
+                    throw .invalidValue(file: file, key: key, reason: "overlay \(overlay.label) is listed twice in the role", hint: "list each plugin once")
+                }
+                overlays.append(overlay)
+            }
+            return overlays
+        }
     }
 
     /// Every generated boot file, keyed by its path relative to the served directory (`boot.ipxe`,

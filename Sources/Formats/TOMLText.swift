@@ -15,15 +15,15 @@ import TOMLKit
 ///   `a = 2024-01-02 2 ` (toml++ `parse_value`).
 /// And TOMLKit hands toml++ a C string, so text after a NUL would be silently ignored. `refusal(in:)` finds all
 /// three before TOMLKit sees the text.
-enum TOMLText {
+package enum TOMLText {
     /// A syntax error at a 1-based line and column (in Unicode scalars, as toml++ counts them).
-    struct SyntaxError: Error {
-        var line: Int
-        var column: Int
-        var reason: String
+    package struct SyntaxError: Error {
+        package var line: Int
+        package var column: Int
+        package var reason: String
     }
 
-    static func parse(_ text: String) throws(SyntaxError) -> TOMLTable {
+    package static func parse(_ text: String) throws(SyntaxError) -> TOMLTable {
         if let refusal = refusal(in: text) { throw refusal }
         do {
             return try TOMLTable(string: text)
@@ -37,7 +37,7 @@ enum TOMLText {
     /// The first NUL, table header or array element that toml++ would assert on, in the part of the text it
     /// reads before any other error. Strings, comments and multi-line arrays are skipped as TOML reads them, so a
     /// `[` inside a value is never taken for a header.
-    static func refusal(in text: String) -> SyntaxError? {
+    package static func refusal(in text: String) -> SyntaxError? {
         let scalars = Array(text.unicodeScalars)
         var index = scalars.first == "\u{FEFF}" ? 1 : 0  // toml++ skips a byte order mark
         var line = 1

@@ -1,0 +1,236 @@
+import Posix
+import Serve
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What `overlay serve` runs: HTTP and TFTP servers over one directory, answering with the fleet's boot files,
+/// and the fleet file re-read on SIGHUP or when it changes. A fleet that no longer validates is not taken: the
+/// previous one keeps being served.
+public final class FleetServer {
+    /// One line of what the server does, for its operator.
+    public struct Event: Sendable, CustomStringConvertible {
+        public enum Importance: Sendable, Comparable {
+            /// Each listener as it starts: only when asked for detail.
+            case detail
+            /// Start, reload, stop.
+            case normal
+            /// A reload that was refused: always said.
+            case warning
+        }
+        public let importance: Importance
+        public let description: String
+    }
+
+    /// An address the server listens on.
+    public struct Listener: Sendable, Equatable {
+        /// "HTTP" or "TFTP".
+        public let service: String
+        public let host: String
+        public let port: UInt16
+    }
+
+    public let directory: FilePath
+    public let fleetFile: FilePath?
+    private let catalog: FleetCatalog?
+    private let httpServers: [(host: String, server: HTTPServer)]
+    private let tftpServers: [(host: String, server: TFTPServer)]
+    private let report: @Sendable (Event) -> Void
+    /// The fleet file as last taken, and as last seen by `checkFleetFile` (a change must hold for one check).
+    private var watched: FileSignature?
+    private var pending: FileSignature?
+
+    /// Loads the fleet (when one is given) and binds every address ("ADDR:PORT"; port 0 lets the system choose);
+    /// nothing is served before `start()`. With neither `http` nor `tftp`, HTTP binds 0.0.0.0:8080 and TFTP
+    /// 0.0.0.0:69.
+    public init(directory: FilePath, fleetFile: FilePath?, http: [String], tftp: [String], log: AccessLog,
+                report: @escaping @Sendable (Event) -> Void) throws {
+        self.directory = directory
+        self.fleetFile = fleetFile
+        self.report = report
+        if let fleetFile {
+            watched = FileSignature(fleetFile)
+            pending = watched
+            catalog = FleetCatalog(try Fleet.load(file: fleetFile, servedDirectory: directory))
+        } else {
+            catalog = nil
+        }
+        let (http, tftp) = http.isEmpty && tftp.isEmpty ? (["0.0.0.0:8080"], ["0.0.0.0:69"]) : (http, tftp)
+        let catalog = catalog
+        httpServers = try http.map { address in
+            (Self.host(address), try Self.listen("HTTP", address) { try HTTPServer(root: directory, bind: $0, catalog: catalog, log: log) })
+        }
+        tftpServers = try tftp.map { address in
+            (Self.host(address), try Self.listen("TFTP", address) { try TFTPServer(root: directory, bind: $0, catalog: catalog, log: log) })
+        }
+    }
+
+    deinit { stop() }
+
+    /// Every address listened on, HTTP first, with the ports the system chose.
+    public var listeners: [Listener] {
+        httpServers.map { Listener(service: "HTTP", host: $0.host, port: $0.server.port) }
+            + tftpServers.map { Listener(service: "TFTP", host: $0.host, port: $0.server.port) }
+    }
+
+    /// The fleet being served, if any.
+    public var fleet: Fleet? { catalog?.fleet }
+
+    /// Starts every server on its own threads and returns.
+    public func start() throws {
+        for (host, server) in httpServers {
+            try server.start()
+            report(Event(importance: .detail, description: "HTTP listening on \(host):\(server.port)"))
+        }
+        for (host, server) in tftpServers {
+            try server.start()
+            report(Event(importance: .detail, description: "TFTP listening on \(host):\(server.port)"))
+        }
+        var services: [String] = []
+        for service in ["HTTP", "TFTP"] {
+            let addresses = listeners.filter { $0.service == service }.map { "\($0.host):\($0.port)" }
+            if !addresses.isEmpty { services.append("\(service) on " + addresses.joined(separator: ", ")) }
+        }
+        report(Event(
+            importance: .normal,
+            description: "serving \(directory) over \(services.joined(separator: " and "))"
+                + (catalog.map { "; " + $0.fleet.summary } ?? "; no fleet, files only")))
+    }
+
+    /// Stops every server; transfers in flight end.
+    public func stop() {
+        for (_, server) in httpServers { server.stop() }
+        for (_, server) in tftpServers { server.stop() }
+    }
+
+    /// Re-reads the fleet file now; a fleet that does not validate is reported and the previous one kept.
+    public func reload(reason: String) {
+        guard let catalog, let fleetFile else { return }
+        watched = FileSignature(fleetFile)
+        pending = watched
+        do {
+            let fleet = try Fleet.load(file: fleetFile, servedDirectory: directory)
+            catalog.replace(fleet)
+            report(Event(importance: .normal, description: "reloaded the fleet (\(reason)): \(fleet.summary)"))
+        } catch {
+            report(Event(importance: .warning, description: "reload (\(reason)) failed, still serving the previous fleet: \(error)"))
+        }
+    }
+
+    /// Looks at the fleet file once. It is reloaded once it changed and then stayed the same from one look to the
+    /// next, so that an editor's half-written file is not taken for the new fleet.
+    public func checkFleetFile() {
+        guard catalog != nil, let fleetFile else { return }
+        let now = FileSignature(fleetFile)
+        if now != watched && now == pending {
+            reload(reason: "\(fleetFile) changed")
+        }
+        pending = now
+    }
+
+    /// Serves until SIGINT or SIGTERM: starts the servers, re-reads the fleet on SIGHUP and when its file changes
+    /// (looked at every second), and stops cleanly. The signals are blocked before any server thread exists, so
+    /// every thread inherits the mask and only this loop receives them: no work happens in a signal handler.
+    public func run() throws {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        Self.raiseOpenFileLimit()
+        try start()
+        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+        loop: while true {
+            let received = sigtimedwait(&signals, nil, &timeout)
+            switch received {
+            case SIGINT, SIGTERM:
+                report(Event(importance: .normal, description: "stopping on \(received == SIGINT ? "SIGINT" : "SIGTERM")"))
+                break loop
+            case SIGHUP:
+                reload(reason: "SIGHUP")
+            default:
+                checkFleetFile()  // a timeout (or EINTR)
+            }
+        }
+        stop()
+        report(Event(importance: .normal, description: "stopped"))
+    }
+
+    private static func listen<Server>(_ service: String, _ address: String, _ make: (String) throws -> Server) throws -> Server {
+        do {
+            return try make(address)
+        } catch ServeError.socket(_, let reason) where reason.errno == .permissionDenied {
+            throw FleetServerError.privilegedPort(service: service, address: address, reason: reason.errno.posixDescription)
+        }
+    }
+
+    private static func host(_ address: String) -> String {
+        guard let colon = address.lastIndex(of: ":") else { return address }
+        return String(address[..<colon])
+    }
+
+    /// A boot storm holds a descriptor per connection and transfer: lift the soft limit to the hard one
+    /// (1024 by default, which a thousand clients exceed), as nginx's worker_rlimit_nofile does.
+    private static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
+
+public enum FleetServerError: Error, CustomStringConvertible, Sendable {
+    /// A port below 1024 without the privilege to bind it.
+    case privilegedPort(service: String, address: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .privilegedPort(let service, let address, let reason):
+            "cannot listen for \(service) on \(address): \(reason); ports below 1024 need root or CAP_NET_BIND_SERVICE, or choose another port with --\(service.lowercased()) ADDR:PORT."
+        }
+    }
+}
+
+extension Fleet {
+    /// "fleet F: 2 nodes, 2 roles, unknown MACs boot role compute", as `serve` says it at start and on reload.
+    public var summary: String {
+        let fallback = defaultRole.map { "unknown MACs boot role \($0)" } ?? "unknown MACs are refused"
+        return "fleet \(file): \(Self.counted(nodes.count, "node")), \(Self.counted(roles.count, "role")), \(fallback)"
+    }
+
+    private static func counted(_ count: Int, _ noun: String) -> String { count == 1 ? "1 \(noun)" : "\(count) \(noun)s" }
+}
+
+/// The serve catalog backed by the current fleet; a reload swaps the fleet under the lock and requests already
+/// answered keep what they got.
+final class FleetCatalog: ServeCatalog {
+    private let current: Locked<Fleet>
+
+    init(_ fleet: Fleet) { current = Locked(fleet) }
+
+    var fleet: Fleet { current.withLock { $0 } }
+
+    func replace(_ fleet: Fleet) { current.withLock { $0 = fleet } }
+
+    func generatedDocument(path: String) -> GeneratedDocument? {
+        fleet.document(at: path).map { GeneratedDocument(body: Array($0.body.utf8), contentType: $0.contentType) }
+    }
+
+    func knownDigest(path: String) -> String? { fleet.digest(of: path) }
+}
+
+/// What identifies one version of a file without reading it: device, inode, size, modification and change times.
+/// A rename over the file (how editors save) changes the inode; an in-place write changes the times.
+struct FileSignature: Equatable {
+    let values: [Int]
+
+    init?(_ path: FilePath) {
+        var status = stat()
+        guard path.withPlatformString({ stat($0, &status) }) == 0 else { return nil }
+        values = [
+            Int(status.st_dev), Int(status.st_ino), Int(status.st_size), Int(status.st_mtim.tv_sec), Int(status.st_mtim.tv_nsec),
+            Int(status.st_ctim.tv_sec), Int(status.st_ctim.tv_nsec),
+        ]
+    }
+}
