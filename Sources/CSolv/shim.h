@@ -43,7 +43,6 @@ static inline void csolv_map_setall(Map *map) { map_setall(map); }
 static inline void csolv_map_clr(Map *map, Id p) { MAPCLR(map, p); }
 /* Whether a package is visible to the solver (in the pool's `considered` map, or there is no map). */
 static inline int csolv_is_considered(Pool *pool, Id p) { return !pool->considered || MAPTST(pool->considered, p); }
-static inline Queue *csolv_transaction_steps(Transaction *trans) { return &trans->steps; }
 static inline const char *csolv_repo_name(Pool *pool, Id p) { return pool->solvables[p].repo->name; }
 static inline Id csolv_solvable_name(Pool *pool, Id p) { return pool->solvables[p].name; }
 static inline Id csolv_solvable_arch(Pool *pool, Id p) { return pool->solvables[p].arch; }

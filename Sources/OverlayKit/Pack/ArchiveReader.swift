@@ -10,18 +10,8 @@ import SystemPackage
 final class ArchiveReader {
     enum Formats { case cpio, tar }
 
-    /// One header as libarchive read it. Paths are as stored (maybe with "./" or "/").
-    struct Header {
-        let pathname: String
-        let fileType: UInt32
-        let permissions: UInt32
-        let uid: Int64
-        let gid: Int64
-        let size: Int64
-        let symlink: String?
-        let hardlink: String?
-        let device: (major: UInt64, minor: UInt64)
-    }
+    /// The compression the reader found.
+    enum Compression { case none, gzip, zstd, other }
 
     /// Why reading failed: the libarchive words, and whether the file never looked like an archive.
     struct Failure: Error {
@@ -29,13 +19,7 @@ final class ArchiveReader {
         let unrecognized: Bool
     }
 
-    /// `archive_entry_filetype` values (libarchive's `AE_IF*`, the POSIX `S_IF*` bits).
-    static let regularFile: UInt32 = 0o100000
-    static let directory: UInt32 = 0o040000
-    static let symbolicLink: UInt32 = 0o120000
-
     private let handle: OpaquePointer
-    private var entry: OpaquePointer?
     let path: FilePath
 
     init(path: FilePath, formats: Formats) throws {
@@ -54,29 +38,27 @@ final class ArchiveReader {
     }
 
     /// The compression libarchive found (`archive_filter_code` of the outermost filter).
-    var filterCode: Int32 { archive_filter_code(handle, 0) }
-    /// The archive format libarchive found (`archive_format`), valid once a header was read.
-    var formatCode: Int32 { archive_format(handle) }
+    var compression: Compression {
+        switch archive_filter_code(handle, 0) {
+        case ARCHIVE_FILTER_NONE: .none
+        case ARCHIVE_FILTER_GZIP: .gzip
+        case ARCHIVE_FILTER_ZSTD: .zstd
+        default: .other
+        }
+    }
 
-    /// Reads the next header (`archive_read_next_header`); nil at the end of the archive.
-    func next() throws -> Header? {
+    /// Whether libarchive found a cpio archive (`archive_format`, valid once a header was read).
+    var isCpio: Bool { archive_format(handle) & ARCHIVE_FORMAT_BASE_MASK == ARCHIVE_FORMAT_CPIO }
+
+    /// Reads the next header (`archive_read_next_header`); nil at the end of the archive. Paths are as stored
+    /// (maybe with "./" or "/").
+    func next() throws -> ArchiveEntry? {
         var current: OpaquePointer?
         let status = archive_read_next_header(handle, &current)
-        if status == ARCHIVE_EOF { entry = nil; return nil }
+        if status == ARCHIVE_EOF { return nil }
         if status < ARCHIVE_WARN { throw failure(unrecognized: archive_format(handle) == 0) }
         guard let current else { throw Failure(message: "libarchive returned no entry", unrecognized: false) }
-        entry = current
-        func string(_ pointer: UnsafePointer<CChar>?) -> String? { pointer.map { String(cString: $0) } }
-        return Header(
-            pathname: string(archive_entry_pathname(current)) ?? "",
-            fileType: UInt32(archive_entry_filetype(current)),
-            permissions: UInt32(archive_entry_perm(current)),
-            uid: Int64(archive_entry_uid(current)),
-            gid: Int64(archive_entry_gid(current)),
-            size: Int64(archive_entry_size(current)),
-            symlink: string(archive_entry_symlink(current)),
-            hardlink: string(archive_entry_hardlink(current)),
-            device: (UInt64(archive_entry_rdevmajor(current)), UInt64(archive_entry_rdevminor(current))))
+        return ArchiveEntry(current)
     }
 
     /// Reads the current entry's data, refusing more than `limit` bytes (`archive_read_data`).
@@ -97,14 +79,22 @@ final class ArchiveReader {
         if archive_read_data_skip(handle) < ARCHIVE_WARN { throw failure(unrecognized: false) }
     }
 
-    /// Calls `body` with the C entry of the last header read, for handing to a libarchive writer.
-    func withCurrentEntry<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
-        guard let entry else { throw Failure(message: "no current entry", unrecognized: false) }
-        return try body(entry)
+    /// Hands the current entry's data to `body` block by block with each block's offset in the file
+    /// (`archive_read_data_block`), which keeps holes in sparse files. A read error throws a `Failure` with
+    /// libarchive's words, or `fallback` when it has none.
+    func forEachDataBlock(fallback: String, _ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws {
+        var buffer: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        while true {
+            let status = archive_read_data_block(handle, &buffer, &size, &offset)
+            if status == ARCHIVE_EOF { return }
+            if status < ARCHIVE_WARN {
+                throw Failure(message: archive_error_string(handle).map { String(cString: $0) } ?? fallback, unrecognized: false)
+            }
+            try body(UnsafeRawBufferPointer(start: buffer, count: size), Int64(offset))
+        }
     }
-
-    /// Calls `body` with the reader's handle.
-    func withUnsafeHandle<T>(_ body: (OpaquePointer) throws -> T) rethrows -> T { try body(handle) }
 
     /// The reader's error. `unrecognized` only when asked for at the start of the archive and libarchive
     /// said the format was not one it reads (`ARCHIVE_ERRNO_FILE_FORMAT`, EILSEQ), not that the

@@ -52,9 +52,13 @@ final class CpioWriter {
     /// The libarchive format code, for `archive_entry_linkresolver_set_strategy`.
     var formatCode: Int32 { archive_format(handle) }
 
-    /// Writes one entry's header (`archive_write_header`).
-    func writeHeader(_ entry: OpaquePointer, path: FilePath) throws {
-        try check(archive_write_header(handle, entry), path: path)
+    /// Writes one entry's header (`archive_write_header`); `path` names it in errors.
+    func writeHeader(_ entry: ArchiveEntry, path: FilePath) throws {
+        guard let made = entry.makeArchiveEntry() else {
+            throw PackError.archive(path: path, message: "archive_entry_new returned no entry")
+        }
+        defer { archive_entry_free(made) }
+        try check(archive_write_header(handle, made), path: path)
     }
 
     /// Writes entry data (`archive_write_data`).

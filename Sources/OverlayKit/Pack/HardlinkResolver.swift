@@ -1,34 +1,5 @@
 internal import CArchive
 
-/// Owns one `struct archive_entry` until it is written or handed to a `HardlinkResolver`.
-final class ArchiveEntry {
-    private var handle: OpaquePointer?
-
-    init?() {
-        guard let handle = archive_entry_new() else { return nil }
-        self.handle = handle
-    }
-
-    /// Takes over an entry handed back by libarchive.
-    init(adopting handle: OpaquePointer) {
-        self.handle = handle
-    }
-
-    /// Calls `body` with the entry. The pointer must not escape the closure.
-    func withUnsafeHandle<T>(_ body: (OpaquePointer) throws -> T) rethrows -> T? {
-        guard let handle else { return nil }
-        return try body(handle)
-    }
-
-    /// Gives up ownership (to libarchive's resolver).
-    fileprivate func release() -> OpaquePointer? {
-        defer { handle = nil }
-        return handle
-    }
-
-    deinit { if let handle { archive_entry_free(handle) } }
-}
-
 /// Owns one `archive_entry_linkresolver`, which orders the names of a multiply-linked file the way the
 /// archive format wants (for newc: data on the last name; `archive_entry_linkify`).
 final class HardlinkResolver {
@@ -40,12 +11,20 @@ final class HardlinkResolver {
         archive_entry_linkresolver_set_strategy(handle, formatCode)
     }
 
-    /// Hands `entry` over; returns the entries to write now (zero, one or two), in order.
-    func linkify(_ entry: ArchiveEntry) -> [ArchiveEntry] {
-        var first = entry.release()
+    /// Hands `entry` over; returns the entries to write now (zero, one or two), in order, or nil when libarchive
+    /// cannot make an entry (`archive_entry_new`).
+    func linkify(_ entry: ArchiveEntry) -> [ArchiveEntry]? {
+        guard let made = entry.makeArchiveEntry() else { return nil }
+        // The resolver keeps the entries it holds back and hands back ones it held (freed here once read).
+        var first: OpaquePointer? = made
         var second: OpaquePointer? = nil
         archive_entry_linkify(handle, &first, &second)
-        return [first, second].compactMap { $0 }.map(ArchiveEntry.init(adopting:))
+        var ready: [ArchiveEntry] = []
+        for case let held? in [first, second] {
+            ready.append(ArchiveEntry(held))
+            archive_entry_free(held)
+        }
+        return ready
     }
 
     /// The names still held back, once every entry was handed over.
@@ -56,7 +35,8 @@ final class HardlinkResolver {
             var unused: OpaquePointer? = nil
             archive_entry_linkify(handle, &next, &unused)
             guard let next else { break }
-            rest.append(ArchiveEntry(adopting: next))
+            rest.append(ArchiveEntry(next))
+            archive_entry_free(next)
         }
         return rest
     }

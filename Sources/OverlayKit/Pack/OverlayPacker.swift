@@ -1,4 +1,3 @@
-internal import CArchive
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -111,9 +110,6 @@ public struct OverlayPacker: Sendable {
         var inodes: [InodeKey: Int64] = [:]
         var nextInode: Int64 = 1
         for item in tree.entries {
-            guard let entry = ArchiveEntry() else {
-                throw PackError.archive(path: tree.path(of: item), message: "archive_entry_new returned no entry")
-            }
             var inode: Int64
             var links: UInt32 = 1
             if item.kind == .file, let count = linkCounts.files[InodeKey(item)], count > 1 {
@@ -130,20 +126,20 @@ public struct OverlayPacker: Sendable {
                 nextInode += 1
                 if item.kind == .directory { links = 2 + (linkCounts.subdirectories[item.relativePath] ?? 0) }
             }
-            entry.withUnsafeHandle { entry in
-                archive_entry_copy_pathname(entry, item.relativePath.cString)
-                tree.path(of: item).withPlatformString { archive_entry_copy_sourcepath(entry, $0) }
-                archive_entry_set_mode(entry, mode_t(item.mode))
-                archive_entry_set_uid(entry, la_int64_t(item.uid))
-                archive_entry_set_gid(entry, la_int64_t(item.gid))
-                archive_entry_set_mtime(entry, time_t(sourceDateEpoch), 0)
-                archive_entry_set_ino64(entry, la_int64_t(inode))
-                archive_entry_set_dev(entry, 0)
-                archive_entry_set_nlink(entry, links)
-                archive_entry_set_size(entry, la_int64_t(item.size))
-                if let target = item.linkTarget { archive_entry_copy_symlink(entry, target.cString) }
+            var entry = ArchiveEntry(path: item.relativePath, kind: Self.kind(item.kind), permissions: item.mode & 0o7777)
+            entry.sourcePath = tree.path(of: item)
+            entry.uid = Int64(item.uid)
+            entry.gid = Int64(item.gid)
+            entry.mtime = ArchiveEntry.Time(seconds: sourceDateEpoch)
+            entry.inode = inode
+            entry.device = 0
+            entry.links = links
+            entry.size = item.size
+            entry.symlinkTarget = item.linkTarget
+            guard let ready = resolver.linkify(entry) else {
+                throw PackError.archive(path: tree.path(of: item), message: "archive_entry_new returned no entry")
             }
-            for ready in resolver.linkify(entry) { try write(ready, to: writer, progress: &progress) }
+            for entry in ready { try write(entry, to: writer, progress: &progress) }
         }
         // Every name of a link set is in the tree, so this flushes the last name of each set (with the data).
         for ready in resolver.drain() { try write(ready, to: writer, progress: &progress) }
@@ -151,15 +147,12 @@ public struct OverlayPacker: Sendable {
 
     /// Writes one entry the resolver released, with its file data when the entry carries it.
     private func write(_ entry: ArchiveEntry, to writer: CpioWriter, progress: inout Progress) throws {
-        let (source, size, isFile): (FilePath, Int64, Bool) = try entry.withUnsafeHandle { entry in
-            guard let sourcePath = archive_entry_sourcepath(entry) else {
-                throw PackError.archive(path: FilePath(), message: "an entry lost its source path")
-            }
-            let source = FilePath(platformString: sourcePath)
-            try writer.writeHeader(entry, path: source)
-            return (source, Int64(archive_entry_size(entry)), archive_entry_filetype(entry) == S_IFREG)
-        } ?? (FilePath(), 0, false)
-        guard isFile, size > 0 else { return }
+        guard let source = entry.sourcePath else {
+            throw PackError.archive(path: FilePath(), message: "an entry lost its source path")
+        }
+        try writer.writeHeader(entry, path: source)
+        let size = entry.size
+        guard entry.kind == .file || entry.kind == .hardlink, size > 0 else { return }
         let fd: OwnedFileDescriptor
         do {
             fd = try OwnedFileDescriptor.open(source, .readOnly, options: [.noFollow, .closeOnExec])
@@ -181,6 +174,14 @@ public struct OverlayPacker: Sendable {
             progress.add(count)
         }
         if copied != size { throw PackError.changedWhilePacking(path: source) }
+    }
+
+    private static func kind(_ kind: DeltaTreeEntry.Kind) -> ArchiveEntry.Kind {
+        switch kind {
+        case .file: .file
+        case .directory: .directory
+        case .symlink: .symlink
+        }
     }
 
     private struct InodeKey: Hashable {
@@ -208,7 +209,3 @@ public struct OverlayPacker: Sendable {
     }
 }
 
-extension Array where Element == UInt8 {
-    /// The bytes as a NUL-terminated C string, to pass where C wants `const char *`.
-    var cString: [CChar] { map { CChar(bitPattern: $0) } + [0] }
-}

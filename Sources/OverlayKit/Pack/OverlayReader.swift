@@ -1,4 +1,3 @@
-internal import CArchive
 import Foundation
 import SystemPackage
 
@@ -63,11 +62,12 @@ public enum OverlayReader {
                 if name.isEmpty { try reader.skipData(); continue }
                 let kind: OverlayContents.Entry.Kind
                 var target = header.symlink
-                switch header.fileType {
-                case ArchiveReader.regularFile: kind = header.hardlink == nil ? .file : .hardlink
-                case ArchiveReader.directory: kind = .directory
-                case ArchiveReader.symbolicLink: kind = .symlink
-                default: kind = .special
+                switch header.kind {
+                case .file: kind = .file
+                case .hardlink: kind = .hardlink
+                case .directory: kind = .directory
+                case .symlink: kind = .symlink
+                case .characterDevice, .blockDevice, .fifo, .socket, .unknown: kind = .special
                 }
                 if kind == .hardlink { target = header.hardlink.map(normalized) }
                 entries.append(OverlayContents.Entry(
@@ -90,13 +90,13 @@ public enum OverlayReader {
             throw failure.unrecognized && entries.isEmpty
                 ? PackError.notAnOverlay(path: path) : PackError.corrupt(path: path, message: failure.message)
         }
-        if entries.isEmpty && reader.formatCode & 0xff0000 != 0x10000 { throw PackError.notAnOverlay(path: path) }
+        if entries.isEmpty && !reader.isCpio { throw PackError.notAnOverlay(path: path) }
         let format: OverlayFormat
-        switch reader.filterCode {
-        case ARCHIVE_FILTER_NONE: format = .cpio
-        case ARCHIVE_FILTER_GZIP: format = .cpioGzip
-        case ARCHIVE_FILTER_ZSTD: format = .cpioZstd
-        default: throw PackError.notAnOverlay(path: path)
+        switch reader.compression {
+        case .none: format = .cpio
+        case .gzip: format = .cpioGzip
+        case .zstd: format = .cpioZstd
+        case .other: throw PackError.notAnOverlay(path: path)
         }
         return OverlayContents(entries: entries, registry: registry, format: format)
     }

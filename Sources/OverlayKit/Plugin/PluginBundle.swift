@@ -1,4 +1,3 @@
-internal import CArchive
 import Foundation
 import Posix
 import SystemPackage
@@ -59,7 +58,7 @@ public enum PluginBundle {
     }
 
     /// Opens the bundle at `source` as tar and calls `body` with each header; errors name it `bundle`.
-    private static func read(_ bundle: FilePath, opening source: FilePath, _ body: (ArchiveReader, ArchiveReader.Header) throws -> Void) throws {
+    private static func read(_ bundle: FilePath, opening source: FilePath, _ body: (ArchiveReader, ArchiveEntry) throws -> Void) throws {
         let reader: ArchiveReader
         do {
             reader = try ArchiveReader(path: source, formats: .tar)
@@ -90,9 +89,8 @@ public enum PluginBundle {
     private static func extractAll(
         _ bundle: FilePath, opening source: FilePath, into directory: FilePath, expecting planned: [PluginBundleCheck.Checked]
     ) throws {
-        try unshare(.rootAndWorkingDirectory)
-        _ = try directory.withPlatformString { p in try systemCall("chdir", directory.string) { chdir(p) } }
-        let writer = try DiskWriter(bundle: bundle)
+        try ArchiveDiskWriter.enterPrivately(directory)
+        let writer = try ArchiveDiskWriter(bundle: bundle)
         var check = PluginBundleCheck()
         var index = 0
         try read(bundle, opening: source) { reader, header in
@@ -104,13 +102,12 @@ public enum PluginBundle {
                 throw PluginBundleError.damaged(bundle: bundle, message: "it changed while it was being extracted")
             }
             index += 1
-            try reader.withCurrentEntry { entry in
-                archive_entry_set_pathname(entry, checked.path)
-                if checked.kind == .hardlink, let target = checked.target { archive_entry_set_hardlink(entry, target) }
-                let permissions = archive_entry_perm(entry) & 0o755
-                archive_entry_set_perm(entry, checked.kind == .directory ? permissions | 0o700 : permissions | 0o600)
-                try writer.write(entry, from: reader, path: checked.path)
-            }
+            var entry = header
+            entry.path = Array(checked.path.utf8)
+            if checked.kind == .hardlink, let target = checked.target { entry.hardlinkTarget = Array(target.utf8) }
+            let permissions = entry.permissions & 0o755
+            entry.permissions = checked.kind == .directory ? permissions | 0o700 : permissions | 0o600
+            try writer.write(entry, from: reader, path: checked.path)
         }
         guard index == planned.count else {
             throw PluginBundleError.damaged(bundle: bundle, message: "it changed while it was being extracted")
@@ -134,55 +131,6 @@ public enum PluginBundle {
         }
         return directory
     }
-}
-
-/// Owns one `archive_write_disk` handle.
-private final class DiskWriter {
-    private let handle: OpaquePointer
-    private let bundle: FilePath
-
-    init(bundle: FilePath) throws {
-        guard let handle = archive_write_disk_new() else {
-            throw PluginBundleError.damaged(bundle: bundle, message: "archive_write_disk_new returned no handle")
-        }
-        self.handle = handle
-        self.bundle = bundle
-        let flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
-            | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_NO_OVERWRITE
-        archive_write_disk_set_options(handle, Int32(flags))
-    }
-
-    /// `archive_write_header`, then the entry's data block by block (`archive_write_data_block`).
-    func write(_ entry: OpaquePointer, from reader: ArchiveReader, path: String) throws {
-        if archive_write_header(handle, entry) < ARCHIVE_WARN { throw failure(path) }
-        guard archive_entry_size(entry) > 0 else { return }
-        try reader.withUnsafeHandle { input in
-            var buffer: UnsafeRawPointer?
-            var size = 0
-            var offset: la_int64_t = 0
-            while true {
-                let status = archive_read_data_block(input, &buffer, &size, &offset)
-                if status == ARCHIVE_EOF { break }
-                if status < ARCHIVE_WARN {
-                    let message = archive_error_string(input).map { String(cString: $0) } ?? "read error"
-                    throw PluginBundleError.damaged(bundle: bundle, message: message)
-                }
-                if archive_write_data_block(handle, buffer, size, offset) < ARCHIVE_WARN { throw failure(path) }
-            }
-        }
-        if archive_write_finish_entry(handle) < ARCHIVE_WARN { throw failure(path) }
-    }
-
-    func close() throws {
-        if archive_write_close(handle) < ARCHIVE_WARN { throw failure("") }
-    }
-
-    private func failure(_ path: String) -> PluginBundleError {
-        let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error"
-        return PluginBundleError.extraction(bundle: bundle, entry: path, message: message)
-    }
-
-    deinit { archive_write_free(handle) }
 }
 
 /// Why a plugin bundle could not be extracted. Each description is one sentence naming the bundle.

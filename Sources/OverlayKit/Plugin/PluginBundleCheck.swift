@@ -18,7 +18,7 @@ struct PluginBundleCheck {
     private var symlinks: Set<String> = []
 
     /// Checks one header; returns nil for the bundle's root ("." or "./"), which is not extracted.
-    mutating func check(_ header: ArchiveReader.Header) throws(PluginBundleCheck.Refusal) -> Checked? {
+    mutating func check(_ header: ArchiveEntry) throws(PluginBundleCheck.Refusal) -> Checked? {
         let components = try Self.components(of: header.pathname)
         if components.isEmpty { return nil }
         let path = components.joined(separator: "/")
@@ -36,18 +36,18 @@ struct PluginBundleCheck {
             kind = .hardlink
             target = linkedPath
         } else {
-            switch header.fileType {
-            case ArchiveReader.regularFile: kind = .file
-            case ArchiveReader.directory: kind = .directory
-            case ArchiveReader.symbolicLink:
+            switch header.kind {
+            case .file, .hardlink: kind = .file  // a hardlink without a target is not read as one
+            case .directory: kind = .directory
+            case .symlink:
                 kind = .symlink
                 target = header.symlink ?? ""
                 try Self.checkSymlink(at: components, to: target ?? "")
-            case 0o020000: throw Refusal("is a character device")
-            case 0o060000: throw Refusal("is a block device")
-            case 0o010000: throw Refusal("is a FIFO")
-            case 0o140000: throw Refusal("is a socket")
-            default: throw Refusal("has an unknown file type")
+            case .characterDevice: throw Refusal("is a character device")
+            case .blockDevice: throw Refusal("is a block device")
+            case .fifo: throw Refusal("is a FIFO")
+            case .socket: throw Refusal("is a socket")
+            case .unknown: throw Refusal("has an unknown file type")
             }
         }
         if let earlier = kinds[path], !(earlier == .directory && kind == .directory) {

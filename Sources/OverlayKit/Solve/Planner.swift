@@ -1,4 +1,3 @@
-internal import CSolv
 import Foundation
 import SystemPackage
 import Formats
@@ -94,12 +93,10 @@ public struct Planner: Sendable {
 
         // Lock every installed name, not just the installed repo: a repo lock alone lets a multiversion
         // package (a kernel) be installed beside the locked one.
-        var jobs: [Id] = []
-        var lockedNames = Set<Id>()
-        pool.withUnsafeHandle { handle in
-            for p in pool.installedSolvables where lockedNames.insert(csolv_solvable_name(handle, p)).inserted {
-                jobs += [Id(SOLVER_LOCK | SOLVER_SOLVABLE_NAME), csolv_solvable_name(handle, p)]
-            }
+        var jobs: [SolvJob] = []
+        var lockedNames = Set<DependencyID>()
+        for p in pool.installedSolvables where lockedNames.insert(pool.nameID(p)).inserted {
+            jobs.append(pool.lockJob(name: pool.nameID(p)))
         }
         var alreadyInBase: [String] = []
         var missing: [String] = []
@@ -150,10 +147,8 @@ public struct Planner: Sendable {
 
     /// For a request that is a plain package name, the packages that obsolete one of its candidates (by name and
     /// version): like dnf, asking for a package that was renamed or replaced installs its replacement.
-    static func obsoleters(for request: String, selection: [Id], solvables: [Id], pool: SolvPool) -> [Id] {
-        guard selection.count == 2, selection[0] & Id(SOLVER_SELECTMASK) == Id(SOLVER_SOLVABLE_NAME),
-            csolv_is_reldep(selection[1]) == 0, pool.string(selection[1]) == request
-        else { return [] }
+    static func obsoleters(for request: String, selection: SolvSelection, solvables: [SolvableID], pool: SolvPool) -> [SolvableID] {
+        guard pool.plainName(of: selection) == request else { return [] }
         return pool.obsoleters(of: solvables)
     }
 
@@ -161,9 +156,9 @@ public struct Planner: Sendable {
     /// (libsolv prefers a replacement over what it obsoletes), with arch and version part of the job
     /// (`SOLVER_SETARCH | SOLVER_SETEVR`), so that when the best arch's build cannot be installed another
     /// arch's may be (an i686 build whose 64-bit library is missing).
-    static func installJobs(solvables: [Id], obsoleters: [Id], pool: SolvPool) -> [Id] {
+    static func installJobs(solvables: [SolvableID], obsoleters: [SolvableID], pool: SolvPool) -> [SolvJob] {
         guard !solvables.isEmpty else { return [] }
-        return [Id(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF | SOLVER_SETARCH | SOLVER_SETEVR), pool.oneOf(solvables + obsoleters)]
+        return [pool.installJob(oneOf: solvables + obsoleters)]
     }
 
     /// A new pool with the base and the repos loaded.
@@ -179,9 +174,9 @@ public struct Planner: Sendable {
     }
 
     /// When every candidate for a request is another version of a locked base package, the pair to name.
-    private func lockedSameName(as candidates: [Id], in pool: SolvPool) -> (new: Id, installed: Id)? {
+    private func lockedSameName(as candidates: [SolvableID], in pool: SolvPool) -> (new: SolvableID, installed: SolvableID)? {
         let installed = pool.installedSolvables
-        var pair: (new: Id, installed: Id)?
+        var pair: (new: SolvableID, installed: SolvableID)?
         for candidate in candidates {
             guard let base = installed.first(where: { pool.name($0) == pool.name(candidate) }) else { return nil }
             pair = pair ?? (candidate, base)
@@ -203,55 +198,47 @@ public struct Planner: Sendable {
     }
 
     /// Runs the solver; on success returns the packages the transaction installs.
-    static func solve(jobs: [Id], pool: SolvPool, subject: String, loaded: [String: LoadedRepo],
+    static func solve(jobs: [SolvJob], pool: SolvPool, subject: String, loaded: [String: LoadedRepo],
                       disabledHint: @escaping (String) -> String?) throws(PlanError) -> [PlannedPackage] {
-        try pool.withUnsafeHandle { (handle) throws(PlanError) -> [PlannedPackage] in
-            var queue = Queue()
-            queue_init(&queue)
-            defer { queue_free(&queue) }
-            for id in jobs { queue_push(&queue, id) }
-
-            let solver = solver_create(handle)!
-            defer { solver_free(solver) }
-            solver_set_flag(solver, Int32(SOLVER_FLAG_IGNORE_RECOMMENDED), 1)
-            let problemCount = solver_solve(solver, &queue)
-            if problemCount > 0 {
-                let explainer = ProblemExplainer(pool: pool, solver: solver, disabledHint: disabledHint)
-                let reasons = (1...problemCount).flatMap { explainer.explain(problem: Id($0)) }
+        let steps: [SolvTransaction.Step]
+        do {
+            let solver = try SolvSolver(pool: pool)
+            solver.set(.ignoreRecommended, true)
+            let problems = solver.solve(jobs)
+            if !problems.isEmpty {
+                let explainer = ProblemExplainer(pool: pool, disabledHint: disabledHint)
+                let reasons = problems.flatMap { explainer.explain($0) }
                 throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: uniqued(reasons))
             }
-
-            let transaction = solver_create_transaction(solver)!
-            defer { transaction_free(transaction) }
-            let steps = csolv_transaction_steps(transaction)!
-            var packages: [PlannedPackage] = []
-            var touched: [String] = []
-            for index in 0..<Int(steps.pointee.count) {
-                let p = steps.pointee.elements[index]
-                if pool.isInstalled(p) {
-                    touched.append(pool.nevra(p))
-                    continue
-                }
-                let repoID = pool.repoName(p)
-                guard let repo = loaded[repoID] else { continue }
-                var medianr: UInt32 = 0
-                let location = String(cString: solvable_get_location(csolv_solvable(handle, p), &medianr))
-                var checksum: String?
-                var type: Id = 0
-                if let hex = solvable_lookup_checksum(csolv_solvable(handle, p), Id(SOLVABLE_CHECKSUM.rawValue), &type) {
-                    checksum = "\(String(cString: solv_chksum_type2str(type))):\(String(cString: hex))"
-                }
-                let size = solvable_lookup_num(csolv_solvable(handle, p), Id(SOLVABLE_DOWNLOADSIZE.rawValue), 0)
-                packages.append(PlannedPackage(nevra: pool.nevra(p), name: pool.name(p), repo: repoID, url: repo.baseURL + "/" + location,
-                                               checksum: checksum, downloadSize: size > 0 ? Int64(size) : nil))
-            }
-            if !touched.isEmpty {
-                throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: touched.map {
-                    "the solution would change the base's \($0) (locked); build against a newer base image"
-                })
-            }
-            return packages
+            steps = try solver.transaction().steps
+        } catch let error as PlanError {
+            throw error
+        } catch {
+            throw PlanError(plugin: subject, kind: .failed, reasons: ["\(error)"])
         }
+
+        var packages: [PlannedPackage] = []
+        var touched: [String] = []
+        for step in steps {
+            if step.isInstalled {
+                touched.append(step.nevra)
+                continue
+            }
+            guard let repo = loaded[step.repoName] else { continue }
+            guard let location = step.location else {
+                throw PlanError(plugin: subject, kind: .failed, reasons: [
+                    "repo \"\(step.repoName)\" gives no location for \(step.nevra); check the repo's metadata"
+                ])
+            }
+            packages.append(PlannedPackage(nevra: step.nevra, name: step.name, repo: step.repoName, url: repo.baseURL + "/" + location,
+                                           checksum: step.checksum, downloadSize: step.downloadSize))
+        }
+        if !touched.isEmpty {
+            throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: touched.map {
+                "the solution would change the base's \($0) (locked); build against a newer base image"
+            })
+        }
+        return packages
     }
 
     /// A private directory for downloaded metadata when there is no cache; one per solve, so solves running
@@ -324,14 +311,18 @@ public struct Planner: Sendable {
         let scratch = Self.makeScratch()
         defer { Self.removeScratch(scratch) }
         let pool = SolvPool(arch: options.arch)
-        pool.loadNothingInstalled()
+        do {
+            try pool.loadNothingInstalled()
+        } catch {
+            throw PlanError(plugin: "base", kind: .failed, reasons: [error.description])
+        }
         let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         let indexes = try fetchIndexes(repos, loader: loader, subject: "base")
         let (loaded, streams) = try loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: "base")
         // A new base gets the default module streams, as dnf would install it.
         let modules = try streams.activate(enabled: [], base: BaseModuleState(), installed: [], arch: options.arch, subject: "base")
         pool.applyModules(modules, unfiltered: Set(repos.filter(\.moduleHotfixes).map(\.id)))
-        var jobs: [Id] = []
+        var jobs: [SolvJob] = []
         var missing: [String] = []
         for request in requests {
             let selection = pool.selection(request)
@@ -377,7 +368,7 @@ public struct Planner: Sendable {
     func disabledRepoHint(for text: String, disabled: [RepoDefinition], scratch: FilePath) -> String? {
         guard !disabled.isEmpty else { return nil }
         let pool = SolvPool(arch: options.arch)
-        pool.loadNothingInstalled()
+        guard (try? pool.loadNothingInstalled()) != nil else { return nil }
         let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         var found: [String] = []
         var unchecked: [String] = []

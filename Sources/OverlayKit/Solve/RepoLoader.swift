@@ -1,4 +1,3 @@
-internal import CSolv
 import Foundation
 import SystemPackage
 import Posix
@@ -7,7 +6,8 @@ import Posix
 struct LoadedRepo {
     var source: RepoSource
     var baseURL: String
-    var repo: UnsafeMutablePointer<Repo>
+    /// The repo in the pool it was loaded into.
+    var repo: SolvRepoID
 }
 
 /// A repo's repomd.xml as fetched from one of its base URLs: read once per solve, it keys the caches and says
@@ -125,49 +125,34 @@ struct RepoLoader {
 
     /// The text of a metadata file, decompressed (gz, xz, bz2, zstd) by libsolv's `solv_xfopen`.
     private static func decompressedText(_ file: FilePath, origin: String) throws(RepoError) -> String {
-        guard let fp = solv_xfopen(file.string, "r") else {
-            throw .corruptMetadata(origin: origin, reason: "cannot open \(file): \(String(cString: strerror(errno)))")
+        do {
+            return String(decoding: try SolvFile.decompressing(file).readAll(), as: UTF8.self)
+        } catch {
+            throw .corruptMetadata(origin: origin, reason: error.message)
         }
-        defer { fclose(fp) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, fp) }
-            bytes += chunk[..<count]
-            if count < chunk.count { break }
-        }
-        if ferror(fp) != 0 {
-            throw .corruptMetadata(origin: origin, reason: "it cannot be decompressed")
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func loadMetadata(_ fetched: FetchedIndex, into pool: SolvPool) throws(RepoError) -> LoadedRepo {
         let (source, baseURL, digest, index) = (fetched.source, fetched.baseURL, fetched.digest, fetched.index)
-        if let solv = cache?.solvFile(repomdDigest: digest), let repo = loadSolv(solv, name: source.id, pool: pool) {
+        if let solv = cache?.solvFile(repomdDigest: digest), let repo = pool.addRepo(named: source.id, solvFile: solv) {
             return LoadedRepo(source: source, baseURL: baseURL, repo: repo)
         }
 
-        let primary = try localFile(for: index.primary!, baseURL: baseURL, digest: digest)
-        let filelists = try index.filelists.map { entry throws(RepoError) in try localFile(for: entry, baseURL: baseURL, digest: digest) }
-        var failure: RepoError?
-        let repo = pool.addRepo(named: source.id) { repo in
-            if let error = addRPMMD(repo, file: primary, language: nil, flags: 0) {
-                failure = .corruptMetadata(origin: baseURL + "/" + index.primary!.href, reason: error)
-                return
-            }
-            if let filelists, let error = addRPMMD(repo, file: filelists, language: "FL", flags: Int32(REPO_EXTEND_SOLVABLES)) {
-                failure = .corruptMetadata(origin: baseURL + "/" + (index.filelists?.href ?? "filelists"), reason: error)
-                return
-            }
-            repo_internalize(repo)
+        guard let primaryEntry = index.primary else {
+            throw .corruptMetadata(origin: baseURL + "/repodata/repomd.xml", reason: "repomd.xml lists no primary metadata")
         }
-        if let failure {
-            repo_free(repo, 1)
-            throw failure
+        let primary = try localFile(for: primaryEntry, baseURL: baseURL, digest: digest)
+        let filelists = try index.filelists.map { entry throws(RepoError) in try localFile(for: entry, baseURL: baseURL, digest: digest) }
+        let repo: SolvRepoID
+        do {
+            repo = try pool.addRepo(named: source.id, primary: primary, filelists: filelists)
+        } catch {
+            let inFilelists = filelists != nil && error.file == filelists?.string
+            let href = inFilelists ? (index.filelists?.href ?? "filelists") : primaryEntry.href
+            throw .corruptMetadata(origin: baseURL + "/" + href, reason: error.message)
         }
         if let cache, let solv = cache.solvFile(repomdDigest: digest) {
-            writeSolv(repo, to: solv, in: cache)
+            writeSolv(repo, of: pool, to: solv, in: cache)
         }
         return LoadedRepo(source: source, baseURL: baseURL, repo: repo)
     }
@@ -200,45 +185,10 @@ struct RepoLoader {
         return try MetadataCache.keep(data, named: name, from: url, in: cache, subdirectory: subdirectory, else: scratch)
     }
 
-    /// `repo_add_rpmmd` on a (possibly compressed) XML file; returns libsolv's error text on failure.
-    private func addRPMMD(_ repo: UnsafeMutablePointer<Repo>, file: FilePath, language: String?, flags: Int32) -> String? {
-        guard let fp = solv_xfopen(file.string, "r") else {
-            return "cannot open \(file): \(String(cString: strerror(errno)))"
-        }
-        defer { fclose(fp) }
-        let result = repo_add_rpmmd(repo, fp, language, flags)
-        if result != 0 {
-            return String(cString: pool_errstr(repo.pointee.pool))
-        }
-        return nil
-    }
-
-    private func loadSolv(_ path: FilePath, name: String, pool: SolvPool) -> UnsafeMutablePointer<Repo>? {
-        guard let fp = fopen(path.string, "r") else { return nil }
-        defer { fclose(fp) }
-        var loaded = true
-        let repo = pool.addRepo(named: name) { repo in
-            loaded = repo_add_solv(repo, fp, 0) == 0
-        }
-        if !loaded {
-            repo_free(repo, 1)
-            return nil
-        }
-        return repo
-    }
-
     /// Writes a `.solv` file atomically; a cache that cannot be written is skipped, not an error.
-    private func writeSolv(_ repo: UnsafeMutablePointer<Repo>, to path: FilePath, in cache: MetadataCache) {
+    private func writeSolv(_ repo: SolvRepoID, of pool: SolvPool, to path: FilePath, in cache: MetadataCache) {
         cache.store(path) {
-            try AtomicFile.write(to: path) { fd in
-                guard let fp = fdopen(dup(fd.rawValue), "w") else { throw Errno(rawValue: errno) }
-                let result = repo_write(repo, fp)
-                let flushed = fflush(fp)
-                let failure = ferror(fp) != 0 || flushed != 0 ? Errno(rawValue: errno) : nil
-                fclose(fp)
-                if let failure { throw failure }
-                if result != 0 { throw Errno.ioError }
-            }
+            try AtomicFile.write(to: path) { fd in try pool.writeSolv(repo, to: fd) }
         }
     }
 }

@@ -12,16 +12,14 @@ extension SolvPool {
             hide([])
             return 0
         }
-        var modularNames = Set<Id>()
+        var modularNames = Set<DependencyID>()
         for nevra in modules.hiddenBy.keys {
             if let name = ActiveModules.nameAndArch(nevra)?.name, let id = existingID(name) { modularNames.insert(id) }
         }
-        var hidden = Set<Id>()
+        var hidden = Set<SolvableID>()
         let available = availableSolvables(excluding: unfiltered)
-        withUnsafeHandle { handle in
-            for p in available where modularNames.contains(csolv_solvable_name(handle, p)) {
-                if modules.hiddenBy[nevra(p)] != nil { hidden.insert(p) }
-            }
+        for p in available where modularNames.contains(nameID(p)) {
+            if modules.hiddenBy[nevra(p)] != nil { hidden.insert(p) }
         }
         if !modules.shadowedNames.isEmpty {
             let candidates = Set(available)
@@ -44,8 +42,9 @@ extension SolvPool {
         var streams = Set<String>()
         withUnsafeHandle { handle in
             for p in hiddenSolvables {
-                let solvable = csolv_solvable(handle, p)
-                guard pool_match_nevr(handle, solvable, dep) != 0 || solvable_matchesdep(solvable, Id(SOLVABLE_PROVIDES.rawValue), dep, -1) != 0
+                let solvable = csolv_solvable(handle, p.rawValue)
+                guard pool_match_nevr(handle, solvable, dep.rawValue) != 0
+                    || solvable_matchesdep(solvable, Id(SOLVABLE_PROVIDES.rawValue), dep.rawValue, -1) != 0
                 else { continue }
                 streams.formUnion(modules.hiddenBy[nevra(p)] ?? [])
             }
@@ -54,8 +53,8 @@ extension SolvPool {
     }
 
     /// A dependency id for text as rpm writes it (`name`, `name >= 1.0`); plain names for anything else.
-    private func dependency(for text: String) -> Id {
+    private func dependency(for text: String) -> DependencyID {
         if let requirement = try? Requirement(parsing: text) { return dependency(for: requirement) }
-        return withUnsafeHandle { pool_str2id($0, text, 1) }
+        return DependencyID(rawValue: withUnsafeHandle { pool_str2id($0, text, 1) })
     }
 }

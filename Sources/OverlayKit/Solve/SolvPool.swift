@@ -5,11 +5,10 @@ import SystemPackage
 /// Owns one libsolv `Pool` and the repos loaded into it. Not thread-safe (libsolv is not): one owner at a time.
 final class SolvPool {
     private let pool: UnsafeMutablePointer<Pool>
-    private(set) var installedRepo: UnsafeMutablePointer<Repo>?
     /// The pool's `considered` map while some packages are hidden from the solver (libsolv does not free it).
     private var considered: UnsafeMutablePointer<Map>?
     /// The packages `hide` keeps from the solver.
-    private(set) var hiddenSolvables = Set<Id>()
+    private(set) var hiddenSolvables = Set<SolvableID>()
     private var obsoletesIndex: [Id: [(Id, Id)]]?
 
     /// `pool_create`, then `pool_setdisttype(DISTTYPE_RPM)` (Debian's libsolv otherwise compares versions the
@@ -58,7 +57,9 @@ final class SolvPool {
             throw .unreadableDatabase(root: base.root.string, reason: "\(error)")
         }
         defer { try? FileManager.default.removeItem(atPath: copy.string) }
-        let repo = repo_create(pool, "@System")!
+        guard let repo = repo_create(pool, "@System") else {
+            throw .unreadableDatabase(root: base.root.string, reason: "libsolv cannot create a repo for the installed packages")
+        }
         pool_set_rootdir(pool, copy.string)
         defer { pool_set_rootdir(pool, nil) }
         // libsolv's rpmdb reader takes the path from rpm's `%_dbpath`, which Debian sets to ~/.rpmdb:
@@ -79,7 +80,6 @@ final class SolvPool {
             throw .unreadableDatabase(root: base.root.string, reason: Self.databaseProblem(base, copy: copy, rpmSaid: rpmSaid) ?? lastError)
         }
         pool_set_installed(pool, repo)
-        installedRepo = repo
         let count = Int(repo.pointee.nsolvables)
         if count == 0 {
             // Debian's rpm has no ndb backend: an openSUSE rpmdb reads as empty rather than failing.
@@ -104,22 +104,9 @@ final class SolvPool {
     }
 
     /// An empty installed repo, for solving a new base with nothing locked.
-    func loadNothingInstalled() {
-        let repo = repo_create(pool, "@System")!
+    func loadNothingInstalled() throws(SolvError) {
+        guard let repo = repo_create(pool, "@System") else { throw SolvError("libsolv cannot create a repo") }
         pool_set_installed(pool, repo)
-        installedRepo = repo
-    }
-
-    /// Creates a repo named `name` and lets `body` fill it; the repo is removed again if `body` throws.
-    func addRepo(named name: String, _ body: (UnsafeMutablePointer<Repo>) throws -> Void) rethrows -> UnsafeMutablePointer<Repo> {
-        let repo = repo_create(pool, name)!
-        do {
-            try body(repo)
-        } catch {
-            repo_free(repo, 1)
-            throw error
-        }
-        return repo
     }
 
     /// `pool_addfileprovides` + `pool_createwhatprovides`: call after the last repo is loaded, before solving.
@@ -131,7 +118,7 @@ final class SolvPool {
     /// Hides `solvables` from selections and the solver: every other package goes into the pool's `considered`
     /// map, as dnf does for its excludes, and the provides index is rebuilt. An empty list shows everything.
     /// The same list as last time changes nothing.
-    func hide(_ solvables: Set<Id>) {
+    func hide(_ solvables: Set<SolvableID>) {
         guard solvables != hiddenSolvables else { return }
         hiddenSolvables = solvables
         pool.pointee.considered = nil
@@ -144,7 +131,7 @@ final class SolvPool {
             let map = UnsafeMutablePointer<Map>.allocate(capacity: 1)
             map_init(map, pool.pointee.nsolvables)
             csolv_map_setall(map)
-            for p in solvables { csolv_map_clr(map, p) }
+            for p in solvables { csolv_map_clr(map, p.rawValue) }
             considered = map
             pool.pointee.considered = map
         }
@@ -152,10 +139,11 @@ final class SolvPool {
     }
 
     /// Every package of the repos that are not the installed one, nor named in `excluding`.
-    func availableSolvables(excluding: Set<String> = []) -> [Id] {
-        var result: [Id] = []
+    func availableSolvables(excluding: Set<String> = []) -> [SolvableID] {
+        var result: [SolvableID] = []
         for index in 1..<Int(max(pool.pointee.nrepos, 1)) {  // FOR_REPOS: slot 0 is unused, freed repos leave holes
-            guard let repo = pool.pointee.repos[index], repo != installedRepo, !excluding.contains(String(cString: repo.pointee.name))
+            guard let repo = pool.pointee.repos[index], repo != pool.pointee.installed,
+                !excluding.contains(String(cString: repo.pointee.name))
             else { continue }
             result += solvables(of: repo)
         }
@@ -164,13 +152,15 @@ final class SolvPool {
 
     /// The packages, installed or visible, whose `Obsoletes` match one of `targets` by name and version (as dnf's
     /// `obsoletes=` query, without obsoletes matching provides).
-    func obsoleters(of targets: [Id]) -> [Id] {
+    func obsoleters(of targets: [SolvableID]) -> [SolvableID] {
         let index = obsoletesIndex ?? makeObsoletesIndex()
-        var result: [Id] = []
-        for name in Set(targets.map { csolv_solvable_name(pool, $0) }) {
-            for (p, dep) in index[name] ?? [] where !targets.contains(p) && !result.contains(p) {
-                guard isInstalled(p) || csolv_is_considered(pool, p) != 0 else { continue }
-                if targets.contains(where: { pool_match_nevr(pool, csolv_solvable(pool, $0), dep) != 0 }) { result.append(p) }
+        var result: [SolvableID] = []
+        for name in Set(targets.map { csolv_solvable_name(pool, $0.rawValue) }) {
+            for (raw, dep) in index[name] ?? [] {
+                let p = SolvableID(rawValue: raw)
+                guard !targets.contains(p) && !result.contains(p) else { continue }
+                guard isInstalled(p) || csolv_is_considered(pool, raw) != 0 else { continue }
+                if targets.contains(where: { pool_match_nevr(pool, csolv_solvable(pool, $0.rawValue), dep) != 0 }) { result.append(p) }
             }
         }
         return result
@@ -191,57 +181,78 @@ final class SolvPool {
             solvable_lookup_deparray(solvable, Id(SOLVABLE_OBSOLETES.rawValue), &deps, -1)
             for position in 0..<Int(deps.count) {
                 let dep = deps.elements[position]
-                index[dependencyName(dep), default: []].append((p, dep))
+                index[dependencyName(DependencyID(rawValue: dep)).rawValue, default: []].append((p, dep))
             }
         }
         obsoletesIndex = index
         return index
     }
 
-    /// An id standing for "one of these packages" in a `SOLVER_SOLVABLE_ONE_OF` job (`pool_queuetowhatprovides`).
-    func oneOf(_ solvables: [Id]) -> Id {
+    /// A job that installs one of `solvables`, with arch and version part of the job
+    /// (`SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF | SOLVER_SETARCH | SOLVER_SETEVR` over `pool_queuetowhatprovides`).
+    func installJob(oneOf solvables: [SolvableID]) -> SolvJob {
         var queue = Queue()
         queue_init(&queue)
         defer { queue_free(&queue) }
-        for p in solvables { queue_push(&queue, p) }
-        return pool_queuetowhatprovides(pool, &queue)
+        for p in solvables { queue_push(&queue, p.rawValue) }
+        return SolvJob(how: Int32(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF | SOLVER_SETARCH | SOLVER_SETEVR),
+                       what: pool_queuetowhatprovides(pool, &queue))
+    }
+
+    /// A job that locks every package named `name` (`SOLVER_LOCK | SOLVER_SOLVABLE_NAME`).
+    func lockJob(name: DependencyID) -> SolvJob {
+        SolvJob(how: Int32(SOLVER_LOCK | SOLVER_SOLVABLE_NAME), what: name.rawValue)
     }
 
     /// The id of a string the pool already has, or nil (`pool_str2id` without creating).
-    func existingID(_ string: String) -> Id? {
+    func existingID(_ string: String) -> DependencyID? {
         let id = pool_str2id(pool, string, 0)
-        return id == 0 ? nil : id
+        return id == 0 ? nil : DependencyID(rawValue: id)
     }
 
     // MARK: Looking things up
 
-    func string(_ id: Id) -> String { String(cString: pool_id2str(pool, id)) }
-    func dependency(_ id: Id) -> String { String(cString: pool_dep2str(pool, id)) }
+    /// The text of a name (`pool_id2str`).
+    func string(_ id: DependencyID) -> String { String(cString: pool_id2str(pool, id.rawValue)) }
+    /// A dependency as rpm writes it, `kernel >= 3.2` (`pool_dep2str`).
+    func dependency(_ id: DependencyID) -> String { String(cString: pool_dep2str(pool, id.rawValue)) }
 
     /// `name-[epoch:]version-release.arch`
-    func nevra(_ p: Id) -> String { String(cString: pool_solvid2str(pool, p)) }
-    func name(_ p: Id) -> String { string(csolv_solvable_name(pool, p)) }
-    func arch(_ p: Id) -> String { string(csolv_solvable_arch(pool, p)) }
-    func repoName(_ p: Id) -> String { String(cString: csolv_repo_name(pool, p)) }
-    func isInstalled(_ p: Id) -> Bool { csolv_is_installed(pool, p) != 0 }
+    func nevra(_ p: SolvableID) -> String { String(cString: pool_solvid2str(pool, p.rawValue)) }
+    func name(_ p: SolvableID) -> String { string(nameID(p)) }
+    /// The package's name as an id, the same for every package of that name.
+    func nameID(_ p: SolvableID) -> DependencyID { DependencyID(rawValue: csolv_solvable_name(pool, p.rawValue)) }
+    func arch(_ p: SolvableID) -> String { String(cString: pool_id2str(pool, csolv_solvable_arch(pool, p.rawValue))) }
+    func repoName(_ p: SolvableID) -> String { String(cString: csolv_repo_name(pool, p.rawValue)) }
+    func isInstalled(_ p: SolvableID) -> Bool { csolv_is_installed(pool, p.rawValue) != 0 }
 
-    func providers(of dep: Id) -> [Id] {
-        withQueue { queue in
-            csolv_whatprovides(pool, dep, &queue)
+    func providers(of dep: DependencyID) -> [SolvableID] {
+        solvableQueue { queue in
+            csolv_whatprovides(pool, dep.rawValue, &queue)
         }
     }
 
-    func solvables(of repo: UnsafeMutablePointer<Repo>) -> [Id] {
-        withQueue { queue in csolv_repo_solvables(repo, &queue) }
+    /// The packages of a repo of this pool; none when it has no such repo.
+    func solvables(of repo: SolvRepoID) -> [SolvableID] {
+        guard let repo = pool_id2repo(pool, repo.rawValue) else { return [] }
+        return solvables(of: repo)
     }
 
-    var installedSolvables: [Id] {
-        guard let installedRepo else { return [] }
-        return solvables(of: installedRepo)
+    private func solvables(of repo: UnsafeMutablePointer<Repo>) -> [SolvableID] {
+        solvableQueue { queue in csolv_repo_solvables(repo, &queue) }
+    }
+
+    var installedSolvables: [SolvableID] {
+        guard let installed = pool.pointee.installed else { return [] }
+        return solvables(of: installed)
     }
 
     /// A dependency id for `name [op version]`, as libsolv compares it.
-    func dependency(for requirement: Requirement) -> Id {
+    func dependency(for requirement: Requirement) -> DependencyID {
+        DependencyID(rawValue: dependencyID(for: requirement))
+    }
+
+    private func dependencyID(for requirement: Requirement) -> Id {
         let name = pool_str2id(pool, requirement.name, 1)
         guard let relation = requirement.relation, let version = requirement.version else { return name }
         let flags: Int32 = switch relation {
@@ -255,32 +266,40 @@ final class SolvPool {
     }
 
     /// The name part of a dependency (`kernel` of `kernel >= 3.2`).
-    func dependencyName(_ dep: Id) -> Id {
-        var id = dep
+    func dependencyName(_ dep: DependencyID) -> DependencyID {
+        var id = dep.rawValue
         while csolv_is_reldep(id) != 0 {
             id = GETRELDEP(pool, id).pointee.name
         }
-        return id
+        return DependencyID(rawValue: id)
     }
 
-    /// Runs libsolv's `selection_make` for what a user typed (`vdsm`, `vdsm >= 4`, `vdsm.x86_64`, `/usr/bin/x`)
-    /// and returns the job pairs.
-    func selection(_ text: String, installedOnly: Bool = false) -> [Id] {
-        withQueue { queue in
+    /// Runs libsolv's `selection_make` for what a user typed (`vdsm`, `vdsm >= 4`, `vdsm.x86_64`, `/usr/bin/x`).
+    func selection(_ text: String, installedOnly: Bool = false) -> SolvSelection {
+        SolvSelection(pairs: withQueue { queue in
             var flags = Int32(SELECTION_NAME | SELECTION_PROVIDES | SELECTION_CANON | SELECTION_DOTARCH | SELECTION_REL)
             if text.hasPrefix("/") { flags |= Int32(SELECTION_FILELIST) }
             if installedOnly { flags |= Int32(SELECTION_INSTALLED_ONLY) }
             _ = selection_make(pool, &queue, text, flags)
-        }
+        })
     }
 
-    /// The solvables a selection (job pairs) stands for.
-    func solvables(inSelection selection: [Id]) -> [Id] {
+    /// The solvables a selection stands for.
+    func solvables(inSelection selection: SolvSelection) -> [SolvableID] {
         var job = Queue()
         queue_init(&job)
         defer { queue_free(&job) }
-        for id in selection { queue_push(&job, id) }
-        return withQueue { queue in selection_solvables(pool, &job, &queue) }
+        for id in selection.pairs { queue_push(&job, id) }
+        return solvableQueue { queue in selection_solvables(pool, &job, &queue) }
+    }
+
+    /// The name a selection selects by, when it is exactly one package name and nothing else (no version, no
+    /// provides, no file): what `vdsm` gives, not `vdsm >= 4`.
+    func plainName(of selection: SolvSelection) -> String? {
+        let pairs = selection.pairs
+        guard pairs.count == 2, pairs[0] & Id(SOLVER_SELECTMASK) == Id(SOLVER_SOLVABLE_NAME), csolv_is_reldep(pairs[1]) == 0
+        else { return nil }
+        return string(DependencyID(rawValue: pairs[1]))
     }
 
     /// Calls `body` with an initialized libsolv Queue and returns its elements.
@@ -290,6 +309,11 @@ final class SolvPool {
         defer { queue_free(&queue) }
         body(&queue)
         return (0..<Int(queue.count)).map { queue.elements[$0] }
+    }
+
+    /// `withQueue` for a queue of solvables.
+    func solvableQueue(_ body: (inout Queue) -> Void) -> [SolvableID] {
+        withQueue(body).map(SolvableID.init(rawValue:))
     }
 }
 
