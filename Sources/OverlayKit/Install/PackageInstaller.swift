@@ -1,4 +1,3 @@
-internal import CRPM
 import Foundation
 import Posix
 import SystemPackage
