@@ -34,7 +34,7 @@ SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
                  LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/lsan.supp:print_suppressions=0 \
                  TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/tsan.supp:halt_on_error=0:exitcode=66
 
-.PHONY: all deps build test test-asan test-tsan demo clean bench fuzz install man
+.PHONY: all deps build lint format test test-asan test-tsan demo clean bench fuzz install man
 
 # `make install` puts the release binary, its man page, bash/zsh/fish completions and the systemd unit of
 # `overlay serve` under $(DESTDIR)$(PREFIX), as packagers expect (DESTDIR is the staging root, PREFIX the path
@@ -67,11 +67,19 @@ build: deps
 # QEMU. The suites compile into .build-tests (debug, testable imports); every test that runs the command line
 # runs $(BIN), and the example they boot is built with it. Then the release binary's plans compared with dnf's on
 # CentOS Stream 9 metadata (bench/plan-vs-dnf, 500 sampled requests).
-test: build
+test: build lint
 	$(MAKE) --no-print-directory example
 	$(SWIFT) build --build-tests --scratch-path .build-tests
 	OVERLAY_BIN=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build --scratch-path .build-tests
 	SAMPLE=500 OVERLAY=$(CURDIR)/$(BIN) bench/plan-vs-dnf/run.sh
+
+# The code's layout, as .swift-format says (swift-format ships with the toolchain): `make format` rewrites it.
+SWIFT_SOURCES := Sources Tests Fuzz Package.swift
+lint:
+	$(SWIFT) format lint --strict --recursive $(SWIFT_SOURCES)
+
+format:
+	$(SWIFT) format format --in-place --recursive $(SWIFT_SOURCES)
 
 # The whole suite under AddressSanitizer + LeakSanitizer, and under ThreadSanitizer: the in-process tests and
 # the instrumented overlay binary the CLI tests run. `swift build` turns testable imports on only for debug

@@ -39,7 +39,8 @@ let package = Package(
         // The Linux calls glibc 2.36 does not wrap or hides behind _GNU_SOURCE (openat2, unshare, statfs, xattrs,
         // the PID namespace's first process); only Posix imports it.
         .target(name: "CLinux"),
-        .target(name: "Posix", dependencies: ["CLinux", "CSanitizers", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
+        .target(
+            name: "Posix", dependencies: ["CLinux", "CSanitizers", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: guardedOptimizer),
 
         // The files building and serving share: overlay and base manifests (JSON), TOML with line-numbered errors.
         .target(

@@ -35,7 +35,8 @@ private func checkBoot(_ boot: Fleet.Boot) {
         precondition(!path.isEmpty && !path.hasPrefix("/") && !path.split(separator: "/").contains { $0 == ".." || $0 == "." })
     }
     let refused: Set<Unicode.Scalar> = ["\"", "'", "`", "$", ";", "&", "|", "<", ">", "\\", "#", "{", "}"]
-    precondition(!boot.cmdline.unicodeScalars.contains { refused.contains($0) || $0.value < 0x20 || $0.value == 0x7f }, "cmdline \(boot.cmdline.debugDescription)")
+    precondition(
+        !boot.cmdline.unicodeScalars.contains { refused.contains($0) || $0.value < 0x20 || $0.value == 0x7f }, "cmdline \(boot.cmdline.debugDescription)")
 }
 
 /// The served directory, made once per process and removed at exit: a kernel, a base initrd with its base.json,
@@ -54,7 +55,12 @@ private let served: FilePath = {
     }
     write("vmlinuz", Data("kernel".utf8))
     write("base.cpio.zst", Data("base".utf8))
-    write("base.json", json(BaseManifest(identity: identity, file: "base.cpio.zst", size: 4, sha256: String(repeating: "b", count: 64), kernel: "vmlinuz", packages: ["bash-5.1-1.x86_64"])))
+    write(
+        "base.json",
+        json(
+            BaseManifest(
+                identity: identity, file: "base.cpio.zst", size: 4, sha256: String(repeating: "b", count: 64), kernel: "vmlinuz",
+                packages: ["bash-5.1-1.x86_64"])))
     for (folder, name, version, base) in [
         ("", "vdsm", "1.0", identity), ("", "vdsm", "1.1", identity), ("", "cim", "1.0", identity), ("overlays", "monitor", "2.0", identity),
         ("", "old", "0.9", "sha256:" + String(repeating: "2", count: 64)),
@@ -62,8 +68,12 @@ private let served: FilePath = {
         let file = "\(name)-\(version).cpio.zst"
         let prefix = folder.isEmpty ? "" : folder + "/"
         write(prefix + file, Data("overlay".utf8))
-        write(prefix + "\(name)-\(version).json", json(OverlayManifest(name: name, version: version, summary: name, format: "cpio.zst", file: file, size: 7,
-            sha256: String(repeating: "c", count: 64), base: base, packages: ["\(name)-\(version)-1.noarch"], removed: [], requires: [])))
+        write(
+            prefix + "\(name)-\(version).json",
+            json(
+                OverlayManifest(
+                    name: name, version: version, summary: name, format: "cpio.zst", file: file, size: 7,
+                    sha256: String(repeating: "c", count: 64), base: base, packages: ["\(name)-\(version)-1.noarch"], removed: [], requires: [])))
     }
     atexit { try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.appendingPathComponent("overlay-fuzz-fleet-\(getpid())").path) }
     return root

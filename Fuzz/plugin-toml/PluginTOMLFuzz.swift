@@ -20,7 +20,8 @@ public func fuzzPluginTOML(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 
     let blacklist = Blacklist(manifest.blacklist)
     for path in probePaths { _ = blacklist.matches(path) }
 
-    let entry = RegistryEntry(name: manifest.name, version: manifest.version, summary: manifest.summary, packages: ["vdsm-4.50.3-1.noarch"], base: "sha256:0e34")
+    let entry = RegistryEntry(
+        name: manifest.name, version: manifest.version, summary: manifest.summary, packages: ["vdsm-4.50.3-1.noarch"], base: "sha256:0e34")
     let rendered = entry.rendered()
     checkShellSafe(rendered)
     do {

@@ -166,7 +166,8 @@ public struct Fleet: Sendable {
                 guard let manifest = base.manifest else {
                     throw .missingFile(
                         file: file, key: key,
-                        reason: "\(base.manifestRelative) does not exist beside the base initrd, so overlay \(overlay.label) cannot be checked against the base",
+                        reason:
+                            "\(base.manifestRelative) does not exist beside the base initrd, so overlay \(overlay.label) cannot be checked against the base",
                         directory: directory, hint: "create the base with overlay base create, which writes base.json beside the initrd")
                 }
                 guard overlay.manifest.base == manifest.identity else {

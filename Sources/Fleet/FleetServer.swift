@@ -45,8 +45,10 @@ public final class FleetServer {
     /// Loads the fleet (when one is given) and binds every address ("ADDR:PORT"; port 0 lets the system choose);
     /// nothing is served before `start()`. With neither `http` nor `tftp`, HTTP binds 0.0.0.0:8080 and TFTP
     /// 0.0.0.0:69.
-    public init(directory: FilePath, fleetFile: FilePath?, http: [String], tftp: [String], log: AccessLog,
-                report: @escaping @Sendable (Event) -> Void) throws {
+    public init(
+        directory: FilePath, fleetFile: FilePath?, http: [String], tftp: [String], log: AccessLog,
+        report: @escaping @Sendable (Event) -> Void
+    ) throws {
         self.directory = directory
         self.fleetFile = fleetFile
         self.report = report
@@ -93,10 +95,11 @@ public final class FleetServer {
             let addresses = listeners.filter { $0.service == service }.map { "\($0.host):\($0.port)" }
             if !addresses.isEmpty { services.append("\(service) on " + addresses.joined(separator: ", ")) }
         }
-        report(Event(
-            importance: .normal,
-            description: "serving \(directory) over \(services.joined(separator: " and "))"
-                + (catalog.map { "; " + $0.fleet.summary } ?? "; no fleet, files only")))
+        report(
+            Event(
+                importance: .normal,
+                description: "serving \(directory) over \(services.joined(separator: " and "))"
+                    + (catalog.map { "; " + $0.fleet.summary } ?? "; no fleet, files only")))
     }
 
     /// Stops every server; transfers in flight end.

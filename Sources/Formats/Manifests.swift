@@ -22,8 +22,10 @@ public struct OverlayManifest: Codable, Sendable, Equatable {
     /// The plugin's requirements on the base, as written in plugin.toml.
     public var requires: [String]
 
-    public init(name: String, version: String, summary: String, format: String, file: String, size: Int64, sha256: String,
-                base: String, packages: [String], removed: [String], requires: [String]) {
+    public init(
+        name: String, version: String, summary: String, format: String, file: String, size: Int64, sha256: String,
+        base: String, packages: [String], removed: [String], requires: [String]
+    ) {
         self.name = name
         self.version = version
         self.summary = summary

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Posix
 import SystemPackage
@@ -9,7 +9,8 @@ import SystemPackage
 /// remove the temporary (`Interruption`).
 public enum AtomicFile {
     /// Writes `bytes` to `path` atomically.
-    public static func write(_ bytes: some Sequence<UInt8>, to path: FilePath, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]) throws {
+    public static func write(_ bytes: some Sequence<UInt8>, to path: FilePath, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]) throws
+    {
         try write(to: path, permissions: permissions) { fd in
             let data = Array(bytes)
             _ = try data.withUnsafeBytes { try fd.writeAll($0) }
@@ -18,7 +19,9 @@ public enum AtomicFile {
 
     /// Lets `body` fill a temporary file beside `path`, then moves it into place. If `body` throws, nothing
     /// appears at `path` and the temporary file is removed.
-    public static func write(to path: FilePath, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead], _ body: (FileDescriptor) throws -> Void) throws {
+    public static func write(
+        to path: FilePath, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead], _ body: (FileDescriptor) throws -> Void
+    ) throws {
         let directory = path.removingLastComponent()
         let name = path.lastComponent?.string ?? "file"
         let temporary = directory.appending(".\(name).partial-\(getpid())")

@@ -17,7 +17,7 @@ public enum ExtendedAttributes {
             let size: Int
             do {
                 size = try systemCall("llistxattr", path.string) { path.withPlatformString { clinux_llistxattr($0, nil, 0) } }
-            } catch where error.errno == .notSupported {
+            } catch  where error.errno == .notSupported {
                 return []
             }
             if size == 0 { return [] }
@@ -25,7 +25,7 @@ public enum ExtendedAttributes {
             do {
                 let count = try systemCall("llistxattr", path.string) { path.withPlatformString { clinux_llistxattr($0, &buffer, buffer.count) } }
                 return buffer[0..<count].split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
-            } catch where error.errno == .outOfRange {
+            } catch  where error.errno == .outOfRange {
                 continue  // an attribute was added between the two calls: ask for the size again
             }
         }
@@ -36,7 +36,7 @@ public enum ExtendedAttributes {
         do {
             try systemCall("lgetxattr", "\(name) of \(path)") { path.withPlatformString { clinux_lgetxattr($0, name, nil, 0) } }
             return true
-        } catch where error.errno.rawValue == ENODATA || error.errno == .notSupported {
+        } catch  where error.errno.rawValue == ENODATA || error.errno == .notSupported {
             return false
         }
     }

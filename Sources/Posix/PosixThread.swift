@@ -1,9 +1,9 @@
 internal import CLinux
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 import SystemPackage
 
@@ -59,7 +59,12 @@ public struct PosixThread<Value>: ~Copyable, Sendable {
 extension PosixThread where Value == Void {
     /// Starts `body` on a new detached thread named `name`, which cleans up after itself when `body` returns.
     public static func detach(name: String, stackSize: Int = 0, _ body: @escaping @Sendable () -> Void) throws(SystemCallError) {
-        _ = try startThread(name: name, stackSize: stackSize, detached: true, Work(name: name) { body(); return nil })
+        _ = try startThread(
+            name: name, stackSize: stackSize, detached: true,
+            Work(name: name) {
+                body()
+                return nil
+            })
     }
 }
 

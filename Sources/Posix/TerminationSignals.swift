@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// SIGINT and SIGTERM turned into bytes on a pipe, so that a thread can act on them outside a signal handler

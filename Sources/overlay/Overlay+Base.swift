@@ -24,7 +24,9 @@ extension Overlay.Base {
                 appears together at the end; SIGINT and SIGTERM remove the unfinished files and exit 130 and 143.
                 """)
 
-        @Option(name: .customLong("repo"), help: ArgumentHelp("A repo: a directory holding repodata/, or a file:// or http:// URL; repeat for several.", valueName: "dir|url"))
+        @Option(
+            name: .customLong("repo"),
+            help: ArgumentHelp("A repo: a directory holding repodata/, or a file:// or http:// URL; repeat for several.", valueName: "dir|url"))
         var repos: [String] = []
 
         @Option(name: .customLong("package"), help: ArgumentHelp("A package to install; repeat for several.", valueName: "name"))
@@ -63,9 +65,10 @@ extension Overlay.Base {
                 }
                 let cache = MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
                 let output = try lockOutput(out, console: console)
-                let builder = BaseBuilder(repos: sources, packages: packages, output: output,
-                                          options: PlanOptions(enabledRepos: [], cache: cache, arch: arch, networkTimeout: network.timeout),
-                                          packer: pack.packer(sourceDateEpoch: epoch))
+                let builder = BaseBuilder(
+                    repos: sources, packages: packages, output: output,
+                    options: PlanOptions(enabledRepos: [], cache: cache, arch: arch, networkTimeout: network.timeout),
+                    packer: pack.packer(sourceDateEpoch: epoch))
                 defer { reportFullCache(cache, console: console) }
                 let steps = StepClock()
                 let result = try builder.build { step in

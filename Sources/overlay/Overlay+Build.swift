@@ -16,8 +16,10 @@ struct PackOptions: ParsableArguments {
     @Option(help: "Compression of a cpio overlay.")
     var compress: Compression = .zstd
 
-    @Option(help: ArgumentHelp("zstd level, 1 (fastest) to 22 (smallest); the window stays within what the kernel's unpacker takes.",
-                               valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "zstd level, 1 (fastest) to 22 (smallest); the window stays within what the kernel's unpacker takes.",
+            valueName: "n"))
     var level: Int32 = OverlayPacker.defaultZstdLevel
 
     func validate() throws {
@@ -68,7 +70,10 @@ extension Overlay {
         @Option(help: ArgumentHelp("The directory to write overlays and manifests to.", valueName: "dir"), completion: .directory)
         var out: String
 
-        @Flag(help: "Replace an overlay already published in OUT under the same name and version with other bytes (nodes that booted it get different content under the same name).")
+        @Flag(
+            help:
+                "Replace an overlay already published in OUT under the same name and version with other bytes (nodes that booted it get different content under the same name)."
+        )
         var replace = false
 
         @Flag(help: "Print the built overlays' manifests as JSON.")
@@ -102,17 +107,24 @@ extension Overlay {
                             steps.record(step)
                             let (activity, status) = Self.describe(step)
                             if let activity { Interruption.setActivity(activity) }
-                            if let status { console.progress.update(step: status.step, status.text, fraction: status.fraction) } else { console.progress.finish() }
+                            if let status {
+                                console.progress.update(step: status.step, status.text, fraction: status.fraction)
+                            } else {
+                                console.progress.finish()
+                            }
                         }
                         console.progress.finish()
                         built.append(result.manifest)
                         if !json {
-                            let outcome = switch result.outcome {
-                            case .published: ""
-                            case .unchanged: "  unchanged"
-                            case .replaced: "  replaced"
-                            }
-                            print("\(result.overlay.string)  \(humanSize(result.manifest.size))  \(counted(result.manifest.packages.count, "package"))  sha256:\(result.manifest.sha256)\(outcome)")
+                            let outcome =
+                                switch result.outcome {
+                                case .published: ""
+                                case .unchanged: "  unchanged"
+                                case .replaced: "  replaced"
+                                }
+                            print(
+                                "\(result.overlay.string)  \(humanSize(result.manifest.size))  \(counted(result.manifest.packages.count, "package"))  sha256:\(result.manifest.sha256)\(outcome)"
+                            )
                         }
                     } catch let error as PlanError {
                         console.progress.finish()
@@ -143,8 +155,10 @@ extension Overlay {
             case .fetchingPackage(let name, let package, let done, let total):
                 (nil, ("fetching", "\(name): fetching [\(done)/\(total)] \(package)", total > 0 ? Double(done) / Double(total) : nil))
             case .installing(let name, let package, let done, let total):
-                ("installing plugin \"\(name)\" (package \(done + 1) of \(total), \(package))",
-                 ("installing", "\(name): installing [\(done)/\(total)] \(package)", total > 0 ? Double(done) / Double(total) : nil))
+                (
+                    "installing plugin \"\(name)\" (package \(done + 1) of \(total), \(package))",
+                    ("installing", "\(name): installing [\(done)/\(total)] \(package)", total > 0 ? Double(done) / Double(total) : nil)
+                )
             case .packing(let name): ("packing plugin \"\(name)\"", ("packing", "\(name): packing", nil))
             case .packed(let name, let done, let total):
                 (nil, ("packing", "\(name): packing \(humanSize(done)) of \(humanSize(total))", total > 0 ? Double(done) / Double(total) : nil))

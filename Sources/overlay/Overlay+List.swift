@@ -16,8 +16,9 @@ extension Overlay {
                 its registry (etc/ovirt.plugins.d).
                 """)
 
-        @Option(help: ArgumentHelp("A node's root filesystem: list the plugins in its registry (default /).", valueName: "dir"),
-                completion: .directory)
+        @Option(
+            help: ArgumentHelp("A node's root filesystem: list the plugins in its registry (default /).", valueName: "dir"),
+            completion: .directory)
         var root: String?
 
         @Option(help: ArgumentHelp("A directory overlay build --out wrote: list its overlays.", valueName: "dir"), completion: .directory)

@@ -38,10 +38,12 @@ extension Overlay {
                     let started = ContinuousClock.now
                     let repos = plugin.repoSources(enabled: solve.repoSelection).enabled.map(\.id)
                     // One step for the whole run: many quick solves (a sample of hundreds) still show their progress.
-                    console.progress.update(step: "solving", "\(plugin.name): solving (plugin \(index + 1) of \(plugins.plugins.count))",
-                                            fraction: Double(index) / Double(plugins.plugins.count))
+                    console.progress.update(
+                        step: "solving", "\(plugin.name): solving (plugin \(index + 1) of \(plugins.plugins.count))",
+                        fraction: Double(index) / Double(plugins.plugins.count))
                     defer {
-                        console.detail("\(plugin.name): solved in \(seconds(since: started)) with repos \(repos.isEmpty ? "(none)" : repos.joined(separator: ", "))")
+                        console.detail(
+                            "\(plugin.name): solved in \(seconds(since: started)) with repos \(repos.isEmpty ? "(none)" : repos.joined(separator: ", "))")
                     }
                     do {
                         let plan = try planner.plan(plugin)

@@ -28,15 +28,21 @@ extension Overlay {
         @Option(name: .customLong("dir"), help: ArgumentHelp("The directory to serve.", valueName: "DIR"), completion: .directory)
         var directory: String
 
-        @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file whose boot files to generate.", valueName: "FILE"), completion: .file(extensions: ["toml"]))
+        @Option(
+            name: .customLong("fleet"), help: ArgumentHelp("The fleet file whose boot files to generate.", valueName: "FILE"),
+            completion: .file(extensions: ["toml"]))
         var fleetFile: String?
 
-        @Option(help: ArgumentHelp("Where HTTP listens (default 0.0.0.0:8080 when --tftp is not given either); repeat to listen on several.",
-                                   valueName: "ADDR:PORT"))
+        @Option(
+            help: ArgumentHelp(
+                "Where HTTP listens (default 0.0.0.0:8080 when --tftp is not given either); repeat to listen on several.",
+                valueName: "ADDR:PORT"))
         var http: [String] = []
 
-        @Option(help: ArgumentHelp("Where TFTP listens (default 0.0.0.0:69 when --http is not given either); repeat to listen on several.",
-                                   valueName: "ADDR:PORT"))
+        @Option(
+            help: ArgumentHelp(
+                "Where TFTP listens (default 0.0.0.0:69 when --http is not given either); repeat to listen on several.",
+                valueName: "ADDR:PORT"))
         var tftp: [String] = []
 
         @Flag(name: .customLong("json-log"), help: "Write the access log as JSON lines.")

@@ -8,24 +8,32 @@ struct SolveOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The base image's root filesystem (holding its rpmdb).", valueName: "dir"), completion: .directory)
     var base: String
 
-    @Option(name: .customLong("plugin"), help: ArgumentHelp("A plugin directory or .tar/.tar.gz/.tar.zst bundle; repeat for several.", valueName: "path"),
-            completion: .file())
+    @Option(
+        name: .customLong("plugin"), help: ArgumentHelp("A plugin directory or .tar/.tar.gz/.tar.zst bundle; repeat for several.", valueName: "path"),
+        completion: .file())
     var plugins: [String] = []
 
-    @Option(name: .customLong("enablerepo"),
-            help: ArgumentHelp("Use the repos of the plugins' repos/*.repo (all off by default) whose ids match: ids or globs, comma-separated ('mon*,extra'; '*' enables all); repeatable.",
-                               valueName: "id,glob"),
-            transform: { try RepoOption(.enable, $0) })
+    @Option(
+        name: .customLong("enablerepo"),
+        help: ArgumentHelp(
+            "Use the repos of the plugins' repos/*.repo (all off by default) whose ids match: ids or globs, comma-separated ('mon*,extra'; '*' enables all); repeatable.",
+            valueName: "id,glob"),
+        transform: { try RepoOption(.enable, $0) })
     var enabledRepos: [RepoOption] = []
 
-    @Option(name: .customLong("disablerepo"),
-            help: ArgumentHelp("Do not use the repos whose ids match, as --enablerepo takes them; the options apply in the order given, as in --disablerepo '*' --enablerepo x.",
-                               valueName: "id,glob"),
-            transform: { try RepoOption(.disable, $0) })
+    @Option(
+        name: .customLong("disablerepo"),
+        help: ArgumentHelp(
+            "Do not use the repos whose ids match, as --enablerepo takes them; the options apply in the order given, as in --disablerepo '*' --enablerepo x.",
+            valueName: "id,glob"),
+        transform: { try RepoOption(.disable, $0) })
     var disabledRepos: [RepoOption] = []
 
-    @Option(name: .long, help: ArgumentHelp("Where parsed repo metadata and downloads are cached (default: $XDG_CACHE_HOME/overlay, /var/cache/overlay for root).", valueName: "dir"),
-            completion: .directory)
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where parsed repo metadata and downloads are cached (default: $XDG_CACHE_HOME/overlay, /var/cache/overlay for root).", valueName: "dir"),
+        completion: .directory)
     var cachedir: String?
 
     @Flag(name: .long, help: "Do not read or write the metadata cache.")
@@ -34,8 +42,9 @@ struct SolveOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The architecture to solve for.", valueName: "arch"))
     var arch: String = HostArchitecture.current
 
-    @Flag(name: .customLong("nogpgcheck"),
-          help: "Do not check package signatures, whatever the repos' gpgcheck and the plugins' keys/ say.")
+    @Flag(
+        name: .customLong("nogpgcheck"),
+        help: "Do not check package signatures, whatever the repos' gpgcheck and the plugins' keys/ say.")
     var noGPGCheck = false
 
     @OptionGroup var network: NetworkOptions
@@ -75,9 +84,11 @@ struct RepoOption {
 
 /// How long a remote repo may keep silent: shared by every command that downloads (`plan`, `build`, `base create`).
 struct NetworkOptions: ParsableArguments {
-    @Option(name: .long,
-            help: ArgumentHelp("Seconds a remote repo mirror may stay silent (connecting, before answering, or mid-download) before it is given up and the repo's next baseurl is tried.",
-                               valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds a remote repo mirror may stay silent (connecting, before answering, or mid-download) before it is given up and the repo's next baseurl is tried.",
+            valueName: "seconds"))
     var timeout: Int = PlanOptions.defaultNetworkTimeout
 
     func validate() throws {

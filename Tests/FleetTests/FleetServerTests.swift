@@ -70,7 +70,9 @@ import TestSupport
         #expect(try served.nodeScript.contains("console=ttyS0\n"))
         served.server.checkFleetFile()
         #expect(try served.nodeScript.contains("console=ttyS1\n"))
-        #expect(served.said.last == "reloaded the fleet (\(served.fixture.fleetFile) changed): fleet \(served.fixture.fleetFile): 1 node, 1 role, unknown MACs are refused")
+        #expect(
+            served.said.last
+                == "reloaded the fleet (\(served.fixture.fleetFile) changed): fleet \(served.fixture.fleetFile): 1 node, 1 role, unknown MACs are refused")
         served.server.checkFleetFile()
         #expect(served.said.filter { $0.hasPrefix("reloaded") }.count == 1)
     }

@@ -6,7 +6,6 @@ import Testing
 import Formats
 import TestSupport
 
-
 @Suite struct FleetTests {
     @Test func loadsRolesNodesAndOverlaysInOrder() throws {
         let fixture = try FleetFixture()

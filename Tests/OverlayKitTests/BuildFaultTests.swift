@@ -47,8 +47,11 @@ import TestSupport
             let delay = Double(random.next() % 1000) / 1000 * duration
             // Each round builds other bytes (another SOURCE_DATE_EPOCH) and replaces the last: kills land in
             // installs, packing and replacing publishes alike.
-            let run = try BackgroundBuild(["build", "--base", base.path, "--plugin", bulk.path, "--out", out.path, "--level", "3", "--replace",
-                                           "--cachedir", cache.path], epoch: round, logs: work)
+            let run = try BackgroundBuild(
+                [
+                    "build", "--base", base.path, "--plugin", bulk.path, "--out", out.path, "--level", "3", "--replace",
+                    "--cachedir", cache.path,
+                ], epoch: round, logs: work)
             usleep(useconds_t(delay * 1_000_000))
             kill(run.pid, SIGKILL)
             let end = try run.wait()
@@ -68,7 +71,9 @@ import TestSupport
         let state = try OutputState(out)
         #expect(state.names == ["bulk-1.0.cpio.zst", "bulk-1.0.json"])
         #expect(state.problems.isEmpty && state.leftoverBytes == 0)
-        print("killed \(killedBeforeEnd) of 10 builds of \(String(format: "%.1f", duration)) s; leftover bytes after each kill: \(leftovers); after the next build: 0")
+        print(
+            "killed \(killedBeforeEnd) of 10 builds of \(String(format: "%.1f", duration)) s; leftover bytes after each kill: \(leftovers); after the next build: 0"
+        )
     }
 
     /// The environment of a build under strace. LeakSanitizer stops the process's threads with ptrace to scan
@@ -88,9 +93,12 @@ import TestSupport
         #expect(try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", trial.path], epoch: 0).status == 0)
         // Count the renames of a build like the ones below (warm cache, replacing a published overlay).
         let trace = work.appendingPathComponent("renames.txt")
-        let traced = try Command.capture(URL(fileURLWithPath: "/usr/bin/strace"),
-                                         ["-f", "-qq", "-e", "trace=rename", "-o", trace.path, OverlayCommand.executable.path, "build", "--base", base.path,
-                                          "--plugin", vdsm.path, "--out", trial.path, "--replace", "--cachedir", cache.path], environment: Self.traced)
+        let traced = try Command.capture(
+            URL(fileURLWithPath: "/usr/bin/strace"),
+            [
+                "-f", "-qq", "-e", "trace=rename", "-o", trace.path, OverlayCommand.executable.path, "build", "--base", base.path,
+                "--plugin", vdsm.path, "--out", trial.path, "--replace", "--cachedir", cache.path,
+            ], environment: Self.traced)
         #expect(traced.status == 0, "\(traced.stderr)")
         let renames = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").filter { $0.contains("rename(") }
         let intoPlace = renames.firstIndex { $0.contains("\"\(trial.path)/vdsm-1.0.cpio.zst\")") }
@@ -101,10 +109,13 @@ import TestSupport
         for (call, occurrence) in points {
             let out = work.appendingPathComponent("out-\(call)-\(occurrence)")
             #expect(try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path], epoch: 0).status == 0)
-            let killed = try Command.capture(URL(fileURLWithPath: "/usr/bin/strace"),
-                                             ["-f", "-qq", "-o", "/dev/null", "-e", "trace=\(call)", "-e", "inject=\(call):signal=KILL:when=\(occurrence)",
-                                              OverlayCommand.executable.path, "build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path,
-                                              "--replace", "--cachedir", cache.path], environment: Self.traced)
+            let killed = try Command.capture(
+                URL(fileURLWithPath: "/usr/bin/strace"),
+                [
+                    "-f", "-qq", "-o", "/dev/null", "-e", "trace=\(call)", "-e", "inject=\(call):signal=KILL:when=\(occurrence)",
+                    OverlayCommand.executable.path, "build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path,
+                    "--replace", "--cachedir", cache.path,
+                ], environment: Self.traced)
             // strace ends itself with the signal that ended the build.
             #expect(killed.status == SIGKILL, "\(call) #\(occurrence): \(killed.stderr)")
             let state = try OutputState(out)
@@ -117,12 +128,15 @@ import TestSupport
 
             // The same build again: once a publish had begun, the journal finishes it and the build finds its
             // own bytes in place (no --replace needed); else it replaces the overlay published before.
-            let next = try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path] + (state.pendingPublish ? [] : ["--replace"]),
-                                   epoch: 1)
+            let next = try overlay(
+                ["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path] + (state.pendingPublish ? [] : ["--replace"]),
+                epoch: 1)
             #expect(next.status == 0, "\(call) #\(occurrence): \(next.stderr)")
             #expect(next.stdout.hasSuffix(state.pendingPublish ? "  unchanged\n" : "  replaced\n"), "\(call) #\(occurrence)")
             if call == "rename", occurrence == (intoPlace ?? 0) + 1 {
-                #expect(next.stderr.hasPrefix("overlay: finished publishing vdsm-1.0.cpio.zst, vdsm-1.0.json in \(out.path), which an interrupted build had begun\n"))
+                #expect(
+                    next.stderr.hasPrefix(
+                        "overlay: finished publishing vdsm-1.0.cpio.zst, vdsm-1.0.json in \(out.path), which an interrupted build had begun\n"))
             } else if call == "rename", occurrence == (intoPlace ?? 0) + 2 {
                 #expect(next.stderr.hasPrefix("overlay: finished publishing vdsm-1.0.json in \(out.path), which an interrupted build had begun\n"))
             } else {
@@ -171,19 +185,23 @@ import TestSupport
         var end = try run.wait()
         #expect(Date().timeIntervalSince(sent) < 5)
         #expect(!end.signalled && end.status == 128 + signal)
-        #expect(run.stderr == """
-            overlay: interrupted by \(name) while installing plugin "slow" (package 1 of 1, slow-1.0-1.noarch); \
-            its unfinished files were removed from \(out.path), what was published there before is complete
+        #expect(
+            run.stderr == """
+                overlay: interrupted by \(name) while installing plugin "slow" (package 1 of 1, slow-1.0-1.noarch); \
+                its unfinished files were removed from \(out.path), what was published there before is complete
 
-            """)
+                """)
         #expect(processes(rootedUnder: out).isEmpty, "the scriptlet and its child are gone with the build")
         #expect(try OutputState(out) == published)
         try expectNothingRunningOrMounted(under: out)
 
         // While packing: the packed file is being written inside the work directory.
-        run = try BackgroundBuild(["build", "--base", base.path, "--plugin", bulk.path, "--out", out.path, "--level", "19", "--cachedir", cache.path],
-                                  logs: work)
-        try waitFor("packing to start") { ((try? workDirectories(in: out)) ?? []).contains { FileManager.default.fileExists(atPath: $0.appendingPathComponent("stage").path) } }
+        run = try BackgroundBuild(
+            ["build", "--base", base.path, "--plugin", bulk.path, "--out", out.path, "--level", "19", "--cachedir", cache.path],
+            logs: work)
+        try waitFor("packing to start") {
+            ((try? workDirectories(in: out)) ?? []).contains { FileManager.default.fileExists(atPath: $0.appendingPathComponent("stage").path) }
+        }
         sent = Date()
         kill(run.pid, signal)
         end = try run.wait()
@@ -200,8 +218,9 @@ import TestSupport
     @Test func aSecondBuildIntoTheSameDirectoryWaitsForTheFirstAndLeavesItsWorkAlone() throws {
         defer { try? FileManager.default.removeItem(at: work) }
         let out = work.appendingPathComponent("out")
-        let first = try BackgroundBuild(["build", "--base", base.path, "--plugin", bulk.path, "--out", out.path, "--level", "3", "--cachedir", cache.path],
-                                        logs: work)
+        let first = try BackgroundBuild(
+            ["build", "--base", base.path, "--plugin", bulk.path, "--out", out.path, "--level", "3", "--cachedir", cache.path],
+            logs: work)
         try waitFor("the first build to start") { !((try? workDirectories(in: out)) ?? []).isEmpty }
         let second = try BackgroundBuild(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path, "--cachedir", cache.path], logs: work)
         try waitFor("the second build to wait") { second.stderr.contains("waiting") }
@@ -226,11 +245,13 @@ import TestSupport
         kill(waiting.pid, SIGINT)
         let waitingEnd = try waiting.wait()
         #expect(waitingEnd.status == 130)
-        #expect(waiting.stderr.hasSuffix("""
-            overlay: interrupted by SIGINT while waiting for the build (pid \(running.pid)) writing to \(out.path) to finish; \
-            its unfinished files were removed from \(out.path), what was published there before is complete
+        #expect(
+            waiting.stderr.hasSuffix(
+                """
+                overlay: interrupted by SIGINT while waiting for the build (pid \(running.pid)) writing to \(out.path) to finish; \
+                its unfinished files were removed from \(out.path), what was published there before is complete
 
-            """))
+                """))
         #expect(!processes(rootedUnder: out).isEmpty, "the running build's scriptlet is untouched")
         kill(running.pid, SIGTERM)
         #expect(try running.wait().status == 143)
@@ -247,7 +268,10 @@ import TestSupport
             let format = size.hasSuffix("squashfs") ? ["--format", "squashfs"] : []
             let result = try overlay(["build", "--base", base.path, "--plugin", bulk.path, "--out", out.path, "--level", "3"] + format, epoch: 0)
             #expect(result.status == 1)
-            #expect(result.stderr == "plugin \"bulk\": no space left on device while writing \(writing.replacingOccurrences(of: "OUT", with: out.path)): free space or choose another --out\n")
+            #expect(
+                result.stderr
+                    == "plugin \"bulk\": no space left on device while writing \(writing.replacingOccurrences(of: "OUT", with: out.path)): free space or choose another --out\n"
+            )
             #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == [])
         }
 
@@ -257,7 +281,8 @@ import TestSupport
         let repo = try RPMFixture.repo(Fixture.basePackages + [Fixture.bulkPackage(at: work)], at: work.appendingPathComponent("base-repo"))
         let created = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--package", "bulk", "--out", out.path], epoch: 0)
         #expect(created.status == 1)
-        #expect(created.stderr == "overlay: no space left on device while writing the installed packages into \(out.path): free space or choose another --out\n")
+        #expect(
+            created.stderr == "overlay: no space left on device while writing the installed packages into \(out.path): free space or choose another --out\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == [])
     }
 
@@ -275,7 +300,11 @@ import TestSupport
         #expect(result.stderr.split(separator: "\n").count == 1)
         let cached = try FileManager.default.subpathsOfDirectory(atPath: full.path).filter { $0 != "filler" }
         #expect(cached.allSatisfy { !$0.contains(".partial-") }, "\(cached)")
-        #expect(cached.allSatisfy { var isDirectory: ObjCBool = false; return FileManager.default.fileExists(atPath: "\(full.path)/\($0)", isDirectory: &isDirectory) && isDirectory.boolValue }, "\(cached)")
+        #expect(
+            cached.allSatisfy {
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: "\(full.path)/\($0)", isDirectory: &isDirectory) && isDirectory.boolValue
+            }, "\(cached)")
         let state = try OutputState(out)
         #expect(state.names == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"] && state.problems.isEmpty)
     }
@@ -304,12 +333,13 @@ import TestSupport
         let old = try sha256(overlayFile)
         let refused = try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path], epoch: 1700000000)
         #expect(refused.status == 1)
-        #expect(refused.stderr == """
-            plugin "vdsm": \(overlayFile.path) is already published with other content (there: sha256:\(old.prefix(12))…, \
-            this build: sha256:\(other.prefix(12))…); nodes may have booted vdsm-1.0 under that name and ETag: bump the plugin's \
-            version in plugin.toml, or pass --replace
+        #expect(
+            refused.stderr == """
+                plugin "vdsm": \(overlayFile.path) is already published with other content (there: sha256:\(old.prefix(12))…, \
+                this build: sha256:\(other.prefix(12))…); nodes may have booted vdsm-1.0 under that name and ETag: bump the plugin's \
+                version in plugin.toml, or pass --replace
 
-            """)
+                """)
         #expect(try OutputState(out) == published)
 
         let replaced = try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path, "--replace"], epoch: 1700000000)
@@ -322,7 +352,8 @@ import TestSupport
         // Another format under the same name: the manifest would name another file. Refused, then replaced whole.
         let squashfs = try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path, "--format", "squashfs"], epoch: 0)
         #expect(squashfs.status == 1)
-        #expect(squashfs.stderr.hasPrefix("plugin \"vdsm\": \(out.path)/vdsm-1.0.json is already published with other content (there: sha256:\(other.prefix(12))…"))
+        #expect(
+            squashfs.stderr.hasPrefix("plugin \"vdsm\": \(out.path)/vdsm-1.0.json is already published with other content (there: sha256:\(other.prefix(12))…"))
         let swapped = try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path, "--format", "squashfs", "--replace"], epoch: 0)
         #expect(swapped.status == 0, "\(swapped.stderr)")
         state = try OutputState(out)
@@ -387,7 +418,9 @@ import TestSupport
 func processes(rootedUnder directory: URL) -> [String] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return names.filter { Int32($0) != nil }.compactMap { pid in
-        guard let root = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/root"), root.hasPrefix(directory.path + "/") else { return nil }
+        guard let root = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/root"), root.hasPrefix(directory.path + "/") else {
+            return nil
+        }
         let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.replacingOccurrences(of: "\0", with: " ") ?? ""
         return "\(pid) \(command)"
     }
@@ -530,14 +563,18 @@ private struct Fixture: Sendable {
             if let made { return made }
             let root = try RPMFixture.temporaryDirectory("faults-fixture")
             let base = try RPMFixture.base(basePackages, at: root.appendingPathComponent("base"))
-            let bulk = try PluginFixture.make(at: root.appendingPathComponent("plugins/bulk"), name: "bulk", packages: ["bulk"],
-                                              bundled: [bulkPackage(at: root)])
+            let bulk = try PluginFixture.make(
+                at: root.appendingPathComponent("plugins/bulk"), name: "bulk", packages: ["bulk"],
+                bundled: [bulkPackage(at: root)])
             try? FileManager.default.removeItem(at: root.appendingPathComponent("bulk-data"))
             let vdsm = try PluginFixture.make(at: root.appendingPathComponent("plugins/vdsm"), name: "vdsm", packages: ["vdsm"], bundled: BuildTests.vdsm)
-            let slow = try PluginFixture.make(at: root.appendingPathComponent("plugins/slow"), name: "slow", packages: ["slow"], bundled: [
-                SpecPackage(name: "slow", requires: ["/bin/sh"], files: ["/usr/share/slow/README": "slow\n"],
-                            post: "sleep 600 &\nsleep 600\necho done > /usr/share/slow/post"),
-            ])
+            let slow = try PluginFixture.make(
+                at: root.appendingPathComponent("plugins/slow"), name: "slow", packages: ["slow"],
+                bundled: [
+                    SpecPackage(
+                        name: "slow", requires: ["/bin/sh"], files: ["/usr/share/slow/README": "slow\n"],
+                        post: "sleep 600 &\nsleep 600\necho done > /usr/share/slow/post")
+                ])
             let fixture = Fixture(base: base, bulk: bulk, vdsm: vdsm, slow: slow)
             made = fixture
             return fixture

@@ -14,9 +14,10 @@ import TestSupport
         SpecPackage(name: "corelib", version: "1.0", files: ["/usr/lib/corelib.so.1": "core\n"]),
     ]
     static let vdsm: [SpecPackage] = [
-        SpecPackage(name: "vdsm", requires: ["vdsm-lib", "/bin/sh"], files: ["/usr/bin/vdsm": "#!/bin/sh\necho vdsm\n"],
-                    post: "mkdir -p /etc/vdsm\necho \"configured by %{name}\" > /etc/vdsm/by-post",
-                    attributes: ["/usr/bin/vdsm": "0755,root,root"]),
+        SpecPackage(
+            name: "vdsm", requires: ["vdsm-lib", "/bin/sh"], files: ["/usr/bin/vdsm": "#!/bin/sh\necho vdsm\n"],
+            post: "mkdir -p /etc/vdsm\necho \"configured by %{name}\" > /etc/vdsm/by-post",
+            attributes: ["/usr/bin/vdsm": "0755,root,root"]),
         SpecPackage(name: "vdsm-lib", requires: ["corelib >= 1.0"], files: ["/usr/lib/vdsm/lib.py": "lib\n"]),
     ]
 
@@ -35,8 +36,9 @@ import TestSupport
     }
 
     func plugin(_ name: String, packages: [String], bundled: [SpecPackage], blacklist: [String] = [], requires: [String] = []) throws -> URL {
-        try PluginFixture.make(at: work.appendingPathComponent("plugins/\(name)"), name: name, packages: packages, bundled: bundled,
-                               requires: requires, blacklist: blacklist)
+        try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/\(name)"), name: name, packages: packages, bundled: bundled,
+            requires: requires, blacklist: blacklist)
     }
 
     func snapshot(_ root: URL) throws -> TreeSnapshot {
@@ -64,23 +66,25 @@ import TestSupport
         #expect(try snapshot(base) == before)
 
         let file = out.appendingPathComponent("vdsm-1.0.cpio.zst")
-        #expect(try entries(file) == [
-            "etc", "etc/ovirt.plugins.d", "etc/ovirt.plugins.d/vdsm", "etc/vdsm", "etc/vdsm/by-post",
-            "usr", "usr/bin", "usr/bin/vdsm", "usr/lib", "usr/lib/vdsm", "usr/lib/vdsm/lib.py",
-        ])
+        #expect(
+            try entries(file) == [
+                "etc", "etc/ovirt.plugins.d", "etc/ovirt.plugins.d/vdsm", "etc/vdsm", "etc/vdsm/by-post",
+                "usr", "usr/bin", "usr/bin/vdsm", "usr/lib", "usr/lib/vdsm", "usr/lib/vdsm/lib.py",
+            ])
         let tree = try extract(file)
         // The %post ran with the base's /bin/sh; what it wrote belongs to the delta.
         #expect(try String(contentsOf: tree.appendingPathComponent("etc/vdsm/by-post"), encoding: .utf8) == "configured by vdsm\n")
         let registry = try String(contentsOf: tree.appendingPathComponent("etc/ovirt.plugins.d/vdsm"), encoding: .utf8)
         let identity = BaseIdentity.of(packages: ["busybox-1.0-1.x86_64", "corelib-1.0-1.noarch", "kernel-3.1-1.noarch", "ovirt-node-release-3.0-1.noarch"])
-        #expect(registry == """
-            NAME="vdsm"
-            VERSION="1.0"
-            SUMMARY="The vdsm plugin"
-            PACKAGES="vdsm-1.0-1.noarch vdsm-lib-1.0-1.noarch"
-            BASE="\(identity)"
+        #expect(
+            registry == """
+                NAME="vdsm"
+                VERSION="1.0"
+                SUMMARY="The vdsm plugin"
+                PACKAGES="vdsm-1.0-1.noarch vdsm-lib-1.0-1.noarch"
+                BASE="\(identity)"
 
-            """)
+                """)
 
         let manifest = try JSONDecoder().decode(OverlayManifest.self, from: Data(contentsOf: out.appendingPathComponent("vdsm-1.0.json")))
         #expect(manifest.file == "vdsm-1.0.cpio.zst")
@@ -137,24 +141,33 @@ import TestSupport
     }
 
     @Test func theBlacklistDropsFilesAndTheManifestSaysWhich() throws {
-        let dir = try plugin("docs", packages: ["tool"], bundled: [
-            SpecPackage(name: "tool", files: ["/usr/bin/tool": "t\n", "/usr/share/doc/tool/README": "r\n", "/usr/share/doc/tool/NEWS": "n\n",
-                                              "/usr/share/man/man1/tool.1": "m\n"]),
-        ], blacklist: ["/usr/share/doc/**", "/usr/share/man/*/*.1"])
+        let dir = try plugin(
+            "docs", packages: ["tool"],
+            bundled: [
+                SpecPackage(
+                    name: "tool",
+                    files: [
+                        "/usr/bin/tool": "t\n", "/usr/share/doc/tool/README": "r\n", "/usr/share/doc/tool/NEWS": "n\n",
+                        "/usr/share/man/man1/tool.1": "m\n",
+                    ])
+            ], blacklist: ["/usr/share/doc/**", "/usr/share/man/*/*.1"])
         let out = work.appendingPathComponent("out")
         let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(try entries(out.appendingPathComponent("docs-1.0.cpio.zst")) == [
-            "etc", "etc/ovirt.plugins.d", "etc/ovirt.plugins.d/docs", "usr", "usr/bin", "usr/bin/tool",
-        ])
+        #expect(
+            try entries(out.appendingPathComponent("docs-1.0.cpio.zst")) == [
+                "etc", "etc/ovirt.plugins.d", "etc/ovirt.plugins.d/docs", "usr", "usr/bin", "usr/bin/tool",
+            ])
         let manifest = try JSONDecoder().decode(OverlayManifest.self, from: Data(contentsOf: out.appendingPathComponent("docs-1.0.json")))
         #expect(manifest.removed == ["/usr/share/doc/tool/NEWS", "/usr/share/doc/tool/README", "/usr/share/man/man1/tool.1"])
     }
 
     @Test func aPackageOverwritingABaseFileIsAnErrorNamingThePathAndWritesNothing() throws {
-        let dir = try plugin("clash", packages: ["clash"], bundled: [
-            SpecPackage(name: "clash", files: ["/usr/lib/corelib.so.1": "different\n"]),
-        ])
+        let dir = try plugin(
+            "clash", packages: ["clash"],
+            bundled: [
+                SpecPackage(name: "clash", files: ["/usr/lib/corelib.so.1": "different\n"])
+            ])
         let before = try snapshot(base)
         let out = work.appendingPathComponent("out")
         let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path])
@@ -167,14 +180,19 @@ import TestSupport
     }
 
     @Test func aPluginNeedingANewerKernelExitsThreeAndSaysANewerBaseIsNeeded() throws {
-        let dir = try plugin("newkernel", packages: ["kmod-fast"], bundled: [
-            SpecPackage(name: "kmod-fast", requires: ["kernel >= 3.2"], files: ["/usr/lib/kmod-fast": "k\n"]),
-        ])
+        let dir = try plugin(
+            "newkernel", packages: ["kmod-fast"],
+            bundled: [
+                SpecPackage(name: "kmod-fast", requires: ["kernel >= 3.2"], files: ["/usr/lib/kmod-fast": "k\n"])
+            ])
         let good = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm)
         let out = work.appendingPathComponent("out")
         let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--plugin", good.path, "--out", out.path])
         #expect(result.status == 3)
-        #expect(result.stderr == "plugin \"newkernel\": kmod-fast-1.0-1.noarch needs kernel >= 3.2, the base has kernel-3.1-1.noarch (locked); build against a newer base image\n")
+        #expect(
+            result.stderr
+                == "plugin \"newkernel\": kmod-fast-1.0-1.noarch needs kernel >= 3.2, the base has kernel-3.1-1.noarch (locked); build against a newer base image\n"
+        )
         // The plugin that can be built still is.
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"])
 
@@ -262,15 +280,20 @@ import TestSupport
         #expect(try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", fromDir.path]).status == 0)
         let result = try overlay(["build", "--base", base.path, "--plugin", bundle.path, "--out", fromBundle.path])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(try Data(contentsOf: fromDir.appendingPathComponent("vdsm-1.0.cpio.zst")) == Data(contentsOf: fromBundle.appendingPathComponent("vdsm-1.0.cpio.zst")))
+        #expect(
+            try Data(contentsOf: fromDir.appendingPathComponent("vdsm-1.0.cpio.zst"))
+                == Data(contentsOf: fromBundle.appendingPathComponent("vdsm-1.0.cpio.zst")))
     }
 
     @Test func baseCreateMakesABaseThatOverlaysAreBuiltAgainst() throws {
-        let repo = try RPMFixture.repo(Self.basePackages + [SpecPackage(name: "unwanted", files: ["/usr/bin/unwanted": "u\n"])],
-                                       at: work.appendingPathComponent("base-repo"))
+        let repo = try RPMFixture.repo(
+            Self.basePackages + [SpecPackage(name: "unwanted", files: ["/usr/bin/unwanted": "u\n"])],
+            at: work.appendingPathComponent("base-repo"))
         let out = work.appendingPathComponent("new-base")
-        let created = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--package", "kernel", "--package", "corelib",
-                                   "--package", "ovirt-node-release", "--out", out.path])
+        let created = try overlay([
+            "base", "create", "--repo", repo.path, "--package", "busybox", "--package", "kernel", "--package", "corelib",
+            "--package", "ovirt-node-release", "--out", out.path,
+        ])
         #expect(created.status == 0, "\(created.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["base.cpio.zst", "base.json", "rootfs", "vmlinuz"])
         let manifest = try JSONDecoder().decode(BaseManifest.self, from: Data(contentsOf: out.appendingPathComponent("base.json")))
@@ -288,8 +311,10 @@ import TestSupport
 
         // The same inputs give the same base image, byte for byte.
         let twin = work.appendingPathComponent("twin-base")
-        let recreated = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--package", "kernel", "--package", "corelib",
-                                     "--package", "ovirt-node-release", "--out", twin.path])
+        let recreated = try overlay([
+            "base", "create", "--repo", repo.path, "--package", "busybox", "--package", "kernel", "--package", "corelib",
+            "--package", "ovirt-node-release", "--out", twin.path,
+        ])
         #expect(recreated.status == 0, "\(recreated.stderr)")
         #expect(try Data(contentsOf: twin.appendingPathComponent("base.cpio.zst")) == Data(contentsOf: out.appendingPathComponent("base.cpio.zst")))
 
@@ -316,8 +341,9 @@ import TestSupport
         try RPMFixture.repo([SpecPackage(name: "monitor-agent", requires: ["corelib"], files: ["/usr/bin/monitor-agent": "m\n"])], at: served)
         let server = try LocalHTTPServer(directory: served)
         defer { server.stop() }
-        let dir = try PluginFixture.make(at: work.appendingPathComponent("plugins/monitor"), name: "monitor", packages: ["monitor-agent"],
-                                         repoFiles: ["monitor.repo": "[monitor]\nname=Monitoring\nbaseurl=http://127.0.0.1:\(server.port)/\nenabled=1\n"])
+        let dir = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/monitor"), name: "monitor", packages: ["monitor-agent"],
+            repoFiles: ["monitor.repo": "[monitor]\nname=Monitoring\nbaseurl=http://127.0.0.1:\(server.port)/\nenabled=1\n"])
         let out = work.appendingPathComponent("out")
         let disabled = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path])
         #expect(disabled.status == 3)

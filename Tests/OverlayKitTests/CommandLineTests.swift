@@ -62,14 +62,16 @@ import TestSupport
         // A pattern that matches no repo is dnf's "Unknown repo", naming the repos there are.
         let unknown = try overlay(["plan", "--base", base.path, "--plugin", plugin.path, "--enablerepo", "mon*,ext?a,nosuch*"])
         #expect(unknown.status == 1)
-        #expect(unknown.stderr == "overlay: --enablerepo 'nosuch*': no plugin defines a repo whose id matches it; defined repos: extra, mon-stable, mon-testing\n")
+        #expect(
+            unknown.stderr == "overlay: --enablerepo 'nosuch*': no plugin defines a repo whose id matches it; defined repos: extra, mon-stable, mon-testing\n")
     }
 
     /// `plan` says "adds 0 packages" and `build` makes an overlay holding only the registry entry.
     @Test func aPluginTheBaseAlreadySatisfiesPlansAndBuildsItsRegistryEntryAlone() throws {
         defer { try? FileManager.default.removeItem(at: work) }
-        let plugin = try PluginFixture.make(at: work.appendingPathComponent("plugins/core"), name: "core", packages: ["corelib"],
-                                            bundled: [SpecPackage(name: "unrelated", files: ["/usr/bin/unrelated": "u\n"])])
+        let plugin = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/core"), name: "core", packages: ["corelib"],
+            bundled: [SpecPackage(name: "unrelated", files: ["/usr/bin/unrelated": "u\n"])])
         let plan = try overlay(["plan", "--base", base.path, "--plugin", plugin.path])
         #expect(plan.status == 0, "\(plan.stderr)")
         #expect(plan.stdout.contains("plugin core 1.0: adds 0 packages\n  corelib: already in the base\n"), "\(plan.stdout)")
@@ -126,16 +128,18 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: work) }
         let payload = work.appendingPathComponent("payload.bin")
         try RPMFixture.run(["sh", "-c", "head -c 12000000 /dev/urandom > '\(payload.path)'"])
-        let plugin = try PluginFixture.make(at: work.appendingPathComponent("plugins/big"), name: "big", packages: ["big"],
-                                            bundled: [SpecPackage(name: "big", hostFiles: ["/usr/share/big/payload.bin": payload.path])])
+        let plugin = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/big"), name: "big", packages: ["big"],
+            bundled: [SpecPackage(name: "big", hostFiles: ["/usr/share/big/payload.bin": payload.path])])
         let out = work.appendingPathComponent("out")
         let command = [OverlayCommand.executable.path, "build", "--base", base.path, "--plugin", plugin.path, "--out", out.path, "--cachedir", cache.path]
             .map { "'\($0)'" }.joined(separator: " ")
         let typescript = try Command.capture(URL(fileURLWithPath: "/usr/bin/script"), ["-qefc", command + " >/dev/null", "/dev/null"])
         #expect(typescript.status == 0, "\(typescript.stdout)")
         #expect(typescript.stdout.contains("\r\u{1B}[Kbig: packing "), "\(typescript.stdout.debugDescription)")
-        #expect(typescript.stdout.range(of: #"big: packing [0-9.]+ [KM]iB of 11\.4 MiB  [0-9]+%  [0-9]+ s"#, options: .regularExpression) != nil,
-                "\(typescript.stdout.debugDescription)")
+        #expect(
+            typescript.stdout.range(of: #"big: packing [0-9.]+ [KM]iB of 11\.4 MiB  [0-9]+%  [0-9]+ s"#, options: .regularExpression) != nil,
+            "\(typescript.stdout.debugDescription)")
         // The line is cleared at the end: the terminal is left on a clean line.
         #expect(typescript.stdout.hasSuffix("\r\u{1B}[K"), "\(typescript.stdout.suffix(80).debugDescription)")
 
@@ -148,8 +152,10 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: work) }
         let out = work.appendingPathComponent("served")
         let repo = try RPMFixture.repo(BuildTests.basePackages, at: work.appendingPathComponent("repos/base"))
-        let made = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--package", "corelib", "--package", "kernel",
-                                "--package", "ovirt-node-release", "--out", out.path, "-q"])
+        let made = try overlay([
+            "base", "create", "--repo", repo.path, "--package", "busybox", "--package", "corelib", "--package", "kernel",
+            "--package", "ovirt-node-release", "--out", out.path, "-q",
+        ])
         #expect(made.status == 0, "\(made.stderr)")
         let rootfs = out.appendingPathComponent("rootfs")
         let vdsm = try PluginFixture.make(at: work.appendingPathComponent("plugins/vdsm"), name: "vdsm", packages: ["vdsm"], bundled: BuildTests.vdsm)
@@ -171,13 +177,16 @@ import TestSupport
         let list = try OverlayCommand.run(["list", "--dir", out.path])
         #expect(list.status == 0, "\(list.stderr)")
         // Columns are separated by two spaces or more; a size has one ("1.2 KiB").
-        let rows = list.stdout.split(separator: "\n").map { $0.components(separatedBy: "  ").filter { !$0.isEmpty }.map { $0.trimmingCharacters(in: .whitespaces) } }
-        #expect(rows == [
-            ["base \(baseManifest.identity)", "base.cpio.zst", Self.size(baseManifest.size), "4 packages"],
-            ["NAME", "VERSION", "FORMAT", "SIZE", "PACKAGES", "BASE"],
-            ["vdsm", "0.9", "cpio.zst", Self.size(manifest.size), "2", "sha256:000000000000 (another base)", "DAMAGED: vdsm-0.9.cpio.zst is missing"],
-            ["vdsm", "1.0", "cpio.gz", Self.size(current.size), "2", "\(baseManifest.identity.prefix(19)) (this base)"],
-        ], "\(list.stdout)")
+        let rows = list.stdout.split(separator: "\n").map {
+            $0.components(separatedBy: "  ").filter { !$0.isEmpty }.map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(
+            rows == [
+                ["base \(baseManifest.identity)", "base.cpio.zst", Self.size(baseManifest.size), "4 packages"],
+                ["NAME", "VERSION", "FORMAT", "SIZE", "PACKAGES", "BASE"],
+                ["vdsm", "0.9", "cpio.zst", Self.size(manifest.size), "2", "sha256:000000000000 (another base)", "DAMAGED: vdsm-0.9.cpio.zst is missing"],
+                ["vdsm", "1.0", "cpio.gz", Self.size(current.size), "2", "\(baseManifest.identity.prefix(19)) (this base)"],
+            ], "\(list.stdout)")
         let json = try OverlayCommand.run(["list", "--dir", out.path, "--json"])
         let decoded = try JSONDecoder().decode([OverlayManifest].self, from: Data(json.stdout.utf8))
         #expect(decoded == [older, current])
@@ -185,8 +194,10 @@ import TestSupport
         // inspect: the base image, by its initrd or by base.json, and an overlay by its manifest.
         let inspected = try OverlayCommand.run(["inspect", out.appendingPathComponent("base.cpio.zst").path])
         #expect(inspected.status == 0, "\(inspected.stderr)")
-        #expect(inspected.stdout.contains("image:    base image (base.json beside it)\nidentity: \(baseManifest.identity)\npackages: 4 installed, locked for overlays\n"),
-                "\(inspected.stdout)")
+        #expect(
+            inspected.stdout.contains(
+                "image:    base image (base.json beside it)\nidentity: \(baseManifest.identity)\npackages: 4 installed, locked for overlays\n"),
+            "\(inspected.stdout)")
         #expect(inspected.stdout.contains(" bin/sh -> busybox\n"))
         let byManifest = try OverlayCommand.run(["inspect", out.appendingPathComponent("base.json").path])
         #expect(byManifest.stdout == inspected.stdout)
@@ -198,7 +209,8 @@ import TestSupport
 
     /// How the command line writes a size: "559 B", "1.2 KiB".
     static func size(_ bytes: Int64) -> String {
-        bytes < 1024 ? "\(bytes) B" : bytes < 1024 * 1024 ? String(format: "%.1f KiB", Double(bytes) / 1024) : String(format: "%.1f MiB", Double(bytes) / 1048576)
+        bytes < 1024
+            ? "\(bytes) B" : bytes < 1024 * 1024 ? String(format: "%.1f KiB", Double(bytes) / 1024) : String(format: "%.1f MiB", Double(bytes) / 1048576)
     }
 
     /// `make install DESTDIR=… PREFIX=/usr/local` stages the binary, the man page, three completions and the unit.
@@ -206,9 +218,10 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: work) }
         let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let staging = work.appendingPathComponent("staging")
-        let make = try Command.capture(URL(fileURLWithPath: "/usr/bin/make"),
-                                       ["-C", project.path, "--no-print-directory", "install", "DESTDIR=\(staging.path)", "PREFIX=/usr/local"],
-                                       mergingErrors: true)
+        let make = try Command.capture(
+            URL(fileURLWithPath: "/usr/bin/make"),
+            ["-C", project.path, "--no-print-directory", "install", "DESTDIR=\(staging.path)", "PREFIX=/usr/local"],
+            mergingErrors: true)
         #expect(make.status == 0, "\(make.stdout)")
         let prefix = staging.appendingPathComponent("usr/local")
         func text(_ path: String) throws -> String { try String(contentsOf: prefix.appendingPathComponent(path), encoding: .utf8) }
@@ -223,7 +236,9 @@ import TestSupport
         #expect(man.contains("--enablerepo"))
         #expect(try text("share/bash-completion/completions/overlay").contains("'--base')"))
         #expect(try text("share/zsh/site-functions/_overlay").hasPrefix("#compdef overlay"))
-        #expect(try text("share/fish/vendor_completions.d/overlay.fish").contains("-l 'plugin' -d 'A plugin directory or .tar/.tar.gz/.tar.zst bundle; repeat for several.' -rF"))
+        #expect(
+            try text("share/fish/vendor_completions.d/overlay.fish").contains(
+                "-l 'plugin' -d 'A plugin directory or .tar/.tar.gz/.tar.zst bundle; repeat for several.' -rF"))
         let unit = try text("lib/systemd/system/overlay-serve.service")
         #expect(unit.contains("ExecStart=/usr/local/bin/overlay serve "))
         let attributes = try FileManager.default.attributesOfItem(atPath: prefix.appendingPathComponent("share/man/man1/overlay.1").path)

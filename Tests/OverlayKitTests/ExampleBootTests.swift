@@ -28,21 +28,26 @@ import TestSupport
         }
         let scratch = try RPMFixture.temporaryDirectory("example-boot")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let server = try OverlayProcess(["serve", "--dir", Self.served.path, "--fleet", Self.fleet.path,
-                                         "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0"], in: scratch)
+        let server = try OverlayProcess(
+            [
+                "serve", "--dir", Self.served.path, "--fleet", Self.fleet.path,
+                "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0",
+            ], in: scratch)
         defer { server.terminate() }
         let started = try server.waitForEvent("overlay serve: serving ")
         let http = try #require(FleetServeTests.port(after: "HTTP on 127.0.0.1:", in: started))
         let tftp = try #require(FleetServeTests.port(after: "TFTP on 127.0.0.1:", in: started))
 
         // compute, over HTTP
-        #expect(try boot("http://10.0.2.2:\(http)/boot.ipxe", mac: "52:54:00:12:34:56") == [
-            "BASE oVirt Node Example 3.0", "PLUGIN cim 1.0", "PLUGIN vdsm 1.0", "OVERLAY-NODE READY",
-        ])
+        #expect(
+            try boot("http://10.0.2.2:\(http)/boot.ipxe", mac: "52:54:00:12:34:56") == [
+                "BASE oVirt Node Example 3.0", "PLUGIN cim 1.0", "PLUGIN vdsm 1.0", "OVERLAY-NODE READY",
+            ])
         // monitoring, over TFTP: another role, another plugin set, from the same base
-        #expect(try boot("tftp://10.0.2.2:\(tftp)/boot.ipxe", mac: "52:54:00:12:34:57") == [
-            "BASE oVirt Node Example 3.0", "PLUGIN monitor 1.0", "OVERLAY-NODE READY",
-        ])
+        #expect(
+            try boot("tftp://10.0.2.2:\(tftp)/boot.ipxe", mac: "52:54:00:12:34:57") == [
+                "BASE oVirt Node Example 3.0", "PLUGIN monitor 1.0", "OVERLAY-NODE READY",
+            ])
         let log = try server.output()
         #expect(log.contains("vdsm-1.0.cpio.zst"))
         #expect(log.contains("monitor-1.0.cpio.zst"))

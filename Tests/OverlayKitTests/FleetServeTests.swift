@@ -97,14 +97,20 @@ import TestSupport
         let fixture = try FleetFixture()
         defer { fixture.remove() }
         let server = try OverlayProcess(
-            ["serve", "--dir", fixture.served.string, "--http", "127.0.0.1:0", "--http", "127.0.0.2:0", "--tftp", "127.0.0.1:0", "--tftp", "127.0.0.2:0", "-v"],
+            [
+                "serve", "--dir", fixture.served.string, "--http", "127.0.0.1:0", "--http", "127.0.0.2:0", "--tftp", "127.0.0.1:0", "--tftp", "127.0.0.2:0",
+                "-v",
+            ],
             in: fixture.root)
         defer { server.terminate() }
         let banner = try server.waitForEvent("overlay serve: serving ")
         let http = [try #require(Self.port(after: "HTTP on 127.0.0.1:", in: banner)), try #require(Self.port(after: ", 127.0.0.2:", in: banner))]
         let tftpPart = String(banner[(banner.range(of: " and TFTP on ")?.lowerBound ?? banner.endIndex)...])
         let tftp = [try #require(Self.port(after: "127.0.0.1:", in: tftpPart)), try #require(Self.port(after: "127.0.0.2:", in: tftpPart))]
-        #expect(banner == "overlay serve: serving \(fixture.served) over HTTP on 127.0.0.1:\(http[0]), 127.0.0.2:\(http[1]) and TFTP on 127.0.0.1:\(tftp[0]), 127.0.0.2:\(tftp[1]); no fleet, files only")
+        #expect(
+            banner
+                == "overlay serve: serving \(fixture.served) over HTTP on 127.0.0.1:\(http[0]), 127.0.0.2:\(http[1]) and TFTP on 127.0.0.1:\(tftp[0]), 127.0.0.2:\(tftp[1]); no fleet, files only"
+        )
         for (host, port) in zip(["127.0.0.1", "127.0.0.2"], http) {
             #expect(try curl("http://\(host):\(port)/vmlinuz") == "kernel image")
         }
@@ -114,10 +120,11 @@ import TestSupport
         #expect(server.terminate() == 0)
         // --verbose names each listening socket before the start-up line.
         let listening = try server.events().split(separator: "\n").filter { $0.contains(" listening on ") }
-        #expect(listening == [
-            "overlay serve: HTTP listening on 127.0.0.1:\(http[0])", "overlay serve: HTTP listening on 127.0.0.2:\(http[1])",
-            "overlay serve: TFTP listening on 127.0.0.1:\(tftp[0])", "overlay serve: TFTP listening on 127.0.0.2:\(tftp[1])",
-        ])
+        #expect(
+            listening == [
+                "overlay serve: HTTP listening on 127.0.0.1:\(http[0])", "overlay serve: HTTP listening on 127.0.0.2:\(http[1])",
+                "overlay serve: TFTP listening on 127.0.0.1:\(tftp[0])", "overlay serve: TFTP listening on 127.0.0.2:\(tftp[1])",
+            ])
     }
 
     /// --quiet: the access log still goes to standard output, the start-up and shutdown lines do not appear.

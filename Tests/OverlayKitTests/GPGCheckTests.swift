@@ -343,7 +343,10 @@ import TestSupport
         let bare = try #require(throws: PluginError.self) {
             try RepoDefinition.parse("[a]\nbaseurl=file:///repo\ngpgkey=/etc/pki/rpm-gpg/KEY\n", file: "x.repo", arch: "x86_64")
         }
-        #expect(bare.description == "x.repo:3: repo \"a\" gpgkey \"/etc/pki/rpm-gpg/KEY\" is not a file://, http:// or https:// URL; write an absolute URL such as file:///srv/repo or https://host/path")
+        #expect(
+            bare.description
+                == "x.repo:3: repo \"a\" gpgkey \"/etc/pki/rpm-gpg/KEY\" is not a file://, http:// or https:// URL; write an absolute URL such as file:///srv/repo or https://host/path"
+        )
         let release = try #require(throws: PluginError.self) {
             try RepoDefinition.parse("[a]\nbaseurl=file:///repo\ngpgkey=file:///RPM-GPG-KEY-$releasever\n", file: "x.repo", arch: "x86_64")
         }

@@ -253,4 +253,3 @@ func mountsMention(_ path: String) -> Bool {
     let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
     return mounts.contains(path)
 }
-

@@ -25,18 +25,20 @@ import TestSupport
         SpecPackage(name: "nextgen", files: ["/usr/bin/nextgen": "n\n"]),
         SpecPackage(name: "javaapp", requires: ["javalib"], files: ["/usr/bin/javaapp": "j\n"]),
     ]
-    static let modules = ModuleFixture(streams: [
-        .init(name: "tools", stream: "2", artifacts: ["tool-0:2.0-1.noarch", "tool-extras-0:2.0-1.noarch", "tool-0:2.0-1.src"],
-              requires: ["platform": ["el9"]]),
-        .init(name: "tools", stream: "3", artifacts: ["tool-0:3.0-1.noarch", "tool-extras-0:3.0-1.noarch"], requires: ["platform": ["el9"]]),
-        .init(name: "java", stream: "1", artifacts: ["javalib-0:1.0-1.noarch"]),
-        .init(name: "webs", stream: "1", artifacts: ["web-0:1.0-1.noarch"]),
-        .init(name: "webs", stream: "2", artifacts: ["web-0:2.0-1.noarch"]),
-        .init(name: "db", stream: "1", artifacts: ["dbserver-0:1.0-1.noarch", "dbclient-0:1.0-1.noarch"]),
-        .init(name: "db", stream: "2", artifacts: ["dbserver-0:2.0-1.noarch", "dbclient-0:2.0-1.noarch"]),
-        .init(name: "nextgen", stream: "1", artifacts: ["nextgen-0:1.0-1.noarch"], requires: ["platform": ["el10"]]),
-        .init(name: "javaapp", stream: "1", artifacts: ["javaapp-0:1.0-1.noarch"], requires: ["java": ["1"]]),
-    ], defaults: ["webs": "1"])
+    static let modules = ModuleFixture(
+        streams: [
+            .init(
+                name: "tools", stream: "2", artifacts: ["tool-0:2.0-1.noarch", "tool-extras-0:2.0-1.noarch", "tool-0:2.0-1.src"],
+                requires: ["platform": ["el9"]]),
+            .init(name: "tools", stream: "3", artifacts: ["tool-0:3.0-1.noarch", "tool-extras-0:3.0-1.noarch"], requires: ["platform": ["el9"]]),
+            .init(name: "java", stream: "1", artifacts: ["javalib-0:1.0-1.noarch"]),
+            .init(name: "webs", stream: "1", artifacts: ["web-0:1.0-1.noarch"]),
+            .init(name: "webs", stream: "2", artifacts: ["web-0:2.0-1.noarch"]),
+            .init(name: "db", stream: "1", artifacts: ["dbserver-0:1.0-1.noarch", "dbclient-0:1.0-1.noarch"]),
+            .init(name: "db", stream: "2", artifacts: ["dbserver-0:2.0-1.noarch", "dbclient-0:2.0-1.noarch"]),
+            .init(name: "nextgen", stream: "1", artifacts: ["nextgen-0:1.0-1.noarch"], requires: ["platform": ["el10"]]),
+            .init(name: "javaapp", stream: "1", artifacts: ["javaapp-0:1.0-1.noarch"], requires: ["java": ["1"]]),
+        ], defaults: ["webs": "1"])
 
     let work: URL
     let dist: URL
@@ -53,10 +55,11 @@ import TestSupport
     }
 
     static func base(at root: URL, files: [String: String] = [:]) throws -> BaseImage {
-        _ = try RPMFixture.base([
-            SpecPackage(name: "corelib", files: ["/usr/lib/corelib.so.1": "core\n"]),
-            SpecPackage(name: "dbserver", version: "1.0", files: ["/usr/sbin/dbserver": "1\n"]),
-        ], at: root)
+        _ = try RPMFixture.base(
+            [
+                SpecPackage(name: "corelib", files: ["/usr/lib/corelib.so.1": "core\n"]),
+                SpecPackage(name: "dbserver", version: "1.0", files: ["/usr/sbin/dbserver": "1\n"]),
+            ], at: root)
         for (path, text) in files {
             let file = root.appendingPathComponent(path)
             try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -67,8 +70,9 @@ import TestSupport
 
     func plugin(_ name: String, packages: [String], modules: [String] = [], repos: String? = nil) throws -> Plugin {
         let text = repos ?? "[dist]\nname=Distribution\nbaseurl=file://\(dist.path)\n"
-        let dir = try PluginFixture.make(at: work.appendingPathComponent("plugins/\(name)"), name: name, packages: packages, modules: modules,
-                                         repoFiles: ["dist.repo": text])
+        let dir = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/\(name)"), name: name, packages: packages, modules: modules,
+            repoFiles: ["dist.repo": text])
         return try Plugin(directory: FilePath(dir.path), arch: "x86_64")
     }
 
@@ -104,22 +108,25 @@ import TestSupport
         #expect(java?.reasons == ["javalib is only in module stream java:1, which is not enabled: add modules = [\"java:1\"] to plugin.toml"])
 
         let extras = failure(try plugin("extras", packages: ["tool-extras"]))
-        #expect(extras?.reasons == [
-            "tool-extras is only in module streams tools:2, tools:3, none of which is enabled: add one of them to plugin.toml, such as modules = [\"tools:3\"]"
-        ])
+        #expect(
+            extras?.reasons == [
+                "tool-extras is only in module streams tools:2, tools:3, none of which is enabled: add one of them to plugin.toml, such as modules = [\"tools:3\"]"
+            ])
 
         let other = failure(try plugin("other", packages: ["tool-extras = 3.0"], modules: ["tools:2"]))
-        #expect(other?.reasons == [
-            "tool-extras = 3.0 is only in module stream tools:3, but tools:2 is the active stream of tools: set modules = [\"tools:3\"] in plugin.toml to use it"
-        ])
+        #expect(
+            other?.reasons == [
+                "tool-extras = 3.0 is only in module stream tools:3, but tools:2 is the active stream of tools: set modules = [\"tools:3\"] in plugin.toml to use it"
+            ])
     }
 
     @Test func aDependencyOnlyInAStreamThatIsNotEnabledSaysWhichToEnable() throws {
         let app = failure(try plugin("app", packages: ["app"]))
         #expect(app?.kind == .unsatisfiable)
-        #expect(app?.reasons == [
-            "app-1.0-1.noarch needs javalib, which nothing provides (not the base, not the enabled repos); it is only in module stream java:1, which is not enabled: add modules = [\"java:1\"] to plugin.toml"
-        ])
+        #expect(
+            app?.reasons == [
+                "app-1.0-1.noarch needs javalib, which nothing provides (not the base, not the enabled repos); it is only in module stream java:1, which is not enabled: add modules = [\"java:1\"] to plugin.toml"
+            ])
         #expect(try plan(plugin("app-java", packages: ["app"], modules: ["java:1"])) == ["app-1.0-1.noarch", "javalib-1.0-1.noarch"])
     }
 
@@ -156,9 +163,10 @@ import TestSupport
 
         let module = failure(try plugin("toolz", packages: ["tool"], modules: ["toolz:2"]))
         #expect(module?.kind == .failed)
-        #expect(module?.reasons == [
-            "module \"toolz\" (modules = [\"toolz:2\"]) is not in the enabled repos, which have modules db, java, javaapp, nextgen, tools, webs: fix modules in plugin.toml"
-        ])
+        #expect(
+            module?.reasons == [
+                "module \"toolz\" (modules = [\"toolz:2\"]) is not in the enabled repos, which have modules db, java, javaapp, nextgen, tools, webs: fix modules in plugin.toml"
+            ])
     }
 
     @Test func theBasesInstalledStreamCountsAsEnabledAndItsPackagesStayVisible() throws {
@@ -171,40 +179,50 @@ import TestSupport
     }
 
     @Test func theBasesModuleStatesAndPlatformAreRead() throws {
-        let enabled = try Self.base(at: work.appendingPathComponent("base-webs2"), files: [
-            "etc/dnf/modules.d/webs.module": "[webs]\nname=webs\nstream=2\nprofiles=\nstate=enabled\n",
-        ])
+        let enabled = try Self.base(
+            at: work.appendingPathComponent("base-webs2"),
+            files: [
+                "etc/dnf/modules.d/webs.module": "[webs]\nname=webs\nstream=2\nprofiles=\nstate=enabled\n"
+            ])
         #expect(try plan(plugin("web", packages: ["web"]), base: enabled) == ["web-2.0-1.noarch"])
 
-        let disabled = try Self.base(at: work.appendingPathComponent("base-no-webs"), files: [
-            "etc/dnf/modules.d/webs.module": "[webs]\nname=webs\nstream=\nprofiles=\nstate=disabled\n",
-        ])
-        #expect(failure(try plugin("web", packages: ["web"]), base: disabled)?.reasons == [
-            "web is only in module streams webs:1, webs:2, none of which is enabled: add one of them to plugin.toml, such as modules = [\"webs:2\"]"
-        ])
+        let disabled = try Self.base(
+            at: work.appendingPathComponent("base-no-webs"),
+            files: [
+                "etc/dnf/modules.d/webs.module": "[webs]\nname=webs\nstream=\nprofiles=\nstate=disabled\n"
+            ])
+        #expect(
+            failure(try plugin("web", packages: ["web"]), base: disabled)?.reasons == [
+                "web is only in module streams webs:1, webs:2, none of which is enabled: add one of them to plugin.toml, such as modules = [\"webs:2\"]"
+            ])
 
-        let el9 = try Self.base(at: work.appendingPathComponent("base-el9"), files: [
-            "usr/lib/os-release": "NAME=\"Test\"\nPLATFORM_ID=\"platform:el9\"\n",
-        ])
+        let el9 = try Self.base(
+            at: work.appendingPathComponent("base-el9"),
+            files: [
+                "usr/lib/os-release": "NAME=\"Test\"\nPLATFORM_ID=\"platform:el9\"\n"
+            ])
         #expect(try plan(plugin("tools2", packages: ["tool"], modules: ["tools:2"]), base: el9) == ["tool-2.0-1.noarch"])
         let nextgen = failure(try plugin("nextgen", packages: ["nextgen"], modules: ["nextgen:1"]), base: el9)
         #expect(nextgen?.kind == .unsatisfiable)
-        #expect(nextgen?.reasons == [
-            "module stream nextgen:1 needs platform el10, but the base image is platform:el9; choose another stream in plugin.toml or build against a base image that meets it"
-        ])
+        #expect(
+            nextgen?.reasons == [
+                "module stream nextgen:1 needs platform el10, but the base image is platform:el9; choose another stream in plugin.toml or build against a base image that meets it"
+            ])
     }
 
     @Test func aModuleHotfixesRepoIsNeverHidden() throws {
-        let hotfix = try RPMFixture.repo([SpecPackage(name: "javalib", version: "1.5", files: ["/usr/share/java/lib.jar": "fixed\n"])],
-                                         at: work.appendingPathComponent("hotfix"))
+        let hotfix = try RPMFixture.repo(
+            [SpecPackage(name: "javalib", version: "1.5", files: ["/usr/share/java/lib.jar": "fixed\n"])],
+            at: work.appendingPathComponent("hotfix"))
         let dist = "[dist]\nbaseurl=file://\(self.dist.path)\n"
         var both = options
         both.enabledRepos = ["*"]
         // java:1 is enabled, so non-modular packages named javalib are hidden, unless their repo says module_hotfixes.
         let plain = try plugin("plain-extra", packages: ["javalib"], modules: ["java:1"], repos: dist + "[extra]\nbaseurl=file://\(hotfix.path)\n")
         #expect(try plan(plain, options: both) == ["javalib-1.0-1.noarch"])
-        let fixed = try plugin("hotfix", packages: ["javalib"], modules: ["java:1"],
-                               repos: dist + "[fixes]\nbaseurl=file://\(hotfix.path)\nmodule_hotfixes=1\n")
+        let fixed = try plugin(
+            "hotfix", packages: ["javalib"], modules: ["java:1"],
+            repos: dist + "[fixes]\nbaseurl=file://\(hotfix.path)\nmodule_hotfixes=1\n")
         #expect(try plan(fixed, options: both) == ["javalib-1.5-1.noarch"])
     }
 
@@ -213,8 +231,9 @@ import TestSupport
         var all = options
         all.enabledRepos = ["*"]
         // The modular repo is the second and last of three repos in the pool (the base's, other, dist).
-        let plugin = try plugin("second", packages: ["tool", "other"],
-                                repos: "[another]\nbaseurl=file://\(other.path)\n[dist]\nbaseurl=file://\(dist.path)\n")
+        let plugin = try plugin(
+            "second", packages: ["tool", "other"],
+            repos: "[another]\nbaseurl=file://\(other.path)\n[dist]\nbaseurl=file://\(dist.path)\n")
         #expect(try plan(plugin, options: all) == ["other-1.0-1.noarch", "tool-1.0-1.noarch"])
     }
 
@@ -225,8 +244,9 @@ import TestSupport
         let moduleFiles = try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("cache/modules").path)
         #expect(moduleFiles.count == 1 && moduleFiles[0].hasSuffix(".json"))
 
-        try PluginFixture.make(at: dir, name: "cached", packages: ["tool"], modules: ["tools:3"],
-                               repoFiles: ["dist.repo": "[dist]\nbaseurl=file://\(dist.path)\n"])
+        try PluginFixture.make(
+            at: dir, name: "cached", packages: ["tool"], modules: ["tools:3"],
+            repoFiles: ["dist.repo": "[dist]\nbaseurl=file://\(dist.path)\n"])
         #expect(try plan(Plugin(directory: FilePath(dir.path), arch: "x86_64")) == ["tool-3.0-1.noarch"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("cache/plans").path).count == 2)
     }
@@ -246,7 +266,10 @@ import TestSupport
 
         let twice = try run(head + "modules = [\n  \"tools:2\",\n  \"tools:3\",\n]\n")
         #expect(twice.status == 1)
-        #expect(twice.stderr == "overlay: \(toml.path):6:3: modules[1] \"tools:3\" enables a second stream of module tools (modules[0] is \"tools:2\"); a module has one enabled stream: keep one\n")
+        #expect(
+            twice.stderr
+                == "overlay: \(toml.path):6:3: modules[1] \"tools:3\" enables a second stream of module tools (modules[0] is \"tools:2\"); a module has one enabled stream: keep one\n"
+        )
 
         let typed = try run(head + "modules = \"tools:2\"\n")
         #expect(typed.status == 1)

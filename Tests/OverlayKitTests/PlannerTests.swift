@@ -15,8 +15,9 @@ import Testing
     }
 
     func plugin(_ name: String, packages: [String], bundled: [SpecPackage], requires: [String] = [], repoFiles: [String: String] = [:]) throws -> Plugin {
-        let dir = try PluginFixture.make(at: work.appendingPathComponent("plugins/\(name)"), name: name, packages: packages, bundled: bundled,
-                                         requires: requires, repoFiles: repoFiles)
+        let dir = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/\(name)"), name: name, packages: packages, bundled: bundled,
+            requires: requires, repoFiles: repoFiles)
         return try Plugin(directory: FilePath(dir.path), arch: "x86_64")
     }
 
@@ -39,12 +40,14 @@ import Testing
     }
 
     @Test func solvesADependencyChainAgainstTheLockedBase() throws {
-        let vdsm = try plugin("vdsm", packages: ["vdsm"], bundled: [
-            SpecPackage(name: "vdsm", requires: ["vdsm-common"], files: ["/usr/bin/vdsm": "v\n"]),
-            SpecPackage(name: "vdsm-common", requires: ["vdsm-lib"], files: ["/usr/share/vdsm/common": "c\n"]),
-            SpecPackage(name: "vdsm-lib", requires: ["corelib >= 1.0"], files: ["/usr/lib/vdsm.so": "l\n"]),
-            SpecPackage(name: "unrelated", files: ["/usr/bin/unrelated": "u\n"]),
-        ], requires: ["ovirt-node >= 3.0"])
+        let vdsm = try plugin(
+            "vdsm", packages: ["vdsm"],
+            bundled: [
+                SpecPackage(name: "vdsm", requires: ["vdsm-common"], files: ["/usr/bin/vdsm": "v\n"]),
+                SpecPackage(name: "vdsm-common", requires: ["vdsm-lib"], files: ["/usr/share/vdsm/common": "c\n"]),
+                SpecPackage(name: "vdsm-lib", requires: ["corelib >= 1.0"], files: ["/usr/lib/vdsm.so": "l\n"]),
+                SpecPackage(name: "unrelated", files: ["/usr/bin/unrelated": "u\n"]),
+            ], requires: ["ovirt-node >= 3.0"])
         let plan = try Planner(base: base, options: options).plan(vdsm)
         #expect(plan.packages.map(\.nevra) == ["vdsm-1.0-1.noarch", "vdsm-common-1.0-1.noarch", "vdsm-lib-1.0-1.noarch"])
         #expect(plan.packages.allSatisfy { $0.repo == "vdsm-bundled" && $0.url.hasPrefix("file://") && $0.checksum?.hasPrefix("sha256:") == true })
@@ -52,62 +55,83 @@ import Testing
     }
 
     @Test func aPluginNeedingANewerCorePackageSaysSoAndNamesTheVersions() throws {
-        let newkernel = try plugin("newkernel", packages: ["kmod-fast"], bundled: [
-            SpecPackage(name: "kmod-fast", requires: ["kernel >= 3.2"], files: ["/usr/lib/kmod-fast": "k\n"]),
-            SpecPackage(name: "kernel", version: "3.2", files: ["/boot/vmlinuz-3.2": "newer\n"]),
-        ])
+        let newkernel = try plugin(
+            "newkernel", packages: ["kmod-fast"],
+            bundled: [
+                SpecPackage(name: "kmod-fast", requires: ["kernel >= 3.2"], files: ["/usr/lib/kmod-fast": "k\n"]),
+                SpecPackage(name: "kernel", version: "3.2", files: ["/boot/vmlinuz-3.2": "newer\n"]),
+            ])
         let result = reasons { _ = try Planner(base: base, options: options).plan(newkernel) }
         #expect(result?.0 == .unsatisfiable)
         #expect(result?.1 == ["kmod-fast-1.0-1.noarch needs kernel >= 3.2, the base has kernel-3.1-1.noarch (locked); build against a newer base image"])
     }
 
     @Test func aChainEndingAtALockedPackageIsExplainedDownToIt() throws {
-        let app = try plugin("app", packages: ["app"], bundled: [
-            SpecPackage(name: "app", requires: ["app-mid"], files: ["/usr/bin/app": "a\n"]),
-            SpecPackage(name: "app-mid", requires: ["corelib >= 2.0"], files: ["/usr/lib/app-mid": "m\n"]),
-            SpecPackage(name: "corelib", version: "2.0", files: ["/usr/lib/corelib.so.2": "core2\n"]),
-        ])
+        let app = try plugin(
+            "app", packages: ["app"],
+            bundled: [
+                SpecPackage(name: "app", requires: ["app-mid"], files: ["/usr/bin/app": "a\n"]),
+                SpecPackage(name: "app-mid", requires: ["corelib >= 2.0"], files: ["/usr/lib/app-mid": "m\n"]),
+                SpecPackage(name: "corelib", version: "2.0", files: ["/usr/lib/corelib.so.2": "core2\n"]),
+            ])
         let result = reasons { _ = try Planner(base: base, options: options).plan(app) }
         #expect(result?.0 == .unsatisfiable)
-        #expect(result?.1.first == "app-mid-1.0-1.noarch (pulled in by app-1.0-1.noarch) needs corelib >= 2.0, the base has corelib-1.0-1.noarch (locked); build against a newer base image")
+        #expect(
+            result?.1.first
+                == "app-mid-1.0-1.noarch (pulled in by app-1.0-1.noarch) needs corelib >= 2.0, the base has corelib-1.0-1.noarch (locked); build against a newer base image"
+        )
     }
 
     @Test func aConflictWithALockedPackageIsExplained() throws {
-        let clash = try plugin("clash", packages: ["clash"], bundled: [
-            SpecPackage(name: "clash", conflicts: ["corelib < 2.0"], files: ["/usr/bin/clash": "c\n"]),
-        ])
+        let clash = try plugin(
+            "clash", packages: ["clash"],
+            bundled: [
+                SpecPackage(name: "clash", conflicts: ["corelib < 2.0"], files: ["/usr/bin/clash": "c\n"])
+            ])
         let result = reasons { _ = try Planner(base: base, options: options).plan(clash) }
         #expect(result?.0 == .unsatisfiable)
-        #expect(result?.1 == ["clash-1.0-1.noarch conflicts with corelib < 2.0, which the base's corelib-1.0-1.noarch (locked) provides; build against a base image without it"])
+        #expect(
+            result?.1 == [
+                "clash-1.0-1.noarch conflicts with corelib < 2.0, which the base's corelib-1.0-1.noarch (locked) provides; build against a base image without it"
+            ])
     }
 
     @Test func obsoletingALockedPackageIsRefused() throws {
-        let replacer = try plugin("replacer", packages: ["newcore"], bundled: [
-            SpecPackage(name: "newcore", obsoletes: ["corelib < 2.0"], files: ["/usr/lib/newcore": "n\n"]),
-        ])
+        let replacer = try plugin(
+            "replacer", packages: ["newcore"],
+            bundled: [
+                SpecPackage(name: "newcore", obsoletes: ["corelib < 2.0"], files: ["/usr/lib/newcore": "n\n"])
+            ])
         let result = reasons { _ = try Planner(base: base, options: options).plan(replacer) }
         #expect(result?.0 == .unsatisfiable)
-        #expect(result?.1 == ["newcore-1.0-1.noarch obsoletes the base's corelib-1.0-1.noarch (locked), which overlays never replace; build against a newer base image"])
+        #expect(
+            result?.1 == [
+                "newcore-1.0-1.noarch obsoletes the base's corelib-1.0-1.noarch (locked), which overlays never replace; build against a newer base image"
+            ])
     }
 
     @Test func askingForANewerVersionOfABasePackageIsRefused() throws {
-        let upgrade = try plugin("upgrade", packages: ["corelib >= 2.0"], bundled: [
-            SpecPackage(name: "corelib", version: "2.0", files: ["/usr/lib/corelib.so.2": "core2\n"]),
-        ])
+        let upgrade = try plugin(
+            "upgrade", packages: ["corelib >= 2.0"],
+            bundled: [
+                SpecPackage(name: "corelib", version: "2.0", files: ["/usr/lib/corelib.so.2": "core2\n"])
+            ])
         let result = reasons { _ = try Planner(base: base, options: options).plan(upgrade) }
         #expect(result?.0 == .unsatisfiable)
         #expect(result?.1 == ["corelib-2.0-1.noarch would replace the base's corelib-1.0-1.noarch (locked); build against a newer base image"])
     }
 
     @Test func anUnmetBaseRequirementNamesTheCapability() throws {
-        let needy = try plugin("needy", packages: ["tool"], bundled: [SpecPackage(name: "tool", files: ["/usr/bin/tool": "t\n"])],
-                               requires: ["ovirt-node >= 4.0", "gpu-driver"])
+        let needy = try plugin(
+            "needy", packages: ["tool"], bundled: [SpecPackage(name: "tool", files: ["/usr/bin/tool": "t\n"])],
+            requires: ["ovirt-node >= 4.0", "gpu-driver"])
         let result = reasons { _ = try Planner(base: base, options: options).plan(needy) }
         #expect(result?.0 == .unsatisfiable)
-        #expect(result?.1 == [
-            "requires ovirt-node >= 4.0, but the base has ovirt-node-release-3.0-1.noarch (locked); build against a newer base image",
-            "requires gpu-driver, but the base has no package providing gpu-driver; build against a base image that has it",
-        ])
+        #expect(
+            result?.1 == [
+                "requires ovirt-node >= 4.0, but the base has ovirt-node-release-3.0-1.noarch (locked); build against a newer base image",
+                "requires gpu-driver, but the base has no package providing gpu-driver; build against a base image that has it",
+            ])
     }
 
     @Test func aPackageOnlyInADisabledRepoNamesTheRepoAndTheFlag() throws {
@@ -117,7 +141,10 @@ import Testing
         let monitor = try plugin("monitor", packages: ["monitor-agent"], bundled: [], repoFiles: ["monitor.repo": repoText])
         let result = reasons { _ = try Planner(base: base, options: options).plan(monitor) }
         #expect(result?.0 == .unsatisfiable)
-        #expect(result?.1 == ["no package \"monitor-agent\" in the base (the plugin has no bundled rpms/ and no enabled repo); it is in repo \"monitor\", which is disabled: pass --enablerepo monitor to use it"])
+        #expect(
+            result?.1 == [
+                "no package \"monitor-agent\" in the base (the plugin has no bundled rpms/ and no enabled repo); it is in repo \"monitor\", which is disabled: pass --enablerepo monitor to use it"
+            ])
 
         var enabled = options
         enabled.enabledRepos = ["monitor"]
@@ -145,11 +172,16 @@ import Testing
     }
 
     @Test func aMissingDependencyWithNoProviderIsNamed() throws {
-        let broken = try plugin("broken", packages: ["needs-ghost"], bundled: [
-            SpecPackage(name: "needs-ghost", requires: ["ghost-lib >= 1"], files: ["/usr/bin/needs-ghost": "g\n"]),
-        ])
+        let broken = try plugin(
+            "broken", packages: ["needs-ghost"],
+            bundled: [
+                SpecPackage(name: "needs-ghost", requires: ["ghost-lib >= 1"], files: ["/usr/bin/needs-ghost": "g\n"])
+            ])
         let result = reasons { _ = try Planner(base: base, options: options).plan(broken) }
-        #expect(result?.1 == ["needs-ghost-1.0-1.noarch needs ghost-lib >= 1, which nothing provides (not the base, not the enabled repos); add a repo that provides it or a base image that has it"])
+        #expect(
+            result?.1 == [
+                "needs-ghost-1.0-1.noarch needs ghost-lib >= 1, which nothing provides (not the base, not the enabled repos); add a repo that provides it or a base image that has it"
+            ])
     }
 
     @Test func askingForAReplacedPackageByNameInstallsItsReplacement() throws {
@@ -167,28 +199,35 @@ import Testing
 
     @Test func bothWordSizesOfAMultilibPackageInstallSideBySide() throws {
         // As with dnf on RHEL: an i686 build does not replace the x86_64 build of the same name.
-        let multilib = try plugin("multilib", packages: ["app32", "mlib.x86_64"], bundled: [
-            SpecPackage(name: "mlib", arch: "x86_64", files: ["/usr/lib64/mlib": "64\n"]),
-            SpecPackage(name: "mlib", arch: "i686", provides: ["mlib32"], files: ["/usr/lib/mlib": "32\n"]),
-            SpecPackage(name: "app32", arch: "i686", requires: ["mlib32"], files: ["/usr/bin/app32": "a\n"]),
-        ])
-        #expect(try Planner(base: base, options: options).plan(multilib).packages.map(\.nevra) == [
-            "app32-1.0-1.i686", "mlib-1.0-1.i686", "mlib-1.0-1.x86_64",
-        ])
+        let multilib = try plugin(
+            "multilib", packages: ["app32", "mlib.x86_64"],
+            bundled: [
+                SpecPackage(name: "mlib", arch: "x86_64", files: ["/usr/lib64/mlib": "64\n"]),
+                SpecPackage(name: "mlib", arch: "i686", provides: ["mlib32"], files: ["/usr/lib/mlib": "32\n"]),
+                SpecPackage(name: "app32", arch: "i686", requires: ["mlib32"], files: ["/usr/bin/app32": "a\n"]),
+            ])
+        #expect(
+            try Planner(base: base, options: options).plan(multilib).packages.map(\.nevra) == [
+                "app32-1.0-1.i686", "mlib-1.0-1.i686", "mlib-1.0-1.x86_64",
+            ])
     }
 
     @Test func whenTheBestArchCannotBeInstalledAnotherArchsBuildIs() throws {
         // As dnf does: the x86_64 build needs a library no repo has, so the i686 build is the one installed.
-        let fallback = try plugin("fallback", packages: ["proxyweb"], bundled: [
-            SpecPackage(name: "proxyweb", arch: "x86_64", requires: ["libproxy64"], files: ["/usr/lib64/proxyweb": "64\n"]),
-            SpecPackage(name: "proxyweb", arch: "i686", files: ["/usr/lib/proxyweb": "32\n"]),
-        ])
+        let fallback = try plugin(
+            "fallback", packages: ["proxyweb"],
+            bundled: [
+                SpecPackage(name: "proxyweb", arch: "x86_64", requires: ["libproxy64"], files: ["/usr/lib64/proxyweb": "64\n"]),
+                SpecPackage(name: "proxyweb", arch: "i686", files: ["/usr/lib/proxyweb": "32\n"]),
+            ])
         #expect(try Planner(base: base, options: options).plan(fallback).packages.map(\.nevra) == ["proxyweb-1.0-1.i686"])
         // With both installable, the best arch wins.
-        let best = try plugin("best", packages: ["webproxy"], bundled: [
-            SpecPackage(name: "webproxy", arch: "x86_64", files: ["/usr/lib64/webproxy": "64\n"]),
-            SpecPackage(name: "webproxy", arch: "i686", files: ["/usr/lib/webproxy": "32\n"]),
-        ])
+        let best = try plugin(
+            "best", packages: ["webproxy"],
+            bundled: [
+                SpecPackage(name: "webproxy", arch: "x86_64", files: ["/usr/lib64/webproxy": "64\n"]),
+                SpecPackage(name: "webproxy", arch: "i686", files: ["/usr/lib/webproxy": "32\n"]),
+            ])
         #expect(try Planner(base: base, options: options).plan(best).packages.map(\.nevra) == ["webproxy-1.0-1.x86_64"])
     }
 

@@ -57,7 +57,8 @@ import Testing
         #expect(text.contains("file is not a database"), "\(text)")
         #expect(
             text.hasSuffix(
-                "; the directory must hold an rpmdb this rpm reads (sqlite, or Berkeley DB read-only): unpack the image again or rebuild its rpmdb (rpm --root \(root.path) --dbpath /var/lib/rpm --rebuilddb)"),
+                "; the directory must hold an rpmdb this rpm reads (sqlite, or Berkeley DB read-only): unpack the image again or rebuild its rpmdb (rpm --root \(root.path) --dbpath /var/lib/rpm --rebuilddb)"
+            ),
             "\(text)")
         #expect(!text.contains("could not install"))
     }

@@ -37,12 +37,14 @@ import TestSupport
     @Test func twoPluginsWithThreeReposBuildInOneRun() throws {
         defer { try? FileManager.default.removeItem(at: work) }
         let base = try RPMFixture.base(BuildTests.basePackages, at: work.appendingPathComponent("base"))
-        let vdsm = try PluginFixture.make(at: work.appendingPathComponent("plugins/vdsm"), name: "vdsm", packages: ["vdsm"],
-                                          bundled: BuildTests.vdsm)
+        let vdsm = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/vdsm"), name: "vdsm", packages: ["vdsm"],
+            bundled: BuildTests.vdsm)
         // A bundled repo and an enabled file:// repo in one plugin: its agent comes from the bundle, the
         // library it needs from the online repo.
-        let extra = try RPMFixture.repo([SpecPackage(name: "agent-lib", files: ["/usr/lib/agent/lib.sh": "lib\n"])],
-                                        at: work.appendingPathComponent("extra-repo"))
+        let extra = try RPMFixture.repo(
+            [SpecPackage(name: "agent-lib", files: ["/usr/lib/agent/lib.sh": "lib\n"])],
+            at: work.appendingPathComponent("extra-repo"))
         let agent = try PluginFixture.make(
             at: work.appendingPathComponent("plugins/agent"), name: "agent", packages: ["agent"],
             bundled: [SpecPackage(name: "agent", requires: ["agent-lib"], files: ["/usr/bin/agent": "agent\n"])],
@@ -72,10 +74,12 @@ import TestSupport
     @Test func plansTwoPluginsAgainstCentOSStream9InOneRun() throws {
         defer { try? FileManager.default.removeItem(at: work) }
         let repos = Self.cs9Repos
-        try #require(FileManager.default.fileExists(atPath: repos.appendingPathComponent("appstream/repodata/repomd.xml").path),
-                     "the CentOS Stream 9 metadata is missing at \(repos.path)")
-        let base = try RPMFixture.base([SpecPackage(name: "marker", files: ["/etc/marker": "base\n"])],
-                                       at: work.appendingPathComponent("base"))
+        try #require(
+            FileManager.default.fileExists(atPath: repos.appendingPathComponent("appstream/repodata/repomd.xml").path),
+            "the CentOS Stream 9 metadata is missing at \(repos.path)")
+        let base = try RPMFixture.base(
+            [SpecPackage(name: "marker", files: ["/etc/marker": "base\n"])],
+            at: work.appendingPathComponent("base"))
         let repoFile = """
             [cs9-baseos]
             name=CentOS Stream 9 BaseOS
@@ -88,10 +92,12 @@ import TestSupport
             gpgcheck=0
 
             """
-        let podman = try PluginFixture.make(at: work.appendingPathComponent("plugins/podman"), name: "podman", packages: ["podman"],
-                                            repoFiles: ["cs9.repo": repoFile])
-        let tmux = try PluginFixture.make(at: work.appendingPathComponent("plugins/tmux"), name: "tmux", packages: ["tmux"],
-                                          repoFiles: ["cs9.repo": repoFile])
+        let podman = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/podman"), name: "podman", packages: ["podman"],
+            repoFiles: ["cs9.repo": repoFile])
+        let tmux = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/tmux"), name: "tmux", packages: ["tmux"],
+            repoFiles: ["cs9.repo": repoFile])
         let result = try OverlayCommand.run([
             "plan", "--json", "--base", base.path, "--plugin", podman.path, "--plugin", tmux.path, "--enablerepo", "*",
             "--arch", "x86_64", "--no-cache",

@@ -18,15 +18,17 @@ import TestSupport
         work = try RPMFixture.temporaryDirectory("mirrors")
         base = try RPMFixture.base(BuildTests.basePackages, at: work.appendingPathComponent("base"))
         cache = work.appendingPathComponent("cache")
-        repo = try RPMFixture.repo([SpecPackage(name: "monitor-agent", requires: ["corelib"], files: ["/usr/bin/monitor-agent": "m\n"])],
-                                   at: work.appendingPathComponent("served"))
+        repo = try RPMFixture.repo(
+            [SpecPackage(name: "monitor-agent", requires: ["corelib"], files: ["/usr/bin/monitor-agent": "m\n"])],
+            at: work.appendingPathComponent("served"))
     }
 
     /// A plugin whose online repo "monitor" lists `mirrors` as its baseurls, in that order.
     func plugin(mirrors: [String]) throws -> URL {
-        try PluginFixture.make(at: work.appendingPathComponent("plugins/monitor-\(UUID().uuidString.prefix(6))"), name: "monitor",
-                               packages: ["monitor-agent"],
-                               repoFiles: ["monitor.repo": "[monitor]\nname=Monitoring\nbaseurl=\(mirrors.joined(separator: " "))\nenabled=1\n"])
+        try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/monitor-\(UUID().uuidString.prefix(6))"), name: "monitor",
+            packages: ["monitor-agent"],
+            repoFiles: ["monitor.repo": "[monitor]\nname=Monitoring\nbaseurl=\(mirrors.joined(separator: " "))\nenabled=1\n"])
     }
 
     struct Measured {
@@ -39,8 +41,9 @@ import TestSupport
     /// Runs `overlay` under GNU time, which reports the child's own rusage.
     func measured(_ arguments: [String]) throws -> Measured {
         let report = work.appendingPathComponent("time-\(UUID().uuidString.prefix(6))")
-        let output = try Command.capture(URL(fileURLWithPath: "/usr/bin/time"),
-                                         ["-f", "%e %U %S", "-o", report.path, OverlayCommand.executable.path] + arguments + ["--cachedir", cache.path])
+        let output = try Command.capture(
+            URL(fileURLWithPath: "/usr/bin/time"),
+            ["-f", "%e %U %S", "-o", report.path, OverlayCommand.executable.path] + arguments + ["--cachedir", cache.path])
         // A failed command gets a "Command exited with non-zero status N" line before the figures.
         let last = try String(contentsOf: report, encoding: .utf8).split(separator: "\n").last ?? ""
         let figures = last.split(separator: " ").compactMap { Double($0) }
@@ -78,11 +81,12 @@ import TestSupport
 
         let run = try measured(["plan", "--base", base.path, "--plugin", dir.path, "--enablerepo", "monitor", "--timeout", "2"])
         #expect(run.output.status == 1)
-        #expect(run.output.stderr == """
-            plugin "monitor": repo "monitor": http://127.0.0.1:\(silent.port)/repodata/repomd.xml did not answer within 2 s; \
-            check the mirror or raise --timeout
+        #expect(
+            run.output.stderr == """
+                plugin "monitor": repo "monitor": http://127.0.0.1:\(silent.port)/repodata/repomd.xml did not answer within 2 s; \
+                check the mirror or raise --timeout
 
-            """)
+                """)
         #expect(run.output.stdout.hasSuffix("plugin monitor 1.0: could not be planned\n"))
         #expect(run.wall >= 2 && run.wall < 6, "plan took \(run.wall) s")
         #expect(run.cpu < 0.5, "plan used \(run.cpu) s of CPU while the mirror kept silent")
@@ -137,16 +141,21 @@ import TestSupport
         defer { good.stop() }
         let url = "https://127.0.0.1:\(tls.port)/repodata/repomd.xml"
 
-        let alone = try measured(["plan", "--base", base.path, "--plugin", try plugin(mirrors: ["https://127.0.0.1:\(tls.port)/"]).path,
-                                  "--enablerepo", "monitor", "--timeout", "5"])
+        let alone = try measured([
+            "plan", "--base", base.path, "--plugin", try plugin(mirrors: ["https://127.0.0.1:\(tls.port)/"]).path,
+            "--enablerepo", "monitor", "--timeout", "5",
+        ])
         #expect(alone.output.status == 1)
-        #expect(alone.output.stderr.hasPrefix("plugin \"monitor\": repo \"monitor\": cannot download \(url): SSL certificate problem"),
-                "\(alone.output.stderr)")
+        #expect(
+            alone.output.stderr.hasPrefix("plugin \"monitor\": repo \"monitor\": cannot download \(url): SSL certificate problem"),
+            "\(alone.output.stderr)")
         expectNoFoundationText(alone.output)
 
-        let withFallback = try measured(["plan", "--base", base.path, "--plugin",
-                                         try plugin(mirrors: ["https://127.0.0.1:\(tls.port)/", "http://127.0.0.1:\(good.port)/"]).path,
-                                         "--enablerepo", "monitor", "--timeout", "5"])
+        let withFallback = try measured([
+            "plan", "--base", base.path, "--plugin",
+            try plugin(mirrors: ["https://127.0.0.1:\(tls.port)/", "http://127.0.0.1:\(good.port)/"]).path,
+            "--enablerepo", "monitor", "--timeout", "5",
+        ])
         #expect(withFallback.output.status == 0, "\(withFallback.output.stderr)")
         #expect(withFallback.output.stdout.contains("monitor-agent-1.0-1.noarch  monitor"))
     }
@@ -160,8 +169,10 @@ final class TLSMirror {
     init(directory: URL, work: URL) throws {
         let key = work.appendingPathComponent("tls.key").path
         let certificate = work.appendingPathComponent("tls.crt").path
-        try RPMFixture.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
-                            "-days", "1", "-subj", "/CN=127.0.0.1"])
+        try RPMFixture.run([
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
+            "-days", "1", "-subj", "/CN=127.0.0.1",
+        ])
         port = try LocalHTTPServer.freePort()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate, "-key", key, "-WWW", "-quiet"]

@@ -13,10 +13,11 @@ import Testing
     init() throws {
         work = try RPMFixture.temporaryDirectory("solvsolver")
         let base = try BaseFixture.make(at: work.appendingPathComponent("base"))
-        let directory = try RPMFixture.repo([
-            SpecPackage(name: "kmod-fast", requires: ["kernel >= 3.2"], files: ["/usr/lib/kmod-fast": "k\n"]),
-            SpecPackage(name: "tool", requires: ["corelib >= 1.0"], files: ["/usr/bin/tool": "t\n"]),
-        ], at: work.appendingPathComponent("repo"))
+        let directory = try RPMFixture.repo(
+            [
+                SpecPackage(name: "kmod-fast", requires: ["kernel >= 3.2"], files: ["/usr/lib/kmod-fast": "k\n"]),
+                SpecPackage(name: "tool", requires: ["corelib >= 1.0"], files: ["/usr/bin/tool": "t\n"]),
+            ], at: work.appendingPathComponent("repo"))
         pool = SolvPool(arch: "x86_64")
         try pool.loadInstalled(from: base)
         let loader = RepoLoader(cache: nil, scratch: FilePath(work.appendingPathComponent("scratch").path), timeout: 5)

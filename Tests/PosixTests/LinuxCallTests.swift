@@ -18,7 +18,9 @@ extension PosixSuites {
             }
         }
 
-        static func expectFailure(_ call: String, _ subject: String, _ errno: Errno, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+        static func expectFailure(
+            _ call: String, _ subject: String, _ errno: Errno, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+        ) {
             let error = failure(body)
             #expect(error?.call == call, sourceLocation: sourceLocation)
             #expect(error?.subject == subject, sourceLocation: sourceLocation)
@@ -109,7 +111,9 @@ extension PosixSuites {
             Self.expectFailure("statfs", "/nonexistent/posix", .noSuchFileOrDirectory) {
                 _ = try FileSystemType.of("/nonexistent/posix")
             }
-            for name in ["upper", "work", "merged"] { try FileManager.default.createDirectory(atPath: root.appending(name).string, withIntermediateDirectories: false) }
+            for name in ["upper", "work", "merged"] {
+                try FileManager.default.createDirectory(atPath: root.appending(name).string, withIntermediateDirectories: false)
+            }
             let type = try PosixThread.run(name: "overlay mount") { () throws -> FileSystemType in
                 try unshare(.mountNamespace)
                 try systemCall("mount", "/ (private)") { mount(nil, "/", nil, UInt(MS_REC) | UInt(MS_PRIVATE), nil) }

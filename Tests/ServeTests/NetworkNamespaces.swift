@@ -43,8 +43,9 @@ final class NamespacePair {
     /// Runs a program inside `namespace` (`ip netns exec`), killed after `timeout` seconds. SIGKILL, from coreutils'
     /// `timeout`: a child of the test runner may inherit a signal mask that blocks SIGTERM.
     func run(in namespace: String, _ program: String, _ arguments: [String], timeout: Int = 120) throws -> Finished {
-        try ServeTests.run("/usr/bin/timeout", ["--signal=KILL", String(timeout), "/usr/sbin/ip", "netns", "exec", namespace, program] + arguments,
-                           timeout: Double(timeout + 10))
+        try ServeTests.run(
+            "/usr/bin/timeout", ["--signal=KILL", String(timeout), "/usr/sbin/ip", "netns", "exec", namespace, program] + arguments,
+            timeout: Double(timeout + 10))
     }
 
     static func ip(_ arguments: [String]) throws {
@@ -144,9 +145,13 @@ final class LinkImpairment: @unchecked Sendable {
         self.namespace = namespace
         self.interface = interface
         rule = ["OUTPUT", "-o", interface, "-j", "NFQUEUE", "--queue-num", "0"]
-        let netem = try ServeTests.run("/usr/sbin/ip", ["netns", "exec", namespace, "/usr/sbin/tc", "qdisc", "add", "dev", interface, "root", "netem",
-                                                        "loss", "\(loss * 100)%", "reorder", "\(immediate * 100)%", "\(correlation * 100)%",
-                                                        "delay", "\(delayMilliseconds)ms"], timeout: 10)
+        let netem = try ServeTests.run(
+            "/usr/sbin/ip",
+            [
+                "netns", "exec", namespace, "/usr/sbin/tc", "qdisc", "add", "dev", interface, "root", "netem",
+                "loss", "\(loss * 100)%", "reorder", "\(immediate * 100)%", "\(correlation * 100)%",
+                "delay", "\(delayMilliseconds)ms",
+            ], timeout: 10)
         if netem.status == 0 {
             mechanism = .netem
             return
@@ -185,8 +190,10 @@ final class LinkImpairment: @unchecked Sendable {
     @discardableResult
     func stop() -> Counts {
         guard mechanism == .netfilterQueue else {
-            let stats = (try? ServeTests.run("/usr/sbin/ip", ["netns", "exec", namespace, "/usr/sbin/tc", "-s", "qdisc", "show", "dev", interface],
-                                             timeout: 10))?.text ?? ""
+            let stats =
+                (try? ServeTests.run(
+                    "/usr/sbin/ip", ["netns", "exec", namespace, "/usr/sbin/tc", "-s", "qdisc", "show", "dev", interface],
+                    timeout: 10))?.text ?? ""
             let dropped = stats.range(of: #"dropped (\d+)"#, options: .regularExpression).map { Int(stats[$0].dropFirst(8)) ?? 0 } ?? 0
             return Counts(dropped: dropped)
         }

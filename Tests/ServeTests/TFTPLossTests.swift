@@ -29,11 +29,13 @@ import Testing
         }
         defer { server.stop() }
 
-        let towardClients = try LinkImpairment(namespace: network.server, interface: network.serverInterface, loss: 0.10, immediate: 0.25,
-                                               correlation: 0.5, delayMilliseconds: 5, seed: 0x7f7f)
+        let towardClients = try LinkImpairment(
+            namespace: network.server, interface: network.serverInterface, loss: 0.10, immediate: 0.25,
+            correlation: 0.5, delayMilliseconds: 5, seed: 0x7f7f)
         defer { towardClients.stop() }
-        let towardServer = try LinkImpairment(namespace: network.client, interface: network.clientInterface, loss: 0.10, immediate: 0.25,
-                                              correlation: 0.5, delayMilliseconds: 5, seed: 0x3c3c)
+        let towardServer = try LinkImpairment(
+            namespace: network.client, interface: network.clientInterface, loss: 0.10, immediate: 0.25,
+            correlation: 0.5, delayMilliseconds: 5, seed: 0x3c3c)
         defer { towardServer.stop() }
 
         // atftp answers a second OACK by aborting ("unexpected OACK"), so it resends its own ACK of the OACK after

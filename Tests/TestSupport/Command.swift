@@ -9,8 +9,10 @@ package enum Command {
     }
 
     /// With `mergingErrors`, standard error goes into `stdout` too, in the order it was written.
-    package static func capture(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
-                        mergingErrors: Bool = false) throws -> Output {
+    package static func capture(
+        _ executable: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
+        mergingErrors: Bool = false
+    ) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -35,7 +37,8 @@ package enum Command {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        return Output(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
     }
 }

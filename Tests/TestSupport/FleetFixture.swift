@@ -31,7 +31,9 @@ package struct FleetFixture {
     }
 
     /// Writes `<folder>/<name>-<version>.json` and, unless `withFile` is false, the overlay file it names.
-    package func addOverlay(_ name: String, _ version: String, base: String = FleetFixture.baseIdentity, folder: String = "overlays", withFile: Bool = true) throws {
+    package func addOverlay(
+        _ name: String, _ version: String, base: String = FleetFixture.baseIdentity, folder: String = "overlays", withFile: Bool = true
+    ) throws {
         let file = "\(name)-\(version).cpio.zst"
         let manifest = OverlayManifest(
             name: name, version: version, summary: "\(name) plugin", format: "cpio.zst", file: file, size: 7,

@@ -78,7 +78,8 @@ public struct OverlayBuilder: Sendable {
     private func build(
         _ plugin: Plugin, plan: PluginPlan, keys: SigningKeys, work: FilePath, progress: @escaping @Sendable (BuildStep) -> Void
     ) throws -> BuiltOverlay {
-        let delta = plan.packages.isEmpty
+        let delta =
+            plan.packages.isEmpty
             ? try emptyDelta(plugin, work: work) : try install(plugin, plan: plan, keys: keys, work: work, progress: progress)
 
         let stem = "\(plugin.name)-\(plugin.manifest.version)"
@@ -89,8 +90,9 @@ public struct OverlayBuilder: Sendable {
         let nevras = plan.packages.map(\.nevra)
         let (manifest, stage) = try step(plugin, writing: overlayPath.string) {
             let removed = try Blacklist(plugin.manifest.blacklist).apply(to: delta.path)
-            let entry = RegistryEntry(name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary,
-                                      packages: nevras, base: planner.baseIdentity)
+            let entry = RegistryEntry(
+                name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary,
+                packages: nevras, base: planner.baseIdentity)
             try writeRegistryEntry(entry, into: delta.path)
 
             progress(.packing(plugin: plugin.name))
@@ -122,8 +124,9 @@ public struct OverlayBuilder: Sendable {
     ) throws -> DeltaRoot {
         progress(.fetching(plugin: plugin.name, packages: plan.packages.count))
         let files = try step(plugin, writing: "its downloaded packages into \(output.path)", naming: true) {
-            let fetcher = PackageFetcher(cache: planner.options.cache, scratch: work, timeout: planner.options.networkTimeout,
-                                         repos: plugin.repoSources(enabled: planner.options.enabledRepos).enabled)
+            let fetcher = PackageFetcher(
+                cache: planner.options.cache, scratch: work, timeout: planner.options.networkTimeout,
+                repos: plugin.repoSources(enabled: planner.options.enabledRepos).enabled)
             return try plan.packages.enumerated().map { index, package in
                 progress(.fetchingPackage(plugin: plugin.name, package: package.nevra, done: index, total: plan.packages.count))
                 return try fetcher.fetch(package)
@@ -132,9 +135,11 @@ public struct OverlayBuilder: Sendable {
         let name = plugin.name
         return try step(plugin, writing: "its installed packages into \(output.path)", naming: true) {
             // Packages are checked against their repos' keys on every use, whether just downloaded or from the cache.
-            try PackageInstaller.installDelta(packages: files, base: planner.base.root, baseDBPath: planner.base.dbPath,
-                                              workDirectory: work.appending("install"),
-                                              signatures: keys.requirements(for: plan.packages, files: files)) { step in
+            try PackageInstaller.installDelta(
+                packages: files, base: planner.base.root, baseDBPath: planner.base.dbPath,
+                workDirectory: work.appending("install"),
+                signatures: keys.requirements(for: plan.packages, files: files)
+            ) { step in
                 progress(.installing(plugin: name, package: step.package, done: step.completed, total: step.total))
             }
         }
@@ -144,8 +149,9 @@ public struct OverlayBuilder: Sendable {
     private func emptyDelta(_ plugin: Plugin, work: FilePath) throws -> DeltaRoot {
         let root = work.appending("delta")
         try step(plugin, writing: root.string, naming: true) {
-            try FileManager.default.createDirectory(atPath: root.string, withIntermediateDirectories: false,
-                                                    attributes: [.posixPermissions: 0o755])
+            try FileManager.default.createDirectory(
+                atPath: root.string, withIntermediateDirectories: false,
+                attributes: [.posixPermissions: 0o755])
         }
         return DeltaRoot(path: root, installed: [])
     }
@@ -212,8 +218,9 @@ public struct OverlayBuilder: Sendable {
         for component in RegistryEntry.directory.split(separator: "/") {
             directory = directory.appending(String(component))
             if !FileManager.default.fileExists(atPath: directory.string) {
-                try FileManager.default.createDirectory(atPath: directory.string, withIntermediateDirectories: false,
-                                                        attributes: [.posixPermissions: 0o755, .ownerAccountID: 0, .groupOwnerAccountID: 0])
+                try FileManager.default.createDirectory(
+                    atPath: directory.string, withIntermediateDirectories: false,
+                    attributes: [.posixPermissions: 0o755, .ownerAccountID: 0, .groupOwnerAccountID: 0])
             }
         }
         let path = directory.appending(entry.name)

@@ -2,7 +2,7 @@ internal import CCurl
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One http(s) GET with libcurl's easy interface (`curl_easy_perform`), bounded by silence rather than by total
@@ -45,7 +45,10 @@ struct HTTPDownload: ~Copyable {
     private func perform(_ url: String, silence: Int) throws(RepoError) -> Data {
         let state = UnsafeMutablePointer<TransferState>.allocate(capacity: 1)
         state.initialize(to: TransferState(lastActivity: monotonicMilliseconds(), silenceMilliseconds: silence * 1000))
-        defer { state.deinitialize(count: 1); state.deallocate() }
+        defer {
+            state.deinitialize(count: 1)
+            state.deallocate()
+        }
         let errorText = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
         errorText.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
         defer { errorText.deallocate() }

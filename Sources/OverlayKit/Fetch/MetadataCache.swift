@@ -48,8 +48,10 @@ public struct MetadataCache: Sendable {
 
     /// Stores a download as `name` in the cache's `subdirectory`, or in `scratch` when there is no cache or it
     /// cannot take it (full, read-only); returns where it went.
-    static func keep(_ data: Data, named name: String, from url: String, in cache: MetadataCache?, subdirectory: String,
-                     else scratch: FilePath) throws(RepoError) -> FilePath {
+    static func keep(
+        _ data: Data, named name: String, from url: String, in cache: MetadataCache?, subdirectory: String,
+        else scratch: FilePath
+    ) throws(RepoError) -> FilePath {
         if let cache, let directory = cache.subdirectory(subdirectory) {
             let target = directory.appending(name)
             if cache.store(target, { try AtomicFile.write(data, to: target) }) { return target }

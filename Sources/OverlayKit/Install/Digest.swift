@@ -1,6 +1,6 @@
 internal import CRPM
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Posix
 import SystemPackage

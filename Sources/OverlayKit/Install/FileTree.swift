@@ -47,7 +47,8 @@ enum FileTree {
         if isDirectory(info) {
             for name in try directoryNames(path) {
                 // Names are raw bytes: a name that is not UTF-8 must still name the same file.
-                let child = path.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))) } + [CChar(bitPattern: UInt8(ascii: "/"))]
+                let child =
+                    path.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))) } + [CChar(bitPattern: UInt8(ascii: "/"))]
                     + name.map { CChar(bitPattern: $0) } + [0]
                 try removeTree(FilePath(platformString: child))
             }
@@ -79,7 +80,7 @@ enum FileTree {
         if parent != path, !parent.isEmpty, status(parent) == nil { try makeDirectories(parent) }
         do {
             try makeDirectory(path)
-        } catch where error.errno == .fileExists {
+        } catch  where error.errno == .fileExists {
             // Made meanwhile by someone else: fine if it is a directory.
             guard let info = status(path), isDirectory(info) else { throw error }
         }

@@ -26,9 +26,11 @@ public enum RPMError: UserError, Sendable {
                 : "reinstall the package that holds it (apt-get install --reinstall rpm-common)"
             return "rpm cannot read its configuration files in \(directory)\(why); \(fix)"
         case .noTransactionSet:
-            return "librpm could not create a transaction set (rpmtsCreate returned nothing), which happens only when memory runs out: free memory and run overlay again"
+            return
+                "librpm could not create a transaction set (rpmtsCreate returned nothing), which happens only when memory runs out: free memory and run overlay again"
         case .noKeyring:
-            return "librpm could not create a keyring to check signatures with (rpmKeyringNew returned nothing), which happens only when memory runs out: free memory and run overlay again"
+            return
+                "librpm could not create a keyring to check signatures with (rpmKeyringNew returned nothing), which happens only when memory runs out: free memory and run overlay again"
         case .unusableRoot(let root, let said):
             let why = said.isEmpty ? "" : " (rpm: \(said.map(Self.sentence).joined(separator: "; ")))"
             return "rpm does not accept \(root) as the root directory to install into\(why); give an absolute path to a directory"

@@ -1,6 +1,6 @@
 internal import CArchive
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import SystemPackage
 
@@ -81,16 +81,17 @@ struct ArchiveEntry: Equatable, Sendable {
         hardlinkTarget = bytes(archive_entry_hardlink(entry))
         symlinkTarget = bytes(archive_entry_symlink(entry))
         let type = UInt32(archive_entry_filetype(entry))
-        kind = switch type {
-        case FileType.regularFile: hardlinkTarget == nil ? .file : .hardlink
-        case FileType.directory: .directory
-        case FileType.symbolicLink: .symlink
-        case FileType.characterDevice: .characterDevice
-        case FileType.blockDevice: .blockDevice
-        case FileType.fifo: .fifo
-        case FileType.socket: .socket
-        default: .unknown(type)
-        }
+        kind =
+            switch type {
+            case FileType.regularFile: hardlinkTarget == nil ? .file : .hardlink
+            case FileType.directory: .directory
+            case FileType.symbolicLink: .symlink
+            case FileType.characterDevice: .characterDevice
+            case FileType.blockDevice: .blockDevice
+            case FileType.fifo: .fifo
+            case FileType.socket: .socket
+            default: .unknown(type)
+            }
         permissions = UInt32(archive_entry_perm(entry))
         uid = Int64(archive_entry_uid(entry))
         gid = Int64(archive_entry_gid(entry))
@@ -113,16 +114,17 @@ struct ArchiveEntry: Equatable, Sendable {
         guard let entry = archive_entry_new() else { return nil }
         archive_entry_copy_pathname(entry, path.cString)
         sourcePath?.withPlatformString { archive_entry_copy_sourcepath(entry, $0) }
-        let type: UInt32 = switch kind {
-        case .file, .hardlink: FileType.regularFile
-        case .directory: FileType.directory
-        case .symlink: FileType.symbolicLink
-        case .characterDevice: FileType.characterDevice
-        case .blockDevice: FileType.blockDevice
-        case .fifo: FileType.fifo
-        case .socket: FileType.socket
-        case .unknown(let bits): bits
-        }
+        let type: UInt32 =
+            switch kind {
+            case .file, .hardlink: FileType.regularFile
+            case .directory: FileType.directory
+            case .symlink: FileType.symbolicLink
+            case .characterDevice: FileType.characterDevice
+            case .blockDevice: FileType.blockDevice
+            case .fifo: FileType.fifo
+            case .socket: FileType.socket
+            case .unknown(let bits): bits
+            }
         archive_entry_set_mode(entry, mode_t(type | (permissions & 0o7777)))
         archive_entry_set_uid(entry, la_int64_t(uid))
         archive_entry_set_gid(entry, la_int64_t(gid))

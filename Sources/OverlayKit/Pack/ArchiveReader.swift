@@ -1,6 +1,6 @@
 internal import CArchive
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import SystemPackage
 
@@ -31,7 +31,9 @@ final class ArchiveReader {
         archive_read_support_filter_all(handle)
         switch formats {
         case .cpio: archive_read_support_format_cpio(handle)
-        case .tar: archive_read_support_format_tar(handle); archive_read_support_format_gnutar(handle)
+        case .tar:
+            archive_read_support_format_tar(handle)
+            archive_read_support_format_gnutar(handle)
         }
         let status = path.withPlatformString { archive_read_open_filename(handle, $0, 64 * 1024) }
         if status < ARCHIVE_WARN { throw failure(unrecognized: true) }

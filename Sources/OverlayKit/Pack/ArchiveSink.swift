@@ -1,6 +1,6 @@
 internal import CZstd
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import SystemPackage

@@ -1,6 +1,6 @@
 internal import CArchive
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import SystemPackage
 
@@ -36,17 +36,20 @@ final class CpioWriter {
         try check(archive_write_set_bytes_per_block(handle, 64 * 1024))
         try check(archive_write_set_bytes_in_last_block(handle, 1))
         let opaque = Unmanaged.passUnretained(client).toOpaque()
-        try check(archive_write_open2(handle, opaque, nil, { archive, data, buffer, length in
-            guard let data else { return -1 }
-            let client = Unmanaged<Client>.fromOpaque(data).takeUnretainedValue()
-            do {
-                try client.sink.write(UnsafeRawBufferPointer(start: buffer, count: length))
-                return la_ssize_t(length)
-            } catch {
-                if client.error == nil { client.error = error }
-                return -1
-            }
-        }, nil, nil))
+        try check(
+            archive_write_open2(
+                handle, opaque, nil,
+                { archive, data, buffer, length in
+                    guard let data else { return -1 }
+                    let client = Unmanaged<Client>.fromOpaque(data).takeUnretainedValue()
+                    do {
+                        try client.sink.write(UnsafeRawBufferPointer(start: buffer, count: length))
+                        return la_ssize_t(length)
+                    } catch {
+                        if client.error == nil { client.error = error }
+                        return -1
+                    }
+                }, nil, nil))
     }
 
     /// The libarchive format code, for `archive_entry_linkresolver_set_strategy`.

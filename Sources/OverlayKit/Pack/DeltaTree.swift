@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Posix
 import SystemPackage
@@ -50,18 +50,23 @@ struct DeltaTree {
                 var target: [UInt8]? = nil
                 switch info.st_mode & S_IFMT {
                 case S_IFREG: kind = .file
-                case S_IFDIR: kind = .directory; pending.append(relative)
-                case S_IFLNK: kind = .symlink; target = try Self.readlink(path)
+                case S_IFDIR:
+                    kind = .directory
+                    pending.append(relative)
+                case S_IFLNK:
+                    kind = .symlink
+                    target = try Self.readlink(path)
                 case S_IFCHR: throw PackError.unsupportedFileType(path: path, kind: "character device")
                 case S_IFBLK: throw PackError.unsupportedFileType(path: path, kind: "block device")
                 case S_IFIFO: throw PackError.unsupportedFileType(path: path, kind: "FIFO")
                 case S_IFSOCK: throw PackError.unsupportedFileType(path: path, kind: "socket")
                 default: throw PackError.unsupportedFileType(path: path, kind: "file of unknown type")
                 }
-                found.append(DeltaTreeEntry(
-                    relativePath: relative, kind: kind, mode: info.st_mode, uid: info.st_uid, gid: info.st_gid,
-                    size: kind == .file ? Int64(info.st_size) : 0, device: UInt64(info.st_dev),
-                    inode: UInt64(info.st_ino), linkTarget: target))
+                found.append(
+                    DeltaTreeEntry(
+                        relativePath: relative, kind: kind, mode: info.st_mode, uid: info.st_uid, gid: info.st_gid,
+                        size: kind == .file ? Int64(info.st_size) : 0, device: UInt64(info.st_dev),
+                        inode: UInt64(info.st_ino), linkTarget: target))
             }
         }
         entries = found.sorted { $0.relativePath.lexicographicallyPrecedes($1.relativePath) }

@@ -33,17 +33,21 @@ public struct OverlayInspection: Sendable, Codable {
         var path = given
         var base: BaseManifest?
         if given.extension == "json" {
-            struct Named: Decodable { var kind: String?; var file: String? }
+            struct Named: Decodable {
+                var kind: String?
+                var file: String?
+            }
             guard let data = FileManager.default.contents(atPath: given.string),
-                  let named = try? JSONDecoder().decode(Named.self, from: data), let file = named.file, !file.contains("/"),
-                  named.kind == "overlay" || named.kind == "base"
+                let named = try? JSONDecoder().decode(Named.self, from: data), let file = named.file, !file.contains("/"),
+                named.kind == "overlay" || named.kind == "base"
             else { throw PackError.notAManifest(path: given) }
             path = given.removingLastComponent().appending(file)
             if named.kind == "base" { base = try? JSONDecoder().decode(BaseManifest.self, from: data) }
         } else if let name = given.lastComponent?.string {
             let beside = given.removingLastComponent().appending("base.json")
             if let data = FileManager.default.contents(atPath: beside.string),
-               let manifest = try? JSONDecoder().decode(BaseManifest.self, from: data), manifest.kind == "base", manifest.file == name {
+                let manifest = try? JSONDecoder().decode(BaseManifest.self, from: data), manifest.kind == "base", manifest.file == name
+            {
                 base = manifest
             }
         }
@@ -62,8 +66,9 @@ public struct OverlayInspection: Sendable, Codable {
         entryCount = contents.entries.count
         totalBytes = contents.totalBytes
         entries = contents.entries.map {
-            Item(path: $0.path, kind: $0.kind.rawValue, mode: String(format: "%04o", $0.mode), uid: $0.uid, gid: $0.gid,
-                 size: $0.size, linkTarget: $0.linkTarget)
+            Item(
+                path: $0.path, kind: $0.kind.rawValue, mode: String(format: "%04o", $0.mode), uid: $0.uid, gid: $0.gid,
+                size: $0.size, linkTarget: $0.linkTarget)
         }
     }
 
@@ -100,13 +105,14 @@ public struct OverlayInspection: Sendable, Codable {
         let ownerWidth = owners.map(\.count).max() ?? 3
         let sizeWidth = entries.map { String($0.size).count }.max() ?? 1
         for (item, owner) in zip(entries, owners) {
-            let type = switch item.kind {
-            case "directory": "d"
-            case "symlink": "l"
-            case "hardlink": "h"
-            case "special": "?"
-            default: "-"
-            }
+            let type =
+                switch item.kind {
+                case "directory": "d"
+                case "symlink": "l"
+                case "hardlink": "h"
+                case "special": "?"
+                default: "-"
+                }
             var row = "\(type)\(Self.symbolic(item.mode)) \(owner.padding(toLength: ownerWidth, withPad: " ", startingAt: 0)) "
             row += String(repeating: " ", count: sizeWidth - String(item.size).count) + "\(item.size) \(item.path)"
             if let target = item.linkTarget { row += item.kind == "hardlink" ? " link to \(target)" : " -> \(target)" }

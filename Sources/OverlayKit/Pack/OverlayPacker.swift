@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Posix
 import SystemPackage
@@ -187,7 +187,10 @@ public struct OverlayPacker: Sendable {
     private struct InodeKey: Hashable {
         let device: UInt64
         let inode: UInt64
-        init(_ entry: DeltaTreeEntry) { device = entry.device; inode = entry.inode }
+        init(_ entry: DeltaTreeEntry) {
+            device = entry.device
+            inode = entry.inode
+        }
     }
 
     /// How many names each multiply-linked file has inside the tree (links outside it don't count, so
@@ -208,4 +211,3 @@ public struct OverlayPacker: Sendable {
         return (files, subdirectories)
     }
 }
-

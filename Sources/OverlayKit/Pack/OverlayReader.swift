@@ -59,7 +59,10 @@ public enum OverlayReader {
         do {
             while let header = try reader.next() {
                 let name = normalized(header.pathname)
-                if name.isEmpty { try reader.skipData(); continue }
+                if name.isEmpty {
+                    try reader.skipData()
+                    continue
+                }
                 let kind: OverlayContents.Entry.Kind
                 var target = header.symlink
                 switch header.kind {
@@ -70,10 +73,11 @@ public enum OverlayReader {
                 case .characterDevice, .blockDevice, .fifo, .socket, .unknown: kind = .special
                 }
                 if kind == .hardlink { target = header.hardlink.map(normalized) }
-                entries.append(OverlayContents.Entry(
-                    path: name, kind: kind, mode: header.permissions, uid: header.uid, gid: header.gid,
-                    size: kind == .directory || kind == .special ? 0 : header.size, linkTarget: target))
-                if (kind == .file || kind == .hardlink), header.size > 0, let plugin = registryName(name) {
+                entries.append(
+                    OverlayContents.Entry(
+                        path: name, kind: kind, mode: header.permissions, uid: header.uid, gid: header.gid,
+                        size: kind == .directory || kind == .special ? 0 : header.size, linkTarget: target))
+                if kind == .file || kind == .hardlink, header.size > 0, let plugin = registryName(name) {
                     guard let bytes = try reader.data(limit: registryLimit) else {
                         throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")
                     }
@@ -156,12 +160,13 @@ public enum OverlayReader {
             path = String(rest[..<arrow.lowerBound])
             target = String(rest[arrow.upperBound...])
         }
-        let kind: OverlayContents.Entry.Kind = switch type {
-        case "-": .file
-        case "d": .directory
-        case "l": .symlink
-        default: .special
-        }
+        let kind: OverlayContents.Entry.Kind =
+            switch type {
+            case "-": .file
+            case "d": .directory
+            case "l": .symlink
+            default: .special
+            }
         return OverlayContents.Entry(
             path: path, kind: kind, mode: permissionBits(fields[0]), uid: uid, gid: gid,
             size: kind == .file || kind == .symlink ? Int64(fields[2]) ?? 0 : 0, linkTarget: target)

@@ -1,6 +1,6 @@
 internal import CArchive
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Posix
 import SystemPackage
@@ -17,7 +17,8 @@ final class ArchiveDiskWriter {
         }
         self.handle = handle
         self.bundle = bundle
-        let flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
+        let flags =
+            ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
             | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_NO_OVERWRITE
         archive_write_disk_set_options(handle, Int32(flags))
     }

@@ -80,7 +80,8 @@ public struct Plugin: Sendable {
                 files.append(file)
             }
             guard !files.isEmpty else {
-                throw .unreadable(path: keys.string, reason: "keys/ holds no key files; put the ASCII-armored public keys the packages are signed with there, or remove it")
+                throw .unreadable(
+                    path: keys.string, reason: "keys/ holds no key files; put the ASCII-armored public keys the packages are signed with there, or remove it")
             }
             keysDirectory = keys
             keyFiles = files

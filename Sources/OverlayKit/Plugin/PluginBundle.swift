@@ -72,7 +72,8 @@ public enum PluginBundle {
                 try body(reader, header)
             }
         } catch let failure as ArchiveReader.Failure {
-            throw first && failure.unrecognized ? PluginBundleError.notABundle(bundle: bundle) : PluginBundleError.damaged(bundle: bundle, message: failure.message)
+            throw first && failure.unrecognized
+                ? PluginBundleError.notABundle(bundle: bundle) : PluginBundleError.damaged(bundle: bundle, message: failure.message)
         }
         if first { throw PluginBundleError.damaged(bundle: bundle, message: "it holds no entries") }
     }
@@ -125,7 +126,8 @@ public enum PluginBundle {
             let candidate = directory.appending(only)
             var isDirectory: ObjCBool = false
             if manager.fileExists(atPath: candidate.string, isDirectory: &isDirectory), isDirectory.boolValue,
-               manager.fileExists(atPath: candidate.appending("plugin.toml").string) {
+                manager.fileExists(atPath: candidate.appending("plugin.toml").string)
+            {
                 return candidate
             }
         }

@@ -62,7 +62,7 @@ struct PluginBundleCheck {
 
     /// After every header was checked: nothing may be stored below a symlink (in any order), and no
     /// symlink may lead through another symlink.
-    func checkSymlinkPrefixes() throws(PluginBundleCheck.Refusal) -> Void {
+    func checkSymlinkPrefixes() throws(PluginBundleCheck.Refusal) {
         for entry in entries {
             var prefix = ""
             for component in entry.path.split(separator: "/").dropLast() {
@@ -75,7 +75,10 @@ struct PluginBundleCheck {
                 var resolved = Array(entry.path.split(separator: "/").dropLast().map(String.init))
                 let steps = target.split(separator: "/").map(String.init)
                 for (index, step) in steps.enumerated() where step != "." && !step.isEmpty {
-                    if step == ".." { _ = resolved.popLast(); continue }
+                    if step == ".." {
+                        _ = resolved.popLast()
+                        continue
+                    }
                     resolved.append(step)
                     if index < steps.count - 1, symlinks.contains(resolved.joined(separator: "/")) {
                         throw Refusal("is a symlink to \"\(target)\", which passes through another symlink", entry: entry.path)

@@ -24,8 +24,9 @@ public struct PluginLoader: Sendable {
                     if scratch == nil {
                         let dir = FilePath(NSTemporaryDirectory()).appending("overlay-plugins-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
                         try Interruption.creating(dir) {  // removed on SIGINT and SIGTERM too
-                            try FileManager.default.createDirectory(atPath: dir.string, withIntermediateDirectories: true,
-                                                                    attributes: [.posixPermissions: 0o700])
+                            try FileManager.default.createDirectory(
+                                atPath: dir.string, withIntermediateDirectories: true,
+                                attributes: [.posixPermissions: 0o700])
                         }
                         scratch = dir
                     }
@@ -35,7 +36,8 @@ public struct PluginLoader: Sendable {
                     plugin = try Plugin(directory: directory, origin: path, arch: arch)
                 }
                 if let other = plugins.first(where: { $0.name == plugin.name }) {
-                    throw PluginError.invalidManifest("\(plugin.origin): plugin name \"\(plugin.name)\" is already used by \(other.origin); plugin names must be unique")
+                    throw PluginError.invalidManifest(
+                        "\(plugin.origin): plugin name \"\(plugin.name)\" is already used by \(other.origin); plugin names must be unique")
                 }
                 plugins.append(plugin)
             }

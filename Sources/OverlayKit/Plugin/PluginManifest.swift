@@ -21,8 +21,10 @@ public struct PluginManifest: Sendable, Equatable {
     public static let fileName = "plugin.toml"
     static let knownKeys: Set<String> = ["name", "version", "summary", "packages", "blacklist", "requires", "modules"]
 
-    public init(name: String, version: String, summary: String = "", packages: [String], blacklist: [String] = [], requires: [Requirement] = [],
-                modules: [ModuleStreamName] = []) {
+    public init(
+        name: String, version: String, summary: String = "", packages: [String], blacklist: [String] = [], requires: [Requirement] = [],
+        modules: [ModuleStreamName] = []
+    ) {
         self.name = name
         self.version = version
         self.summary = summary
@@ -42,7 +44,9 @@ public struct PluginManifest: Sendable, Equatable {
         }
         let root = document.root
         for key in root.keys.sorted() where !Self.knownKeys.contains(key) {
-            throw .invalidManifest("\(document.location(ofKey: key)): unknown key \"\(key)\"; plugin.toml knows \(Self.knownKeys.sorted().joined(separator: ", ")): fix the spelling or remove it")
+            throw .invalidManifest(
+                "\(document.location(ofKey: key)): unknown key \"\(key)\"; plugin.toml knows \(Self.knownKeys.sorted().joined(separator: ", ")): fix the spelling or remove it"
+            )
         }
         func string(_ key: String, required: Bool) throws(PluginError) -> String? {
             guard let value = root[key] else {
@@ -50,7 +54,8 @@ public struct PluginManifest: Sendable, Equatable {
                 return nil
             }
             guard let string = value.string else {
-                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be a string such as \(key) = \"…\", not \(TOMLDocument.kind(of: value))")
+                throw .invalidManifest(
+                    "\(document.location(ofKey: key)): \"\(key)\" must be a string such as \(key) = \"…\", not \(TOMLDocument.kind(of: value))")
             }
             return string
         }
@@ -60,7 +65,8 @@ public struct PluginManifest: Sendable, Equatable {
                 return []
             }
             guard let array = value.array else {
-                throw .invalidManifest("\(document.location(ofKey: key)): \"\(key)\" must be an array of strings such as \(key) = [\"…\"], not \(TOMLDocument.kind(of: value))")
+                throw .invalidManifest(
+                    "\(document.location(ofKey: key)): \"\(key)\" must be an array of strings such as \(key) = [\"…\"], not \(TOMLDocument.kind(of: value))")
             }
             var result: [String] = []
             for (index, element) in array.enumerated() {
@@ -77,7 +83,9 @@ public struct PluginManifest: Sendable, Equatable {
 
         let name = try string("name", required: true) ?? ""
         guard Self.isValidName(name) else {
-            throw .invalidManifest("\(document.location(ofKey: "name")): name \"\(name)\" may hold only letters, digits, '.', '_', '+' and '-', and must not start with '.' or '-'")
+            throw .invalidManifest(
+                "\(document.location(ofKey: "name")): name \"\(name)\" may hold only letters, digits, '.', '_', '+' and '-', and must not start with '.' or '-'"
+            )
         }
         let version = try string("version", required: true) ?? ""
         guard Self.isValidName(version) else {
@@ -108,12 +116,15 @@ public struct PluginManifest: Sendable, Equatable {
                 throw .invalidManifest("\(location): modules[\(index)] \"\(text)\" is not a module stream; write \"name:stream\", such as \"maven:3.8\"")
             }
             if let other = modules.firstIndex(where: { $0.name == module.name }) {
-                throw .invalidManifest("\(location): modules[\(index)] \"\(text)\" enables a second stream of module \(module.name) (modules[\(other)] is \"\(modules[other])\"); a module has one enabled stream: keep one")
+                throw .invalidManifest(
+                    "\(location): modules[\(index)] \"\(text)\" enables a second stream of module \(module.name) (modules[\(other)] is \"\(modules[other])\"); a module has one enabled stream: keep one"
+                )
             }
             modules.append(module)
         }
-        self.init(name: name, version: version, summary: try string("summary", required: false) ?? "", packages: packages,
-                  blacklist: blacklist, requires: requires, modules: modules)
+        self.init(
+            name: name, version: version, summary: try string("summary", required: false) ?? "", packages: packages,
+            blacklist: blacklist, requires: requires, modules: modules)
     }
 
     /// Names and versions end up in file names and registry entries: no slashes, spaces or shell characters.

@@ -20,8 +20,10 @@ public struct RepoDefinition: Sendable, Equatable {
     /// Where it was defined: `file:line`.
     public var origin: String
 
-    public init(id: String, name: String, baseURLs: [String], enabledInFile: Bool = true, gpgcheck: Bool = false, gpgKeys: [String] = [],
-                gpgKeyOrigin: String? = nil, moduleHotfixes: Bool = false, origin: String) {
+    public init(
+        id: String, name: String, baseURLs: [String], enabledInFile: Bool = true, gpgcheck: Bool = false, gpgKeys: [String] = [],
+        gpgKeyOrigin: String? = nil, moduleHotfixes: Bool = false, origin: String
+    ) {
         self.id = id
         self.name = name
         self.baseURLs = baseURLs
@@ -68,14 +70,16 @@ public struct RepoDefinition: Sendable, Equatable {
                 continue
             }
             guard let eq = trimmed.firstIndex(of: "=") else {
-                throw .invalidRepoFile("\(file):\(lineNumber): expected key=value or [repo-id], found \"\(trimmed)\"; fix the line or start it with # to make it a comment")
+                throw .invalidRepoFile(
+                    "\(file):\(lineNumber): expected key=value or [repo-id], found \"\(trimmed)\"; fix the line or start it with # to make it a comment")
             }
             let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
             let value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             if current == nil {
                 // dnf refuses a key before any section header; in [main] it is a global option overlay does not use.
                 guard inMain else {
-                    throw .invalidRepoFile("\(file):\(lineNumber): \"\(key)\" stands before any [repo-id] section; start the repo with a line such as [myrepo] above it")
+                    throw .invalidRepoFile(
+                        "\(file):\(lineNumber): \"\(key)\" stands before any [repo-id] section; start the repo with a line such as [myrepo] above it")
                 }
                 lastKey = nil
                 continue
@@ -110,7 +114,9 @@ public struct RepoDefinition: Sendable, Equatable {
         func definition(file: String, arch: String) throws(PluginError) -> RepoDefinition {
             let origin = "\(file):\(line)"
             if values["baseurl"] == nil, let key = ["mirrorlist", "metalink"].first(where: { values[$0] != nil }) {
-                throw .invalidRepoFile("\(origin): repo \"\(id)\" has only a \(key), which overlay does not support; pick a mirror and give its URL as baseurl=https://mirror.example/path")
+                throw .invalidRepoFile(
+                    "\(origin): repo \"\(id)\" has only a \(key), which overlay does not support; pick a mirror and give its URL as baseurl=https://mirror.example/path"
+                )
             }
             guard let base = values["baseurl"] else {
                 throw .invalidRepoFile("\(origin): repo \"\(id)\" has no baseurl; add baseurl=file:///path or http://host/path")
@@ -148,7 +154,9 @@ public struct RepoDefinition: Sendable, Equatable {
                 throw .invalidRepoFile("\(origin): repo \"\(repo)\" \(key) uses \(url[variable]), which overlay does not expand; write the value out")
             }
             guard url.hasPrefix("file://") || url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw .invalidRepoFile("\(origin): repo \"\(repo)\" \(key) \"\(url)\" is not a file://, http:// or https:// URL; write an absolute URL such as file:///srv/repo or https://host/path")
+                throw .invalidRepoFile(
+                    "\(origin): repo \"\(repo)\" \(key) \"\(url)\" is not a file://, http:// or https:// URL; write an absolute URL such as file:///srv/repo or https://host/path"
+                )
             }
             urls.append(url)
         }

@@ -41,7 +41,7 @@ public struct PublishedOverlays: Sendable {
         for name in names {
             let path = directory.appending(name)
             guard let data = FileManager.default.contents(atPath: path.string),
-                  let kind = try? JSONDecoder().decode(Kind.self, from: data).kind, kind == "overlay" || kind == "base"
+                let kind = try? JSONDecoder().decode(Kind.self, from: data).kind, kind == "overlay" || kind == "base"
             else { continue }
             do {
                 if kind == "base" {

@@ -85,7 +85,10 @@ public struct RegistryEntry: Codable, Sendable, Equatable {
         _ = scalars.next()
         var closed = false
         while let c = scalars.next() {
-            if c == opening { closed = true; break }
+            if c == opening {
+                closed = true
+                break
+            }
             if opening == "\"" && c == "\\" {
                 guard let escaped = scalars.next() else { break }
                 if !["\\", "\"", "$", "`"].contains(escaped) { result.append("\\") }

@@ -20,8 +20,10 @@ public struct PlanOptions: Sendable {
     /// `networkTimeout` unless `--timeout` says otherwise.
     public static let defaultNetworkTimeout = 30
 
-    public init(enabledRepos: RepoSelection = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
-                arch: String = HostArchitecture.current, gpgcheck: Bool = true, networkTimeout: Int = PlanOptions.defaultNetworkTimeout) {
+    public init(
+        enabledRepos: RepoSelection = [], cache: MetadataCache? = MetadataCache(directory: MetadataCache.defaultDirectory),
+        arch: String = HostArchitecture.current, gpgcheck: Bool = true, networkTimeout: Int = PlanOptions.defaultNetworkTimeout
+    ) {
         self.enabledRepos = enabledRepos
         self.cache = cache
         self.arch = arch
@@ -68,8 +70,9 @@ public struct Planner: Sendable {
         let plans = options.cache.map(PlanCache.init)
         let key = plans?.key(plugin: plugin, repos: indexes, baseIdentity: baseIdentity, baseModules: baseModules, arch: options.arch)
         if let key, let plan = plans?.load(key: key) {
-            return PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: plan.packages,
-                              alreadyInBase: plan.alreadyInBase)
+            return PluginPlan(
+                plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: plan.packages,
+                alreadyInBase: plan.alreadyInBase)
         }
 
         let poolKey = PreparedPool.key(indexes, arch: options.arch)
@@ -82,8 +85,9 @@ public struct Planner: Sendable {
         defer { pools.put(prepared, key: poolKey) }
         let (pool, loaded, streams) = (prepared.pool, prepared.loaded, prepared.streams)
         // Module streams, as dnf applies them: what is not active is invisible to the selections and the solver.
-        let modules = try streams.activate(enabled: plugin.manifest.modules, base: baseModules, installed: Set(basePackages),
-                                           arch: options.arch, subject: plugin.name)
+        let modules = try streams.activate(
+            enabled: plugin.manifest.modules, base: baseModules, installed: Set(basePackages),
+            arch: options.arch, subject: plugin.name)
         pool.applyModules(modules, unfiltered: Set(indexes.filter(\.source.moduleHotfixes).map(\.source.id)))
 
         var reasons = unmetRequirements(of: plugin, in: pool)
@@ -110,7 +114,8 @@ public struct Planner: Sendable {
             } else if solvables.contains(where: pool.isInstalled) || obsoleters.contains(where: pool.isInstalled) {
                 alreadyInBase.append(request)
             } else if let replaced = lockedSameName(as: solvables + obsoleters, in: pool) {
-                replacing.append("\(pool.nevra(replaced.new)) would replace the base's \(pool.nevra(replaced.installed)) (locked); build against a newer base image")
+                replacing.append(
+                    "\(pool.nevra(replaced.new)) would replace the base's \(pool.nevra(replaced.installed)) (locked); build against a newer base image")
             } else {
                 jobs += Self.installJobs(solvables: solvables, obsoleters: obsoleters, pool: pool)
             }
@@ -128,8 +133,9 @@ public struct Planner: Sendable {
             Self.moduleHint(for: dep, subject: "it", pool: pool, modules: modules)
                 ?? self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
         }
-        let plan = PluginPlan(plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity,
-                              packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
+        let plan = PluginPlan(
+            plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity,
+            packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
         if let key { plans?.store(plan, key: key) }
         return plan
     }
@@ -198,8 +204,10 @@ public struct Planner: Sendable {
     }
 
     /// Runs the solver; on success returns the packages the transaction installs.
-    static func solve(jobs: [SolvJob], pool: SolvPool, subject: String, loaded: [String: LoadedRepo],
-                      disabledHint: @escaping (String) -> String?) throws(PlanError) -> [PlannedPackage] {
+    static func solve(
+        jobs: [SolvJob], pool: SolvPool, subject: String, loaded: [String: LoadedRepo],
+        disabledHint: @escaping (String) -> String?
+    ) throws(PlanError) -> [PlannedPackage] {
         let steps: [SolvTransaction.Step]
         do {
             let solver = try SolvSolver(pool: pool)
@@ -226,17 +234,23 @@ public struct Planner: Sendable {
             }
             guard let repo = loaded[step.repoName] else { continue }
             guard let location = step.location else {
-                throw PlanError(plugin: subject, kind: .failed, reasons: [
-                    "repo \"\(step.repoName)\" gives no location for \(step.nevra); check the repo's metadata"
-                ])
+                throw PlanError(
+                    plugin: subject, kind: .failed,
+                    reasons: [
+                        "repo \"\(step.repoName)\" gives no location for \(step.nevra); check the repo's metadata"
+                    ])
             }
-            packages.append(PlannedPackage(nevra: step.nevra, name: step.name, repo: step.repoName, url: repo.baseURL + "/" + location,
-                                           checksum: step.checksum, downloadSize: step.downloadSize))
+            packages.append(
+                PlannedPackage(
+                    nevra: step.nevra, name: step.name, repo: step.repoName, url: repo.baseURL + "/" + location,
+                    checksum: step.checksum, downloadSize: step.downloadSize))
         }
         if !touched.isEmpty {
-            throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: touched.map {
-                "the solution would change the base's \($0) (locked); build against a newer base image"
-            })
+            throw PlanError(
+                plugin: subject, kind: .unsatisfiable,
+                reasons: touched.map {
+                    "the solution would change the base's \($0) (locked); build against a newer base image"
+                })
         }
         return packages
     }
@@ -246,8 +260,9 @@ public struct Planner: Sendable {
     private static func makeScratch() -> FilePath {
         let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-metadata-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         Interruption.creating(scratch) {  // removed on SIGINT and SIGTERM too
-            try? FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: true,
-                                                     attributes: [.posixPermissions: 0o700])
+            try? FileManager.default.createDirectory(
+                atPath: scratch.string, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         }
         return scratch
     }
@@ -271,8 +286,10 @@ public struct Planner: Sendable {
     }
 
     /// Loads the repos and their module metadata into the pool and prepares it for solving.
-    private static func loadRepos(_ indexes: [FetchedIndex], into pool: SolvPool, loader: RepoLoader, arch: String,
-                                  subject: String) throws(PlanError) -> (loaded: [String: LoadedRepo], modules: ModuleStreams) {
+    private static func loadRepos(
+        _ indexes: [FetchedIndex], into pool: SolvPool, loader: RepoLoader, arch: String,
+        subject: String
+    ) throws(PlanError) -> (loaded: [String: LoadedRepo], modules: ModuleStreams) {
         loader.fillCache(for: indexes, arch: arch)
         var loaded: [String: LoadedRepo] = [:]
         var modules: [(id: String, modules: RepoModules)] = []
@@ -297,11 +314,13 @@ public struct Planner: Sendable {
         }
         guard let last = streams.last else { return nil }
         if streams.count > 1 {
-            return "\(subject) is only in module streams \(streams.joined(separator: ", ")), none of which is enabled: add one of them to plugin.toml, such as modules = [\"\(last)\"]"
+            return
+                "\(subject) is only in module streams \(streams.joined(separator: ", ")), none of which is enabled: add one of them to plugin.toml, such as modules = [\"\(last)\"]"
         }
         let module = String(last.split(separator: ":")[0])
         if let current = modules.streams[module] {
-            return "\(subject) is only in module stream \(last), but \(module):\(current) is the active stream of \(module): set modules = [\"\(last)\"] in plugin.toml to use it"
+            return
+                "\(subject) is only in module stream \(last), but \(module):\(current) is the active stream of \(module): set modules = [\"\(last)\"] in plugin.toml to use it"
         }
         return "\(subject) is only in module stream \(last), which is not enabled: add modules = [\"\(last)\"] to plugin.toml"
     }
@@ -332,9 +351,11 @@ public struct Planner: Sendable {
             jobs += installJobs(solvables: solvables, obsoleters: obsoleters, pool: pool)
         }
         if !missing.isEmpty {
-            throw PlanError(plugin: "base", kind: .unsatisfiable, reasons: missing.map {
-                "no package \"\($0)\" in the repos (\(repos.map(\.id).joined(separator: ", "))); check the --package name"
-            })
+            throw PlanError(
+                plugin: "base", kind: .unsatisfiable,
+                reasons: missing.map {
+                    "no package \"\($0)\" in the repos (\(repos.map(\.id).joined(separator: ", "))); check the --package name"
+                })
         }
         return try solve(jobs: jobs, pool: pool, subject: "base", loaded: loaded) { _ in nil }.sorted { $0.nevra < $1.nevra }
     }
@@ -350,17 +371,22 @@ public struct Planner: Sendable {
             }
         }
         guard let first = arches.sorted().first else { return nil }
-        return "package \"\(request)\" is in \(repos.sorted().joined(separator: ", ")) only for \(arches.sorted().joined(separator: ", ")), which cannot be installed on \(arch); add a noarch or \(arch) build of it, or solve for that architecture with --arch \(first)"
+        return
+            "package \"\(request)\" is in \(repos.sorted().joined(separator: ", ")) only for \(arches.sorted().joined(separator: ", ")), which cannot be installed on \(arch); add a noarch or \(arch) build of it, or solve for that architecture with --arch \(first)"
     }
 
-    private func missingPackageReason(_ request: String, plugin: Plugin, sources: [RepoSource], disabled: [RepoDefinition],
-                                      scratch: FilePath) -> String {
-        let searched = sources.map(\.id)
-        let where_ = searched.isEmpty ? "the base (the plugin has no bundled rpms/ and no enabled repo)" : "the base or the enabled repos (\(searched.joined(separator: ", ")))"
+    private func missingPackageReason(
+        _ request: String, plugin: Plugin, sources: [RepoSource], disabled: [RepoDefinition],
+        scratch: FilePath
+    ) -> String {
+        let repoIDs = sources.map(\.id)
+        let searched =
+            repoIDs.isEmpty
+            ? "the base (the plugin has no bundled rpms/ and no enabled repo)" : "the base or the enabled repos (\(repoIDs.joined(separator: ", ")))"
         if let hint = disabledRepoHint(for: request, disabled: disabled, scratch: scratch) {
-            return "no package \"\(request)\" in \(where_); \(hint)"
+            return "no package \"\(request)\" in \(searched); \(hint)"
         }
-        return "no package \"\(request)\" in \(where_); check the name in plugin.toml or add a repo that has it"
+        return "no package \"\(request)\" in \(searched); check the name in plugin.toml or add a repo that has it"
     }
 
     /// Looks for `text` (a package name or dependency) in the disabled repos, and says which flag enables it.

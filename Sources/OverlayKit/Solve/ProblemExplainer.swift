@@ -30,20 +30,28 @@ struct ProblemExplainer {
             case .conflicts:
                 let dep = pool.dependency(info.dep)
                 if pool.isInstalled(info.target) && !pool.isInstalled(info.source) {
-                    sentences.append("\(describe(info.source, parents: parents)) conflicts with \(dep), which the base's \(pool.nevra(info.target)) (locked) provides; build against a base image without it")
+                    sentences.append(
+                        "\(describe(info.source, parents: parents)) conflicts with \(dep), which the base's \(pool.nevra(info.target)) (locked) provides; build against a base image without it"
+                    )
                 } else if pool.isInstalled(info.source) && !pool.isInstalled(info.target) {
-                    sentences.append("the base's \(pool.nevra(info.source)) (locked) conflicts with \(dep), which \(describe(info.target, parents: parents)) provides; build against a newer base image")
+                    sentences.append(
+                        "the base's \(pool.nevra(info.source)) (locked) conflicts with \(dep), which \(describe(info.target, parents: parents)) provides; build against a newer base image"
+                    )
                 }
             case .obsoletes, .installedObsoletes, .implicitObsoletes:
                 if pool.isInstalled(info.target) && !pool.isInstalled(info.source) {
-                    sentences.append("\(describe(info.source, parents: parents)) obsoletes the base's \(pool.nevra(info.target)) (locked), which overlays never replace; build against a newer base image")
+                    sentences.append(
+                        "\(describe(info.source, parents: parents)) obsoletes the base's \(pool.nevra(info.target)) (locked), which overlays never replace; build against a newer base image"
+                    )
                 } else if pool.isInstalled(info.source) && !pool.isInstalled(info.target) {
-                    sentences.append("the base's \(pool.nevra(info.source)) (locked) obsoletes \(describe(info.target, parents: parents)); build against a newer base image")
+                    sentences.append(
+                        "the base's \(pool.nevra(info.source)) (locked) obsoletes \(describe(info.target, parents: parents)); build against a newer base image")
                 }
             case .sameName:
                 let (installed, new) = pool.isInstalled(info.source) ? (info.source, info.target) : (info.target, info.source)
                 if pool.isInstalled(installed) && !pool.isInstalled(new) && !explainedRequires {
-                    sentences.append("\(describe(new, parents: parents)) would replace the base's \(pool.nevra(installed)) (locked); build against a newer base image")
+                    sentences.append(
+                        "\(describe(new, parents: parents)) would replace the base's \(pool.nevra(installed)) (locked); build against a newer base image")
                 }
             case .jobNothingProvidesDep, .jobUnknownPackage:
                 sentences.append("no package provides \(pool.dependency(info.dep)); check plugin.toml's packages")

@@ -46,8 +46,9 @@ struct RepoLoader {
                 continue
             }
             do {
-                return FetchedIndex(source: source, baseURL: baseURL, digest: SHA256Digest.bytes(repomd),
-                                    index: try RepoIndex(parsing: repomd, origin: repomdURL))
+                return FetchedIndex(
+                    source: source, baseURL: baseURL, digest: SHA256Digest.bytes(repomd),
+                    index: try RepoIndex(parsing: repomd, origin: repomdURL))
             } catch {
                 lastError = error
             }

@@ -43,8 +43,9 @@ extension SolvPool {
         withUnsafeHandle { handle in
             for p in hiddenSolvables {
                 let solvable = csolv_solvable(handle, p.rawValue)
-                guard pool_match_nevr(handle, solvable, dep.rawValue) != 0
-                    || solvable_matchesdep(solvable, Id(SOLVABLE_PROVIDES.rawValue), dep.rawValue, -1) != 0
+                guard
+                    pool_match_nevr(handle, solvable, dep.rawValue) != 0
+                        || solvable_matchesdep(solvable, Id(SOLVABLE_PROVIDES.rawValue), dep.rawValue, -1) != 0
                 else { continue }
                 streams.formUnion(modules.hiddenBy[nevra(p)] ?? [])
             }

@@ -83,7 +83,8 @@ extension SolvPool {
         while dataiterator_step(&iterator) != 0 {
             dataiterator_setpos_parent(&iterator)
             guard let type = pool_lookup_str(pool, SOLVID_POS, Id(REPOSITORY_REPOMD_TYPE.rawValue)).map({ String(cString: $0) }),
-                let location = pool_lookup_str(pool, SOLVID_POS, Id(REPOSITORY_REPOMD_LOCATION.rawValue)), location.pointee != 0 else { continue }
+                let location = pool_lookup_str(pool, SOLVID_POS, Id(REPOSITORY_REPOMD_LOCATION.rawValue)), location.pointee != 0
+            else { continue }
             var checksumType: Id = 0
             let checksum = pool_lookup_checksum(pool, SOLVID_POS, Id(REPOSITORY_REPOMD_CHECKSUM.rawValue), &checksumType)
             entries[type] = RepoIndex.Entry(

@@ -195,8 +195,9 @@ final class SolvPool {
         queue_init(&queue)
         defer { queue_free(&queue) }
         for p in solvables { queue_push(&queue, p.rawValue) }
-        return SolvJob(how: Int32(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF | SOLVER_SETARCH | SOLVER_SETEVR),
-                       what: pool_queuetowhatprovides(pool, &queue))
+        return SolvJob(
+            how: Int32(SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF | SOLVER_SETARCH | SOLVER_SETEVR),
+            what: pool_queuetowhatprovides(pool, &queue))
     }
 
     /// A job that locks every package named `name` (`SOLVER_LOCK | SOLVER_SOLVABLE_NAME`).
@@ -255,13 +256,14 @@ final class SolvPool {
     private func dependencyID(for requirement: Requirement) -> Id {
         let name = pool_str2id(pool, requirement.name, 1)
         guard let relation = requirement.relation, let version = requirement.version else { return name }
-        let flags: Int32 = switch relation {
-        case .less: Int32(REL_LT)
-        case .lessOrEqual: Int32(REL_LT | REL_EQ)
-        case .equal: Int32(REL_EQ)
-        case .greaterOrEqual: Int32(REL_GT | REL_EQ)
-        case .greater: Int32(REL_GT)
-        }
+        let flags: Int32 =
+            switch relation {
+            case .less: Int32(REL_LT)
+            case .lessOrEqual: Int32(REL_LT | REL_EQ)
+            case .equal: Int32(REL_EQ)
+            case .greaterOrEqual: Int32(REL_GT | REL_EQ)
+            case .greater: Int32(REL_GT)
+            }
         return pool_rel2id(pool, name, pool_str2id(pool, version, 1), flags, 1)
     }
 
@@ -269,19 +271,20 @@ final class SolvPool {
     func dependencyName(_ dep: DependencyID) -> DependencyID {
         var id = dep.rawValue
         while csolv_is_reldep(id) != 0 {
-            id = GETRELDEP(pool, id).pointee.name
+            id = relationDependency(pool, id).pointee.name
         }
         return DependencyID(rawValue: id)
     }
 
     /// Runs libsolv's `selection_make` for what a user typed (`vdsm`, `vdsm >= 4`, `vdsm.x86_64`, `/usr/bin/x`).
     func selection(_ text: String, installedOnly: Bool = false) -> SolvSelection {
-        SolvSelection(pairs: withQueue { queue in
-            var flags = Int32(SELECTION_NAME | SELECTION_PROVIDES | SELECTION_CANON | SELECTION_DOTARCH | SELECTION_REL)
-            if text.hasPrefix("/") { flags |= Int32(SELECTION_FILELIST) }
-            if installedOnly { flags |= Int32(SELECTION_INSTALLED_ONLY) }
-            _ = selection_make(pool, &queue, text, flags)
-        })
+        SolvSelection(
+            pairs: withQueue { queue in
+                var flags = Int32(SELECTION_NAME | SELECTION_PROVIDES | SELECTION_CANON | SELECTION_DOTARCH | SELECTION_REL)
+                if text.hasPrefix("/") { flags |= Int32(SELECTION_FILELIST) }
+                if installedOnly { flags |= Int32(SELECTION_INSTALLED_ONLY) }
+                _ = selection_make(pool, &queue, text, flags)
+            })
     }
 
     /// The solvables a selection stands for.
@@ -317,8 +320,8 @@ final class SolvPool {
     }
 }
 
-/// GETRELDEP as a function (the macro does not import).
+/// libsolv's GETRELDEP as a function (the macro does not import): the relation a dependency id stands for.
 @inline(__always)
-func GETRELDEP(_ pool: UnsafeMutablePointer<Pool>, _ id: Id) -> UnsafeMutablePointer<Reldep> {
+func relationDependency(_ pool: UnsafeMutablePointer<Pool>, _ id: Id) -> UnsafeMutablePointer<Reldep> {
     pool.pointee.rels + Int(id & ~Id(bitPattern: 0x8000_0000))
 }

@@ -55,9 +55,10 @@ final class SolvSolver {
 
     /// `solver_set_flag`.
     func set(_ flag: Flag, _ value: Bool) {
-        let code = switch flag {
-        case .ignoreRecommended: Int32(SOLVER_FLAG_IGNORE_RECOMMENDED)
-        }
+        let code =
+            switch flag {
+            case .ignoreRecommended: Int32(SOLVER_FLAG_IGNORE_RECOMMENDED)
+            }
         solver_set_flag(solver, code, value ? 1 : 0)
     }
 
@@ -89,9 +90,10 @@ final class SolvSolver {
         for rule in rules {
             let flat = pool.withQueue { queue in _ = solver_allruleinfos(solver, rule, &queue) }
             for index in stride(from: 0, to: flat.count - 3, by: 4) {
-                infos.append(SolvRuleInfo(
-                    kind: Self.kind(SolverRuleinfo(UInt32(bitPattern: flat[index]))), source: SolvableID(rawValue: flat[index + 1]),
-                    target: SolvableID(rawValue: flat[index + 2]), dep: DependencyID(rawValue: flat[index + 3])))
+                infos.append(
+                    SolvRuleInfo(
+                        kind: Self.kind(SolverRuleinfo(UInt32(bitPattern: flat[index]))), source: SolvableID(rawValue: flat[index + 1]),
+                        target: SolvableID(rawValue: flat[index + 2]), dep: DependencyID(rawValue: flat[index + 3])))
             }
         }
         let text = solver_problem2str(solver, problem).map { String(cString: $0) } ?? "problem \(problem)"

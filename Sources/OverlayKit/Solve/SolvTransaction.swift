@@ -48,9 +48,10 @@ final class SolvTransaction {
                 }
                 let size = solvable_lookup_num(solvable, Id(SOLVABLE_DOWNLOADSIZE.rawValue), 0)
                 let id = SolvableID(rawValue: p)
-                return Step(solvable: id, nevra: pool.nevra(id), name: pool.name(id), isInstalled: pool.isInstalled(id),
-                            repoName: pool.repoName(id), location: location, checksum: checksum,
-                            downloadSize: size > 0 ? Int64(size) : nil)
+                return Step(
+                    solvable: id, nevra: pool.nevra(id), name: pool.name(id), isInstalled: pool.isInstalled(id),
+                    repoName: pool.repoName(id), location: location, checksum: checksum,
+                    downloadSize: size > 0 ? Int64(size) : nil)
             }
         }
     }

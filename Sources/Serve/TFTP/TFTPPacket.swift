@@ -68,7 +68,9 @@ package struct TFTPRequest {
 extension TFTPRequest {
     /// The options granted, in the order asked: only options the client sent appear in the OACK (RFC 2347).
     /// `pathMTUBlockSize` is asked only when the client asks for a block size.
-    package func negotiate(size: Int, limits: TFTPLimits, pathMTUBlockSize: () -> Int) -> (accepted: [(String, String)], blockSize: Int, window: Int, timeout: Int) {
+    package func negotiate(
+        size: Int, limits: TFTPLimits, pathMTUBlockSize: () -> Int
+    ) -> (accepted: [(String, String)], blockSize: Int, window: Int, timeout: Int) {
         var blockSize = 512
         var window = 1
         var timeout = limits.timeoutMilliseconds

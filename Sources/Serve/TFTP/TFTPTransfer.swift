@@ -228,7 +228,8 @@ package struct TFTPTransfer {
                 case .error(let code):
                     // ERROR 8 right after the OACK is a size probe (UEFI): the client got what it wanted.
                     let why = code == TFTPErrorCode.optionRefused.rawValue && state.acked < 0 ? "size probe" : "client error \(code)"
-                    return Outcome(status: "aborted", bytes: state.bytesConfirmed, detail: [why, state.summary()].filter { !$0.isEmpty }.joined(separator: " "))
+                    return Outcome(
+                        status: "aborted", bytes: state.bytesConfirmed, detail: [why, state.summary()].filter { !$0.isEmpty }.joined(separator: " "))
                 case .ack(let block):
                     next = state.acknowledgement(block)
                 case .other:

@@ -540,7 +540,9 @@ enum BadInputCorpus {
         BadInput(
             name: "--out: build below a file", setup: { try $0.plugin(rpms: true, then: "echo keep > file") },
             arguments: ["build", "--base", "{base}", "--plugin", "plugin", "--out", "file/out", "--cachedir", "cache"], status: 1,
-            stderr: "overlay: cannot write to the output directory file/out: Not a directory; give --out a directory that can be written (it is created when missing)"),
+            stderr:
+                "overlay: cannot write to the output directory file/out: Not a directory; give --out a directory that can be written (it is created when missing)"
+        ),
         BadInput(
             name: "--out: build into a read-only filesystem", setup: { try $0.plugin(rpms: true) },
             arguments: ["build", "--base", "{base}", "--plugin", "plugin", "--out", "{ro}/out", "--cachedir", "cache"], status: 1,
@@ -626,7 +628,9 @@ enum BadInputCorpus {
         BadInput(
             name: "inspect: a JSON file that is no manifest", setup: { try $0.write(#"{"name": "tool"}"#, to: "tool.json") },
             arguments: ["inspect", "tool.json"], status: 1,
-            stderr: "overlay: tool.json is not a manifest overlay wrote (<name>-<version>.json or base.json naming its file): give the overlay or base image file itself"),
+            stderr:
+                "overlay: tool.json is not a manifest overlay wrote (<name>-<version>.json or base.json naming its file): give the overlay or base image file itself"
+        ),
         BadInput(
             name: "usage: base create without a repo", setup: { _ in }, arguments: ["base", "create", "--package", "tool", "--out", "out"], status: 64,
             stderr: "overlay: name at least one repo with --repo DIR; see 'overlay base create --help'"),

@@ -4,7 +4,9 @@ import Testing
 @testable import OverlayKit
 
 @Suite struct ArchiveEntryTests {
-    func entry(_ path: String, _ kind: ArchiveEntry.Kind, _ permissions: UInt32, inode: Int64, _ change: (inout ArchiveEntry) -> Void = { _ in }) -> ArchiveEntry {
+    func entry(
+        _ path: String, _ kind: ArchiveEntry.Kind, _ permissions: UInt32, inode: Int64, _ change: (inout ArchiveEntry) -> Void = { _ in }
+    ) -> ArchiveEntry {
         var entry = ArchiveEntry(path: Array(path.utf8), kind: kind, permissions: permissions)
         entry.uid = 107
         entry.gid = 36
@@ -25,12 +27,24 @@ import Testing
             entry("d", .directory, 0o755, inode: 1) { $0.links = 2 },
             entry("d/file", .file, 0o4755, inode: 2) { $0.size = 6 },
             entry("d/link", .symlink, 0o777, inode: 3) { $0.symlinkTarget = Array("file".utf8) },
-            entry("d/tty", .characterDevice, 0o620, inode: 4) { $0.rdevMajor = 4; $0.rdevMinor = 1 },
-            entry("d/disk", .blockDevice, 0o660, inode: 5) { $0.rdevMajor = 8; $0.rdevMinor = 16 },
+            entry("d/tty", .characterDevice, 0o620, inode: 4) {
+                $0.rdevMajor = 4
+                $0.rdevMinor = 1
+            },
+            entry("d/disk", .blockDevice, 0o660, inode: 5) {
+                $0.rdevMajor = 8
+                $0.rdevMinor = 16
+            },
             entry("d/pipe", .fifo, 0o600, inode: 6),
             entry("d/socket", .socket, 0o755, inode: 7),
-            entry("d/name-one", .file, 0o644, inode: 8) { $0.links = 2; $0.size = 6 },
-            entry("d/name-two", .file, 0o644, inode: 8) { $0.links = 2; $0.size = 6 },
+            entry("d/name-one", .file, 0o644, inode: 8) {
+                $0.links = 2
+                $0.size = 6
+            },
+            entry("d/name-two", .file, 0o644, inode: 8) {
+                $0.links = 2
+                $0.size = 6
+            },
         ]
         let fd = try FileDescriptor.open(output, .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
         let sink = FileSink(fd)
@@ -51,7 +65,9 @@ import Testing
         var data: [String: String] = [:]
         while let entry = try reader.next() {
             read.append(entry)
-            if entry.kind == .file || entry.kind == .hardlink, entry.size > 0, let bytes = try reader.data(limit: 100) { data[entry.pathname] = String(decoding: bytes, as: UTF8.self) }
+            if entry.kind == .file || entry.kind == .hardlink, entry.size > 0, let bytes = try reader.data(limit: 100) {
+                data[entry.pathname] = String(decoding: bytes, as: UTF8.self)
+            }
         }
         #expect(reader.isCpio && reader.compression == .none)
 
@@ -60,7 +76,12 @@ import Testing
         var expected = Array(written.prefix(7))
         expected[2].size = 4
         expected.append(entry("d/name-one", .file, 0o644, inode: 8) { $0.links = 2 })
-        expected.append(entry("d/name-two", .hardlink, 0o644, inode: 8) { $0.links = 2; $0.size = 6; $0.hardlinkTarget = Array("d/name-one".utf8) })
+        expected.append(
+            entry("d/name-two", .hardlink, 0o644, inode: 8) {
+                $0.links = 2
+                $0.size = 6
+                $0.hardlinkTarget = Array("d/name-one".utf8)
+            })
         #expect(read.map(\.pathname) == expected.map(\.pathname))
         for (got, want) in zip(read, expected) {
             #expect(got == want, "\(want.pathname)")

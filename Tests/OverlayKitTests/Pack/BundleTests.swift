@@ -26,7 +26,8 @@ import Testing
         let dir = try PackFixture.scratch("bundle")
         defer { PackFixture.remove(dir) }
         let q = PackFixture.q
-        try PackFixture.sh("""
+        try PackFixture.sh(
+            """
             set -e; cd \(q(dir)); mkdir -p src/vdsm/repos src/vdsm/scripts
             printf 'name = "vdsm"\\n' > src/vdsm/plugin.toml
             printf '[x]\\n' > src/vdsm/repos/x.repo
@@ -43,10 +44,11 @@ import Testing
         // Extraction moved only its own thread's working directory.
         #expect(FileManager.default.currentDirectoryPath == cwd)
         let listing = try PackFixture.sh("cd \(q(plugin)) && find . -printf '%p %M %U:%G %l\\n' | sort")
-        #expect(listing == """
-            . drwxr-xr-x 0:0 \n./latest.repo lrwxrwxrwx 0:0 repos/x.repo
-            ./plugin.toml -rw-r--r-- 0:0 \n./repos drwxr-xr-x 0:0 \n./repos/same.repo -rw-r--r-- 0:0 \n./repos/x.repo -rw-r--r-- 0:0 \n./scripts drwxr-xr-x 0:0 \n./scripts/run.sh -rwxr-xr-x 0:0 \n
-            """)
+        #expect(
+            listing == """
+                . drwxr-xr-x 0:0 \n./latest.repo lrwxrwxrwx 0:0 repos/x.repo
+                ./plugin.toml -rw-r--r-- 0:0 \n./repos drwxr-xr-x 0:0 \n./repos/same.repo -rw-r--r-- 0:0 \n./repos/x.repo -rw-r--r-- 0:0 \n./scripts drwxr-xr-x 0:0 \n./scripts/run.sh -rwxr-xr-x 0:0 \n
+                """)
         #expect(try PackFixture.sh("stat -c %h \(q(plugin))/repos/x.repo") == "2\n")
         #expect(try PackFixture.sh("stat -c %a \(q(target))") == "700\n")
         #expect(try PackFixture.sh("cat \(q(plugin))/latest.repo") == "[x]\n")
@@ -57,10 +59,12 @@ import Testing
         let dir = try PackFixture.scratch("dirs")
         defer { PackFixture.remove(dir) }
         let bundle = dir.appending("b.tar.gz")
-        try Self.hostileTar(bundle, [
-            "t('./p/repos/x.repo', data=b'[x]')", "t('p/plugin.toml', data=b'name = 1')",
-            "t('p', tarfile.DIRTYPE, mode=0o755)", "t('p/', tarfile.DIRTYPE, mode=0o755)", "t('p/s', tarfile.SYMTYPE, linkname='repos/x.repo')",
-        ])
+        try Self.hostileTar(
+            bundle,
+            [
+                "t('./p/repos/x.repo', data=b'[x]')", "t('p/plugin.toml', data=b'name = 1')",
+                "t('p', tarfile.DIRTYPE, mode=0o755)", "t('p/', tarfile.DIRTYPE, mode=0o755)", "t('p/s', tarfile.SYMTYPE, linkname='repos/x.repo')",
+            ])
         let plugin = try PluginBundle.extract(bundle, into: dir.appending("out"))
         #expect(plugin == dir.appending("out/p"))
         #expect(try PackFixture.sh("cat \(PackFixture.q(plugin))/s \(PackFixture.q(plugin))/plugin.toml") == "[x]name = 1")
@@ -81,16 +85,28 @@ import Testing
     /// Hostile bundles are refused with the bundle and the entry named, and nothing is written anywhere.
     @Test(arguments: [
         (["t('vdsm/plugin.toml', data=b'x')", "t('/tmp/overlay-escape-abs', data=b'evil')"], "/tmp/overlay-escape-abs", "has an absolute path"),
-        (["t('vdsm/plugin.toml', data=b'x')", "t('vdsm/../../overlay-escape-dotdot', data=b'evil')"], "vdsm/../../overlay-escape-dotdot", "has a \"..\" component"),
+        (
+            ["t('vdsm/plugin.toml', data=b'x')", "t('vdsm/../../overlay-escape-dotdot', data=b'evil')"], "vdsm/../../overlay-escape-dotdot",
+            "has a \"..\" component"
+        ),
         (["t('etc', tarfile.SYMTYPE, linkname='/etc')", "t('etc/overlay-escape-sym', data=b'evil')"], "etc", "is a symlink to the absolute path \"/etc\""),
         (["t('up', tarfile.SYMTYPE, linkname='../..')", "t('up/overlay-escape-sym', data=b'evil')"], "up", "is a symlink to \"../..\", outside the bundle"),
-        (["t('real', tarfile.DIRTYPE)", "t('inside', tarfile.SYMTYPE, linkname='real')", "t('inside/x', data=b'evil')"], "inside/x", "lies below the symlink \"inside\""),
+        (
+            ["t('real', tarfile.DIRTYPE)", "t('inside', tarfile.SYMTYPE, linkname='real')", "t('inside/x', data=b'evil')"], "inside/x",
+            "lies below the symlink \"inside\""
+        ),
         (["t('inside/x', data=b'evil')", "t('inside', tarfile.SYMTYPE, linkname='real')"], "inside/x", "lies below the symlink \"inside\""),
         (["t('f', data=b'x')", "t('f', tarfile.SYMTYPE, linkname='g')"], "f", "appears twice in the bundle"),
-        (["t('s', tarfile.SYMTYPE, linkname='.')", "t('a', tarfile.SYMTYPE, linkname='s/..')"], "a", "is a symlink to \"s/..\", which passes through another symlink"),
+        (
+            ["t('s', tarfile.SYMTYPE, linkname='.')", "t('a', tarfile.SYMTYPE, linkname='s/..')"], "a",
+            "is a symlink to \"s/..\", which passes through another symlink"
+        ),
         (["t('passwd', tarfile.LNKTYPE, linkname='/etc/passwd')"], "passwd", "is a hardlink to \"/etc/passwd\", outside the bundle"),
         (["t('p', tarfile.LNKTYPE, linkname='../../etc/passwd')"], "p", "is a hardlink to \"../../etc/passwd\", outside the bundle"),
-        (["t('later', tarfile.LNKTYPE, linkname='f')", "t('f', data=b'x')"], "later", "is a hardlink to \"f\", which is not a file stored earlier in the bundle"),
+        (
+            ["t('later', tarfile.LNKTYPE, linkname='f')", "t('f', data=b'x')"], "later",
+            "is a hardlink to \"f\", which is not a file stored earlier in the bundle"
+        ),
         (["t('vdsm/plugin.toml', data=b'x')", "t('vdsm/null', tarfile.CHRTYPE, devmajor=1, devminor=3)"], "vdsm/null", "is a character device"),
         (["t('vdsm/fifo', tarfile.FIFOTYPE)"], "vdsm/fifo", "is a FIFO"),
     ])

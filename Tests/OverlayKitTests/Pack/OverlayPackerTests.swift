@@ -14,8 +14,9 @@ import Testing
         try PackFixture.makeTree(at: root)
         _ = try PackFixture.sh("head -c 3000000 /dev/urandom > \(PackFixture.q(root.appending("usr/lib/vdsm/big")))")
         // Each file's data once, however many names (hard links) it has.
-        let total = try Int64(PackFixture.sh("find \(PackFixture.q(root)) -type f -printf '%i %s\\n' | sort -u | awk '{ s += $2 } END { print s }'")
-            .trimmingCharacters(in: .whitespacesAndNewlines))
+        let total = try Int64(
+            PackFixture.sh("find \(PackFixture.q(root)) -type f -printf '%i %s\\n' | sort -u | awk '{ s += $2 } END { print s }'")
+                .trimmingCharacters(in: .whitespacesAndNewlines))
         final class Seen: @unchecked Sendable { var reports: [(Int64, Int64)] = [] }
         let seen = Seen()
         _ = try OverlayPacker(format: format, zstdLevel: 3).pack(root: root, to: dir.appending("out.\(format.rawValue)")) { done, all in
@@ -44,25 +45,28 @@ import Testing
         let sum = try PackFixture.sh("sha256sum \(PackFixture.q(out))").prefix(64)
         #expect(result.sha256 == String(sum))
 
-        let decompress = switch format {
-        case .cpioZstd: "zstd -dc"
-        case .cpioGzip: "gzip -dc"
-        default: "cat"
-        }
+        let decompress =
+            switch format {
+            case .cpioZstd: "zstd -dc"
+            case .cpioGzip: "gzip -dc"
+            default: "cat"
+            }
         let listing = try PackFixture.sh("\(decompress) \(PackFixture.q(out)) | cpio -it --quiet")
         let names = listing.split(separator: "\n").map(String.init)
         #expect(names.allSatisfy { !$0.hasPrefix("/") && !$0.hasPrefix("./") })
-        #expect(Set(names) == [
-            "etc", "etc/ovirt.plugins.d", "etc/ovirt.plugins.d/vdsm", "usr", "usr/bin", "usr/bin/hello",
-            "usr/bin/key-link", "usr/lib", "usr/lib/vdsm", "usr/lib/vdsm/a-link", "usr/lib/vdsm/key",
-            "usr/lib/vdsm/sub", "usr/lib/vdsm/sub/blob", "usr/lib/vdsm/sub/z-link", "var", "var/empty",
-        ])
+        #expect(
+            Set(names) == [
+                "etc", "etc/ovirt.plugins.d", "etc/ovirt.plugins.d/vdsm", "usr", "usr/bin", "usr/bin/hello",
+                "usr/bin/key-link", "usr/lib", "usr/lib/vdsm", "usr/lib/vdsm/a-link", "usr/lib/vdsm/key",
+                "usr/lib/vdsm/sub", "usr/lib/vdsm/sub/blob", "usr/lib/vdsm/sub/z-link", "var", "var/empty",
+            ])
 
         let unpacked = dir.appending("unpacked")
         try FileManager.default.createDirectory(atPath: unpacked.string, withIntermediateDirectories: true)
         try PackFixture.sh("cd \(PackFixture.q(unpacked)) && \(decompress) \(PackFixture.q(out)) | cpio -idm --quiet --no-absolute-filenames")
         // Same contents, modes, owners, link targets; every mtime is SOURCE_DATE_EPOCH.
-        let describe = #"cd %@ && find . -mindepth 1 -printf '%%P %%M %%U:%%G %%s %%l\n' | grep -v ' d' | sort; find . -mindepth 1 -type f | sort | xargs sha256sum"#
+        let describe =
+            #"cd %@ && find . -mindepth 1 -printf '%%P %%M %%U:%%G %%s %%l\n' | grep -v ' d' | sort; find . -mindepth 1 -type f | sort | xargs sha256sum"#
         let before = try PackFixture.sh(String(format: describe, PackFixture.q(root)))
         let after = try PackFixture.sh(String(format: describe, PackFixture.q(unpacked)))
         #expect(before == after)
@@ -104,12 +108,14 @@ import Testing
         func field(_ index: Int) -> Int { Int(String(decoding: bytes[(offset + 6 + index * 8)..<(offset + 14 + index * 8)], as: UTF8.self), radix: 16) ?? -1 }
         while offset + 110 <= bytes.count {
             #expect(String(decoding: bytes[offset..<(offset + 6)], as: UTF8.self) == "070701")
-            let nameSize = field(11), fileSize = field(6)
+            let nameSize = field(11)
+            let fileSize = field(6)
             let name = String(decoding: bytes[(offset + 110)..<(offset + 110 + nameSize - 1)], as: UTF8.self)
             if name == "TRAILER!!!" { break }
             #expect(field(7) == 0 && field(8) == 0 && field(9) == 0 && field(10) == 0)  // dev and rdev
             #expect(field(5) == 0)  // mtime = default SOURCE_DATE_EPOCH
-            inodes.append(field(0)); names.append(name)
+            inodes.append(field(0))
+            names.append(name)
             offset = (offset + 110 + nameSize + 3) & ~3
             offset = (offset + fileSize + 3) & ~3
         }
@@ -125,11 +131,14 @@ import Testing
     func packingIsReproducible(format: OverlayFormat) throws {
         let dir = try PackFixture.scratch("repro")
         defer { PackFixture.remove(dir) }
-        let first = dir.appending("first"), second = dir.appending("second")
+        let first = dir.appending("first")
+        let second = dir.appending("second")
         try PackFixture.makeTree(at: first)
         try PackFixture.makeTree(at: second, reversed: true, mtime: "2024-06-07 08:09:10")
         // Same random blob in both trees.
-        try PackFixture.sh("cp \(PackFixture.q(first))/usr/lib/vdsm/sub/blob \(PackFixture.q(second))/usr/lib/vdsm/sub/blob && touch -d '2011-01-01' \(PackFixture.q(second))/usr/lib/vdsm/sub/blob")
+        try PackFixture.sh(
+            "cp \(PackFixture.q(first))/usr/lib/vdsm/sub/blob \(PackFixture.q(second))/usr/lib/vdsm/sub/blob && touch -d '2011-01-01' \(PackFixture.q(second))/usr/lib/vdsm/sub/blob"
+        )
         let packer = OverlayPacker(format: format, sourceDateEpoch: 1_600_000_000)
         let a = try packer.pack(root: first, to: dir.appending("a.\(format.rawValue)"))
         let b = try packer.pack(root: first, to: dir.appending("b.\(format.rawValue)"))

@@ -29,9 +29,12 @@ import TestSupport
         #expect(contents.totalBytes == expected)
         #expect(contents.registry["vdsm"]?["NAME"] == "vdsm")
         let entries = try contents.registryEntries()
-        #expect(entries == [RegistryEntry(
-            name: "vdsm", version: "1.0", summary: "Virtual Desktop Server Manager",
-            packages: ["vdsm-1.0-1.noarch", "python3-libvirt-9.0-1.x86_64"], base: "sha256:abc")])
+        #expect(
+            entries == [
+                RegistryEntry(
+                    name: "vdsm", version: "1.0", summary: "Virtual Desktop Server Manager",
+                    packages: ["vdsm-1.0-1.noarch", "python3-libvirt-9.0-1.x86_64"], base: "sha256:abc")
+            ])
     }
 
     @Test func inspectionPrintsSummaryAndStableJSON() throws {

@@ -64,7 +64,10 @@ enum PackFixture {
             "chmod 0700 \(r)/var/empty && chown 5:6 \(r)/var/empty",
             "printf 'NAME=\"vdsm\"\\nVERSION=\"1.0\"\\nSUMMARY=\"Virtual Desktop Server Manager\"\\nPACKAGES=\"vdsm-1.0-1.noarch python3-libvirt-9.0-1.x86_64\"\\nBASE=\"sha256:abc\"\\n' > \(r)/etc/ovirt.plugins.d/vdsm",
         ]
-        if reversed { steps.reverse(); steps.insert("mkdir -p \(r)/usr/bin \(r)/usr/lib/vdsm/sub \(r)/etc/ovirt.plugins.d \(r)/var/empty", at: 0) }
+        if reversed {
+            steps.reverse()
+            steps.insert("mkdir -p \(r)/usr/bin \(r)/usr/lib/vdsm/sub \(r)/etc/ovirt.plugins.d \(r)/var/empty", at: 0)
+        }
         steps.append("find \(r) -exec touch -h -d '\(mtime)' {} +")
         try sh("set -e; " + steps.joined(separator: "; "))
     }

@@ -8,17 +8,20 @@ import Testing
             name: "vdsm", version: "1.0", summary: #"Says "hi" for $5 via `echo` \o/"#,
             packages: ["a-1.0-1.noarch", "b-2:3.1-4.x86_64"], base: "sha256:0123")
         let text = entry.rendered()
-        #expect(text == #"""
-            NAME="vdsm"
-            VERSION="1.0"
-            SUMMARY="Says \"hi\" for \$5 via \`echo\` \\o/"
-            PACKAGES="a-1.0-1.noarch b-2:3.1-4.x86_64"
-            BASE="sha256:0123"
+        #expect(
+            text == #"""
+                NAME="vdsm"
+                VERSION="1.0"
+                SUMMARY="Says \"hi\" for \$5 via \`echo\` \\o/"
+                PACKAGES="a-1.0-1.noarch b-2:3.1-4.x86_64"
+                BASE="sha256:0123"
 
-            """#)
+                """#)
         #expect(try RegistryEntry.parse(text, source: "vdsm") == entry)
         // The file is valid shell: sourcing it gives the same values.
-        let shell = try PackFixture.sh("printf '%s' '\(text.replacingOccurrences(of: "'", with: "'\\''"))' > /tmp/registry-$$ && . /tmp/registry-$$ && rm /tmp/registry-$$ && printf '%s' \"$SUMMARY\"")
+        let shell = try PackFixture.sh(
+            "printf '%s' '\(text.replacingOccurrences(of: "'", with: "'\\''"))' > /tmp/registry-$$ && . /tmp/registry-$$ && rm /tmp/registry-$$ && printf '%s' \"$SUMMARY\""
+        )
         #expect(shell == entry.summary)
     }
 

@@ -82,8 +82,10 @@ final class SlowMirror: LoopbackTCPServer, @unchecked Sendable {
     let stall: Double
     private let served = Mutex<[(path: String, seconds: Double)]>([])
 
-    init(directory: URL, firstByteDelay: Double = 0, dribbledSuffix: String = "", pieces: Int = 1, pieceDelay: Double = 0,
-         stallingSuffix: String? = nil, stall: Double = 0) throws {
+    init(
+        directory: URL, firstByteDelay: Double = 0, dribbledSuffix: String = "", pieces: Int = 1, pieceDelay: Double = 0,
+        stallingSuffix: String? = nil, stall: Double = 0
+    ) throws {
         self.stallingSuffix = stallingSuffix
         self.stall = stall
         self.directory = directory

@@ -5,8 +5,10 @@ import SystemPackage
 /// Plugin directories for tests: plugin.toml, an optional bundled repo of real RPMs, optional .repo files.
 enum PluginFixture {
     @discardableResult
-    static func make(at directory: URL, name: String, version: String = "1.0", packages: [String], bundled: [SpecPackage] = [],
-                     requires: [String] = [], blacklist: [String] = [], modules: [String] = [], repoFiles: [String: String] = [:]) throws -> URL {
+    static func make(
+        at directory: URL, name: String, version: String = "1.0", packages: [String], bundled: [SpecPackage] = [],
+        requires: [String] = [], blacklist: [String] = [], modules: [String] = [], repoFiles: [String: String] = [:]
+    ) throws -> URL {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         func list(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
         var toml = """

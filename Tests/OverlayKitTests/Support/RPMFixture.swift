@@ -88,8 +88,9 @@ enum RPMFixture {
     /// output when it fails.
     @discardableResult
     static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> String {
-        let output = try Command.capture(URL(fileURLWithPath: "/usr/bin/env"), arguments, environment: environment, in: directory,
-                                         mergingErrors: true)
+        let output = try Command.capture(
+            URL(fileURLWithPath: "/usr/bin/env"), arguments, environment: environment, in: directory,
+            mergingErrors: true)
         guard output.status == 0 else {
             throw FixtureError.command(arguments.joined(separator: " "), output.status, output.stdout)
         }
@@ -124,10 +125,13 @@ enum RPMFixture {
             }
             let spec = top.appendingPathComponent("\(package.name).spec")
             try package.specText(sourceDir: sources.path).write(to: spec, atomically: true, encoding: .utf8)
-            try run(["rpmbuild", "--quiet", "--nodeps", "--define", "_topdir \(top.path)", "--define", "_rpmdir \(directory.path)",
-                     "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "-bb", spec.path]
-                        + (package.arch == "noarch" ? [] : ["--target", package.arch]),
-                    environment: ["SOURCE_DATE_EPOCH": "1700000000"])
+            try run(
+                [
+                    "rpmbuild", "--quiet", "--nodeps", "--define", "_topdir \(top.path)", "--define", "_rpmdir \(directory.path)",
+                    "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", "-bb", spec.path,
+                ]
+                    + (package.arch == "noarch" ? [] : ["--target", package.arch]),
+                environment: ["SOURCE_DATE_EPOCH": "1700000000"])
             built.append(directory.appendingPathComponent("\(package.name)-\(package.version)-\(package.release).\(package.arch).rpm"))
         }
         return built
@@ -150,8 +154,11 @@ enum RPMFixture {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         try run(["rpm", "--root", root.path, "--dbpath", dbpath, "--define", "_db_backend sqlite", "--initdb"])
         if !files.isEmpty {
-            try run(["rpm", "--root", root.path, "--dbpath", dbpath, "--define", "_db_backend sqlite", "-i", "--nodeps", "--noscripts",
-                     "--ignorearch"] + files.map(\.path))
+            try run(
+                [
+                    "rpm", "--root", root.path, "--dbpath", dbpath, "--define", "_db_backend sqlite", "-i", "--nodeps", "--noscripts",
+                    "--ignorearch",
+                ] + files.map(\.path))
         }
         return root
     }
