@@ -147,7 +147,7 @@ public struct Planner: Sendable {
         do {
             return try SigningKeys.load(for: plugin, repos: Set(plan.packages.map(\.repo)), timeout: options.networkTimeout)
         } catch {
-            throw PlanError(plugin: plugin.name, kind: .failed, reasons: ["\(error)"])
+            throw .failed(plugin: plugin.name, cause: error)
         }
     }
 
@@ -173,7 +173,7 @@ public struct Planner: Sendable {
         do {
             try pool.loadInstalled(from: base)
         } catch {
-            throw PlanError(plugin: subject, kind: .failed, reasons: [error.description])
+            throw .failed(plugin: subject, cause: error)
         }
         let (loaded, streams) = try Self.loadRepos(indexes, into: pool, loader: loader, arch: options.arch, subject: subject)
         return PreparedPool(pool: pool, loaded: loaded, streams: streams)
@@ -222,7 +222,7 @@ public struct Planner: Sendable {
         } catch let error as PlanError {
             throw error
         } catch {
-            throw PlanError(plugin: subject, kind: .failed, reasons: ["\(error)"])
+            throw .failed(plugin: subject, cause: error)
         }
 
         var packages: [PlannedPackage] = []
@@ -279,7 +279,7 @@ public struct Planner: Sendable {
             do {
                 indexes.append(try loader.fetchIndex(source))
             } catch {
-                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \"\(source.id)\": \(error.description)"])
+                throw .failed(plugin: subject, cause: error, repo: source.id)
             }
         }
         return indexes
@@ -298,7 +298,7 @@ public struct Planner: Sendable {
                 loaded[index.source.id] = try loader.load(index, into: pool)
                 if let repoModules = try loader.loadModules(index) { modules.append((index.source.id, repoModules)) }
             } catch {
-                throw PlanError(plugin: subject, kind: .failed, reasons: ["repo \"\(index.source.id)\": \(error.description)"])
+                throw .failed(plugin: subject, cause: error, repo: index.source.id)
             }
         }
         pool.prepare()
@@ -333,7 +333,7 @@ public struct Planner: Sendable {
         do {
             try pool.loadNothingInstalled()
         } catch {
-            throw PlanError(plugin: "base", kind: .failed, reasons: [error.description])
+            throw .failed(plugin: "base", cause: error)
         }
         let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         let indexes = try fetchIndexes(repos, loader: loader, subject: "base")

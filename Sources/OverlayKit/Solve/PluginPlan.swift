@@ -1,4 +1,5 @@
 import Posix
+
 /// A package a plan adds to the base.
 public struct PlannedPackage: Codable, Sendable, Equatable {
     /// `name-[epoch:]version-release.arch`
@@ -37,11 +38,21 @@ public struct PlanError: UserError, Sendable {
     public var kind: Kind
     /// One sentence per problem, each saying what to do.
     public var reasons: [String]
+    /// What failed, when the plan failed for a reason other than the base (a repo, the rpmdb, a signing key).
+    public var cause: (any Error)?
 
     public init(plugin: String, kind: Kind, reasons: [String]) {
         self.plugin = plugin
         self.kind = kind
         self.reasons = reasons
+    }
+
+    /// The plan failed because `cause` did, in `repo` when one is named: its one reason is the cause's sentence.
+    public static func failed(plugin: String, cause: any Error, repo: String? = nil) -> PlanError {
+        var error = PlanError(
+            plugin: plugin, kind: .failed, reasons: [(repo.map { "repo \"\($0)\": " } ?? "") + ErrorText.describe(cause)])
+        error.cause = cause
+        return error
     }
 
     public var description: String {
