@@ -96,14 +96,14 @@ let package = Package(
 // (Fuzz/run.sh) sets it and builds each with -sanitize=fuzzer,address; libFuzzer supplies `main`, and each target
 // only LLVMFuzzerTestOneInput.
 if Context.environment["OVERLAY_FUZZ"] != nil {
-    let fuzzTargets: [(name: String, library: Target.Dependency)] = [
-        ("tftp-packet", "Serve"), ("http-request", "Serve"), ("http-range", "Serve"),
-        ("plugin-toml", "OverlayKit"), ("repo-file", "OverlayKit"), ("fleet-toml", "Fleet"), ("repomd-xml", "OverlayKit"),
+    let fuzzTargets: [(name: String, libraries: [Target.Dependency])] = [
+        ("tftp-packet", ["Serve"]), ("http-request", ["Serve"]), ("http-range", ["Serve"]),
+        ("plugin-toml", ["OverlayKit"]), ("repo-file", ["OverlayKit"]), ("fleet-toml", ["Fleet", "Formats"]), ("repomd-xml", ["OverlayKit"]),
     ]
     for target in fuzzTargets {
         package.targets.append(
             .executableTarget(
-                name: "fuzz-\(target.name)", dependencies: [target.library, .product(name: "SystemPackage", package: "swift-system")],
+                name: "fuzz-\(target.name)", dependencies: target.libraries + [.product(name: "SystemPackage", package: "swift-system")],
                 path: "Fuzz/\(target.name)", exclude: ["corpus", "fuzz.dict"], swiftSettings: guardedOptimizer))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Fleet
+import Formats
 import SystemPackage
 
 /// fleet.toml as `overlay serve` and `overlay boot-config` read it (`Fleet.load` reads UTF-8 text, else refuses
