@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds each libFuzzer target (Fuzz/<name>, product fuzz-<name>) with -sanitize=fuzzer,address and runs it on a
 # scratch corpus seeded from the committed one. Fails on any crash, hang (10 s per input), leak, out-of-memory or
-# sanitizer report; the input that caused it is kept in $FUZZ_SCRATCH/artifacts/<name>/.
+# sanitizer report; the input that caused it is kept in $FUZZ_SCRATCH/findings/<name>/.
 #
 #   Fuzz/run.sh [name...]        every target when none is named
 #   FUZZ_SECONDS=30              seconds per target
 #   FUZZ_RUNS=N                  N executions per target instead, in processes of at most FUZZ_PROCESS_RUNS
 #   FUZZ_PROCESS_RUNS=1000000    (TOMLKit leaks on every parse: a process must not run forever)
 #   FUZZ_FLAGS="..."             extra libFuzzer flags
-#   FUZZ_SCRATCH=.build-fuzz     the build, the growing corpora, artifacts and logs
+#   FUZZ_SCRATCH=.build-fuzz     the build, the growing corpora, findings and logs
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +49,10 @@ findings='^==[0-9]+== ?ERROR|^SUMMARY: (Address|Leak)Sanitizer|deadly signal|Fat
 failed=()
 for name in "${targets[@]}"; do
   corpus="$scratch/corpus/$name"
-  artifacts="$scratch/artifacts/$name"
+  # Not "artifacts": SwiftPM owns <scratch>/artifacts (binary targets) and empties it on every build, so a second
+  # run.sh building into the same scratch directory deleted the inputs a first one had kept, and the directory
+  # libFuzzer writes them to.
+  artifacts="$scratch/findings/$name"
   log="$scratch/logs/$name.log"
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
   : >"$log"
