@@ -69,9 +69,12 @@ import Testing
         if towardClients.mechanism == .netfilterQueue {
             #expect(sent.immediate > 0 && sent.held > 0 && acknowledged.immediate > 0 && acknowledged.held > 0)
         }
-        // The server saw it: it resent after silences and restarted windows after gaps.
+        // The server saw it: it resent after silences, and the windowed transfer recovered from its losses by resending
+        // or restarting windows. Which of the two a loss calls for depends on where in its window it falls (a first
+        // block lost is answered by the block before the window, which the rules leave to the timeout right after a
+        // resend); TFTPWindowTests holds each rule to its exact effect.
         let lines = log.lines.filter { $0.contains("RRQ initrd.img") }
         #expect(lines.contains { $0.contains("resent=") })
-        #expect(lines.contains { $0.contains("windowsize=16") && $0.contains("rewound=") })
+        #expect(lines.contains { $0.contains("windowsize=16") && ($0.contains("rewound=") || $0.contains("resent=")) })
     }
 }

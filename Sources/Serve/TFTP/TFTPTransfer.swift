@@ -77,10 +77,10 @@ package struct TFTPTransfer {
                 milliseconds: monotonicMilliseconds() - started, detail: outcome.detail))
     }
 
-    struct Outcome {
-        var status: String
-        var bytes: Int
-        var detail: String
+    package struct Outcome {
+        package var status: String
+        package var bytes: Int
+        package var detail: String
     }
 
     /// Finds what the request names: a generated document first, else a regular file beneath the root.
@@ -269,7 +269,7 @@ package struct TFTPTransfer {
 
 /// The sending side of one transfer: the window in flight, what the client confirmed, the retransmission timer,
 /// and the counts its log line reports. `TFTPTransfer.transfer` does the I/O; this decides what comes next.
-private struct WindowState {
+package struct WindowState {
     let size: Int
     let blockSize: Int
     let window: Int
@@ -282,7 +282,7 @@ private struct WindowState {
     let patience: Int
 
     /// The highest block the client confirmed; the OACK stands for block 0, and -1 means it is unanswered.
-    private(set) var acked: Int
+    package private(set) var acked: Int
     private var lastSent = 0
     private var timer: TFTPRetransmitTimer
     private var lastProgress = monotonicMilliseconds()
@@ -298,13 +298,13 @@ private struct WindowState {
     private var resends = 0  // windows sent again after a timeout
     private var rewinds = 0  // windows restarted after an ACK from their middle or before them (a client saw a gap)
 
-    enum Next {
+    package enum Next {
         case wait
         case sendWindow
         case done(TFTPTransfer.Outcome)
     }
 
-    init(size: Int, blockSize: Int, window: Int, timeout: Int, limits: TFTPLimits, detail: String, optionsAccepted: Bool) {
+    package init(size: Int, blockSize: Int, window: Int, timeout: Int, limits: TFTPLimits, detail: String, optionsAccepted: Bool) {
         self.size = size
         self.blockSize = blockSize
         self.window = window
@@ -320,7 +320,7 @@ private struct WindowState {
 
     var bytesConfirmed: Int { max(0, acked) * blockSize }
 
-    func summary() -> String {
+    package func summary() -> String {
         var parts = detail.isEmpty ? [] : [detail]
         if resends > 0 { parts.append("resent=\(resends)") }
         if rewinds > 0 { parts.append("rewound=\(rewinds)") }
@@ -331,7 +331,7 @@ private struct WindowState {
 
     /// Records that the window after `acked` goes out now and sets the deadline for its ACK: the blocks to send,
     /// or nil when it is the OACK.
-    mutating func nextWindow() -> ClosedRange<Int>? {
+    package mutating func nextWindow() -> ClosedRange<Int>? {
         let first = acked + 1
         let last = acked < 0 ? 0 : min(acked + window, lastBlock)
         if first <= highestSent { lastResentAt = monotonicMilliseconds() }
@@ -344,7 +344,7 @@ private struct WindowState {
     }
 
     /// No ACK before the deadline: resend with a doubled wait, or give up on a client silent for too long.
-    mutating func silence() -> Next {
+    package mutating func silence() -> Next {
         if stalled { return .done(.init(status: "timeout", bytes: bytesConfirmed, detail: summary())) }
         resends += 1
         wait = min(wait * 2, timeout * 8)
@@ -352,7 +352,7 @@ private struct WindowState {
     }
 
     /// An ACK of block `wire` (see `TFTPTransfer.transfer` for what each one means).
-    mutating func acknowledgement(_ wire: UInt16) -> Next {
+    package mutating func acknowledgement(_ wire: UInt16) -> Next {
         let now = monotonicMilliseconds()
         if wire == UInt16(truncatingIfNeeded: acked), window > 1, acked >= 0, now - lastResentAt >= timer.timeout {
             // The block before the window again: start the window over. A client that repeats itself and never
