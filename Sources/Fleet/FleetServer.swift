@@ -1,3 +1,4 @@
+import Formats
 import Posix
 import Serve
 import SystemPackage
@@ -199,10 +200,8 @@ extension Fleet {
     /// "fleet F: 2 nodes, 2 roles, unknown MACs boot role compute", as `serve` says it at start and on reload.
     public var summary: String {
         let fallback = defaultRole.map { "unknown MACs boot role \($0)" } ?? "unknown MACs are refused"
-        return "fleet \(file): \(Self.counted(nodes.count, "node")), \(Self.counted(roles.count, "role")), \(fallback)"
+        return "fleet \(file): \(counted(nodes.count, "node")), \(counted(roles.count, "role")), \(fallback)"
     }
-
-    private static func counted(_ count: Int, _ noun: String) -> String { count == 1 ? "1 \(noun)" : "\(count) \(noun)s" }
 }
 
 /// The serve catalog backed by the current fleet; a reload swaps the fleet under the lock and requests already
