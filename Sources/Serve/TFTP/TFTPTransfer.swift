@@ -329,6 +329,9 @@ package struct WindowState {
 
     private var stalled: Bool { monotonicMilliseconds() - lastProgress >= patience }
 
+    /// The end of a transfer whose client confirmed nothing new for `patience`.
+    private var givenUp: Next { .done(.init(status: "timeout", bytes: bytesConfirmed, detail: summary())) }
+
     /// Records that the window after `acked` goes out now and sets the deadline for its ACK: the blocks to send,
     /// or nil when it is the OACK.
     package mutating func nextWindow() -> ClosedRange<Int>? {
@@ -345,7 +348,7 @@ package struct WindowState {
 
     /// No ACK before the deadline: resend with a doubled wait, or give up on a client silent for too long.
     package mutating func silence() -> Next {
-        if stalled { return .done(.init(status: "timeout", bytes: bytesConfirmed, detail: summary())) }
+        if stalled { return givenUp }
         resends += 1
         wait = min(wait * 2, timeout * 8)
         return .sendWindow
@@ -357,7 +360,7 @@ package struct WindowState {
         if wire == UInt16(truncatingIfNeeded: acked), window > 1, acked >= 0, now - lastResentAt >= timer.timeout {
             // The block before the window again: start the window over. A client that repeats itself and never
             // gets further is as good as silent.
-            if now - lastProgress >= patience { return .done(.init(status: "timeout", bytes: acked * blockSize, detail: summary())) }
+            if now - lastProgress >= patience { return givenUp }
             rewinds += 1
             wait = timer.timeout
             return .sendWindow
