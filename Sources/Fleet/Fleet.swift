@@ -76,6 +76,9 @@ public struct Fleet: Sendable {
     public let roles: [Role]
     /// Sorted by MAC address.
     public let nodes: [Node]
+    /// What a server should tell its operator about the fleet without refusing it (a role's rpmdb that no longer
+    /// matches the role's overlays, and so is not handed out).
+    public let notes: [String]
     /// What a MAC address not listed in `[[nodes]]` boots; nil means it is refused with a message.
     public let defaultRole: String?
 
@@ -98,12 +101,22 @@ public struct Fleet: Sendable {
         var digests: [String: String] = [:]
         if let manifest = base.manifest { digests[parsed.base.initrds[0]] = manifest.sha256 }
         var roles: [Role] = []
+        var notes: [String] = []
         for role in parsed.roles {
             let overlays = try check.overlays(of: role, base: base, served: served)
             for overlay in overlays { digests[overlay.path] = overlay.manifest.sha256 }
             var boot = Boot(kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path), cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
             for (index, overlay) in overlays.filter({ Layer.isLayer(format: $0.manifest.format) }).enumerated() {
                 boot.layerNames[overlay.path] = Layer.name(index: index + 1, path: overlay.path)
+            }
+            switch RoleDatabase.find(role: role.name, overlays: overlays, baseIdentity: base.manifest?.identity, in: servedDirectory) {
+            case .none:
+                break
+            case .current(let path, let manifest):
+                boot.initrds.append(path)
+                digests[path] = manifest.sha256
+            case .stale(let reason):
+                notes.append("role \(role.name): \(reason)")
             }
             roles.append(Role(name: role.name, overlays: overlays, boot: boot))
         }
@@ -122,6 +135,7 @@ public struct Fleet: Sendable {
         self.roles = roles
         self.nodes = nodes
         self.defaultRole = parsed.defaultRole
+        self.notes = notes
         self.digests = digests
         self.documents = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: parsed.defaultRole).all()
     }

@@ -101,6 +101,7 @@ public final class FleetServer {
                 importance: .normal,
                 description: "serving \(directory) over \(services.joined(separator: " and "))"
                     + (catalog.map { "; " + $0.fleet.summary } ?? "; no fleet, files only")))
+        for note in catalog?.fleet.notes ?? [] { report(Event(importance: .warning, description: note)) }
     }
 
     /// Stops every server; transfers in flight end.
@@ -118,6 +119,7 @@ public final class FleetServer {
             let fleet = try Fleet.load(file: fleetFile, servedDirectory: directory)
             catalog.replace(fleet)
             report(Event(importance: .normal, description: "reloaded the fleet (\(reason)): \(fleet.summary)"))
+            for note in fleet.notes { report(Event(importance: .warning, description: note)) }
         } catch {
             report(Event(importance: .warning, description: "reload (\(reason)) failed, still serving the previous fleet: \(error)"))
         }

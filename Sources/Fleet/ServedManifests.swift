@@ -7,7 +7,7 @@ struct ServedManifests {
     var overlays: [ServedOverlay] = []
 
     /// Directories that hold generated boot files, never manifests.
-    private static let generatedDirectories: Set<String> = ["ipxe", "pxelinux.cfg"]
+    private static let generatedDirectories: Set<String> = ["ipxe", "pxelinux.cfg", "rpmdb"]
     /// Deep enough for `overlays/<plugin>/x.json`, shallow enough that a served tree never gets walked for long.
     private static let maximumDepth = 4
 
