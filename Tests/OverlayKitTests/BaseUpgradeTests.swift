@@ -75,6 +75,35 @@ import Testing
             ])
     }
 
+    /// widget 2.0 works only with corelib 1.x: on the new base (corelib 2.0) the solver falls back to widget 1.0.
+    @Test func aPackageTheNewBaseAllowsOnlyInAnOlderVersionIsOlder() throws {
+        let gadget = try plugin(
+            "gadget", packages: ["gadget"],
+            bundled: [
+                SpecPackage(name: "gadget", requires: ["widget"], files: ["/usr/bin/gadget": "g\n"]),
+                SpecPackage(name: "widget", version: "1.0", files: ["/usr/lib/widget": "1\n"]),
+                SpecPackage(name: "widget", version: "2.0", requires: ["corelib < 2.0"], files: ["/usr/lib/widget": "2\n"]),
+            ])
+        let verdict = upgrade.check(gadget)
+        #expect(verdict.verdict == .changed)
+        #expect(verdict.changes == [PackageChange(kind: .older, name: "widget", from: "widget-2.0-1.noarch", to: "widget-1.0-1.noarch")])
+    }
+
+    /// A repo that cannot be read is not a verdict on the base: the plugin could not be checked.
+    @Test func aPluginWhoseRepoFailsCouldNotBeChecked() throws {
+        let dir = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/broken"), name: "broken", packages: ["tool"],
+            repoFiles: ["broken.repo": "[broken]\nbaseurl=file://\(work.path)/nowhere\ngpgcheck=0\n"])
+        var options = upgrade.new.options
+        options.enabledRepos = RepoSelection(RepoSelection.rules(.enable, "broken"))
+        let upgrade = BaseUpgrade(old: try Planner(base: upgrade.old.base, options: options), new: try Planner(base: upgrade.new.base, options: options))
+        let verdict = upgrade.check(try Plugin(directory: FilePath(dir.path), arch: "x86_64"))
+        #expect(verdict.verdict == .failed)
+        #expect(!verdict.canMove)
+        #expect(verdict.failure?.kind == .failed)
+        #expect(verdict.reasons.count == 1 && verdict.reasons[0].hasPrefix("repo \"broken\": "))
+    }
+
     @Test func aPluginOnlyTheNewBaseSatisfiesIsChangedWithEverythingAdded() throws {
         let newkernel = try plugin(
             "newkernel", packages: ["kmod-fast"],

@@ -104,6 +104,14 @@ import TestSupport
             ["rebase", "--from", old.path, "--to", work.appendingPathComponent("nowhere").path, "--plugin", steady.path, "--cachedir", cache.path])
         #expect(missing.status == 1)
         #expect(missing.stderr.hasPrefix("overlay: ") && missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("nowhere"))
+        // A repo that cannot be read: the plugin could not be checked, which is not a verdict on the base.
+        let broken = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/broken"), name: "broken", packages: ["tool"],
+            repoFiles: ["broken.repo": "[broken]\nbaseurl=file://\(work.path)/nowhere\ngpgcheck=0\n"])
+        let failed = try rebase(["--plugin", steady.path, "--plugin", broken.path, "--enablerepo", "broken"])
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("plugin broken 1.0: could not be checked\n"))
+        #expect(failed.stderr.hasPrefix("plugin \"broken\": repo \"broken\": ") && failed.stderr.split(separator: "\n").count == 1)
         let usage = try OverlayCommand.run(["rebase", "--from", old.path, "--to", new.path])
         #expect(usage.status == 64)
         #expect(usage.stderr.contains("--plugin"))

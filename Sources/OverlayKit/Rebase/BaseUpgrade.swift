@@ -17,7 +17,12 @@ public struct BaseUpgrade: Sendable {
     /// Solves `plugin` against both bases and says whether it can move, and what moving changes.
     public func check(_ plugin: Plugin) -> PluginRebase {
         let before = Result { () throws(PlanError) in try old.plan(plugin) }
-        let after = Result { () throws(PlanError) in try new.plan(plugin) }
+        let after = Result { () throws(PlanError) in
+            let plan = try new.plan(plugin)
+            // A key that cannot be read or fetched would fail the build against the new base: say so now, as plan does.
+            _ = try new.signingKeys(for: plan, of: plugin)
+            return plan
+        }
         var verdict = PluginRebase(plugin: plugin.name, version: plugin.manifest.version)
         verdict.oldPackages = try? before.get().packages.map(\.nevra)
         verdict.newPackages = try? after.get().packages.map(\.nevra)
