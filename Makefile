@@ -147,7 +147,7 @@ fuzz: deps
 # served and booted in QEMU with the release binary.
 EXB := pxe-examples/build
 EXAMPLE = $(MAKE) --no-print-directory -C pxe-examples OVERLAY=$(CURDIR)/$(BIN)
-.PHONY: example example-rpms example-boot example-clean
+.PHONY: example example-rpms example-boot example-rebase example-clean
 example-rpms: deps
 	$(EXAMPLE) rpms
 
@@ -156,6 +156,10 @@ example: build
 
 example-boot: build
 	$(EXAMPLE) boot
+
+# ISOv1 -> ISOv2: the example's second base image and `overlay rebase` of its plugins and fleet onto it.
+example-rebase: build
+	$(EXAMPLE) rebase
 
 # The whole story in one command: spec files → RPMs → base → overlays → served → booted.
 demo: build

@@ -203,7 +203,7 @@ public struct Fleet: Sendable {
             var overlays: [ServedOverlay] = []
             for (index, selector) in role.plugins.enumerated() {
                 let key = "roles.\(role.name).plugins[\(index)]"
-                let overlay = try Fleet.resolve(selector, in: served, key: key, file: file, directory: directory)
+                let overlay = try Fleet.resolve(selector, in: served, base: base.manifest?.identity, key: key, file: file, directory: directory)
                 guard let manifest = base.manifest else {
                     throw .missingFile(
                         file: file, key: key,
@@ -262,8 +262,12 @@ public struct Fleet: Sendable {
     // MARK: - Resolving plugins
 
     /// `"vdsm"` is the only overlay named vdsm; `"vdsm@1.2"` or `"vdsm-1.2"` pins a version. An exact name wins over
-    /// a pinned reading, so a plugin whose name ends in a version-like part is still found by its name.
-    static func resolve(_ selector: String, in served: ServedManifests, key: String, file: FilePath, directory: FilePath) throws(FleetError) -> ServedOverlay {
+    /// a pinned reading, so a plugin whose name ends in a version-like part is still found by its name. Overlays built
+    /// for another base than `base` are not candidates when one built for it is there: the overlays of an old and a
+    /// new base can be served side by side, and the fleet's base picks among them.
+    static func resolve(
+        _ selector: String, in served: ServedManifests, base: String? = nil, key: String, file: FilePath, directory: FilePath
+    ) throws(FleetError) -> ServedOverlay {
         let overlays = served.overlays
         var matches = overlays.filter { $0.manifest.name == selector }
         if matches.isEmpty, let at = selector.lastIndex(of: "@") {
@@ -273,6 +277,9 @@ public struct Fleet: Sendable {
         }
         if matches.isEmpty {
             matches = overlays.filter { $0.label == selector }
+        }
+        if matches.count > 1, let base, matches.contains(where: { $0.manifest.base == base }) {
+            matches = matches.filter { $0.manifest.base == base }
         }
         switch matches.count {
         case 0:
