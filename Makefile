@@ -69,6 +69,7 @@ build: deps
 # CentOS Stream 9 metadata (bench/plan-vs-dnf, 500 sampled requests).
 test: build lint
 	$(MAKE) --no-print-directory example
+	$(MAKE) --no-print-directory example-rebase
 	$(SWIFT) build --build-tests --scratch-path .build-tests
 	OVERLAY_BIN=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build --scratch-path .build-tests
 	SAMPLE=500 OVERLAY=$(CURDIR)/$(BIN) bench/plan-vs-dnf/run.sh

@@ -33,7 +33,9 @@ enum RoleDatabase {
         if manifest.overlays != expected {
             let made = manifest.overlays.map(\.file).joined(separator: ", ")
             return .stale(
-                reason: "\(manifestPath) was made from other overlays (\(made.isEmpty ? "none" : made)) than the role has now, so the role's rpmdb is not served; \(again)")
+                reason:
+                    "\(manifestPath) was made from other overlays (\(made.isEmpty ? "none" : made)) than the role has now, so the role's rpmdb is not served; \(again)"
+            )
         }
         if manifest.file.contains("/") || ServedPath.problem(with: path, in: served) != nil {
             return .stale(reason: "\(path), which \(manifestPath) names, is missing, so the role's rpmdb is not served; \(again)")

@@ -10,7 +10,9 @@ import TestSupport
     static let basePackages: [SpecPackage] = [
         SpecPackage(name: "busybox", arch: "x86_64", files: ["/bin/sh": "->busybox"], hostFiles: ["/bin/busybox": "/bin/busybox"]),
         SpecPackage(name: "kernel", version: "3.1", files: ["/boot/vmlinuz-3.1": "not really a kernel\n"]),
-        SpecPackage(name: "ovirt-node-release", version: "3.0", provides: ["ovirt-node = 3.0"], files: ["/etc/os-release": "NAME=\"Test Node\"\nID=test-node\nVERSION_ID=3.0\n"]),
+        SpecPackage(
+            name: "ovirt-node-release", version: "3.0", provides: ["ovirt-node = 3.0"],
+            files: ["/etc/os-release": "NAME=\"Test Node\"\nID=test-node\nVERSION_ID=3.0\n"]),
         SpecPackage(name: "corelib", version: "1.0", files: ["/usr/lib/corelib.so.1": "core\n"]),
     ]
     static let vdsm: [SpecPackage] = [
@@ -398,7 +400,8 @@ import TestSupport
         #expect(try Data(contentsOf: served.appendingPathComponent("rpmdb/compute-rpmdb.cpio.zst")) == first)
 
         // Once the role's overlay changes, the old rpmdb is no longer handed out, and the server says why.
-        let rebuilt = try overlay(["build", "--base", root.path, "--plugin", vdsm.path, "--out", served.path, "--replace"], environment: ["SOURCE_DATE_EPOCH": "99"])
+        let rebuilt = try overlay(
+            ["build", "--base", root.path, "--plugin", vdsm.path, "--out", served.path, "--replace"], environment: ["SOURCE_DATE_EPOCH": "99"])
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
         let stale = try OverlayCommand.run(["boot-config", "--dir", served.path, "--fleet", fleet.path, "--out", bootFiles.path])
         #expect(stale.status == 0)
