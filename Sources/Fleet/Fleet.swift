@@ -59,6 +59,14 @@ public struct Fleet: Sendable {
         /// The role's overlays, in the order the node unpacks them.
         public var overlays: [ServedOverlay]
         public var boot: Boot
+        /// fleet.toml's `wins`: the plugins whose files win, first one first, where the role's overlays ship one
+        /// path with different contents.
+        public var wins: [String] = []
+        /// The role's `max_initrd` and `max_unpacked`, with `[defaults]` filling in what it leaves unset.
+        public var limits = SizeLimits()
+        /// Loaded with `acceptingOtherBases`: the role's overlays built for another base than the fleet's, each
+        /// the error a strict load throws.
+        public var otherBases: [FleetError] = []
     }
 
     public struct Node: Sendable, Equatable {
@@ -85,16 +93,18 @@ public struct Fleet: Sendable {
     let documents: [String: BootDocument]
     let digests: [String: String]
 
-    /// Reads and validates `file` against the manifests and files in `servedDirectory`.
-    public static func load(file: FilePath, servedDirectory: FilePath) throws(FleetError) -> Fleet {
+    /// Reads and validates `file` against the manifests and files in `servedDirectory`. `acceptingOtherBases`
+    /// keeps an overlay built for another base than the fleet's, noting it in its role's `otherBases`, where a
+    /// server refuses the fleet: `overlay check` reports it beside the role's other problems.
+    public static func load(file: FilePath, servedDirectory: FilePath, acceptingOtherBases: Bool = false) throws(FleetError) -> Fleet {
         let text = try readText(file)
-        return try Fleet(parsing: text, file: file, servedDirectory: servedDirectory)
+        return try Fleet(parsing: text, file: file, servedDirectory: servedDirectory, acceptingOtherBases: acceptingOtherBases)
     }
 
     /// Validates fleet.toml text; `file` is the name used in messages.
-    public init(parsing text: String, file: FilePath, servedDirectory: FilePath) throws(FleetError) {
+    public init(parsing text: String, file: FilePath, servedDirectory: FilePath, acceptingOtherBases: Bool = false) throws(FleetError) {
         let parsed = try FleetFile.parse(text, file: file)
-        let check = Validation(file: file, directory: servedDirectory)
+        let check = Validation(file: file, directory: servedDirectory, acceptingOtherBases: acceptingOtherBases)
         try check.servedDirectory()
         let base = try check.base(parsed.base)
         let served = try ServedManifests.scan(servedDirectory)
@@ -103,7 +113,7 @@ public struct Fleet: Sendable {
         var roles: [Role] = []
         var notes: [String] = []
         for role in parsed.roles {
-            let overlays = try check.overlays(of: role, base: base, served: served)
+            let (overlays, otherBases) = try check.overlays(of: role, base: base, served: served)
             for overlay in overlays { digests[overlay.path] = overlay.manifest.sha256 }
             var boot = Boot(kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path), cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
             for (index, overlay) in overlays.filter({ Layer.isLayer(format: $0.manifest.format) }).enumerated() {
@@ -118,7 +128,10 @@ public struct Fleet: Sendable {
             case .stale(let reason):
                 notes.append("role \(role.name): \(reason)")
             }
-            roles.append(Role(name: role.name, overlays: overlays, boot: boot))
+            roles.append(
+                Role(
+                    name: role.name, overlays: overlays, boot: boot, wins: role.wins, limits: role.limits.over(parsed.defaultLimits),
+                    otherBases: otherBases))
         }
         var nodes: [Node] = []
         for node in parsed.nodes {
@@ -145,6 +158,7 @@ public struct Fleet: Sendable {
     private struct Validation {
         let file: FilePath
         let directory: FilePath
+        var acceptingOtherBases = false
 
         /// The base as served: its kernel, and `base.json` (beside the first base initrd) when there is one.
         struct ResolvedBase {
@@ -198,9 +212,11 @@ public struct Fleet: Sendable {
             return ResolvedBase(kernel: kernel, manifest: manifest, manifestRelative: manifestRelative, manifestPath: manifestPath)
         }
 
-        /// The role's overlays in order: each found among the served manifests, built for the base, present, listed once.
-        func overlays(of role: FleetFile.Role, base: ResolvedBase, served: ServedManifests) throws(FleetError) -> [ServedOverlay] {
+        /// The role's overlays in order: each found among the served manifests, built for the base (or, accepting
+        /// other bases, the mismatches), present, listed once.
+        func overlays(of role: FleetFile.Role, base: ResolvedBase, served: ServedManifests) throws(FleetError) -> ([ServedOverlay], [FleetError]) {
             var overlays: [ServedOverlay] = []
+            var otherBases: [FleetError] = []
             for (index, selector) in role.plugins.enumerated() {
                 let key = "roles.\(role.name).plugins[\(index)]"
                 let overlay = try Fleet.resolve(selector, in: served, base: base.manifest?.identity, key: key, file: file, directory: directory)
@@ -211,10 +227,12 @@ public struct Fleet: Sendable {
                             "\(base.manifestRelative) does not exist beside the base initrd, so overlay \(overlay.label) cannot be checked against the base",
                         directory: directory, hint: "create the base with overlay base create, which writes base.json beside the initrd")
                 }
-                guard overlay.manifest.base == manifest.identity else {
-                    throw .baseMismatch(
+                if overlay.manifest.base != manifest.identity {
+                    let mismatch = FleetError.baseMismatch(
                         file: file, key: key, overlay: overlay.label, overlayBase: overlay.manifest.base, fleetBase: manifest.identity,
                         baseManifest: base.manifestPath)
+                    guard acceptingOtherBases else { throw mismatch }
+                    otherBases.append(mismatch)
                 }
                 try requireFile(overlay.path, key: key, hint: "the manifest \(overlay.manifestPath) names it: rebuild the overlay or remove the stale manifest")
                 guard !overlays.contains(where: { $0.path == overlay.path }) else {
@@ -222,7 +240,7 @@ public struct Fleet: Sendable {
                 }
                 overlays.append(overlay)
             }
-            return overlays
+            return (overlays, otherBases)
         }
     }
 

@@ -15,6 +15,9 @@ struct FleetFile {
         var name: String
         var plugins: [String]
         var cmdline: String
+        /// `wins`: plugins whose files win over the other overlays' at the same path, first one first.
+        var wins: [String]
+        var limits: SizeLimits
     }
 
     struct Node {
@@ -30,6 +33,8 @@ struct FleetFile {
     var roles: [Role]
     var nodes: [Node]
     var defaultRole: String?
+    /// `[defaults] max_initrd` and `max_unpacked`, for roles that set neither.
+    var defaultLimits: SizeLimits
 
     static func parse(_ text: String, file: FilePath) throws(FleetError) -> FleetFile {
         let document: TOMLTable
@@ -43,8 +48,9 @@ struct FleetFile {
         let base = try parseBase(document, reader)
         let roles = try parseRoles(document, reader)
         let defaultRole = try parseDefaultRole(document, roles: roles.map(\.name), reader)
+        let defaultLimits = try reader.table(document, "defaults", at: "").map { table throws(FleetError) in try reader.limits(table, at: "defaults") } ?? SizeLimits()
         let nodes = try parseNodes(document, roles: roles.map(\.name), defaultRole: defaultRole, reader)
-        return FleetFile(base: base, roles: roles, nodes: nodes, defaultRole: defaultRole)
+        return FleetFile(base: base, roles: roles, nodes: nodes, defaultRole: defaultRole, defaultLimits: defaultLimits)
     }
 
     /// `[base]`: the kernel, the base initrds and the command line every node starts from.
@@ -78,13 +84,26 @@ struct FleetFile {
                 throw .invalidValue(file: file, key: key, reason: "a role name may contain only letters, digits and . _ - + ~ @", hint: "rename the role")
             }
             guard let table = try reader.table(rolesTable, name, at: "roles") else { continue }
-            try reader.checkKeys(table, at: key, allowed: ["plugins", "cmdline"])
+            try reader.checkKeys(table, at: key, allowed: ["plugins", "cmdline", "wins", "max_initrd", "max_unpacked"])
             let plugins = try reader.strings(table, "plugins", at: key) ?? []
             for (index, plugin) in plugins.enumerated() where plugin.isEmpty {
                 throw .invalidValue(
                     file: file, key: "\(key).plugins[\(index)]", reason: "the plugin name is empty", hint: "write the plugin's name, for example \"vdsm\"")
             }
-            roles.append(Role(name: name, plugins: plugins, cmdline: try reader.cmdline(table, at: key)))
+            let wins = try reader.strings(table, "wins", at: key) ?? []
+            let names = plugins.map { selector in selector.split(separator: "@", maxSplits: 1).first.map(String.init) ?? selector }
+            for (index, winner) in wins.enumerated() {
+                guard names.contains(winner) || plugins.contains(winner) else {
+                    throw .invalidValue(
+                        file: file, key: "\(key).wins[\(index)]", reason: "\"\(winner)\" is not one of the role's plugins (\(plugins.joined(separator: ", ")))",
+                        hint: "name a plugin the role lists, whose files should win where overlays ship the same path")
+                }
+                if wins[..<index].contains(winner) {
+                    throw .invalidValue(file: file, key: "\(key).wins[\(index)]", reason: "\"\(winner)\" is listed twice", hint: "list each plugin once")
+                }
+            }
+            roles.append(
+                Role(name: name, plugins: plugins, cmdline: try reader.cmdline(table, at: key), wins: wins, limits: try reader.limits(table, at: key)))
         }
         return roles
     }
@@ -92,7 +111,7 @@ struct FleetFile {
     /// `[defaults] role`: what a MAC not listed boots, if anything.
     private static func parseDefaultRole(_ document: TOMLTable, roles: [String], _ reader: Reader) throws(FleetError) -> String? {
         guard let defaults = try reader.table(document, "defaults", at: "") else { return nil }
-        try reader.checkKeys(defaults, at: "defaults", allowed: ["role"])
+        try reader.checkKeys(defaults, at: "defaults", allowed: ["role", "max_initrd", "max_unpacked"])
         guard let role = try reader.string(defaults, "role", at: "defaults") else { return nil }
         guard roles.contains(role) else { throw .unknownRole(file: reader.file, key: "defaults.role", role: role, known: roles) }
         return role
@@ -174,6 +193,27 @@ private struct Reader {
             result.append(text)
         }
         return result
+    }
+
+    /// `max_initrd` and `max_unpacked` of a role or of `[defaults]`.
+    func limits(_ table: TOMLTable, at path: String) throws(FleetError) -> SizeLimits {
+        SizeLimits(initrd: try size(table, "max_initrd", at: path), unpacked: try size(table, "max_unpacked", at: path))
+    }
+
+    /// A size written "512M", "2G", "700K" or as a number of bytes (binary units: 1K = 1024 bytes).
+    func size(_ table: TOMLTable, _ key: String, at path: String) throws(FleetError) -> Int64? {
+        guard let value = table[key] else { return nil }
+        let name = Self.join(path, key)
+        let hint = "write a size such as \"512M\" or \"2G\" (K, M, G, T are powers of 1024), or a number of bytes"
+        if let bytes = value.int {
+            guard bytes > 0 else { throw .invalidValue(file: file, key: name, reason: "the size \(bytes) is not positive", hint: hint) }
+            return Int64(bytes)
+        }
+        guard let text = value.string else { throw .wrongType(file: file, key: name, expected: "a size such as \"512M\"", found: Self.kind(value)) }
+        guard let bytes = SizeLimits.parse(text) else {
+            throw .invalidValue(file: file, key: name, reason: "\"\(text)\" is not a size", hint: hint)
+        }
+        return bytes
     }
 
     /// Kernel command lines are pasted into iPXE scripts, PXELINUX and GRUB configs; characters those languages

@@ -131,14 +131,12 @@ extension Overlay {
 
         /// The fleet's roles and the plugins each uses, checked against the plugins given and the old base.
         private func fleetRoles(_ file: FilePath, plugins: [Plugin], base: String) throws -> [(name: String, plugins: [String])] {
-            let served = directory.map { FilePath($0) } ?? (file.removingLastComponent().isEmpty ? FilePath(".") : file.removingLastComponent())
-            let fleet = try Fleet.load(file: file, servedDirectory: served)
+            let fleet = try Fleet.load(file: file, servedDirectory: FleetPlugins.servedDirectory(fleet: file, dir: directory))
             if let identity = fleet.baseIdentity, identity != base {
                 throw RebaseInputError.fleetBase(fleet: file.string, served: identity, from: from, identity: base)
             }
-            let given = Set(plugins.map(\.name))
             for role in fleet.roles {
-                for overlay in role.overlays where !given.contains(overlay.manifest.name) {
+                if let overlay = FleetPlugins.match(role, in: plugins).missing.first {
                     throw RebaseInputError.missingPlugin(fleet: file.string, role: role.name, overlay: overlay.label, plugin: overlay.manifest.name)
                 }
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fleet
+import OverlayKit
 import Serve
 import SystemPackage
 
@@ -16,6 +17,12 @@ extension Overlay {
                 The fleet file is re-read on SIGHUP and when it changes (checked every second). A fleet that no \
                 longer validates is not taken: the previous one keeps being served and one line says why. \
                 SIGINT or SIGTERM stop the servers cleanly.
+
+                Before it starts, serve runs the checks of overlay check that need no plugin directories on the \
+                fleet: a path two overlays of a role ship differently (unless the role's wins settles it), a role's \
+                initrds over max_initrd or max_unpacked, an overlay built for another base. A fleet that fails one is \
+                refused (exit status 3), each failure on a line; --no-check serves it as written. Reloads are not \
+                checked.
 
                 The access log goes to standard output, one line per request or transfer (JSON lines with \
                 --json-log); start-up, reload and shutdown messages go to standard error.
@@ -48,6 +55,9 @@ extension Overlay {
         @Flag(name: .customLong("json-log"), help: "Write the access log as JSON lines.")
         var jsonLog = false
 
+        @Flag(name: .customLong("no-check"), help: "Serve the fleet even if its roles fail overlay check's collision, size or base checks.")
+        var noCheck = false
+
         @OptionGroup var output: ConsoleOptions
 
         func run() throws {
@@ -56,11 +66,37 @@ extension Overlay {
 
         private func serve() throws {
             let events = EventLog(level: output.console().level)
+            if let fleetFile, !noCheck { try check(FilePath(fleetFile)) }
             let server = try FleetServer(
                 directory: FilePath(directory), fleetFile: fleetFile.map { FilePath($0) }, http: http, tftp: tftp,
                 log: AccessLog(.standardOutput, format: jsonLog ? .json : .plain), report: events.report)
             try server.run()
         }
+    }
+}
+
+extension Overlay.ServeCommand {
+    /// Refuses a fleet whose roles fail the checks that need no plugin directories. A fleet that does not load is
+    /// left to the server, which says why in its own words.
+    private func check(_ file: FilePath) throws {
+        guard let fleet = try? Fleet.load(file: file, servedDirectory: FilePath(directory), acceptingOtherBases: true) else { return }
+        let reader = RoleReader()
+        var failures: [String] = []
+        for role in fleet.roles {
+            for result in reader.check(role, in: fleet, base: nil) where result.status == .failed || result.status == .error {
+                let details = result.problems.isEmpty ? [result.summary] : result.problems.map(\.message)
+                if result.status == .error {
+                    // An overlay the check cannot read is the server's to report when a node asks for it.
+                    for detail in details { printError("overlay serve: role \(role.name) could not be checked (\(result.check.rawValue)): \(detail)") }
+                    continue
+                }
+                failures += details.map { "role \(role.name) fails check \(result.check.rawValue): \($0)" }
+            }
+        }
+        guard !failures.isEmpty else { return }
+        for line in failures { printError("overlay serve: \(line)") }
+        printError("overlay serve: not serving \(file): fix its roles (overlay check --fleet \(file) says more), or serve it as written with --no-check")
+        throw ExitStatus.unsatisfiable
     }
 }
 

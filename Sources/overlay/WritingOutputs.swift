@@ -1,5 +1,6 @@
 // What the commands that write an output directory (`build`, `base create`) share: its lock, what killed
 // builds left in it, and what SIGINT and SIGTERM do.
+import Formats
 import Foundation
 import OverlayKit
 import SystemPackage

@@ -55,7 +55,7 @@ import TestSupport
         let refused = try server.waitForEvent("overlay serve: reload (\(fixture.fleetFile) changed) failed")
         #expect(
             refused
-                == "overlay serve: reload (\(fixture.fleetFile) changed) failed, still serving the previous fleet: \(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it"
+                == "overlay serve: reload (\(fixture.fleetFile) changed) failed, still serving the previous fleet: \(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline, wins, max_initrd, max_unpacked; fix the spelling or remove it"
         )
         #expect(try curl("tftp://127.0.0.1:\(tftp)/ipxe/\(Self.nodeMAC)").contains("console=ttyS1\n"))
 

@@ -12,8 +12,9 @@ public enum OverlayReader {
 
     /// Reads the overlay at `path`. Throws `PackError` (`notAnOverlay`, `corrupt`, `noRegistryEntry`,
     /// `badRegistryEntry`) with a one-sentence description naming the file. `requireRegistry: false` reads a
-    /// base image, which has no registry entry.
-    public static func read(_ path: FilePath, requireRegistry: Bool = true) throws -> OverlayContents {
+    /// base image, which has no registry entry. `digests: true` also gives every file with data its content's
+    /// SHA-256 (`Entry.sha256`), which `overlay check` compares between overlays.
+    public static func read(_ path: FilePath, requireRegistry: Bool = true, digests: Bool = false) throws -> OverlayContents {
         let detected: OverlayFormat?
         do {
             detected = try OverlayFormat.detect(file: path)
@@ -23,9 +24,9 @@ public enum OverlayReader {
         guard let format = detected else { throw PackError.notAnOverlay(path: path) }
         let contents: OverlayContents =
             switch format {
-            case .squashfs: try readSquashfs(path)
-            case .erofs: try readErofs(path)
-            case .cpio, .cpioGzip, .cpioZstd: try readCpio(path)
+            case .squashfs: try readSquashfs(path, digests: digests)
+            case .erofs: try readErofs(path, digests: digests)
+            case .cpio, .cpioGzip, .cpioZstd: try readCpio(path, digests: digests)
             }
         guard !contents.registry.isEmpty || !requireRegistry else { throw PackError.noRegistryEntry(path: path) }
         do {
@@ -54,7 +55,7 @@ public enum OverlayReader {
         return p == "." ? "" : String(p)
     }
 
-    private static func readCpio(_ path: FilePath) throws -> OverlayContents {
+    private static func readCpio(_ path: FilePath, digests: Bool) throws -> OverlayContents {
         let reader: ArchiveReader
         do {
             reader = try ArchiveReader(path: path, formats: .cpio)
@@ -80,10 +81,15 @@ public enum OverlayReader {
                 case .characterDevice, .blockDevice, .fifo, .socket, .unknown: kind = .special
                 }
                 if kind == .hardlink { target = header.hardlink.map(normalized) }
-                entries.append(
-                    OverlayContents.Entry(
-                        path: name, kind: kind, mode: header.permissions, uid: header.uid, gid: header.gid,
-                        size: kind == .directory || kind == .special ? 0 : header.size, linkTarget: target))
+                var entry = OverlayContents.Entry(
+                    path: name, kind: kind, mode: header.permissions, uid: header.uid, gid: header.gid,
+                    size: kind == .directory || kind == .special ? 0 : header.size, linkTarget: target)
+                if digests, kind == .file || (kind == .hardlink && header.size > 0), registryName(name) == nil {
+                    entry.sha256 = try digest(reader, name: name)
+                    entries.append(entry)
+                    continue
+                }
+                entries.append(entry)
                 if kind == .file || kind == .hardlink, header.size > 0, let plugin = registryName(name) {
                     guard let bytes = try reader.data(limit: registryLimit) else {
                         throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")
@@ -102,6 +108,13 @@ public enum OverlayReader {
                 ? PackError.notAnOverlay(path: path) : PackError.corrupt(path: path, message: failure.message)
         }
         if entries.isEmpty && !reader.isCpio { throw PackError.notAnOverlay(path: path) }
+        if digests {
+            // A newc hardlink set stores its data on one name: the others have its digest.
+            let stored = Dictionary(entries.compactMap { entry in entry.sha256.map { (entry.path, $0) } }, uniquingKeysWith: { a, _ in a })
+            for index in entries.indices where entries[index].kind == .hardlink && entries[index].sha256 == nil {
+                entries[index].sha256 = entries[index].linkTarget.flatMap { stored[$0] }
+            }
+        }
         let format: OverlayFormat
         switch reader.compression {
         case .none: format = .cpio
@@ -112,7 +125,24 @@ public enum OverlayReader {
         return OverlayContents(entries: entries, registry: registry, format: format)
     }
 
-    private static func readSquashfs(_ path: FilePath) throws -> OverlayContents {
+    /// The SHA-256 of the current entry's data; a gap between blocks (a hole) counts as zeros.
+    private static func digest(_ reader: ArchiveReader, name: String) throws -> String {
+        var digest = SHA256Digest()
+        var position: Int64 = 0
+        let zeros = [UInt8](repeating: 0, count: 64 * 1024)
+        try reader.forEachDataBlock(fallback: "cannot read \(name)") { block, offset in
+            while position < offset {
+                let count = Int(min(Int64(zeros.count), offset - position))
+                zeros.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                position += Int64(count)
+            }
+            digest.update(block)
+            position += Int64(block.count)
+        }
+        return digest.finalize()
+    }
+
+    private static func readSquashfs(_ path: FilePath, digests: Bool) throws -> OverlayContents {
         let listing = try ExternalTool(name: "unsquashfs", arguments: ["-lln", path.string]).run(subject: path)
         guard listing.status == 0 else { throw squashfsFailure(path, listing) }
         var entries: [OverlayContents.Entry] = []
@@ -134,10 +164,32 @@ public enum OverlayReader {
                 throw PackError.badRegistryEntry(path: path, message: error.description)
             }
         }
+        if digests { entries = try squashfsDigests(path, entries: entries) }
         return OverlayContents(entries: entries, registry: registry, format: .squashfs)
     }
 
-    private static func readErofs(_ path: FilePath) throws -> OverlayContents {
+    /// `entries` with the digest of each file, from the image extracted with `unsquashfs -d` into a private
+    /// temporary directory.
+    private static func squashfsDigests(_ path: FilePath, entries: [OverlayContents.Entry]) throws -> [OverlayContents.Entry] {
+        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-squashfs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let extracted = scratch.appending("root")
+        try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        Interruption.creating(scratch) {}
+        defer {
+            try? FileManager.default.removeItem(atPath: scratch.string)
+            Interruption.finished(scratch)
+        }
+        let extract = try ExternalTool(name: "unsquashfs", arguments: ["-no-xattrs", "-quiet", "-no-progress", "-processors", "1", "-d", extracted.string, path.string])
+            .run(subject: path)
+        guard extract.status == 0 else { throw squashfsFailure(path, extract) }
+        var result = entries
+        for index in result.indices where result[index].kind == .file {
+            result[index].sha256 = try SHA256Digest.file(extracted.appending(result[index].path))
+        }
+        return result
+    }
+
+    private static func readErofs(_ path: FilePath, digests: Bool) throws -> OverlayContents {
         let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-erofs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let extracted = scratch.appending("root")
         try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
@@ -165,7 +217,8 @@ public enum OverlayReader {
             entries.append(
                 OverlayContents.Entry(
                     path: name, kind: kind, mode: item.mode & 0o7777, uid: Int64(item.uid), gid: Int64(item.gid),
-                    size: kind == .directory ? 0 : item.size, linkTarget: item.linkTarget.map { String(decoding: $0, as: UTF8.self) }))
+                    size: kind == .directory ? 0 : item.size, linkTarget: item.linkTarget.map { String(decoding: $0, as: UTF8.self) },
+                    sha256: digests && kind == .file ? try SHA256Digest.file(tree.path(of: item)) : nil))
             guard kind == .file, let plugin = registryName(name) else { continue }
             guard item.size <= registryLimit else {
                 throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")

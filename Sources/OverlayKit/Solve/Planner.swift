@@ -74,25 +74,80 @@ public struct Planner: Sendable {
                 plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: plan.packages,
                 alreadyInBase: plan.alreadyInBase)
         }
+        let (packages, alreadyInBase) = try solve(
+            [plugin], subject: plugin.name, sources: sources, disabled: disabled, indexes: indexes, loader: loader, scratch: scratch)
+        let plan = PluginPlan(
+            plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: packages, alreadyInBase: alreadyInBase)
+        if let key { plans?.store(plan, key: key) }
+        return plan
+    }
+
+    /// Solves several plugins in one libsolv job, as if they were one plugin: the union of their repos, module
+    /// streams and packages against the locked base. `overlay check` asks this of a role's plugins, whose overlays
+    /// a node unpacks into one root: two plugins that need different versions of one package, or whose packages
+    /// conflict or obsolete each other, fail here though each solves alone. Reasons name the plugin each package
+    /// came from; `subject` names the set in the error (`role "hv"`).
+    public func plan(together plugins: [Plugin], subject: String) throws(PlanError) -> [PlannedPackage] {
+        let scratch = Self.makeScratch()
+        defer { Self.removeScratch(scratch) }
+        var sources: [RepoSource] = []
+        var disabled: [RepoDefinition] = []
+        for plugin in plugins {
+            let own = plugin.repoSources(enabled: options.enabledRepos)
+            // Plugins often share a repo (the distribution's); one that reuses an id for another place keeps both.
+            for source in own.enabled where !sources.contains(source) {
+                var source = source
+                if sources.contains(where: { $0.id == source.id }) { source.id = "\(plugin.name)/\(source.id)" }
+                sources.append(source)
+            }
+            disabled += own.disabled.filter { definition in !disabled.contains { $0.id == definition.id } }
+        }
+        var streams: [String: (stream: String, plugin: String)] = [:]
+        var clashes: [String] = []
+        for plugin in plugins {
+            for module in plugin.manifest.modules {
+                if let first = streams[module.name], first.stream != module.stream {
+                    clashes.append(
+                        "plugin \"\(first.plugin)\" enables module stream \(module.name):\(first.stream) and plugin \"\(plugin.name)\" \(module), but a root has one stream of a module: make the plugins agree on a stream, or put them in different roles"
+                    )
+                } else if streams[module.name] == nil {
+                    streams[module.name] = (module.stream, plugin.name)
+                }
+            }
+        }
+        if !clashes.isEmpty { throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: clashes) }
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
+        let indexes = try Self.fetchIndexes(sources, loader: loader, subject: subject)
+        return try solve(plugins, subject: subject, sources: sources, disabled: disabled, indexes: indexes, loader: loader, scratch: scratch).packages
+    }
+
+    /// The solve `plan` runs, for one plugin or (`plan(together:)`) several: reasons about one plugin's request
+    /// name the plugin when there are several.
+    private func solve(
+        _ plugins: [Plugin], subject: String, sources: [RepoSource], disabled: [RepoDefinition], indexes: [FetchedIndex], loader: RepoLoader,
+        scratch: FilePath
+    ) throws(PlanError) -> (packages: [PlannedPackage], alreadyInBase: [String]) {
+        let named = plugins.count > 1
+        func own(_ plugin: Plugin, _ reason: String) -> String { named ? "plugin \"\(plugin.name)\": \(reason)" : reason }
 
         let poolKey = PreparedPool.key(indexes, arch: options.arch)
         let prepared: PreparedPool
         if let kept = pools.take(poolKey) {
             prepared = kept
         } else {
-            prepared = try prepare(indexes, loader: loader, subject: plugin.name)
+            prepared = try prepare(indexes, loader: loader, subject: subject)
         }
         defer { pools.put(prepared, key: poolKey) }
         let (pool, loaded, streams) = (prepared.pool, prepared.loaded, prepared.streams)
         // Module streams, as dnf applies them: what is not active is invisible to the selections and the solver.
         let modules = try streams.activate(
-            enabled: plugin.manifest.modules, base: baseModules, installed: Set(basePackages),
-            arch: options.arch, subject: plugin.name)
+            enabled: plugins.flatMap(\.manifest.modules), base: baseModules, installed: Set(basePackages),
+            arch: options.arch, subject: subject)
         pool.applyModules(modules, unfiltered: Set(indexes.filter(\.source.moduleHotfixes).map(\.source.id)))
 
-        let unmet = unmetRequirements(of: plugin, in: pool)
+        let unmet = plugins.flatMap { plugin in unmetRequirements(of: plugin, in: pool).map { (own(plugin, $0.reason), $0.blamed) } }
         if !unmet.isEmpty {
-            throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: unmet.map(\.reason), blamed: uniqued(unmet.flatMap(\.blamed)))
+            throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: unmet.map(\.0), blamed: uniqued(unmet.flatMap(\.1)))
         }
 
         // Lock every installed name, not just the installed repo: a repo lock alone lets a multiversion
@@ -103,43 +158,48 @@ public struct Planner: Sendable {
             jobs.append(pool.lockJob(name: pool.nameID(p)))
         }
         var alreadyInBase: [String] = []
-        var missing: [String] = []
+        var missing: [(plugin: Plugin, request: String)] = []
         var replacing: [String] = []
         var replaced: [String] = []
-        for request in plugin.manifest.packages {
-            let selection = pool.selection(request)
-            let solvables = pool.solvables(inSelection: selection)
-            let obsoleters = Self.obsoleters(for: request, selection: selection, solvables: solvables, pool: pool)
-            if solvables.isEmpty {
-                missing.append(request)
-            } else if solvables.contains(where: pool.isInstalled) || obsoleters.contains(where: pool.isInstalled) {
-                alreadyInBase.append(request)
-            } else if let pair = lockedSameName(as: solvables + obsoleters, in: pool) {
-                replacing.append(
-                    "\(pool.nevra(pair.new)) would replace the base's \(pool.nevra(pair.installed)) (locked); build against a newer base image")
-                replaced.append(pool.nevra(pair.installed))
-            } else {
-                jobs += Self.installJobs(solvables: solvables, obsoleters: obsoleters, pool: pool)
+        /// Which plugins asked for each candidate, for reasons about several plugins.
+        var owners: [SolvableID: [String]] = [:]
+        for plugin in plugins {
+            for request in plugin.manifest.packages {
+                let selection = pool.selection(request)
+                let solvables = pool.solvables(inSelection: selection)
+                let obsoleters = Self.obsoleters(for: request, selection: selection, solvables: solvables, pool: pool)
+                if named {
+                    for p in solvables + obsoleters where owners[p]?.contains(plugin.name) != true { owners[p, default: []].append(plugin.name) }
+                }
+                if solvables.isEmpty {
+                    missing.append((plugin, request))
+                } else if solvables.contains(where: pool.isInstalled) || obsoleters.contains(where: pool.isInstalled) {
+                    alreadyInBase.append(request)
+                } else if let pair = lockedSameName(as: solvables + obsoleters, in: pool) {
+                    let new = named ? "plugin \"\(plugin.name)\"'s \(pool.nevra(pair.new))" : pool.nevra(pair.new)
+                    replacing.append("\(new) would replace the base's \(pool.nevra(pair.installed)) (locked); build against a newer base image")
+                    replaced.append(pool.nevra(pair.installed))
+                } else {
+                    jobs += Self.installJobs(solvables: solvables, obsoleters: obsoleters, pool: pool)
+                }
             }
         }
         if !missing.isEmpty || !replacing.isEmpty {
-            let reasons = missing.map { request in
-                Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
-                    ?? Self.otherArchitectureReason(request, pool: pool, loaded: loaded, arch: options.arch)
-                    ?? missingPackageReason(request, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch)
+            let reasons = missing.map { plugin, request in
+                own(
+                    plugin,
+                    Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
+                        ?? Self.otherArchitectureReason(request, pool: pool, loaded: loaded, arch: options.arch)
+                        ?? missingPackageReason(request, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch))
             }
-            throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing, blamed: replaced)
+            throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: reasons + replacing, blamed: replaced)
         }
 
-        let packages = try Self.solve(jobs: jobs, pool: pool, subject: plugin.name, loaded: loaded) { dep in
+        let packages = try Self.solve(jobs: jobs, pool: pool, subject: subject, loaded: loaded, owners: owners) { dep in
             Self.moduleHint(for: dep, subject: "it", pool: pool, modules: modules)
                 ?? self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
         }
-        let plan = PluginPlan(
-            plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity,
-            packages: packages.sorted { $0.nevra < $1.nevra }, alreadyInBase: alreadyInBase)
-        if let key { plans?.store(plan, key: key) }
-        return plan
+        return (packages.sorted { $0.nevra < $1.nevra }, alreadyInBase)
     }
 
     /// The keys the packages of `plan` must be signed with (see `SigningKeys`), read, fetched and checked by
@@ -207,7 +267,7 @@ public struct Planner: Sendable {
 
     /// Runs the solver; on success returns the packages the transaction installs.
     static func solve(
-        jobs: [SolvJob], pool: SolvPool, subject: String, loaded: [String: LoadedRepo],
+        jobs: [SolvJob], pool: SolvPool, subject: String, loaded: [String: LoadedRepo], owners: [SolvableID: [String]] = [:],
         disabledHint: @escaping (String) -> String?
     ) throws(PlanError) -> [PlannedPackage] {
         let steps: [SolvTransaction.Step]
@@ -216,7 +276,7 @@ public struct Planner: Sendable {
             solver.set(.ignoreRecommended, true)
             let problems = solver.solve(jobs)
             if !problems.isEmpty {
-                let explainer = ProblemExplainer(pool: pool, disabledHint: disabledHint)
+                let explainer = ProblemExplainer(pool: pool, disabledHint: disabledHint, owners: owners)
                 let reasons = problems.flatMap { explainer.explain($0) }
                 throw PlanError(
                     plugin: subject, kind: .unsatisfiable, reasons: uniqued(reasons), blamed: uniqued(problems.flatMap { explainer.blamed($0) }))

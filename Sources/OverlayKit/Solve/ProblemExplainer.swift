@@ -5,6 +5,9 @@ struct ProblemExplainer {
     let pool: SolvPool
     /// Says where a dependency nobody provides could be found (a disabled repo), if anywhere.
     let disabledHint: (String) -> String?
+    /// For a solve of several plugins together (`Planner.plan(together:)`): the plugins that asked for each
+    /// requested package. Empty for one plugin; then problems between two new packages keep libsolv's words.
+    var owners: [SolvableID: [String]] = [:]
 
     func explain(_ problem: SolvProblem) -> [String] {
         let infos = problem.ruleInfos
@@ -38,6 +41,10 @@ struct ProblemExplainer {
                     sentences.append(
                         "the base's \(pool.nevra(info.source)) (locked) conflicts with \(dep), which \(describe(info.target, parents: parents)) provides; \(Self.pluginFix(for: conflict))"
                     )
+                } else if !owners.isEmpty && !pool.isInstalled(info.source) && !pool.isInstalled(info.target) {
+                    sentences.append(
+                        "\(describe(info.source, parents: parents)) conflicts with \(dep), which \(describe(info.target, parents: parents)) provides, and a node unpacks a role's overlays into one root; \(together(info.source, info.target, parents: parents))"
+                    )
                 }
             case .obsoletes, .installedObsoletes, .implicitObsoletes:
                 if pool.isInstalled(info.target) && !pool.isInstalled(info.source) {
@@ -47,12 +54,21 @@ struct ProblemExplainer {
                 } else if pool.isInstalled(info.source) && !pool.isInstalled(info.target) {
                     sentences.append(
                         "the base's \(pool.nevra(info.source)) (locked) obsoletes \(describe(info.target, parents: parents)); build against a newer base image")
+                } else if !owners.isEmpty && !pool.isInstalled(info.source) && !pool.isInstalled(info.target) && info.source != info.target {
+                    sentences.append(
+                        "\(describe(info.source, parents: parents)) obsoletes \(describe(info.target, parents: parents)), and a node unpacks a role's overlays into one root; \(together(info.source, info.target, parents: parents))"
+                    )
                 }
             case .sameName:
                 let (installed, new) = pool.isInstalled(info.source) ? (info.source, info.target) : (info.target, info.source)
                 if pool.isInstalled(installed) && !pool.isInstalled(new) && !explainedRequires {
                     sentences.append(
                         "\(describe(new, parents: parents)) would replace the base's \(pool.nevra(installed)) (locked); build against a newer base image")
+                } else if !owners.isEmpty && !pool.isInstalled(installed) && !pool.isInstalled(new) {
+                    let (first, second) = pool.nevra(info.source) < pool.nevra(info.target) ? (info.source, info.target) : (info.target, info.source)
+                    sentences.append(
+                        "\(describe(first, parents: parents)) and \(describe(second, parents: parents)) are two versions of \(pool.name(first)), and a root holds one; \(together(first, second, parents: parents, package: pool.name(first)))"
+                    )
                 }
             case .jobNothingProvidesDep, .jobUnknownPackage:
                 sentences.append("no package provides \(pool.dependency(info.dep)); check plugin.toml's packages")
@@ -70,6 +86,16 @@ struct ProblemExplainer {
             sentences.append(problem.description)
         }
         return sentences
+    }
+
+    /// What to do when two new packages cannot be installed together: which plugins asked for them, and the choice.
+    private func together(_ a: SolvableID, _ b: SolvableID, parents: [SolvableID: SolvableID], package: String? = nil) -> String {
+        let plugins = uniqued([a, b].flatMap { owners[chain($0, parents: parents)[0]] ?? [] })
+        let agree = package.map { "make them agree on one version of \($0)" } ?? "drop one of them"
+        guard plugins.count > 1 else {
+            return plugins.first.map { "plugin \"\($0)\" cannot be installed: \(agree) in it" } ?? "\(agree)"
+        }
+        return "plugins \(plugins.map { "\"\($0)\"" }.joined(separator: " and ")) cannot share a role: \(agree), or put them in different roles"
     }
 
     /// What to do when a plugin's `package` conflicts with what a locked base package provides. A versioned conflict
@@ -134,17 +160,25 @@ struct ProblemExplainer {
         return parents
     }
 
-    /// `vdsm-lib-1.0-1.noarch (pulled in by vdsm-1.0-1.noarch → vdsm-common-1.0-1.noarch)`
+    /// `vdsm-lib-1.0-1.noarch (pulled in by vdsm-1.0-1.noarch → vdsm-common-1.0-1.noarch)`; with several plugins,
+    /// `vdsm-lib-1.0-1.noarch (pulled in by plugin "vdsm"'s vdsm-1.0-1.noarch → vdsm-common-1.0-1.noarch)`.
     private func describe(_ p: SolvableID, parents: [SolvableID: SolvableID]) -> String {
-        var chain: [SolvableID] = []
+        let chain = self.chain(p, parents: parents)
+        let names = chain.map(pool.nevra)
+        let owned = owners[chain[0]].map { plugins in "\(plugins.map { "plugin \"\($0)\"" }.joined(separator: " and "))'s " } ?? ""
+        if chain.count == 1 { return owned + names[0] }
+        return "\(names[chain.count - 1]) (pulled in by \(owned)\(names.dropLast().joined(separator: " → ")))"
+    }
+
+    /// `p` and the packages whose `Requires` pulled it in, the first one first, `p` last.
+    private func chain(_ p: SolvableID, parents: [SolvableID: SolvableID]) -> [SolvableID] {
+        var chain: [SolvableID] = [p]
         var seen: Set<SolvableID> = [p]
         var current = p
         while let parent = parents[current], seen.insert(parent).inserted {
             chain.insert(parent, at: 0)
             current = parent
         }
-        let name = pool.nevra(p)
-        if chain.isEmpty { return name }
-        return "\(name) (pulled in by \(chain.map(pool.nevra).joined(separator: " → ")))"
+        return chain
     }
 }

@@ -391,7 +391,7 @@ enum BadInputCorpus {
             "overlay: fleet.toml: unknown key node: the keys allowed there are base, roles, nodes, defaults; fix the spelling or remove it"),
         .fleet(
             "an unknown key in a role", BadInput.fleetBase + "[roles.compute]\nplugin = [\"cim\"]\n",
-            "overlay: fleet.toml: unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline; fix the spelling or remove it"),
+            "overlay: fleet.toml: unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline, wins, max_initrd, max_unpacked; fix the spelling or remove it"),
         .fleet(
             "an unknown key in a node", BadInput.fleetBase + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\nrole = \"compute\"\nhost = \"a\"\n",
             "overlay: fleet.toml: unknown key nodes[0].host: the keys allowed there are mac, role, cmdline; fix the spelling or remove it"),
@@ -400,7 +400,7 @@ enum BadInputCorpus {
             "overlay: fleet.toml: unknown key base.kernels: the keys allowed there are kernel, initrd, cmdline; fix the spelling or remove it"),
         .fleet(
             "an unknown key in defaults", BadInput.fleetBase + "[roles.compute]\n[defaults]\nrol = \"compute\"\n",
-            "overlay: fleet.toml: unknown key defaults.rol: the keys allowed there are role; fix the spelling or remove it"),
+            "overlay: fleet.toml: unknown key defaults.rol: the keys allowed there are role, max_initrd, max_unpacked; fix the spelling or remove it"),
         .fleet("no [base]", "[roles.compute]\n", "overlay: fleet.toml: [base] is missing: add a [base] table with the kernel and initrd the nodes boot"),
         .fleet("base is not a table", "base = \"vmlinuz\"\n", "overlay: fleet.toml: base must be a table, not a string"),
         .fleet(
