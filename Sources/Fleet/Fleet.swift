@@ -82,6 +82,7 @@ public struct Fleet: Sendable {
     /// What a MAC address not listed in `[[nodes]]` boots; nil means it is refused with a message.
     public let defaultRole: String?
 
+    let roleDatabaseDirectoryPath: String
     let documents: [String: BootDocument]
     let digests: [String: String]
 
@@ -109,7 +110,10 @@ public struct Fleet: Sendable {
             for (index, overlay) in overlays.filter({ Layer.isLayer(format: $0.manifest.format) }).enumerated() {
                 boot.layerNames[overlay.path] = Layer.name(index: index + 1, path: overlay.path)
             }
-            switch RoleDatabase.find(role: role.name, overlays: overlays, baseIdentity: base.manifest?.identity, in: servedDirectory) {
+            switch RoleDatabase.find(
+                role: role.name, overlays: overlays, baseIdentity: base.manifest?.identity, folder: Self.roleDatabaseFolder(parsed.base.initrds[0]),
+                in: servedDirectory)
+            {
             case .none:
                 break
             case .current(let path, let manifest):
@@ -136,8 +140,17 @@ public struct Fleet: Sendable {
         self.nodes = nodes
         self.defaultRole = parsed.defaultRole
         self.notes = notes
+        self.roleDatabaseDirectoryPath = Self.roleDatabaseFolder(parsed.base.initrds[0])
         self.digests = digests
         self.documents = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: parsed.defaultRole).all()
+    }
+
+    /// Where `overlay rpmdb` writes the roles' rpmdbs, relative to the served directory: `rpmdb/` beside the base
+    /// initrd, so that fleets of two bases served from one directory each have their own.
+    public var roleDatabaseDirectory: String { roleDatabaseDirectoryPath }
+    private static func roleDatabaseFolder(_ firstInitrd: String) -> String {
+        let folder = FilePath(firstInitrd).removingLastComponent()
+        return folder.isEmpty ? RoleDatabase.directory : folder.appending(RoleDatabase.directory).string
     }
 
     /// The checks of a parsed fleet against the served directory: the files it names exist there, and the overlays

@@ -16,8 +16,8 @@ extension Overlay {
                 of the role's overlays, from the installed headers each overlay's build kept beside it \
                 (<name>-<version>.rpmheaders; nothing is installed again, the base is not touched). Files a plugin's \
                 blacklist dropped are recorded as not installed, so rpm -V does not miss them. Writes \
-                DIR/rpmdb/<role>.cpio.zst and DIR/rpmdb/<role>.json, each atomically. overlay serve and boot-config \
-                append DIR/rpmdb/<role>.cpio.zst to the role's initrds while it matches the role's overlays, so that \
+                rpmdb/<role>-rpmdb.cpio.zst and rpmdb/<role>.json beside the fleet's base initrd in DIR, each \
+                atomically. overlay serve and boot-config append that initrd to the role's initrds while it matches the role's overlays, so that \
                 rpm -qa on a node lists the base and its plugins; after a role's overlays change, run this again.
                 """)
 
@@ -55,7 +55,7 @@ extension Overlay {
                 for name in roles where !fleet.roles.contains(where: { $0.name == name }) {
                     throw RPMDBError.unknownRole(name, fleet: fleetFile, known: fleet.roles.map(\.name))
                 }
-                let output = served.appending("rpmdb")
+                let output = served.appending(fleet.roleDatabaseDirectory)
                 try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
                 var written: [RoleDatabaseManifest] = []
                 for role in fleet.roles where roles.isEmpty || roles.contains(role.name) {
