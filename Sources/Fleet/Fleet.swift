@@ -65,6 +65,12 @@ public struct Fleet: Sendable {
         public var mac: MACAddress
         public var role: String
         public var boot: Boot
+
+        public init(mac: MACAddress, role: String, boot: Boot) {
+            self.mac = mac
+            self.role = role
+            self.boot = boot
+        }
     }
 
     /// The fleet file this was read from.
