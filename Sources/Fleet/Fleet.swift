@@ -269,6 +269,18 @@ public struct Fleet: Sendable {
         return nil
     }
 
+    /// The role whose boot a per-node boot file starts (`ipxe/<mac>`, `pxelinux.cfg/01-<mac>`, `grub.cfg-01-<mac>`, or
+    /// the `default` ones for MACs not listed), nil for other paths and for refusals.
+    public func bootRole(at path: String) -> String? {
+        let key = String(path.drop(while: { $0 == "/" }))
+        if key == "ipxe/default" || key == "pxelinux.cfg/default" { return defaultRole }
+        for prefix in ["ipxe/", "pxelinux.cfg/01-", "grub.cfg-01-"] where key.hasPrefix(prefix) {
+            guard let mac = MACAddress(String(key.dropFirst(prefix.count))) else { return nil }
+            return node(mac)?.role ?? (prefix == "ipxe/" ? defaultRole : nil)
+        }
+        return nil
+    }
+
     /// The sha256 a manifest records for a served file (a base initrd or an overlay), for ETags; nil for files no
     /// manifest describes.
     public func digest(of file: String) -> String? {

@@ -39,6 +39,8 @@ public final class FleetServer {
     public let directory: FilePath
     public let fleetFile: FilePath?
     private let catalog: FleetCatalog?
+    /// What the servers have done, served as `GET /metrics`.
+    public let metrics = ServeMetrics()
     private let httpServers: [(host: String, server: HTTPServer)]
     private let tftpServers: [(host: String, server: TFTPServer)]
     private let report: @Sendable (Event) -> Void
@@ -66,12 +68,13 @@ public final class FleetServer {
             catalog = nil
         }
         let (http, tftp) = http.isEmpty && tftp.isEmpty ? (["0.0.0.0:8080"], ["0.0.0.0:69"]) : (http, tftp)
-        let catalog = catalog
+        let served = ServerCatalog(fleet: catalog, metrics: metrics)
+        let log = log.counting(into: metrics)
         httpServers = try http.map { address in
-            (Self.host(address), try Self.listen("HTTP", address) { try HTTPServer(root: directory, bind: $0, catalog: catalog, log: log) })
+            (Self.host(address), try Self.listen("HTTP", address) { try HTTPServer(root: directory, bind: $0, catalog: served, log: log) })
         }
         tftpServers = try tftp.map { address in
-            (Self.host(address), try Self.listen("TFTP", address) { try TFTPServer(root: directory, bind: $0, catalog: catalog, log: log) })
+            (Self.host(address), try Self.listen("TFTP", address) { try TFTPServer(root: directory, bind: $0, catalog: served, log: log) })
         }
     }
 
@@ -210,6 +213,32 @@ extension Fleet {
         let fallback = defaultRole.map { "unknown MACs boot role \($0)" } ?? "unknown MACs are refused"
         return "fleet \(file): \(counted(nodes.count, "node")), \(counted(roles.count, "role")), \(fallback)"
     }
+}
+
+/// What the servers ask before they look in the served directory: `metrics`, then the fleet's boot files (each one
+/// handed to a node counted as a boot of its role).
+final class ServerCatalog: ServeCatalog {
+    let fleet: FleetCatalog?
+    let metrics: ServeMetrics
+
+    init(fleet: FleetCatalog?, metrics: ServeMetrics) {
+        self.fleet = fleet
+        self.metrics = metrics
+    }
+
+    func generatedDocument(path: String) -> GeneratedDocument? {
+        let key = String(path.drop(while: { $0 == "/" }))
+        if key == "metrics" {
+            return GeneratedDocument(body: Array(metrics.exposition().utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        guard let fleet else { return nil }
+        let current = fleet.fleet
+        guard let document = current.document(at: key) else { return nil }
+        if let role = current.bootRole(at: key) { metrics.booted(role: role) }
+        return GeneratedDocument(body: Array(document.body.utf8), contentType: document.contentType)
+    }
+
+    func knownDigest(path: String) -> String? { fleet?.knownDigest(path: path) }
 }
 
 /// The serve catalog backed by the current fleet; a reload swaps the fleet under the lock and requests already

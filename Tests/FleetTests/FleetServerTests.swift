@@ -105,6 +105,32 @@ import TestSupport
         #expect(served.said.filter { $0.hasPrefix("reloaded") }.count == 1)
     }
 
+    /// `GET /metrics`: Prometheus text with what the servers did, per protocol and status, and boots per role.
+    @Test func metricsCountRequestsBytesErrorsAndBootsPerRole() throws {
+        let served = try Served()
+        defer { served.stop() }
+        let http = "http://127.0.0.1:\(served.port("HTTP"))"
+        _ = try served.nodeScript
+        _ = try curl("\(http)/ipxe/52-54-00-99-99-99")  // not listed, and no default role: no boot counted
+        let kernel = try curl("tftp://127.0.0.1:\(served.port("TFTP"))/vmlinuz")
+        _ = try? curl("\(http)/missing", "--fail")
+        let metrics = try curl("\(http)/metrics")
+        let lines = Set(metrics.split(separator: "\n").map(String.init))
+        #expect(lines.contains("# TYPE overlay_requests_total counter"))
+        #expect(lines.contains(#"overlay_requests_total{proto="http",status="200"} 2"#), "\(metrics)")
+        #expect(lines.contains(#"overlay_requests_total{proto="http",status="404"} 1"#))
+        #expect(lines.contains(#"overlay_requests_total{proto="tftp",status="ok"} 1"#))
+        #expect(lines.contains(#"overlay_errors_total{proto="http"} 1"#))
+        #expect(lines.contains(#"overlay_errors_total{proto="tftp"} 0"#))
+        #expect(lines.contains(#"overlay_sent_bytes_total{proto="tftp"} \#(kernel.utf8.count)"#))
+        // The scrape itself is being answered.
+        #expect(lines.contains(#"overlay_transfers_in_flight{proto="http"} 1"#))
+        #expect(lines.contains(#"overlay_transfers_in_flight{proto="tftp"} 0"#))
+        #expect(lines.contains("overlay_tftp_timeouts_total 0"))
+        #expect(lines.contains(#"overlay_boots_total{role="compute"} 1"#))
+        #expect(!metrics.contains("role=\"\""))
+    }
+
     /// A change is taken only once the file stayed the same from one look to the next: an editor's half-written
     /// save is not served.
     @Test func aChangedFleetFileIsTakenOnceItHoldsStill() throws {
