@@ -22,6 +22,8 @@ public struct OverlayContents: Sendable {
         public let size: Int64
         /// A symlink's target, or the earlier name of a hardlink.
         public let linkTarget: String?
+        /// SHA-256 of a file's data (64 hex digits), when it was asked for (`OverlayReader.read(_:digests:)`).
+        public var sha256: String?
 
         public init(path: String, kind: Kind, mode: UInt32, uid: Int64, gid: Int64, size: Int64, linkTarget: String?) {
             self.path = path

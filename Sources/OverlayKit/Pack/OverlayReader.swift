@@ -13,7 +13,8 @@ public enum OverlayReader {
     /// Reads the overlay at `path`. Throws `PackError` (`notAnOverlay`, `corrupt`, `noRegistryEntry`,
     /// `badRegistryEntry`) with a one-sentence description naming the file. `requireRegistry: false` reads a
     /// base image, which has no registry entry.
-    public static func read(_ path: FilePath, requireRegistry: Bool = true) throws -> OverlayContents {
+    /// `digests: true` also gives each file its data's SHA-256 (`Entry.sha256`), reading every byte.
+    public static func read(_ path: FilePath, requireRegistry: Bool = true, digests: Bool = false) throws -> OverlayContents {
         let detected: OverlayFormat?
         do {
             detected = try OverlayFormat.detect(file: path)
@@ -23,9 +24,9 @@ public enum OverlayReader {
         guard let format = detected else { throw PackError.notAnOverlay(path: path) }
         let contents: OverlayContents =
             switch format {
-            case .squashfs: try readSquashfs(path)
-            case .erofs: try readErofs(path)
-            case .cpio, .cpioGzip, .cpioZstd: try readCpio(path)
+            case .squashfs: digests ? try withDigests(try readSquashfs(path), of: path) : try readSquashfs(path)
+            case .erofs: try readErofs(path, digests: digests)
+            case .cpio, .cpioGzip, .cpioZstd: try readCpio(path, digests: digests)
             }
         guard !contents.registry.isEmpty || !requireRegistry else { throw PackError.noRegistryEntry(path: path) }
         do {
@@ -54,7 +55,7 @@ public enum OverlayReader {
         return p == "." ? "" : String(p)
     }
 
-    private static func readCpio(_ path: FilePath) throws -> OverlayContents {
+    private static func readCpio(_ path: FilePath, digests: Bool) throws -> OverlayContents {
         let reader: ArchiveReader
         do {
             reader = try ArchiveReader(path: path, formats: .cpio)
@@ -80,22 +81,33 @@ public enum OverlayReader {
                 case .characterDevice, .blockDevice, .fifo, .socket, .unknown: kind = .special
                 }
                 if kind == .hardlink { target = header.hardlink.map(normalized) }
-                entries.append(
-                    OverlayContents.Entry(
-                        path: name, kind: kind, mode: header.permissions, uid: header.uid, gid: header.gid,
-                        size: kind == .directory || kind == .special ? 0 : header.size, linkTarget: target))
+                var entry = OverlayContents.Entry(
+                    path: name, kind: kind, mode: header.permissions, uid: header.uid, gid: header.gid,
+                    size: kind == .directory || kind == .special ? 0 : header.size, linkTarget: target)
                 if kind == .file || kind == .hardlink, header.size > 0, let plugin = registryName(name) {
                     guard let bytes = try reader.data(limit: registryLimit) else {
                         throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")
                     }
+                    if digests { entry.sha256 = SHA256Digest.bytes(bytes) }
                     do {
                         registry[plugin] = try RegistryEntry.fields(String(decoding: bytes, as: UTF8.self), source: name)
                     } catch let error as RegistryEntryError {
                         throw PackError.badRegistryEntry(path: path, message: error.description)
                     }
+                } else if digests && (kind == .file || kind == .hardlink) && header.size > 0 {
+                    var digest = SHA256Digest()
+                    var next: Int64 = 0
+                    try reader.forEachDataBlock(fallback: "cannot read the data of \(name)") { block, offset in
+                        if offset > next { digest.update([UInt8](repeating: 0, count: Int(offset - next))) }  // a hole
+                        digest.update(block)
+                        next = offset + Int64(block.count)
+                    }
+                    if header.size > next { digest.update([UInt8](repeating: 0, count: Int(header.size - next))) }
+                    entry.sha256 = digest.finalize()
                 } else {
                     try reader.skipData()
                 }
+                entries.append(entry)
             }
         } catch let failure as ArchiveReader.Failure {
             throw failure.unrecognized && entries.isEmpty
@@ -137,7 +149,7 @@ public enum OverlayReader {
         return OverlayContents(entries: entries, registry: registry, format: .squashfs)
     }
 
-    private static func readErofs(_ path: FilePath) throws -> OverlayContents {
+    private static func readErofs(_ path: FilePath, digests: Bool) throws -> OverlayContents {
         let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-erofs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let extracted = scratch.appending("root")
         try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
@@ -162,10 +174,11 @@ public enum OverlayReader {
                 case .symlink: .symlink
                 }
             let name = item.relativeString
-            entries.append(
-                OverlayContents.Entry(
-                    path: name, kind: kind, mode: item.mode & 0o7777, uid: Int64(item.uid), gid: Int64(item.gid),
-                    size: kind == .directory ? 0 : item.size, linkTarget: item.linkTarget.map { String(decoding: $0, as: UTF8.self) }))
+            var entry = OverlayContents.Entry(
+                path: name, kind: kind, mode: item.mode & 0o7777, uid: Int64(item.uid), gid: Int64(item.gid),
+                size: kind == .directory ? 0 : item.size, linkTarget: item.linkTarget.map { String(decoding: $0, as: UTF8.self) })
+            if digests && kind == .file { entry.sha256 = try SHA256Digest.file(tree.path(of: item)) }
+            entries.append(entry)
             guard kind == .file, let plugin = registryName(name) else { continue }
             guard item.size <= registryLimit else {
                 throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")
@@ -178,6 +191,28 @@ public enum OverlayReader {
             }
         }
         return OverlayContents(entries: entries, registry: registry, format: .erofs)
+    }
+
+    /// `contents` (read from the squashfs at `path`) with each file's SHA-256, from the image unpacked once with
+    /// `unsquashfs -d` into a private temporary directory.
+    private static func withDigests(_ contents: OverlayContents, of path: FilePath) throws -> OverlayContents {
+        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-squashfs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let extracted = scratch.appending("root")
+        try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        Interruption.creating(scratch) {}
+        defer {
+            try? FileManager.default.removeItem(atPath: scratch.string)
+            Interruption.finished(scratch)
+        }
+        let unpacked = try ExternalTool(name: "unsquashfs", arguments: ["-no-xattrs", "-quiet", "-no-progress", "-d", extracted.string, path.string])
+            .run(subject: path)
+        guard unpacked.status == 0 else { throw squashfsFailure(path, unpacked) }
+        let entries = try contents.entries.map { entry in
+            var entry = entry
+            if entry.kind == .file { entry.sha256 = try SHA256Digest.file(extracted.appending(entry.path)) }
+            return entry
+        }
+        return OverlayContents(entries: entries, registry: contents.registry, format: contents.format)
     }
 
     private static func squashfsFailure(_ path: FilePath, _ output: ExternalTool.Output) -> PackError {
