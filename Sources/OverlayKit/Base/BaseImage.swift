@@ -119,6 +119,8 @@ public enum BaseError: UserError, Sendable {
     case isoFileNotInPlace(String, file: String)
     /// The live ISO's squashfs holds an ext4 `LiveOS/rootfs.img` rather than the root itself.
     case ext4LiveRoot(String)
+    /// `base import` was given a directory.
+    case importNeedsImage(String)
 
     public var description: String {
         switch self {
@@ -140,6 +142,8 @@ public enum BaseError: UserError, Sendable {
             "base \(path) is an ISO 9660 image without \(LiveISO.squashfsPath); --base takes a live ISO laid out as RHEL, Fedora or oVirt Node live media (the root in \(LiveISO.squashfsPath)), or \(Self.accepted)"
         case .isoFileNotInPlace(let path, let file):
             "base \(path): \(file) is not stored in the ISO as plain contiguous data (zisofs-compressed?), so it cannot be read in place; unpack the ISO (xorriso -osirrox on -indev \(path) -extract / DIR) and pass DIR/\(LiveISO.squashfsPath)"
+        case .importNeedsImage(let path):
+            "base \(path) is a directory; base import takes an image (a live ISO, a squashfs image or an initramfs): for an unpacked root, pass it to plan and build as --base, or make an image with base create"
         case .ext4LiveRoot(let path):
             "base \(path) holds its root as an ext4 image (\(LiveISO.squashfsPath) containing LiveOS/rootfs.img, the older live media layout), which overlay does not read; mount it read-only (mount -o loop,ro) or unpack it and pass the directory as --base"
         case .noRPMDatabase(let path):

@@ -19,8 +19,11 @@ public struct BaseImageSource: Sendable {
         case liveISO
     }
 
+    /// The path as given, for messages.
     public let path: FilePath
     public let kind: Kind
+    /// The path made absolute: images are read on a thread whose working directory is the extraction root.
+    let absolutePath: FilePath
 
     /// What planning reads of an image: the rpmdb (at either place) and what module state comes from.
     static let planningPaths = BaseImage.dbPaths.map { String($0.dropFirst()) } + ["etc/os-release", "usr/lib/os-release", "etc/dnf/modules.d"]
@@ -28,6 +31,7 @@ public struct BaseImageSource: Sendable {
     /// Finds what `path` is from its first bytes.
     public init(_ path: FilePath) throws(BaseError) {
         self.path = path
+        absolutePath = path.isAbsolute ? path : FilePath(FileManager.default.currentDirectoryPath).pushing(path)
         var info = stat()
         guard stat(path.string, &info) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { throw .notFound(path.string) }
@@ -88,7 +92,7 @@ public struct BaseImageSource: Sendable {
         case .directory:
             return
         case .initramfs:
-            let image = InitramfsImage(path: path)
+            let image = InitramfsImage(path: absolutePath, label: path.string)
             try BaseTreeWriter.run(image: path.string, into: root) { writer in
                 var written = Set<[UInt8]>()
                 try image.forEachEntry { entry, reader in
@@ -109,11 +113,11 @@ public struct BaseImageSource: Sendable {
                 }
             }
         case .squashfs:
-            let reader = try SquashfsReader(path: path)
+            let reader = try SquashfsReader(path: absolutePath, label: path.string)
             try extract(reader, selecting: paths, into: root)
         case .liveISO:
-            let iso = try LiveISO(path: path)
-            let fd = try OwnedFileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+            let iso = try LiveISO(path: absolutePath, label: path.string)
+            let fd = try OwnedFileDescriptor.open(absolutePath, .readOnly, options: [.closeOnExec])
             let reader = try SquashfsReader(
                 fd: fd.rawValue, offset: iso.squashfs.offset, size: iso.squashfs.size, label: "\(path.string) (\(LiveISO.squashfsPath))")
             try extract(reader, selecting: paths, into: root)

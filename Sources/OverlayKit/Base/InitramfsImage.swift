@@ -11,6 +11,8 @@ import SystemPackage
 /// archives inside it are read one after the other, each new reader starting where the last one stopped.
 struct InitramfsImage {
     let path: FilePath
+    /// How errors name the image.
+    let label: String
 
     /// What an initramfs's first bytes say it is, nil when they are not one: "cpio", or a compression's name.
     static func recognise(_ head: [UInt8]) -> String? {
@@ -31,7 +33,7 @@ struct InitramfsImage {
     /// is damaged or holds something other than cpio archives.
     func forEachEntry(_ body: (ArchiveEntry, ArchiveReader) throws -> Void) throws {
         let file: MappedFile
-        do { file = try MappedFile(path) } catch { throw BaseError.unreadableImage(path.string, reason: "\(error)") }
+        do { file = try MappedFile(path) } catch { throw BaseError.unreadableImage(label, reason: "\(error)") }
         let bytes = file.bytes
         var offset = 0
         while true {
@@ -40,7 +42,7 @@ struct InitramfsImage {
             let head = Array(bytes[offset..<min(bytes.count, offset + 8)])
             guard let kind = Self.recognise(head) else {
                 throw BaseError.damagedImage(
-                    path.string, kind: "initramfs",
+                    label, kind: "initramfs",
                     reason: "byte \(offset) starts neither a cpio archive nor compressed data (\(head.prefix(4).map { String(format2: $0) }.joined(separator: " ")))")
             }
             do {
@@ -58,7 +60,7 @@ struct InitramfsImage {
                     offset += Int(stream.consumedBytes)
                 }
             } catch let failure as ArchiveReader.Failure {
-                throw BaseError.damagedImage(path.string, kind: "initramfs", reason: "the \(kind) member at byte \(offset): \(failure.message)")
+                throw BaseError.damagedImage(label, kind: "initramfs", reason: "the \(kind) member at byte \(offset): \(failure.message)")
             }
         }
     }

@@ -27,8 +27,8 @@ struct LiveISO {
     static let kernelPaths = ["images/pxeboot/vmlinuz", "isolinux/vmlinuz", "isolinux/vmlinuz0"]
     static let initrdPaths = ["images/pxeboot/initrd.img", "isolinux/initrd.img", "isolinux/initrd0.img"]
 
-    /// Reads the ISO's directory and finds the live layout's files.
-    init(path: FilePath) throws {
+    /// Reads the ISO's directory and finds the live layout's files; `label` names the ISO in errors.
+    init(path: FilePath, label: String) throws {
         self.path = path
         let wanted = [Self.squashfsPath] + Self.kernelPaths + Self.initrdPaths
         var found: [String: Extent] = [:]
@@ -38,12 +38,12 @@ struct LiveISO {
             while let entry = try reader.next() {
                 let name = String(decoding: BaseTreeWriter.relative(entry.path), as: UTF8.self)
                 guard entry.kind == .file, let match = wanted.first(where: { $0.lowercased() == name.lowercased() }), found[match] == nil else { continue }
-                found[match] = try Self.extent(of: name, size: entry.size, reader: reader, fd: fd.rawValue, iso: path)
+                found[match] = try Self.extent(of: name, size: entry.size, reader: reader, fd: fd.rawValue, iso: label)
             }
         } catch let failure as ArchiveReader.Failure {
-            throw BaseError.damagedImage(path.string, kind: "ISO 9660", reason: failure.message)
+            throw BaseError.damagedImage(label, kind: "ISO 9660", reason: failure.message)
         }
-        guard let squashfs = found[Self.squashfsPath] else { throw BaseError.isoWithoutLiveOS(path.string) }
+        guard let squashfs = found[Self.squashfsPath] else { throw BaseError.isoWithoutLiveOS(label) }
         self.squashfs = squashfs
         kernel = Self.kernelPaths.first { found[$0] != nil }.flatMap { p in found[p].map { (p, $0) } }
         initrd = Self.initrdPaths.first { found[$0] != nil }.flatMap { p in found[p].map { (p, $0) } }
@@ -52,10 +52,10 @@ struct LiveISO {
     /// Where the reader's current entry is stored: libarchive hands out its first block without having consumed
     /// it, so the ISO offset is what it consumed so far, or that less the block when it already had; whichever
     /// the ISO's own bytes agree with.
-    private static func extent(of name: String, size: Int64, reader: ArchiveReader, fd: Int32, iso: FilePath) throws -> Extent {
+    private static func extent(of name: String, size: Int64, reader: ArchiveReader, fd: Int32, iso: String) throws -> Extent {
         guard size > 0 else { return Extent(offset: 0, size: 0) }
         guard let (block, _) = try reader.nextDataBlock(), !block.isEmpty else {
-            throw BaseError.damagedImage(iso.string, kind: "ISO 9660", reason: "\(name) has no data")
+            throw BaseError.damagedImage(iso, kind: "ISO 9660", reason: "\(name) has no data")
         }
         let consumed = reader.consumedBytes
         let probe = min(block.count, 4096)
@@ -66,6 +66,6 @@ struct LiveISO {
                 return Extent(offset: UInt64(candidate), size: UInt64(size))
             }
         }
-        throw BaseError.isoFileNotInPlace(iso.string, file: name)
+        throw BaseError.isoFileNotInPlace(iso, file: name)
     }
 }

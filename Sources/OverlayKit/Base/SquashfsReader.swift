@@ -20,12 +20,12 @@ final class SquashfsReader {
     /// The super block, at an address that stays put: the directory reader keeps a pointer to it.
     private let superBlock: UnsafeMutablePointer<sqfs_super_t>
 
-    /// Opens the image at `path` (`sqfs_open_file`).
-    convenience init(path: FilePath) throws {
+    /// Opens the image at `path` (`sqfs_open_file`), named `label` in errors.
+    convenience init(path: FilePath, label: String) throws {
         guard let file = path.withPlatformString({ sqfs_open_file($0, UInt32(SQFS_FILE_OPEN_READ_ONLY.rawValue)) }) else {
-            throw BaseError.unreadableImage(path.string, reason: Errno(rawValue: errno).posixDescription)
+            throw BaseError.unreadableImage(label, reason: Errno(rawValue: errno).posixDescription)
         }
-        try self.init(file: file, label: path.string)
+        try self.init(file: file, label: label)
     }
 
     /// Opens the image stored as `size` bytes at `offset` of the open file `fd`, which the caller keeps open.
