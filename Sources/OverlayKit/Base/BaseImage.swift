@@ -21,7 +21,7 @@ public struct BaseImage: Sendable {
             throw .notFound(root.string)
         }
         guard isDirectory.boolValue else {
-            throw .notADirectory(root.string)
+            throw .notADirectory(label ?? root.string)
         }
         // libsolv and rpm join the root with absolute paths inside it: make it absolute first.
         let root = root.isAbsolute ? root : FilePath(FileManager.default.currentDirectoryPath).pushing(root)
@@ -125,7 +125,7 @@ public enum BaseError: UserError, Sendable {
     public var description: String {
         switch self {
         case .notFound(let path):
-            "base \(path) does not exist; --base takes the root filesystem of the base image, unpacked"
+            "base \(path) does not exist; --base takes \(Self.accepted)"
         case .notADirectory(let path):
             "base \(path) is a file, not a directory; --base takes the root filesystem of the base image, unpacked"
         case .unrecognizedImage(let path, let found):
