@@ -34,6 +34,7 @@ extension Overlay {
                 let base = try source.openForPlanning()
                 defer { base.close() }
                 let planner = try Planner(base: base.image, options: solve.planOptions)
+                Interruption.setActivity("planning")
                 let plugins = try PluginLoader.load(solve.plugins, arch: solve.arch)
                 defer { plugins.cleanUp() }
                 try Planner.checkEnabledRepos(solve.repoSelection, plugins: plugins.plugins)

@@ -174,7 +174,9 @@ import TestSupport
         ]
         for (image, words) in cases {
             for command in ["plan", "build"] {
-                let arguments = [command, "--base", image.path, "--plugin", plugin.path, "--no-cache"] + (command == "build" ? ["--out", work.appendingPathComponent("out").path] : [])
+                let arguments =
+                    [command, "--base", image.path, "--plugin", plugin.path, "--no-cache"]
+                    + (command == "build" ? ["--out", work.appendingPathComponent("out").path] : [])
                 let result = try overlay(arguments)
                 #expect(result.status == 1, "\(command) \(image.lastPathComponent): \(result.stderr)")
                 #expect(result.stderr.hasPrefix("overlay: base \(image.path) \(words)"), "\(command): \(result.stderr)")

@@ -118,7 +118,9 @@ public struct BaseImporter: Sendable {
                 let count = try buffer.withUnsafeMutableBytes { raw in
                     try systemCall("pread", path.string) { pread(fd, raw.baseAddress, want, off_t(extent.offset + done)) }
                 }
-                guard count > 0 else { throw BaseError.unreadableImage(path.string, reason: "the image ends before \(path.lastComponent?.string ?? "the file") does") }
+                guard count > 0 else {
+                    throw BaseError.unreadableImage(path.string, reason: "the image ends before \(path.lastComponent?.string ?? "the file") does")
+                }
                 try buffer.withUnsafeBytes { raw in
                     let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<count])
                     digest.update(chunk)

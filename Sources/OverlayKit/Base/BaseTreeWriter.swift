@@ -46,7 +46,10 @@ final class BaseTreeWriter {
             if let root = writer.root {
                 _ = try systemCall("chmod", directory.string) { chmod(".", mode_t(root.permissions)) }
                 if geteuid() == 0 { _ = try systemCall("chown", directory.string) { chown(".", uid_t(root.uid), gid_t(root.gid)) } }
-                var times = [timespec(tv_sec: time_t(root.mtime.seconds), tv_nsec: root.mtime.nanoseconds), timespec(tv_sec: time_t(root.mtime.seconds), tv_nsec: root.mtime.nanoseconds)]
+                var times = [
+                    timespec(tv_sec: time_t(root.mtime.seconds), tv_nsec: root.mtime.nanoseconds),
+                    timespec(tv_sec: time_t(root.mtime.seconds), tv_nsec: root.mtime.nanoseconds),
+                ]
                 _ = try systemCall("utimensat", directory.string) { utimensat(AT_FDCWD, ".", &times, 0) }
             }
         }

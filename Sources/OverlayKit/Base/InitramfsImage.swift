@@ -43,7 +43,9 @@ struct InitramfsImage {
             guard let kind = Self.recognise(head) else {
                 throw BaseError.damagedImage(
                     label, kind: "initramfs",
-                    reason: "byte \(offset) starts neither a cpio archive nor compressed data (\(head.prefix(4).map { String(format2: $0) }.joined(separator: " ")))")
+                    reason:
+                        "byte \(offset) starts neither a cpio archive nor compressed data (\(head.prefix(4).map { String(format2: $0) }.joined(separator: " ")))"
+                )
             }
             do {
                 if kind == "cpio" {

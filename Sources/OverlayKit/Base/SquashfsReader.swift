@@ -46,7 +46,10 @@ final class SquashfsReader {
         var directories: OpaquePointer?
         var data: OpaquePointer?
         func fail(_ what: String, _ status: Int32) -> BaseError {
-            for object in [compressor.map(UnsafeMutableRawPointer.init), idTable.map(UnsafeMutableRawPointer.init), directories.map(UnsafeMutableRawPointer.init), data.map(UnsafeMutableRawPointer.init)] {
+            for object in [
+                compressor.map(UnsafeMutableRawPointer.init), idTable.map(UnsafeMutableRawPointer.init), directories.map(UnsafeMutableRawPointer.init),
+                data.map(UnsafeMutableRawPointer.init),
+            ] {
                 if let object { csquashfs_destroy(object) }
             }
             csquashfs_destroy(file)
