@@ -243,4 +243,30 @@ import TestSupport
         #expect(directory.stderr.hasPrefix("overlay: base \(base.path) is a directory; base import takes an image"), "\(directory.stderr)")
         #expect(try leftovers() == [])
     }
+
+    /// SIGINT while a build against an image installs (a %post sleeping in the chroot over the extracted root):
+    /// the build stops, and the extracted root goes with its unfinished files.
+    @Test func anInterruptedBuildRemovesTheExtractedBase() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
+        let slow = try PluginFixture.make(
+            at: work.appendingPathComponent("plugins/slow"), name: "slow", packages: ["slow"],
+            bundled: [
+                SpecPackage(
+                    name: "slow", requires: ["/bin/sh"], files: ["/usr/share/slow/README": "slow\n"], post: "sleep 600\necho done > /usr/share/slow/post")
+            ])
+        let image = try initramfs(of: base, compress: "zstd -q", to: work.appendingPathComponent("base.cpio.zst"))
+        let out = work.appendingPathComponent("out")
+        let run = try BackgroundBuild(
+            ["build", "--base", image.path, "--plugin", slow.path, "--out", out.path, "--cachedir", cache.path], environment: ["TMPDIR": tmp.path],
+            logs: work)
+        let deadline = Date().addingTimeInterval(60)
+        while processes(rootedUnder: out).isEmpty && Date() < deadline { usleep(10_000) }
+        #expect(try leftovers().count == 1, "the extracted base is there while the build runs")
+        kill(run.pid, SIGINT)
+        let end = try run.wait()
+        #expect(!end.signalled && end.status == 130)
+        #expect(run.stderr.hasPrefix("overlay: interrupted by SIGINT while installing plugin \"slow\""), "\(run.stderr)")
+        #expect(try leftovers() == [])
+        #expect(processes(rootedUnder: out).isEmpty)
+    }
 }

@@ -69,7 +69,7 @@ for ((i = 0; i < (SIZE_MB + 3) / 4; i++)); do
     head -c 4194304 /dev/zero | openssl enc -aes-128-ctr -nosalt -pass "pass:filler-$i" -pbkdf2 >"$TMP/root/usr/share/filler/blob$i.bin"
 done
 mkdir -p "$TMP/iso/LiveOS" "$TMP/iso/images/pxeboot"
-mksquashfs "$TMP/root" "$TMP/iso/LiveOS/squashfs.img" -comp zstd -noappend -quiet -no-progress >/dev/null || die "mksquashfs failed"
+mksquashfs "$TMP/root" "$TMP/iso/LiveOS/squashfs.img" -comp zstd -processors 1 -noappend -quiet -no-progress >/dev/null || die "mksquashfs failed"
 echo "a kernel" >"$TMP/iso/images/pxeboot/vmlinuz"
 (cd "$TMP/root" && find . -path ./usr/share/filler -prune -o -print | LC_ALL=C sort | cpio -o -H newc --quiet | zstd -q) >"$TMP/iso/images/pxeboot/initrd.img"
 xorriso -as mkisofs -quiet -o "$TMP/live.iso" -R -J -V BENCH_LIVE "$TMP/iso" 2>/dev/null || die "xorriso failed"

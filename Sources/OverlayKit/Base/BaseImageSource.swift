@@ -146,7 +146,7 @@ public struct BaseImageSource: Sendable {
         var total = 0
         while total < count {
             let read = try bytes.withUnsafeMutableBytes { buffer in
-                try systemCall("read", path.string) { pread(fd.rawValue, buffer.baseAddress! + total, count - total, off_t(total)) }
+                try systemCall("pread", path.string) { pread(fd.rawValue, buffer.baseAddress.map { $0 + total }, count - total, off_t(total)) }
             }
             if read == 0 { break }
             total += read
