@@ -7,7 +7,7 @@ BIN := .build/release/overlay
 
 # Debian 12 packages the build, the tests and the example need.
 DEPS := pkgconf libsolv-dev libsolvext-dev librpm-dev libarchive-dev libzstd-dev libcurl4-openssl-dev libmodulemd-dev \
-        rpm createrepo-c cpio zstd squashfs-tools busybox-static \
+        rpm createrepo-c cpio zstd squashfs-tools erofs-utils busybox-static \
         curl atftp tftp-hpa qemu-system-x86 ipxe-qemu
 # Pack tests: hostile plugin bundles are written with Python's tarfile.
 DEPS += python3

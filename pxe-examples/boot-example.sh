@@ -1,12 +1,12 @@
 #!/bin/bash
 # boot-example.sh OVERLAY SERVE_DIR FLEET
 #
-# Boots the example fleet end to end: runs `OVERLAY serve` on SERVE_DIR with
-# FLEET (HTTP and TFTP on 127.0.0.1), network-boots three QEMU nodes with
-# boot-node.sh and checks what each one's /init prints:
-#   52:54:00:12:34:56 (compute, over HTTP)      PLUGIN cim 1.0, PLUGIN vdsm 1.0
-#   52:54:00:12:34:57 (monitoring, over TFTP)   PLUGIN monitor 1.0
-#   52:54:00:12:34:58 (not listed: [defaults])  PLUGIN cim 1.0, PLUGIN vdsm 1.0
+# Boots an example fleet end to end: runs `OVERLAY serve` on SERVE_DIR with
+# FLEET (HTTP and TFTP on 127.0.0.1), network-boots the QEMU nodes that
+# FLEET's .expect file (fleet.toml -> fleet.expect) lists with boot-node.sh and
+# checks what each one's /init prints. Each line of the .expect file is
+#   MAC PROTOCOL LINE | LINE ...
+# (PROTOCOL http or tftp: how iPXE fetches boot.ipxe; # starts a comment).
 # Consoles go to SERVE_DIR/../boot-<mac>.log. Exits 0 when every node printed
 # its lines and "OVERLAY-NODE READY", 1 otherwise.
 # env  EXAMPLE_HTTP_PORT (8632), EXAMPLE_TFTP_PORT (6932), BOOT_TIMEOUT (180)
@@ -22,7 +22,8 @@ http_port=${EXAMPLE_HTTP_PORT:-8632}
 tftp_port=${EXAMPLE_TFTP_PORT:-6932}
 logs=$(cd "$dir/.." && pwd)
 
-for file in "$overlay" "$dir/vmlinuz" "$dir/base.cpio.zst" "$fleet"; do
+expect=${fleet%.toml}.expect
+for file in "$overlay" "$dir/vmlinuz" "$dir/base.cpio.zst" "$fleet" "$expect"; do
     if [ ! -e "$file" ]; then
         echo "error: $file is missing; run make example first" >&2
         exit 2
@@ -71,7 +72,19 @@ boot() {
     fi
 }
 
-boot 52:54:00:12:34:56 "http://10.0.2.2:$http_port/boot.ipxe" "PLUGIN cim 1.0" "PLUGIN vdsm 1.0"
-boot 52:54:00:12:34:57 "tftp://10.0.2.2:$tftp_port/boot.ipxe" "PLUGIN monitor 1.0"
-boot 52:54:00:12:34:58 "http://10.0.2.2:$http_port/boot.ipxe" "PLUGIN cim 1.0" "PLUGIN vdsm 1.0"
+while read -r mac protocol lines; do
+    case $mac in '' | '#'*) continue ;; esac
+    case $protocol in
+    http) url="http://10.0.2.2:$http_port/boot.ipxe" ;;
+    tftp) url="tftp://10.0.2.2:$tftp_port/boot.ipxe" ;;
+    *) echo "error: $expect: $mac: protocol $protocol is neither http nor tftp" >&2; exit 2 ;;
+    esac
+    expected=()
+    IFS='|' read -ra parts <<<"$lines"
+    for line in "${parts[@]}"; do
+        line=${line#"${line%%[! ]*}"}
+        expected+=("${line%"${line##*[! ]}"}")
+    done
+    boot "$mac" "$url" "${expected[@]}" </dev/null
+done <"$expect"
 exit "$failed"

@@ -93,7 +93,8 @@ struct BootFiles {
         let cmdline = (names.map { "initrd=\($0)" } + (boot.cmdline.isEmpty ? [] : [boot.cmdline])).joined(separator: " ")
         var lines = ["#!ipxe", "# \(generatedNote)", "# \(who)", "kernel ../\(boot.kernel) \(cmdline)"]
         for (name, path) in zip(names, boot.initrds) {
-            lines.append("initrd --name \(name) ../\(path)")
+            // A layer gets a file name in the initramfs: iPXE wraps it in a cpio header with that name.
+            lines.append("initrd --name \(name) ../\(path)" + (boot.layerNames[path].map { " \($0)" } ?? ""))
         }
         lines.append("boot")
         return lines.joined(separator: "\n") + "\n"
@@ -112,7 +113,22 @@ struct BootFiles {
 
     // MARK: PXELINUX
 
+    /// PXELINUX cannot name an initrd inside the initramfs, so it cannot deliver a layer: a role with layers gets a
+    /// config that says so and hands the boot back to the firmware.
     func pxelinuxConfig(_ boot: Fleet.Boot, label: String, for who: String) -> String {
+        if !boot.layers.isEmpty {
+            let layers = boot.layers.map { $0.split(separator: "/").last.map(String.init) ?? $0 }.joined(separator: ", ")
+            return """
+                # \(generatedNote)
+                # \(who)
+                SAY overlay: role \(label) has layers (\(layers)) that PXELINUX cannot deliver: boot this node with iPXE or GRUB.
+                DEFAULT refuse
+                PROMPT 0
+                LABEL refuse
+                  LOCALBOOT -1
+
+                """
+        }
         let append = (["initrd=" + boot.initrds.joined(separator: ",")] + (boot.cmdline.isEmpty ? [] : [boot.cmdline])).joined(separator: " ")
         return """
             # \(generatedNote)
@@ -159,7 +175,7 @@ struct BootFiles {
         return """
             menuentry 'overlay \(title)' {
                 linux /\(boot.kernel)\(cmdline)
-                initrd \(boot.initrds.map { "/" + $0 }.joined(separator: " "))
+                initrd \(boot.initrds.map { path in boot.layerNames[path].map { "newc:\($0):/\(path)" } ?? "/" + path }.joined(separator: " "))
             }
 
             """

@@ -28,6 +28,30 @@ public struct Fleet: Sendable {
         public var kernel: String
         public var initrds: [String]
         public var cmdline: String
+        /// For each initrd that is a layer (squashfs, erofs): the file name the boot loader gives it in the node's
+        /// initramfs (see `Layer`), where the node's init finds it and mounts it.
+        public var layerNames: [String: String] = [:]
+
+        /// The role's initrds that are layers, in the order they are stacked (the last one on top).
+        public var layers: [String] { initrds.filter { layerNames[$0] != nil } }
+    }
+
+    /// How a layer reaches a node: the boot loader wraps the image in a one-file cpio archive named
+    /// `overlay-layer-<NN>-<file>` (iPXE: `initrd URI NAME`; GRUB: `initrd newc:NAME:PATH`), so the kernel leaves it
+    /// as a file in the initramfs root, and the node's init mounts every `/overlay-layer-*` in name order with loop
+    /// + squashfs/erofs and stacks them with overlayfs over the root, later layers on top. The number keeps the
+    /// role's order; the name is in the root directory because older iPXE creates no parent directories.
+    public enum Layer {
+        public static let prefix = "overlay-layer-"
+
+        /// The name of a role's `index`-th layer (from 1) whose file is `path`.
+        public static func name(index: Int, path: String) -> String {
+            let file = path.split(separator: "/").last.map(String.init) ?? path
+            return prefix + (index < 10 ? "0\(index)" : String(index)) + "-" + file
+        }
+
+        /// Whether an overlay manifest's `format` is a layer's.
+        public static func isLayer(format: String) -> Bool { format == "squashfs" || format == "erofs" }
     }
 
     public struct Role: Sendable, Equatable {
@@ -77,7 +101,10 @@ public struct Fleet: Sendable {
         for role in parsed.roles {
             let overlays = try check.overlays(of: role, base: base, served: served)
             for overlay in overlays { digests[overlay.path] = overlay.manifest.sha256 }
-            let boot = Boot(kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path), cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
+            var boot = Boot(kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path), cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
+            for (index, overlay) in overlays.filter({ Layer.isLayer(format: $0.manifest.format) }).enumerated() {
+                boot.layerNames[overlay.path] = Layer.name(index: index + 1, path: overlay.path)
+            }
             roles.append(Role(name: role.name, overlays: overlays, boot: boot))
         }
         var nodes: [Node] = []

@@ -7,7 +7,7 @@ public struct OverlayManifest: Codable, Sendable, Equatable {
     public var name: String
     public var version: String
     public var summary: String
-    /// `cpio.zst`, `cpio.gz`, `cpio` or `squashfs`.
+    /// `cpio.zst`, `cpio.gz`, `cpio`, `squashfs` or `erofs`.
     public var format: String
     /// The overlay's file name, beside the manifest.
     public var file: String
@@ -21,10 +21,29 @@ public struct OverlayManifest: Codable, Sendable, Equatable {
     public var removed: [String]
     /// The plugin's requirements on the base, as written in plugin.toml.
     public var requires: [String]
+    /// For a layer (squashfs, erofs): the systemd-sysext extension-release file it carries and what it matches
+    /// on the base; nil for cpio overlays, and for layers of a base whose os-release has no `ID`.
+    public var extensionRelease: ExtensionRelease?
+
+    /// `usr/lib/extension-release.d/extension-release.<name>` inside a layer: systemd-sysext accepts the image on a
+    /// host whose os-release has this `ID` and this `SYSEXT_LEVEL` (when set) or else this `VERSION_ID`.
+    public struct ExtensionRelease: Codable, Sendable, Equatable {
+        public var file: String
+        public var id: String
+        public var versionID: String?
+        public var sysextLevel: String?
+
+        public init(file: String, id: String, versionID: String?, sysextLevel: String?) {
+            self.file = file
+            self.id = id
+            self.versionID = versionID
+            self.sysextLevel = sysextLevel
+        }
+    }
 
     public init(
         name: String, version: String, summary: String, format: String, file: String, size: Int64, sha256: String,
-        base: String, packages: [String], removed: [String], requires: [String]
+        base: String, packages: [String], removed: [String], requires: [String], extensionRelease: ExtensionRelease? = nil
     ) {
         self.name = name
         self.version = version
@@ -37,6 +56,7 @@ public struct OverlayManifest: Codable, Sendable, Equatable {
         self.packages = packages
         self.removed = removed
         self.requires = requires
+        self.extensionRelease = extensionRelease
     }
 }
 

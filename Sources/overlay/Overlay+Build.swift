@@ -7,10 +7,14 @@ import Formats
 
 /// `--format` and `--compress`, shared by `build` and `base create`.
 struct PackOptions: ParsableArguments {
-    enum Layout: String, ExpressibleByArgument, CaseIterable { case cpio, squashfs }
+    enum Layout: String, ExpressibleByArgument, CaseIterable { case cpio, squashfs, erofs }
     enum Compression: String, ExpressibleByArgument, CaseIterable { case zstd, gzip, none }
 
-    @Option(help: "cpio: an initramfs overlay the kernel unpacks after the base initrd; squashfs: a layer to mount.")
+    @Option(
+        help: """
+            cpio: an initramfs overlay the kernel unpacks into RAM after the base initrd; squashfs (zstd) or erofs (lz4hc): \
+            a layer the node mounts and stacks over its root, also a systemd-sysext image.
+            """)
     var format: Layout = .cpio
 
     @Option(help: "Compression of a cpio overlay.")
@@ -26,6 +30,9 @@ struct PackOptions: ParsableArguments {
         if format == .squashfs && compress != .zstd {
             throw ValidationError("--compress applies to cpio overlays; squashfs layers are always zstd-compressed.")
         }
+        if format == .erofs && (compress != .zstd || level != OverlayPacker.defaultZstdLevel) {
+            throw ValidationError("--compress and --level apply to cpio and squashfs; erofs layers are always lz4hc-compressed.")
+        }
         guard (1...22).contains(level) else { throw ValidationError("--level takes a zstd level from 1 to 22.") }
         if level != OverlayPacker.defaultZstdLevel && compress != .zstd {
             throw ValidationError("--level applies to zstd compression.")
@@ -39,6 +46,7 @@ struct PackOptions: ParsableArguments {
     var overlayFormat: OverlayFormat {
         switch (format, compress) {
         case (.squashfs, _): .squashfs
+        case (.erofs, _): .erofs
         case (.cpio, .zstd): .cpioZstd
         case (.cpio, .gzip): .cpioGzip
         case (.cpio, .none): .cpio

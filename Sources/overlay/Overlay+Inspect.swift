@@ -7,7 +7,7 @@ extension Overlay {
         static let configuration = CommandConfiguration(
             abstract: "Show what an overlay or a base image holds.",
             discussion: """
-                Reads a cpio overlay (bare, gzip or zstd) or a squashfs layer, recognized by its content, \
+                Reads a cpio overlay (bare, gzip or zstd) or a squashfs or erofs layer, recognized by its content, \
                 and prints its format, size and SHA-256, the plugin registry entries it carries \
                 (/etc/ovirt.plugins.d/<name>: name, version, summary, packages, base image) and every file \
                 with its mode, owner and size. With --json the same as one JSON object.

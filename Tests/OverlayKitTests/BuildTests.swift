@@ -10,7 +10,7 @@ import TestSupport
     static let basePackages: [SpecPackage] = [
         SpecPackage(name: "busybox", arch: "x86_64", files: ["/bin/sh": "->busybox"], hostFiles: ["/bin/busybox": "/bin/busybox"]),
         SpecPackage(name: "kernel", version: "3.1", files: ["/boot/vmlinuz-3.1": "not really a kernel\n"]),
-        SpecPackage(name: "ovirt-node-release", version: "3.0", provides: ["ovirt-node = 3.0"], files: ["/etc/os-release": "NAME=\"Test Node\"\n"]),
+        SpecPackage(name: "ovirt-node-release", version: "3.0", provides: ["ovirt-node = 3.0"], files: ["/etc/os-release": "NAME=\"Test Node\"\nID=test-node\nVERSION_ID=3.0\n"]),
         SpecPackage(name: "corelib", version: "1.0", files: ["/usr/lib/corelib.so.1": "core\n"]),
     ]
     static let vdsm: [SpecPackage] = [
@@ -330,10 +330,52 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
         let listing = try RPMFixture.run(["unsquashfs", "-lc", "-d", "", out.appendingPathComponent("vdsm-1.0.squashfs").path])
         let files = listing.split(separator: "\n").map(String.init).filter { $0.hasPrefix("/") }.sorted()
-        #expect(files == ["/etc/ovirt.plugins.d/vdsm", "/etc/vdsm/by-post", "/usr/bin/vdsm", "/usr/lib/vdsm/lib.py"])
+        #expect(
+            files == [
+                "/etc/ovirt.plugins.d/vdsm", "/etc/vdsm/by-post", "/usr/bin/vdsm", "/usr/lib/extension-release.d/extension-release.vdsm",
+                "/usr/lib/vdsm/lib.py",
+            ])
         let inspected = try OverlayCommand.run(["inspect", out.appendingPathComponent("vdsm-1.0.squashfs").path, "--json"])
         #expect(inspected.status == 0)
         #expect(inspected.stdout.contains("\"vdsm-lib-1.0-1.noarch\""))
+    }
+
+    /// An erofs layer holds the same delta, and each layer is also a systemd-sysext image of the base: its
+    /// extension-release names the base's ID and VERSION_ID, and the manifest says so.
+    @Test func anErofsLayerIsAlsoASysextImageOfTheBase() throws {
+        let dir = try plugin("vdsm", packages: ["vdsm"], bundled: Self.vdsm)
+        let out = work.appendingPathComponent("out")
+        let result = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", out.path, "--format", "erofs", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let manifest = try JSONDecoder().decode([OverlayManifest].self, from: Data(result.stdout.utf8)).first
+        #expect(manifest?.format == "erofs")
+        #expect(manifest?.file == "vdsm-1.0.erofs")
+        #expect(
+            manifest?.extensionRelease
+                == OverlayManifest.ExtensionRelease(
+                    file: "usr/lib/extension-release.d/extension-release.vdsm", id: "test-node", versionID: "3.0", sysextLevel: nil))
+        let image = out.appendingPathComponent("vdsm-1.0.erofs")
+        let extracted = work.appendingPathComponent("extracted")
+        _ = try RPMFixture.run(["fsck.erofs", "--extract=\(extracted.path)", image.path])
+        #expect(
+            try String(contentsOf: extracted.appendingPathComponent("usr/lib/extension-release.d/extension-release.vdsm"), encoding: .utf8)
+                == "ID=\"test-node\"\nVERSION_ID=\"3.0\"\n")
+        #expect(try String(contentsOf: extracted.appendingPathComponent("usr/bin/vdsm"), encoding: .utf8) == "#!/bin/sh\necho vdsm\n")
+        let inspected = try OverlayCommand.run(["inspect", image.path])
+        #expect(inspected.status == 0, "\(inspected.stderr)")
+        #expect(inspected.stdout.contains("format:   erofs\n"))
+        #expect(inspected.stdout.contains("vdsm-lib-1.0-1.noarch"))
+
+        // The same inputs give the same image, byte for byte.
+        let again = work.appendingPathComponent("again")
+        #expect(try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", again.path, "--format", "erofs"]).status == 0)
+        #expect(try Data(contentsOf: again.appendingPathComponent("vdsm-1.0.erofs")) == Data(contentsOf: image))
+
+        // A cpio overlay is unpacked into the node's root, not merged by systemd-sysext: it carries no extension-release.
+        let cpio = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--out", work.appendingPathComponent("cpio").path, "--json"])
+        let cpioManifest = try JSONDecoder().decode([OverlayManifest].self, from: Data(cpio.stdout.utf8)).first
+        #expect(cpioManifest?.extensionRelease == nil)
+        #expect(!(try entries(work.appendingPathComponent("cpio/vdsm-1.0.cpio.zst")).contains("usr/lib/extension-release.d/extension-release.vdsm")))
     }
 
     @Test func anOnlineRepoIsUsedOnlyWhenEnabledAndIsDownloadedOverHTTP() throws {

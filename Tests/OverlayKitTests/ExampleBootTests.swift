@@ -11,10 +11,12 @@ import TestSupport
     static let bootNode = project.appendingPathComponent("pxe-examples/boot-node.sh")
     static let build = project.appendingPathComponent("pxe-examples/build")
 
-    /// The console lines `/init` prints: `BASE …`, `PLUGIN <name> <version>`…, `OVERLAY-NODE READY`.
+    /// The console lines `/init` prints: `BASE …`, `LAYER <name> <type>`…, `PLUGIN <name> <version>`…, `OVERLAY-NODE READY`.
     static func initLines(_ console: String) -> [String] {
         console.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { $0.hasPrefix("BASE ") || $0.hasPrefix("PLUGIN ") || $0 == "NO PLUGINS" || $0 == "OVERLAY-NODE READY" }
+            .filter {
+                $0.hasPrefix("BASE ") || $0.hasPrefix("LAYER") || $0.hasPrefix("PLUGIN ") || $0 == "NO PLUGINS" || $0 == "OVERLAY-NODE READY"
+            }
     }
 
     func boot(_ url: String, mac: String) throws -> [String] {
@@ -52,6 +54,35 @@ import TestSupport
         let log = try server.output()
         #expect(log.contains("vdsm-1.0.cpio.zst"))
         #expect(log.contains("monitor-1.0.cpio.zst"))
+    }
+
+    /// Layers: vdsm as a squashfs layer beside monitor's cpio overlay, cim as an erofs layer. iPXE delivers each
+    /// layer as a named file in the initramfs; the example's /init mounts it and stacks it over the root.
+    @Test func squashfsAndErofsLayersAreMountedAndStacked() throws {
+        let served = Self.project.appendingPathComponent("pxe-examples/build/serve-layers")
+        let fleet = Self.project.appendingPathComponent("pxe-examples/fleet-layers.toml")
+        guard FileManager.default.fileExists(atPath: served.appendingPathComponent("vdsm-1.0.squashfs").path) else {
+            Issue.record("\(served.path) is missing: run `make example` first (`make test` does)")
+            return
+        }
+        let scratch = try RPMFixture.temporaryDirectory("example-layers")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let server = try OverlayProcess(
+            ["serve", "--dir", served.path, "--fleet", fleet.path, "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0"], in: scratch)
+        defer { server.terminate() }
+        let started = try server.waitForEvent("overlay serve: serving ")
+        let http = try #require(FleetServeTests.port(after: "HTTP on 127.0.0.1:", in: started))
+        let tftp = try #require(FleetServeTests.port(after: "TFTP on 127.0.0.1:", in: started))
+
+        #expect(
+            try boot("http://10.0.2.2:\(http)/boot.ipxe", mac: "52:54:00:12:34:60") == [
+                "LAYER 01-vdsm-1.0.squashfs squashfs", "BASE oVirt Node Example 3.0", "PLUGIN monitor 1.0", "PLUGIN vdsm 1.0",
+                "OVERLAY-NODE READY",
+            ])
+        #expect(
+            try boot("tftp://10.0.2.2:\(tftp)/boot.ipxe", mac: "52:54:00:12:34:61") == [
+                "LAYER 01-cim-1.0.erofs erofs", "BASE oVirt Node Example 3.0", "PLUGIN cim 1.0", "OVERLAY-NODE READY",
+            ])
     }
 
     /// The base as a vendor ships it: `make example` makes build/example.iso (a live ISO: images/pxeboot/vmlinuz,

@@ -32,11 +32,12 @@ package struct FleetFixture {
 
     /// Writes `<folder>/<name>-<version>.json` and, unless `withFile` is false, the overlay file it names.
     package func addOverlay(
-        _ name: String, _ version: String, base: String = FleetFixture.baseIdentity, folder: String = "overlays", withFile: Bool = true
+        _ name: String, _ version: String, base: String = FleetFixture.baseIdentity, folder: String = "overlays", withFile: Bool = true,
+        format: String = "cpio.zst"
     ) throws {
-        let file = "\(name)-\(version).cpio.zst"
+        let file = "\(name)-\(version).\(format)"
         let manifest = OverlayManifest(
-            name: name, version: version, summary: "\(name) plugin", format: "cpio.zst", file: file, size: 7,
+            name: name, version: version, summary: "\(name) plugin", format: format, file: file, size: 7,
             sha256: "\(name)\(version)".unicodeScalars.map { String($0.value, radix: 16) }.joined(), base: base,
             packages: ["\(name)-\(version)-1.noarch"], removed: [], requires: ["ovirt-node >= 3.0"])
         try FileManager.default.createDirectory(atPath: served.appending(folder).string, withIntermediateDirectories: true)

@@ -60,7 +60,7 @@ extension BaseImage {
     }
 
     /// The text of a regular file at a path inside the root, or nil.
-    private func regularFileText(_ path: String) -> String? {
+    func regularFileText(_ path: String) -> String? {
         let full = root.appending(path).string
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: full),
             attributes[.type] as? FileAttributeType == .typeRegular,

@@ -94,6 +94,11 @@ public struct OverlayBuilder: Sendable {
                 name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary,
                 packages: nevras, base: planner.baseIdentity)
             try writeRegistryEntry(entry, into: delta.path)
+            // A layer is also a systemd-sysext image when the base says what it is.
+            let extensionRelease = packer.format.isLayer ? ExtensionRelease(name: plugin.name, osRelease: planner.base.osRelease()) : nil
+            if let extensionRelease {
+                try writeFile(extensionRelease.rendered(), at: extensionRelease.path, into: delta.path)
+            }
 
             progress(.packing(plugin: plugin.name))
             let stage = work.appending("stage")
@@ -105,7 +110,8 @@ public struct OverlayBuilder: Sendable {
             let manifest = OverlayManifest(
                 name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary, format: packer.format.rawValue,
                 file: overlayName, size: packed.size, sha256: packed.sha256, base: planner.baseIdentity,
-                packages: nevras, removed: removed, requires: plugin.manifest.requires.map(\.description))
+                packages: nevras, removed: removed, requires: plugin.manifest.requires.map(\.description),
+                extensionRelease: extensionRelease?.manifestEntry)
             try AtomicFile.writeJSON(manifest, to: stage.appending(manifestName))
             return (manifest, stage)
         }
@@ -214,8 +220,15 @@ public struct OverlayBuilder: Sendable {
 
     /// `etc/ovirt.plugins.d/<name>`, root-owned, world-readable.
     private func writeRegistryEntry(_ entry: RegistryEntry, into root: FilePath) throws {
+        try writeFile(entry.rendered(), at: "\(RegistryEntry.directory)/\(entry.name)", into: root)
+    }
+
+    /// Writes a root-owned, world-readable file at `relative` in the delta, creating missing parent directories
+    /// (root-owned, 0755).
+    private func writeFile(_ text: String, at relative: String, into root: FilePath) throws {
         var directory = root
-        for component in RegistryEntry.directory.split(separator: "/") {
+        let components = relative.split(separator: "/")
+        for component in components.dropLast() {
             directory = directory.appending(String(component))
             if !FileManager.default.fileExists(atPath: directory.string) {
                 try FileManager.default.createDirectory(
@@ -223,8 +236,8 @@ public struct OverlayBuilder: Sendable {
                     attributes: [.posixPermissions: 0o755, .ownerAccountID: 0, .groupOwnerAccountID: 0])
             }
         }
-        let path = directory.appending(entry.name)
-        try AtomicFile.write(Array(entry.rendered().utf8), to: path, permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        let path = directory.appending(String(components.last ?? ""))
+        try AtomicFile.write(Array(text.utf8), to: path, permissions: [.ownerReadWrite, .groupRead, .otherRead])
         _ = chown(path.string, 0, 0)
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import Posix
 import SystemPackage
 
-/// Runs a program of squashfs-tools (the one place this module starts processes) and collects its output.
+/// Runs a file system image tool (squashfs-tools, erofs-utils: the one place this module starts processes) and
+/// collects its output.
 struct ExternalTool {
     let name: String
     let arguments: [String]
@@ -19,7 +20,8 @@ struct ExternalTool {
     func run(subject: FilePath) throws -> Output {
         let process = Process()
         guard let executable = Self.locate(name) else {
-            throw PackError.tool(name: name, path: subject, status: 127, stderr: "\(name) is not installed (Debian package squashfs-tools)")
+            let package = name.hasSuffix("erofs") ? "erofs-utils" : "squashfs-tools"
+            throw PackError.tool(name: name, path: subject, status: 127, stderr: "\(name) is not installed (Debian package \(package))")
         }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

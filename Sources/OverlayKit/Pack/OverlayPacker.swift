@@ -32,7 +32,7 @@ public struct OverlayPacker: Sendable {
     /// - Parameters:
     ///   - format: the overlay's shape.
     ///   - sourceDateEpoch: the time stamped on every entry (and the squashfs creation time).
-    ///   - zstdLevel: zstd level for `cpio.zst` and `squashfs` (1–22; the window is capped at 8 MiB).
+    ///   - zstdLevel: zstd level for `cpio.zst` and `squashfs` (1–22; the window is capped at 8 MiB); erofs is lz4hc.
     /// 19: overlays are built once and fetched by every node at every boot, so size wins over build time.
     public static let defaultZstdLevel: Int32 = 19
 
@@ -44,10 +44,10 @@ public struct OverlayPacker: Sendable {
 
     /// Packs the tree at `root` into `path`, atomically: on any error nothing appears at `path` (an older
     /// file there stays as it was). `progress` hears the bytes of file data packed so far and their total, as
-    /// often as every 256 KiB (cpio only: a squashfs is written by squashfs-tools-ng in one call).
+    /// often as every 256 KiB (cpio only: a layer is written by its image tool in one call).
     public func pack(root: FilePath, to path: FilePath, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) throws -> PackResult {
-        if format == .squashfs {
-            return try SquashfsImage(sourceDateEpoch: sourceDateEpoch, zstdLevel: zstdLevel).pack(root: root, to: path)
+        if format.isLayer {
+            return try LayerImage(format: format, sourceDateEpoch: sourceDateEpoch, zstdLevel: zstdLevel).pack(root: root, to: path)
         }
         var result: PackResult?
         try Self.writing(path) {

@@ -1,9 +1,11 @@
 import Foundation
+import Posix
 import SystemPackage
 
 /// Reads overlays back: the list of objects and the plugin registry entries. The format is recognized from
 /// the file's content, not its name. cpio (bare, gzip, zstd) is read with libarchive; squashfs, which
-/// libarchive cannot read, with `unsquashfs -lln` and `unsquashfs -cat`.
+/// libarchive cannot read, with `unsquashfs -lln` and `unsquashfs -cat`; erofs by extracting it with
+/// `fsck.erofs --extract` (which also checks every block) into a private temporary directory.
 public enum OverlayReader {
     /// Registry entries are small text files; anything bigger is not one.
     static let registryLimit = 64 * 1024
@@ -19,7 +21,12 @@ public enum OverlayReader {
             throw PackError.unreadable(path: path, reason: error.posixDescription)
         }
         guard let format = detected else { throw PackError.notAnOverlay(path: path) }
-        let contents = format == .squashfs ? try readSquashfs(path) : try readCpio(path)
+        let contents: OverlayContents =
+            switch format {
+            case .squashfs: try readSquashfs(path)
+            case .erofs: try readErofs(path)
+            case .cpio, .cpioGzip, .cpioZstd: try readCpio(path)
+            }
         guard !contents.registry.isEmpty || !requireRegistry else { throw PackError.noRegistryEntry(path: path) }
         do {
             _ = try contents.registryEntries()
@@ -128,6 +135,49 @@ public enum OverlayReader {
             }
         }
         return OverlayContents(entries: entries, registry: registry, format: .squashfs)
+    }
+
+    private static func readErofs(_ path: FilePath) throws -> OverlayContents {
+        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-erofs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let extracted = scratch.appending("root")
+        try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        Interruption.creating(scratch) {}
+        defer {
+            try? FileManager.default.removeItem(atPath: scratch.string)
+            Interruption.finished(scratch)
+        }
+        let extract = try ExternalTool(name: "fsck.erofs", arguments: ["--extract=\(extracted.string)", "--preserve", path.string]).run(subject: path)
+        guard extract.status == 0 else {
+            let last = extract.stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? "fsck.erofs exit status \(extract.status)"
+            throw PackError.corrupt(path: path, message: last.trimmingCharacters(in: .whitespaces))
+        }
+        let tree = try DeltaTree(root: extracted)
+        var entries: [OverlayContents.Entry] = []
+        var registry: [String: [String: String]] = [:]
+        for item in tree.entries {
+            let kind: OverlayContents.Entry.Kind =
+                switch item.kind {
+                case .file: .file
+                case .directory: .directory
+                case .symlink: .symlink
+                }
+            let name = item.relativeString
+            entries.append(
+                OverlayContents.Entry(
+                    path: name, kind: kind, mode: item.mode & 0o7777, uid: Int64(item.uid), gid: Int64(item.gid),
+                    size: kind == .directory ? 0 : item.size, linkTarget: item.linkTarget.map { String(decoding: $0, as: UTF8.self) }))
+            guard kind == .file, let plugin = registryName(name) else { continue }
+            guard item.size <= registryLimit else {
+                throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")
+            }
+            let text = try String(contentsOfFile: tree.path(of: item).string, encoding: .utf8)
+            do {
+                registry[plugin] = try RegistryEntry.fields(text, source: name)
+            } catch let error as RegistryEntryError {
+                throw PackError.badRegistryEntry(path: path, message: error.description)
+            }
+        }
+        return OverlayContents(entries: entries, registry: registry, format: .erofs)
     }
 
     private static func squashfsFailure(_ path: FilePath, _ output: ExternalTool.Output) -> PackError {

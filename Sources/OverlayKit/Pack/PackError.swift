@@ -17,7 +17,7 @@ public enum PackError: UserError, Sendable {
     case archive(path: FilePath, message: String)
     /// libzstd failed; `message` is `ZSTD_getErrorName`.
     case zstd(path: FilePath, message: String)
-    /// An external program (mksquashfs, unsquashfs) failed.
+    /// An external program (mksquashfs, unsquashfs, mkfs.erofs, fsck.erofs) failed.
     case tool(name: String, path: FilePath, status: Int32, stderr: String)
     /// The file is not an overlay in any known format.
     case notAnOverlay(path: FilePath)
@@ -50,7 +50,7 @@ public enum PackError: UserError, Sendable {
             let detail = stderr.split(whereSeparator: \.isNewline).last.map { ": \($0)" } ?? ""
             return "\(name) failed on \(path) with exit status \(status)\(detail)"
         case .notAnOverlay(let path):
-            return "\(path) is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image"
+            return "\(path) is not an overlay: expected a cpio archive (bare, gzip or zstd), a squashfs or an erofs image"
         case .notAManifest(let path):
             return "\(path) is not a manifest overlay wrote (<name>-<version>.json or base.json naming its file): give the overlay or base image file itself"
         case .corrupt(let path, let message):

@@ -108,7 +108,7 @@ public struct RegistryEntry: Codable, Sendable, Equatable {
 
     /// Escapes scalar by scalar, as a shell reads the file: escaping by Character would let a quote, `$` or a
     /// backquote through unescaped when a combining mark follows it (`"` + U+0301 is one Character).
-    private static func quoted(_ value: String) -> String {
+    static func quoted(_ value: String) -> String {
         var out = String.UnicodeScalarView()
         out.append("\"")
         var previous: Unicode.Scalar?

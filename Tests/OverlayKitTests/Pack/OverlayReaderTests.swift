@@ -23,9 +23,9 @@ import TestSupport
         #expect(byPath["usr/bin/key-link"]?.linkTarget == "../lib/vdsm/key")
         #expect(byPath["var/empty"] == .init(path: "var/empty", kind: .directory, mode: 0o700, uid: 5, gid: 6, size: 0, linkTarget: nil))
         #expect(byPath["usr/bin/hello"]?.mode == 0o755)
-        // cpio stores a hardlink's data once; unsquashfs lists every name of it as a file.
+        // cpio stores a hardlink's data once; a layer lists every name of it as a file.
         let registrySize = try PackFixture.sh("stat -c %s \(PackFixture.q(root))/etc/ovirt.plugins.d/vdsm")
-        let expected = 6 + 6 + 300_000 + 12 + (Int64(registrySize.dropLast()) ?? 0) + (format == .squashfs ? 12 : 0)
+        let expected = 6 + 6 + 300_000 + 12 + (Int64(registrySize.dropLast()) ?? 0) + (format.isLayer ? 12 : 0)
         #expect(contents.totalBytes == expected)
         #expect(contents.registry["vdsm"]?["NAME"] == "vdsm")
         let entries = try contents.registryEntries()
@@ -84,8 +84,8 @@ import TestSupport
         _ = try OverlayPacker(format: .squashfs).pack(root: root, to: dir.appending("bare.squashfs"))
         try PackFixture.sh("head -c 4096 \(q(dir))/bare.squashfs > \(q(dir))/short.squashfs")
         let expected = [
-            "text": "\(dir)/text is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image",
-            "text.zst": "\(dir)/text.zst is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image",
+            "text": "\(dir)/text is not an overlay: expected a cpio archive (bare, gzip or zstd), a squashfs or an erofs image",
+            "text.zst": "\(dir)/text.zst is not an overlay: expected a cpio archive (bare, gzip or zstd), a squashfs or an erofs image",
             "broken.cpio": #"\#(dir)/broken.cpio holds a malformed registry entry: etc/ovirt.plugins.d/vdsm:2: expected KEY="value", found "broken line""#,
             "bare.cpio.gz": "\(dir)/bare.cpio.gz holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete",
             "bare.squashfs": "\(dir)/bare.squashfs holds no plugin registry entry (etc/ovirt.plugins.d/<name>): it was not built by overlay or is incomplete",
@@ -117,6 +117,6 @@ import TestSupport
         let failed = try PackFixture.run("\(binary) inspect \(PackFixture.q(root))/usr/bin/hello")
         #expect(failed.status == 1)
         #expect(failed.stdout.isEmpty)
-        #expect(failed.stderr == "overlay: \(root)/usr/bin/hello is not an overlay: expected a cpio archive (bare, gzip or zstd) or a squashfs image\n")
+        #expect(failed.stderr == "overlay: \(root)/usr/bin/hello is not an overlay: expected a cpio archive (bare, gzip or zstd), a squashfs or an erofs image\n")
     }
 }
