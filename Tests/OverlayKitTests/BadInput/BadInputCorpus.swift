@@ -612,7 +612,7 @@ enum BadInputCorpus {
             stderr: "overlay: the value 'max' is invalid for '--level <n>'; see 'overlay build --help'"),
         BadInput(
             name: "usage: an unknown --format", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--format", "iso"], status: 64,
-            stderr: "overlay: the value 'iso' is invalid for '--format <format>': give one of 'cpio' and 'squashfs'; see 'overlay build --help'"),
+            stderr: "overlay: the value 'iso' is invalid for '--format <format>': give one of 'cpio', 'squashfs' or 'erofs'; see 'overlay build --help'"),
         BadInput(
             name: "usage: an empty --enablerepo", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--enablerepo", ","], status: 64,
             stderr: "overlay: the value ',' is invalid for '--enablerepo <id,glob>': give a repo id or glob, such as 'mon*'; see 'overlay build --help'"),
