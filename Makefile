@@ -71,6 +71,7 @@ build: deps
 # CentOS Stream 9 metadata (bench/plan-vs-dnf, 500 sampled requests).
 test: build lint
 	$(MAKE) --no-print-directory example
+	$(MAKE) --no-print-directory example-rebase
 	$(SWIFT) build --build-tests --scratch-path .build-tests
 	OVERLAY_BIN=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build --scratch-path .build-tests
 	SAMPLE=500 OVERLAY=$(CURDIR)/$(BIN) bench/plan-vs-dnf/run.sh
@@ -149,7 +150,7 @@ fuzz: deps
 # served and booted in QEMU with the release binary.
 EXB := pxe-examples/build
 EXAMPLE = $(MAKE) --no-print-directory -C pxe-examples OVERLAY=$(CURDIR)/$(BIN)
-.PHONY: example example-rpms example-boot example-clean
+.PHONY: example example-rpms example-boot example-rebase example-clean
 example-rpms: deps
 	$(EXAMPLE) rpms
 
@@ -158,6 +159,10 @@ example: build
 
 example-boot: build
 	$(EXAMPLE) boot
+
+# ISOv1 -> ISOv2: the example's second base image and `overlay rebase` of its plugins and fleet onto it.
+example-rebase: build
+	$(EXAMPLE) rebase
 
 # The whole story in one command: spec files → RPMs → base → overlays → served → booted.
 demo: build

@@ -65,6 +65,12 @@ public struct Fleet: Sendable {
         public var mac: MACAddress
         public var role: String
         public var boot: Boot
+
+        public init(mac: MACAddress, role: String, boot: Boot) {
+            self.mac = mac
+            self.role = role
+            self.boot = boot
+        }
     }
 
     /// The fleet file this was read from.
@@ -76,9 +82,13 @@ public struct Fleet: Sendable {
     public let roles: [Role]
     /// Sorted by MAC address.
     public let nodes: [Node]
+    /// What a server should tell its operator about the fleet without refusing it (a role's rpmdb that no longer
+    /// matches the role's overlays, and so is not handed out).
+    public let notes: [String]
     /// What a MAC address not listed in `[[nodes]]` boots; nil means it is refused with a message.
     public let defaultRole: String?
 
+    let roleDatabaseDirectoryPath: String
     let documents: [String: BootDocument]
     let digests: [String: String]
 
@@ -98,12 +108,25 @@ public struct Fleet: Sendable {
         var digests: [String: String] = [:]
         if let manifest = base.manifest { digests[parsed.base.initrds[0]] = manifest.sha256 }
         var roles: [Role] = []
+        var notes: [String] = []
         for role in parsed.roles {
             let overlays = try check.overlays(of: role, base: base, served: served)
             for overlay in overlays { digests[overlay.path] = overlay.manifest.sha256 }
             var boot = Boot(kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path), cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
             for (index, overlay) in overlays.filter({ Layer.isLayer(format: $0.manifest.format) }).enumerated() {
                 boot.layerNames[overlay.path] = Layer.name(index: index + 1, path: overlay.path)
+            }
+            switch RoleDatabase.find(
+                role: role.name, overlays: overlays, baseIdentity: base.manifest?.identity, folder: Self.roleDatabaseFolder(parsed.base.initrds[0]),
+                in: servedDirectory)
+            {
+            case .none:
+                break
+            case .current(let path, let manifest):
+                boot.initrds.append(path)
+                digests[path] = manifest.sha256
+            case .stale(let reason):
+                notes.append("role \(role.name): \(reason)")
             }
             roles.append(Role(name: role.name, overlays: overlays, boot: boot))
         }
@@ -122,8 +145,18 @@ public struct Fleet: Sendable {
         self.roles = roles
         self.nodes = nodes
         self.defaultRole = parsed.defaultRole
+        self.notes = notes
+        self.roleDatabaseDirectoryPath = Self.roleDatabaseFolder(parsed.base.initrds[0])
         self.digests = digests
         self.documents = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: parsed.defaultRole).all()
+    }
+
+    /// Where `overlay rpmdb` writes the roles' rpmdbs, relative to the served directory: `rpmdb/` beside the base
+    /// initrd, so that fleets of two bases served from one directory each have their own.
+    public var roleDatabaseDirectory: String { roleDatabaseDirectoryPath }
+    private static func roleDatabaseFolder(_ firstInitrd: String) -> String {
+        let folder = FilePath(firstInitrd).removingLastComponent()
+        return folder.isEmpty ? RoleDatabase.directory : folder.appending(RoleDatabase.directory).string
     }
 
     /// The checks of a parsed fleet against the served directory: the files it names exist there, and the overlays
@@ -189,7 +222,7 @@ public struct Fleet: Sendable {
             var overlays: [ServedOverlay] = []
             for (index, selector) in role.plugins.enumerated() {
                 let key = "roles.\(role.name).plugins[\(index)]"
-                let overlay = try Fleet.resolve(selector, in: served, key: key, file: file, directory: directory)
+                let overlay = try Fleet.resolve(selector, in: served, base: base.manifest?.identity, key: key, file: file, directory: directory)
                 guard let manifest = base.manifest else {
                     throw .missingFile(
                         file: file, key: key,
@@ -236,6 +269,18 @@ public struct Fleet: Sendable {
         return nil
     }
 
+    /// The role whose boot a per-node boot file starts (`ipxe/<mac>`, `pxelinux.cfg/01-<mac>`, `grub.cfg-01-<mac>`, or
+    /// the `default` ones for MACs not listed), nil for other paths and for refusals.
+    public func bootRole(at path: String) -> String? {
+        let key = String(path.drop(while: { $0 == "/" }))
+        if key == "ipxe/default" || key == "pxelinux.cfg/default" { return defaultRole }
+        for prefix in ["ipxe/", "pxelinux.cfg/01-", "grub.cfg-01-"] where key.hasPrefix(prefix) {
+            guard let mac = MACAddress(String(key.dropFirst(prefix.count))) else { return nil }
+            return node(mac)?.role ?? (prefix == "ipxe/" ? defaultRole : nil)
+        }
+        return nil
+    }
+
     /// The sha256 a manifest records for a served file (a base initrd or an overlay), for ETags; nil for files no
     /// manifest describes.
     public func digest(of file: String) -> String? {
@@ -248,8 +293,12 @@ public struct Fleet: Sendable {
     // MARK: - Resolving plugins
 
     /// `"vdsm"` is the only overlay named vdsm; `"vdsm@1.2"` or `"vdsm-1.2"` pins a version. An exact name wins over
-    /// a pinned reading, so a plugin whose name ends in a version-like part is still found by its name.
-    static func resolve(_ selector: String, in served: ServedManifests, key: String, file: FilePath, directory: FilePath) throws(FleetError) -> ServedOverlay {
+    /// a pinned reading, so a plugin whose name ends in a version-like part is still found by its name. Overlays built
+    /// for another base than `base` are not candidates when one built for it is there: the overlays of an old and a
+    /// new base can be served side by side, and the fleet's base picks among them.
+    static func resolve(
+        _ selector: String, in served: ServedManifests, base: String? = nil, key: String, file: FilePath, directory: FilePath
+    ) throws(FleetError) -> ServedOverlay {
         let overlays = served.overlays
         var matches = overlays.filter { $0.manifest.name == selector }
         if matches.isEmpty, let at = selector.lastIndex(of: "@") {
@@ -259,6 +308,9 @@ public struct Fleet: Sendable {
         }
         if matches.isEmpty {
             matches = overlays.filter { $0.label == selector }
+        }
+        if matches.count > 1, let base, matches.contains(where: { $0.manifest.base == base }) {
+            matches = matches.filter { $0.manifest.base == base }
         }
         switch matches.count {
         case 0:

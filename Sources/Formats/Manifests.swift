@@ -24,6 +24,9 @@ public struct OverlayManifest: Codable, Sendable, Equatable {
     /// For a layer (squashfs, erofs): the systemd-sysext extension-release file it carries and what it matches
     /// on the base; nil for cpio overlays, and for layers of a base whose os-release has no `ID`.
     public var extensionRelease: ExtensionRelease?
+    /// `<name>-<version>.rpmheaders` beside the overlay: the installed headers of `packages` (rpm's header list
+    /// format), from which `overlay rpmdb` makes a role's rpmdb; nil when the overlay adds no package.
+    public var headers: String?
 
     /// `usr/lib/extension-release.d/extension-release.<name>` inside a layer: systemd-sysext accepts the image on a
     /// host whose os-release has this `ID` and this `SYSEXT_LEVEL` (when set) or else this `VERSION_ID`.
@@ -43,7 +46,8 @@ public struct OverlayManifest: Codable, Sendable, Equatable {
 
     public init(
         name: String, version: String, summary: String, format: String, file: String, size: Int64, sha256: String,
-        base: String, packages: [String], removed: [String], requires: [String], extensionRelease: ExtensionRelease? = nil
+        base: String, packages: [String], removed: [String], requires: [String], extensionRelease: ExtensionRelease? = nil,
+        headers: String? = nil
     ) {
         self.name = name
         self.version = version
@@ -57,6 +61,7 @@ public struct OverlayManifest: Codable, Sendable, Equatable {
         self.removed = removed
         self.requires = requires
         self.extensionRelease = extensionRelease
+        self.headers = headers
     }
 }
 
@@ -89,5 +94,48 @@ extension JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return encoder
+    }
+}
+
+/// What `overlay rpmdb` writes as `rpmdb/<role>.json` beside `rpmdb/<role>-rpmdb.cpio.zst` (in the base initrd's folder): the rpmdb a node of the role
+/// gets as its last initrd (the base's packages and every package of the role's overlays), and what it was made
+/// from, so that a server appends it only while the role's overlays are still those.
+public struct RoleDatabaseManifest: Codable, Sendable, Equatable {
+    public var kind = "rpmdb"
+    public var role: String
+    /// The base identity of the base whose rpmdb it extends.
+    public var base: String
+    /// The role's overlays it records, in role order: `file` (relative to the served directory) and `sha256`.
+    public var overlays: [Source]
+    /// The initrd's file name, beside the manifest.
+    public var file: String
+    public var size: Int64
+    public var sha256: String
+    /// Where the rpmdb is inside the initrd (`usr/lib/sysimage/rpm`).
+    public var dbPath: String
+    /// Every package it lists (NEVRAs, sorted): the base's and the overlays'.
+    public var packages: [String]
+
+    public struct Source: Codable, Sendable, Equatable {
+        public var file: String
+        public var sha256: String
+
+        public init(file: String, sha256: String) {
+            self.file = file
+            self.sha256 = sha256
+        }
+    }
+
+    public init(
+        role: String, base: String, overlays: [Source], file: String, size: Int64, sha256: String, dbPath: String, packages: [String]
+    ) {
+        self.role = role
+        self.base = base
+        self.overlays = overlays
+        self.file = file
+        self.size = size
+        self.sha256 = sha256
+        self.dbPath = dbPath
+        self.packages = packages
     }
 }

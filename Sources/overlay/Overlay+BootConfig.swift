@@ -39,6 +39,7 @@ extension Overlay {
             let console = verbosity.console()
             try reportingErrors(console) {
                 let fleet = try Fleet.load(file: FilePath(fleetFile), servedDirectory: FilePath(directory))
+                for note in fleet.notes { console.note("overlay: \(note)") }
                 let written = try fleet.writeBootFiles(to: FilePath(output))
                 for file in written { console.detail("wrote \(FilePath(output).appending(file))") }
                 if json {

@@ -18,6 +18,20 @@ struct SolveOptions: ParsableArguments {
         completion: .file())
     var plugins: [String] = []
 
+    @OptionGroup var repos: RepoOptions
+
+    func validate() throws {
+        guard !plugins.isEmpty else { throw ValidationError("Name at least one plugin with --plugin PATH.") }
+    }
+
+    var arch: String { repos.arch }
+    var planOptions: PlanOptions { repos.planOptions }
+    var repoSelection: RepoSelection { repos.repoSelection }
+}
+
+/// How plugins are solved, whatever the base: which repos to use, the cache, the architecture, signature checks
+/// (`plan`, `build` and `rebase`).
+struct RepoOptions: ParsableArguments {
     @Option(
         name: .customLong("enablerepo"),
         help: ArgumentHelp(
@@ -54,17 +68,13 @@ struct SolveOptions: ParsableArguments {
 
     @OptionGroup var network: NetworkOptions
 
-    func validate() throws {
-        guard !plugins.isEmpty else { throw ValidationError("Name at least one plugin with --plugin PATH.") }
-    }
-
     var planOptions: PlanOptions {
         let cache = noCache ? nil : MetadataCache(directory: cachedir.map { FilePath($0) } ?? MetadataCache.defaultDirectory)
         return PlanOptions(enabledRepos: repoSelection, cache: cache, arch: arch, gpgcheck: !noGPGCheck, networkTimeout: network.timeout)
     }
 }
 
-extension SolveOptions {
+extension RepoOptions {
     /// `--enablerepo` and `--disablerepo` in the order they were given on the command line, as dnf applies them.
     var repoSelection: RepoSelection {
         RepoSelection((enabledRepos + disabledRepos).sorted { $0.position < $1.position }.flatMap(\.rules))

@@ -224,6 +224,27 @@ import TestSupport
         )
     }
 
+    /// The overlays `overlay rebase --out` built for a new base, served beside the old base's: the fleet's base picks
+    /// which of the same name (and version) a role gets, so moving the fleet is editing its [base].
+    @Test func overlaysOfTwoBasesSideBySideAreChosenByTheFleetsBase() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        let new = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+        try fixture.addOverlay("cim", "1.0")
+        try fixture.addOverlay("cim", "1.0", base: new, folder: "v2/overlays")
+        try fixture.addOverlay("vdsm", "1.0", base: new, folder: "v2/overlays")
+        let old = try fixture.load(FleetFixture.header + "[roles.compute]\nplugins = [\"cim\"]\n")
+        #expect(old.roles[0].boot.initrds == ["base.cpio.zst", "overlays/cim-1.0.cpio.zst"])
+
+        try fixture.write("v2 kernel", at: "v2/vmlinuz")
+        try fixture.write("v2 initrd", at: "v2/base.cpio.zst")
+        let base = BaseManifest(
+            identity: new, file: "base.cpio.zst", size: 9, sha256: String(repeating: "c", count: 64), kernel: "vmlinuz", packages: ["bash-5.2-1.x86_64"])
+        try fixture.write(String(decoding: try JSONEncoder.manifest.encode(base), as: UTF8.self), at: "v2/base.json")
+        let moved = try fixture.load("[base]\nkernel = \"v2/vmlinuz\"\ninitrd = [\"v2/base.cpio.zst\"]\n\n[roles.compute]\nplugins = [\"cim\", \"vdsm\"]\n")
+        #expect(moved.roles[0].boot.initrds == ["v2/base.cpio.zst", "v2/overlays/cim-1.0.cpio.zst", "v2/overlays/vdsm-1.0.cpio.zst"])
+    }
+
     @Test func missingOverlaysAndManifests() throws {
         let fixture = try FleetFixture()
         defer { fixture.remove() }

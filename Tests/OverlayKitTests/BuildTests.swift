@@ -10,7 +10,9 @@ import TestSupport
     static let basePackages: [SpecPackage] = [
         SpecPackage(name: "busybox", arch: "x86_64", files: ["/bin/sh": "->busybox"], hostFiles: ["/bin/busybox": "/bin/busybox"]),
         SpecPackage(name: "kernel", version: "3.1", files: ["/boot/vmlinuz-3.1": "not really a kernel\n"]),
-        SpecPackage(name: "ovirt-node-release", version: "3.0", provides: ["ovirt-node = 3.0"], files: ["/etc/os-release": "NAME=\"Test Node\"\nID=test-node\nVERSION_ID=3.0\n"]),
+        SpecPackage(
+            name: "ovirt-node-release", version: "3.0", provides: ["ovirt-node = 3.0"],
+            files: ["/etc/os-release": "NAME=\"Test Node\"\nID=test-node\nVERSION_ID=3.0\n"]),
         SpecPackage(name: "corelib", version: "1.0", files: ["/usr/lib/corelib.so.1": "core\n"]),
     ]
     static let vdsm: [SpecPackage] = [
@@ -92,7 +94,7 @@ import TestSupport
         #expect(manifest.packages == ["vdsm-1.0-1.noarch", "vdsm-lib-1.0-1.noarch"])
         #expect(manifest.sha256 == (try RPMFixture.run(["sha256sum", file.path]).prefix(64)).description)
         #expect(manifest.size == (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int64))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json", "vdsm-1.0.rpmheaders"])
 
         // A node that unpacked the overlay lists the plugin.
         let list = try OverlayCommand.run(["list", "--root", tree.path, "--json"])
@@ -194,7 +196,7 @@ import TestSupport
                 == "plugin \"newkernel\": kmod-fast-1.0-1.noarch needs kernel >= 3.2, the base has kernel-3.1-1.noarch (locked); build against a newer base image\n"
         )
         // The plugin that can be built still is.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json", "vdsm-1.0.rpmheaders"])
 
         let plan = try overlay(["plan", "--base", base.path, "--plugin", dir.path, "--json"])
         #expect(plan.status == 3)
@@ -321,6 +323,93 @@ import TestSupport
         let again = try overlay(["base", "create", "--repo", repo.path, "--package", "busybox", "--out", out.path])
         #expect(again.status == 1)
         #expect(again.stderr == "overlay: \(out.path)/rootfs already exists; remove it or choose another --out directory\n")
+    }
+
+    /// `overlay rpmdb`: a role's rpmdb lists the base's packages and its overlays', agrees with the files the node
+    /// unpacks (`rpm -Va`), is appended to the role's boot after its overlays, and leaves the base untouched.
+    @Test func aRolesRPMDatabaseListsTheBaseAndItsPluginsAndAgreesWithTheFiles() throws {
+        let repo = try RPMFixture.repo(Self.basePackages, at: work.appendingPathComponent("base-repo"))
+        let served = work.appendingPathComponent("served")
+        let created = try overlay([
+            "base", "create", "--repo", repo.path, "--package", "busybox", "--package", "kernel", "--package", "corelib",
+            "--package", "ovirt-node-release", "--out", served.path,
+        ])
+        #expect(created.status == 0, "\(created.stderr)")
+        let root = served.appendingPathComponent("rootfs")
+        let docs = SpecPackage(
+            name: "docs-tool", files: ["/usr/bin/docs-tool": "d\n", "/usr/share/doc/docs-tool/README": "read me\n"])
+        let vdsm = try plugin("vdsm", packages: ["vdsm", "docs-tool"], bundled: Self.vdsm + [docs], blacklist: ["/usr/share/doc/**"])
+        let built = try overlay(["build", "--base", root.path, "--plugin", vdsm.path, "--out", served.path])
+        #expect(built.status == 0, "\(built.stderr)")
+        #expect(FileManager.default.fileExists(atPath: served.appendingPathComponent("vdsm-1.0.rpmheaders").path))
+        let fleet = work.appendingPathComponent("fleet.toml")
+        if !FileManager.default.fileExists(atPath: served.appendingPathComponent("vmlinuz").path) {
+            try Data("a kernel\n".utf8).write(to: served.appendingPathComponent("vmlinuz"))
+        }
+        try Data(
+            """
+            [base]
+            kernel = "vmlinuz"
+            initrd = ["base.cpio.zst"]
+            [roles.compute]
+            plugins = ["vdsm"]
+            [[nodes]]
+            mac = "52:54:00:12:34:56"
+            role = "compute"
+
+            """.utf8
+        ).write(to: fleet)
+        let baseDatabase = try Data(contentsOf: root.appendingPathComponent("var/lib/rpm/rpmdb.sqlite"))
+        let baseInitrd = try Data(contentsOf: served.appendingPathComponent("base.cpio.zst"))
+
+        let made = try OverlayCommand.run(["rpmdb", "--base", root.path, "--fleet", fleet.path, "--dir", served.path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let manifest = try JSONDecoder().decode(OverlayManifest.self, from: Data(contentsOf: served.appendingPathComponent("vdsm-1.0.json")))
+        #expect(manifest.packages.count == 3)  // vdsm, vdsm-lib, docs-tool
+        let basePackages = try RPMFixture.run(["rpm", "--root", root.path, "--dbpath", "/var/lib/rpm", "-qa", "--qf", "%{NEVRA}\n"])
+            .split(separator: "\n").map(String.init)
+        #expect(made.stdout.contains("rpmdb/compute-rpmdb.cpio.zst"))
+        #expect(made.stdout.contains("role compute: \(basePackages.count + 3) packages (3 from 1 overlay)"))
+
+        // The node's root: the base, the overlay, then the role's rpmdb, unpacked in that order.
+        let node = work.appendingPathComponent("node")
+        try FileManager.default.createDirectory(at: node, withIntermediateDirectories: true)
+        for initrd in ["base.cpio.zst", "vdsm-1.0.cpio.zst", "rpmdb/compute-rpmdb.cpio.zst"] {
+            _ = try RPMFixture.run(["sh", "-c", "cd '\(node.path)' && zstd -dc '\(served.appendingPathComponent(initrd).path)' | cpio --quiet -idmu"])
+        }
+        let rpm = ["rpm", "--root", node.path, "--dbpath", "/var/lib/rpm"]
+        let listed = try RPMFixture.run(rpm + ["-qa", "--qf", "%{NEVRA}\n"]).split(separator: "\n").map(String.init).sorted()
+        #expect(listed == (basePackages + manifest.packages).sorted())
+        // The blacklisted README is listed by the package but recorded as not installed: rpm -V does not miss it.
+        #expect(try RPMFixture.run(rpm + ["-ql", "docs-tool"]).contains("/usr/share/doc/docs-tool/README"))
+        // (Every time stamp in an initrd is SOURCE_DATE_EPOCH, not the package's, so mtimes are not compared.)
+        #expect(try RPMFixture.run(rpm + ["-Va", "--nomtime"]) == "")
+
+        // The base image is untouched, and the fleet appends the rpmdb after the role's overlays.
+        #expect(try Data(contentsOf: root.appendingPathComponent("var/lib/rpm/rpmdb.sqlite")) == baseDatabase)
+        #expect(try Data(contentsOf: served.appendingPathComponent("base.cpio.zst")) == baseInitrd)
+        let bootFiles = work.appendingPathComponent("boot")
+        let config = try OverlayCommand.run(["boot-config", "--dir", served.path, "--fleet", fleet.path, "--out", bootFiles.path])
+        #expect(config.status == 0, "\(config.stderr)")
+        let script = try String(contentsOf: bootFiles.appendingPathComponent("ipxe/52-54-00-12-34-56"), encoding: .utf8)
+        #expect(script.contains("initrd --name vdsm-1.0.cpio.zst ../vdsm-1.0.cpio.zst\ninitrd --name compute-rpmdb.cpio.zst ../rpmdb/compute-rpmdb.cpio.zst\n"))
+
+        // Same inputs, same bytes.
+        let first = try Data(contentsOf: served.appendingPathComponent("rpmdb/compute-rpmdb.cpio.zst"))
+        #expect(try OverlayCommand.run(["rpmdb", "--base", root.path, "--fleet", fleet.path, "--dir", served.path]).status == 0)
+        #expect(try Data(contentsOf: served.appendingPathComponent("rpmdb/compute-rpmdb.cpio.zst")) == first)
+
+        // Once the role's overlay changes, the old rpmdb is no longer handed out, and the server says why.
+        let rebuilt = try overlay(
+            ["build", "--base", root.path, "--plugin", vdsm.path, "--out", served.path, "--replace"], environment: ["SOURCE_DATE_EPOCH": "99"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+        let stale = try OverlayCommand.run(["boot-config", "--dir", served.path, "--fleet", fleet.path, "--out", bootFiles.path])
+        #expect(stale.status == 0)
+        #expect(
+            stale.stderr.contains(
+                "overlay: role compute: rpmdb/compute.json was made from other overlays (vdsm-1.0.cpio.zst) than the role has now, so the role's rpmdb is not served; run overlay rpmdb again, or remove it"
+            ), "\(stale.stderr)")
+        #expect(!(try String(contentsOf: bootFiles.appendingPathComponent("ipxe/52-54-00-12-34-56"), encoding: .utf8)).contains("rpmdb"))
     }
 
     @Test func aSquashfsLayerHoldsTheSameDelta() throws {

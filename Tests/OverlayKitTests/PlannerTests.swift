@@ -86,13 +86,47 @@ import Testing
         let clash = try plugin(
             "clash", packages: ["clash"],
             bundled: [
-                SpecPackage(name: "clash", conflicts: ["corelib < 2.0"], files: ["/usr/bin/clash": "c\n"])
+                SpecPackage(name: "clash", conflicts: ["corelib"], files: ["/usr/bin/clash": "c\n"])
             ])
         let result = reasons { _ = try Planner(base: base, options: options).plan(clash) }
         #expect(result?.0 == .unsatisfiable)
         #expect(
             result?.1 == [
-                "clash-1.0-1.noarch conflicts with corelib < 2.0, which the base's corelib-1.0-1.noarch (locked) provides; build against a base image without it"
+                "clash-1.0-1.noarch conflicts with corelib, which the base's corelib-1.0-1.noarch (locked) provides; build against a base image without it"
+            ])
+    }
+
+    /// A versioned conflict says which base would work: `< 3.2` and `<= 3.1` a newer one, `> 3.0` and `>= 3.1` an
+    /// older one (or a newer plugin package), `= 3.1` another kernel.
+    @Test(arguments: [
+        ("kernel < 3.2", "build against a newer base image, one with kernel >= 3.2"),
+        ("kernel <= 3.1", "build against a newer base image, one with kernel > 3.1"),
+        ("kernel > 3.0", "build against an older base image, one with kernel <= 3.0, or use a newer kmod-old that does not conflict with it"),
+        ("kernel >= 3.1", "build against an older base image, one with kernel < 3.1, or use a newer kmod-old that does not conflict with it"),
+        ("kernel = 3.1-1", "build against a base image with another kernel than 3.1-1, or use a newer kmod-old that does not conflict with it"),
+    ])
+    func aVersionedConflictWithALockedPackageNamesTheBaseThatWouldWork(conflict: String, fix: String) throws {
+        let kmod = try plugin(
+            "kmod-\(UUID().uuidString.prefix(6))", packages: ["kmod-old"],
+            bundled: [SpecPackage(name: "kmod-old", conflicts: [conflict], files: ["/usr/lib/kmod-old": "k\n"])])
+        let result = reasons { _ = try Planner(base: base, options: options).plan(kmod) }
+        #expect(result?.0 == .unsatisfiable)
+        #expect(result?.1 == ["kmod-old-1.0-1.noarch conflicts with \(conflict), which the base's kernel-3.1-1.noarch (locked) provides; \(fix)"])
+    }
+
+    /// The other way round: a locked base package conflicts with a version of what the plugin brings.
+    @Test func aBasePackagesVersionedConflictSaysWhichVersionThePluginNeeds() throws {
+        let guarded = try RPMFixture.temporaryDirectory("guarded-base")
+        defer { try? FileManager.default.removeItem(at: guarded) }
+        try RPMFixture.base(
+            BaseFixture.packages + [SpecPackage(name: "guard", conflicts: ["tool < 2.0"], files: ["/etc/guard": "g\n"])], at: guarded)
+        let planner = try Planner(base: BaseImage(root: FilePath(guarded.path)), options: options)
+        let old = try plugin("oldtool", packages: ["tool"], bundled: [SpecPackage(name: "tool", files: ["/usr/bin/tool": "t\n"])])
+        let result = reasons { _ = try planner.plan(old) }
+        #expect(result?.0 == .unsatisfiable)
+        #expect(
+            result?.1 == [
+                "the base's guard-1.0-1.noarch (locked) conflicts with tool < 2.0, which tool-1.0-1.noarch provides; give the plugin tool >= 2.0, or build against an older base image"
             ])
     }
 

@@ -107,11 +107,19 @@ public struct OverlayBuilder: Sendable {
             let packed = try packer.pack(root: delta.path, to: stage.appending(overlayName)) { done, total in
                 progress(.packed(plugin: name, done: done, total: total))
             }
+            // The packages' installed headers, for a role's rpmdb, consistent with the files the overlay holds.
+            var headersName: String?
+            if !delta.packageFiles.isEmpty {
+                let headers = try InstalledHeaders.prepared(
+                    packageFiles: delta.packageFiles, delta: delta.path, base: planner.base.root, installTime: packer.sourceDateEpoch)
+                headersName = "\(stem).rpmheaders"
+                try RPMHeaderList.write(headers, to: stage.appending("\(stem).rpmheaders"))
+            }
             let manifest = OverlayManifest(
                 name: plugin.name, version: plugin.manifest.version, summary: plugin.manifest.summary, format: packer.format.rawValue,
                 file: overlayName, size: packed.size, sha256: packed.sha256, base: planner.baseIdentity,
                 packages: nevras, removed: removed, requires: plugin.manifest.requires.map(\.description),
-                extensionRelease: extensionRelease?.manifestEntry)
+                extensionRelease: extensionRelease?.manifestEntry, headers: headersName)
             try AtomicFile.writeJSON(manifest, to: stage.appending(manifestName))
             return (manifest, stage)
         }
@@ -209,6 +217,7 @@ public struct OverlayBuilder: Sendable {
 
         var moves: [(staged: String, name: String)] = []
         if !overlayPublished { moves.append(("stage/\(overlayName)", overlayName)) }
+        if let headers = manifest.headers { moves.append(("stage/\(headers)", headers)) }
         moves.append(("stage/\(manifestName)", manifestName))
         var removals: [String] = []
         if let previous, previous.file != overlayName, !previous.file.contains("/"), FileTree.status(output.path.appending(previous.file)) != nil {

@@ -13,6 +13,8 @@ public struct DeltaRoot: Sendable {
     public let path: FilePath
     /// NEVRAs of the packages installed into it, in rpm's order.
     public let installed: [String]
+    /// The package files that were installed.
+    public var packageFiles: [FilePath] = []
 
     /// Removes the delta tree.
     public func remove() throws { try FileTree.remove(path) }

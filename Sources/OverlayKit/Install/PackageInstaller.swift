@@ -150,7 +150,9 @@ public enum PackageInstaller {
         try DeltaCleaner.clean(upper: upper, base: base, databasePaths: [baseDBPath])
         try systemCall("rename", "\(upper) to \(delta)") { rename(upper.string, delta.string) }
         succeeded = true
-        return DeltaRoot(path: delta, installed: outcome.0.installed)
+        var root = DeltaRoot(path: delta, installed: outcome.0.installed)
+        root.packageFiles = packages
+        return root
     }
 
     /// On the install thread, in its private namespaces: mounts the overlayfs (base below, `upper` above) at

@@ -15,6 +15,12 @@ public enum RPMError: UserError, Sendable {
     case unusableRoot(FilePath, said: [String])
     /// `rpmtsOpenDB` could not open the rpmdb at `dbPath` inside `root`; `said` holds rpm's words.
     case unreadableDatabase(root: FilePath, dbPath: String, said: [String])
+    /// `headerImport` refused a header blob.
+    case damagedHeader
+    /// A file of package headers (`<name>-<version>.rpmheaders`) could not be written or read.
+    case headerFile(path: String, reason: String)
+    /// `rpmtsImportHeader` could not add a package's header to the rpmdb at `dbPath` inside `root`.
+    case cannotRecord(package: String, root: FilePath, dbPath: String, said: [String])
 
     public var description: String {
         switch self {
@@ -38,6 +44,13 @@ public enum RPMError: UserError, Sendable {
             let why = said.isEmpty ? "" : " (rpm: \(said.map(Self.sentence).joined(separator: "; ")))"
             return
                 "cannot open the rpm database \(dbPath) in \(root)\(why); the directory must hold an rpmdb this rpm reads (sqlite, or Berkeley DB read-only): unpack the image again or rebuild its rpmdb (rpm --root \(root) --dbpath \(dbPath) --rebuilddb)"
+        case .damagedHeader:
+            return "a package header is damaged (rpm's headerImport refused it): build the overlay again"
+        case .headerFile(let path, let reason):
+            return "cannot use the package headers file \(path): \(reason); build the overlay again"
+        case .cannotRecord(let package, let root, let dbPath, let said):
+            let why = said.isEmpty ? "" : " (rpm: \(said.map(Self.sentence).joined(separator: "; ")))"
+            return "cannot record \(package) in the rpm database \(dbPath) in \(root)\(why); the base's rpmdb must be sqlite to add packages to it"
         }
     }
 

@@ -80,3 +80,20 @@ final class RPMTransactionSet {
         return names
     }
 }
+
+extension RPMTransactionSet {
+    /// Opens the root's rpmdb for writing (`rpmtsOpenDB(O_RDWR)`). False when rpm cannot (rpm logs why).
+    func openDatabaseForWriting() -> Bool {
+        withUnsafeHandle { rpmtsOpenDB($0, O_RDWR) == 0 }
+    }
+
+    /// Adds `header` to the open rpmdb as an installed package (`rpmtsImportHeader` in a write transaction), the way
+    /// `rpm --justdb` records a package without touching files. False when rpm refuses.
+    func record(_ header: borrowing RPMHeader) -> Bool {
+        withUnsafeHandle { ts in
+            guard let transaction = rpmtxnBegin(ts, rpmtxnFlags(RPMTXN_WRITE.rawValue)) else { return false }
+            defer { rpmtxnEnd(transaction) }
+            return header.withUnsafeHandle { rpmtsImportHeader(transaction, $0, 0) } == RPMRC_OK
+        }
+    }
+}

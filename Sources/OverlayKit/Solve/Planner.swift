@@ -90,9 +90,9 @@ public struct Planner: Sendable {
             arch: options.arch, subject: plugin.name)
         pool.applyModules(modules, unfiltered: Set(indexes.filter(\.source.moduleHotfixes).map(\.source.id)))
 
-        var reasons = unmetRequirements(of: plugin, in: pool)
-        if !reasons.isEmpty {
-            throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons)
+        let unmet = unmetRequirements(of: plugin, in: pool)
+        if !unmet.isEmpty {
+            throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: unmet.map(\.reason), blamed: uniqued(unmet.flatMap(\.blamed)))
         }
 
         // Lock every installed name, not just the installed repo: a repo lock alone lets a multiversion
@@ -105,6 +105,7 @@ public struct Planner: Sendable {
         var alreadyInBase: [String] = []
         var missing: [String] = []
         var replacing: [String] = []
+        var replaced: [String] = []
         for request in plugin.manifest.packages {
             let selection = pool.selection(request)
             let solvables = pool.solvables(inSelection: selection)
@@ -113,20 +114,21 @@ public struct Planner: Sendable {
                 missing.append(request)
             } else if solvables.contains(where: pool.isInstalled) || obsoleters.contains(where: pool.isInstalled) {
                 alreadyInBase.append(request)
-            } else if let replaced = lockedSameName(as: solvables + obsoleters, in: pool) {
+            } else if let pair = lockedSameName(as: solvables + obsoleters, in: pool) {
                 replacing.append(
-                    "\(pool.nevra(replaced.new)) would replace the base's \(pool.nevra(replaced.installed)) (locked); build against a newer base image")
+                    "\(pool.nevra(pair.new)) would replace the base's \(pool.nevra(pair.installed)) (locked); build against a newer base image")
+                replaced.append(pool.nevra(pair.installed))
             } else {
                 jobs += Self.installJobs(solvables: solvables, obsoleters: obsoleters, pool: pool)
             }
         }
         if !missing.isEmpty || !replacing.isEmpty {
-            reasons = missing.map { request in
+            let reasons = missing.map { request in
                 Self.moduleHint(for: request, subject: request, pool: pool, modules: modules)
                     ?? Self.otherArchitectureReason(request, pool: pool, loaded: loaded, arch: options.arch)
                     ?? missingPackageReason(request, plugin: plugin, sources: sources, disabled: disabled, scratch: scratch)
             }
-            throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing)
+            throw PlanError(plugin: plugin.name, kind: .unsatisfiable, reasons: reasons + replacing, blamed: replaced)
         }
 
         let packages = try Self.solve(jobs: jobs, pool: pool, subject: plugin.name, loaded: loaded) { dep in
@@ -190,16 +192,16 @@ public struct Planner: Sendable {
         return pair
     }
 
-    /// The plugin's `requires` the base does not meet, as sentences.
-    private func unmetRequirements(of plugin: Plugin, in pool: SolvPool) -> [String] {
+    /// The plugin's `requires` the base does not meet, as sentences, each with the base packages it blames.
+    private func unmetRequirements(of plugin: Plugin, in pool: SolvPool) -> [(reason: String, blamed: [String])] {
         plugin.manifest.requires.compactMap { requirement in
             let dep = pool.dependency(for: requirement)
             if pool.providers(of: dep).contains(where: pool.isInstalled) { return nil }
             let byName = pool.providers(of: pool.dependencyName(dep)).filter(pool.isInstalled).map(pool.nevra)
             if byName.isEmpty {
-                return "requires \(requirement), but the base has no package providing \(requirement.name); build against a base image that has it"
+                return ("requires \(requirement), but the base has no package providing \(requirement.name); build against a base image that has it", [])
             }
-            return "requires \(requirement), but the base has \(byName.joined(separator: ", ")) (locked); build against a newer base image"
+            return ("requires \(requirement), but the base has \(byName.joined(separator: ", ")) (locked); build against a newer base image", byName)
         }
     }
 
@@ -216,7 +218,8 @@ public struct Planner: Sendable {
             if !problems.isEmpty {
                 let explainer = ProblemExplainer(pool: pool, disabledHint: disabledHint)
                 let reasons = problems.flatMap { explainer.explain($0) }
-                throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: uniqued(reasons))
+                throw PlanError(
+                    plugin: subject, kind: .unsatisfiable, reasons: uniqued(reasons), blamed: uniqued(problems.flatMap { explainer.blamed($0) }))
             }
             steps = try solver.transaction().steps
         } catch let error as PlanError {
@@ -250,7 +253,7 @@ public struct Planner: Sendable {
                 plugin: subject, kind: .unsatisfiable,
                 reasons: touched.map {
                     "the solution would change the base's \($0) (locked); build against a newer base image"
-                })
+                }, blamed: touched)
         }
         return packages
     }

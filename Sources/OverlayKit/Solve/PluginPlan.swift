@@ -40,11 +40,15 @@ public struct PlanError: UserError, Sendable {
     public var reasons: [String]
     /// What failed, when the plan failed for a reason other than the base (a repo, the rpmdb, a signing key).
     public var cause: (any Error)?
+    /// The locked base packages (NEVRAs) the reasons blame: what a package conflicts with, obsoletes or would
+    /// replace, or what has too old a version. `overlay rebase` names those a new base changed.
+    public var blamed: [String] = []
 
-    public init(plugin: String, kind: Kind, reasons: [String]) {
+    public init(plugin: String, kind: Kind, reasons: [String], blamed: [String] = []) {
         self.plugin = plugin
         self.kind = kind
         self.reasons = reasons
+        self.blamed = blamed
     }
 
     /// The plan failed because `cause` did, in `repo` when one is named: its one reason is the cause's sentence.

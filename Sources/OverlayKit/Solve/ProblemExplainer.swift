@@ -29,13 +29,14 @@ struct ProblemExplainer {
                 }
             case .conflicts:
                 let dep = pool.dependency(info.dep)
+                let conflict = pool.requirement(of: info.dep)
                 if pool.isInstalled(info.target) && !pool.isInstalled(info.source) {
                     sentences.append(
-                        "\(describe(info.source, parents: parents)) conflicts with \(dep), which the base's \(pool.nevra(info.target)) (locked) provides; build against a base image without it"
+                        "\(describe(info.source, parents: parents)) conflicts with \(dep), which the base's \(pool.nevra(info.target)) (locked) provides; \(Self.baseFix(for: conflict, package: pool.name(info.source)))"
                     )
                 } else if pool.isInstalled(info.source) && !pool.isInstalled(info.target) {
                     sentences.append(
-                        "the base's \(pool.nevra(info.source)) (locked) conflicts with \(dep), which \(describe(info.target, parents: parents)) provides; build against a newer base image"
+                        "the base's \(pool.nevra(info.source)) (locked) conflicts with \(dep), which \(describe(info.target, parents: parents)) provides; \(Self.pluginFix(for: conflict))"
                     )
                 }
             case .obsoletes, .installedObsoletes, .implicitObsoletes:
@@ -69,6 +70,57 @@ struct ProblemExplainer {
             sentences.append(problem.description)
         }
         return sentences
+    }
+
+    /// What to do when a plugin's `package` conflicts with what a locked base package provides. A versioned conflict
+    /// points at the base that would work: `Conflicts: kernel < 3.2` is fixed by a newer base with kernel >= 3.2,
+    /// `Conflicts: foo > 2` by an older base or a newer package; an unversioned one only by a base without it.
+    static func baseFix(for conflict: Requirement?, package: String) -> String {
+        guard let conflict, let relation = conflict.relation, let version = conflict.version else {
+            return "build against a base image without it"
+        }
+        let name = conflict.name
+        return switch relation {
+        case .less: "build against a newer base image, one with \(name) >= \(version)"
+        case .lessOrEqual: "build against a newer base image, one with \(name) > \(version)"
+        case .greater: "build against an older base image, one with \(name) <= \(version), or use a newer \(package) that does not conflict with it"
+        case .greaterOrEqual: "build against an older base image, one with \(name) < \(version), or use a newer \(package) that does not conflict with it"
+        case .equal: "build against a base image with another \(name) than \(version), or use a newer \(package) that does not conflict with it"
+        }
+    }
+
+    /// What to do when a locked base package conflicts with what a plugin's package provides: a versioned conflict
+    /// says which version of it the base allows.
+    static func pluginFix(for conflict: Requirement?) -> String {
+        guard let conflict, let relation = conflict.relation, let version = conflict.version else {
+            return "build against a newer base image"
+        }
+        let name = conflict.name
+        return switch relation {
+        case .less: "give the plugin \(name) >= \(version), or build against an older base image"
+        case .lessOrEqual: "give the plugin \(name) > \(version), or build against an older base image"
+        case .greater: "give the plugin \(name) <= \(version), or build against a newer base image"
+        case .greaterOrEqual: "give the plugin \(name) < \(version), or build against a newer base image"
+        case .equal: "give the plugin another \(name) than \(version)"
+        }
+    }
+
+    /// The locked base packages a problem blames (NEVRAs): those a new package conflicts with, obsoletes or would
+    /// replace, those that conflict with or obsolete one, and those whose version does not meet a requirement.
+    func blamed(_ problem: SolvProblem) -> [String] {
+        var blamed: [SolvableID] = []
+        for info in problem.ruleInfos {
+            switch info.kind {
+            case .requires, .nothingProvidesDep:
+                guard !pool.isInstalled(info.source) else { continue }
+                blamed += pool.providers(of: pool.dependencyName(info.dep)).filter(pool.isInstalled)
+            case .conflicts, .obsoletes, .installedObsoletes, .implicitObsoletes, .sameName:
+                for p in [info.source, info.target] where pool.isInstalled(p) { blamed.append(p) }
+            default:
+                continue
+            }
+        }
+        return uniqued(blamed.map(pool.nevra))
     }
 
     /// For each new package in the problem, a package whose `Requires` pulled it in.

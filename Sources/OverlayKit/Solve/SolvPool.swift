@@ -267,6 +267,26 @@ final class SolvPool {
         return pool_rel2id(pool, name, pool_str2id(pool, version, 1), flags, 1)
     }
 
+    /// A dependency read back as `name [op version]` (`kernel < 3.2`); nil for what that form cannot say: a rich
+    /// dependency (`(a or b)`), `!=`, a namespace.
+    func requirement(of dep: DependencyID) -> Requirement? {
+        guard csolv_is_reldep(dep.rawValue) != 0 else { return Requirement(name: string(dep)) }
+        let relation = relationDependency(pool, dep.rawValue).pointee
+        guard csolv_is_reldep(relation.name) == 0, csolv_is_reldep(relation.evr) == 0 else { return nil }
+        let op: Requirement.Relation? =
+            switch Int32(relation.flags) {
+            case Int32(REL_LT): .less
+            case Int32(REL_LT | REL_EQ): .lessOrEqual
+            case Int32(REL_EQ): .equal
+            case Int32(REL_GT | REL_EQ): .greaterOrEqual
+            case Int32(REL_GT): .greater
+            default: nil
+            }
+        guard let op else { return nil }
+        return Requirement(
+            name: string(DependencyID(rawValue: relation.name)), relation: op, version: string(DependencyID(rawValue: relation.evr)))
+    }
+
     /// The name part of a dependency (`kernel` of `kernel >= 3.2`).
     func dependencyName(_ dep: DependencyID) -> DependencyID {
         var id = dep.rawValue

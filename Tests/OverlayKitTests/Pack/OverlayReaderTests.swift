@@ -117,6 +117,7 @@ import TestSupport
         let failed = try PackFixture.run("\(binary) inspect \(PackFixture.q(root))/usr/bin/hello")
         #expect(failed.status == 1)
         #expect(failed.stdout.isEmpty)
-        #expect(failed.stderr == "overlay: \(root)/usr/bin/hello is not an overlay: expected a cpio archive (bare, gzip or zstd), a squashfs or an erofs image\n")
+        #expect(
+            failed.stderr == "overlay: \(root)/usr/bin/hello is not an overlay: expected a cpio archive (bare, gzip or zstd), a squashfs or an erofs image\n")
     }
 }
