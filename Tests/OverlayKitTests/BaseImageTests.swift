@@ -269,4 +269,20 @@ import TestSupport
         #expect(try leftovers() == [])
         #expect(processes(rootedUnder: out).isEmpty)
     }
+
+    /// `rebase --from` and `--to` take images as `--base` does: the same verdicts as for the directories.
+    @Test func rebaseTakesImagesForBothBases() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
+        let plugin = try vdsmPlugin()
+        let cpioZstd = try initramfs(of: base, compress: "zstd -q", to: work.appendingPathComponent("base.cpio.zst"))
+        let sqfs = try squashfs(of: base, to: work.appendingPathComponent("base.squashfs"))
+        let directories = try overlay(["rebase", "--from", base.path, "--to", base.path, "--plugin", plugin.path, "--no-cache"])
+        let images = try overlay(["rebase", "--from", cpioZstd.path, "--to", sqfs.path, "--plugin", plugin.path, "--no-cache"])
+        #expect(directories.status == 0, "\(directories.stderr)")
+        #expect(images.status == 0, "\(images.stderr)")
+        #expect(images.stdout.contains("plugin vdsm 1.0: unchanged"), "\(images.stdout)")
+        let named = images.stdout.replacingOccurrences(of: cpioZstd.path, with: base.path).replacingOccurrences(of: sqfs.path, with: base.path)
+        #expect(named == directories.stdout)
+        #expect(try leftovers() == [])
+    }
 }
