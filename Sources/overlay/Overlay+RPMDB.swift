@@ -21,7 +21,11 @@ extension Overlay {
                 rpm -qa on a node lists the base and its plugins; after a role's overlays change, run this again.
                 """)
 
-        @Option(help: ArgumentHelp("The base image root the fleet's overlays were built against.", valueName: "DIR"), completion: .directory)
+        @Option(
+            help: ArgumentHelp(
+                "The base image the fleet's overlays were built against: its root directory, an initramfs, a squashfs image or a live ISO.",
+                valueName: "DIR|IMAGE"),
+            completion: .file())
         var base: String
 
         @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file.", valueName: "FILE"), completion: .file(extensions: ["toml"]))
@@ -47,7 +51,12 @@ extension Overlay {
                 let sourceDateEpoch = try OverlayBuilder.sourceDateEpochFromEnvironment()
                 let served = FilePath(directory)
                 let fleet = try Fleet.load(file: FilePath(fleetFile), servedDirectory: served)
-                let image = try BaseImage(root: FilePath(base))
+                // An image gives its rpmdb, extracted into a private directory.
+                let source = try BaseImageSource(FilePath(base))
+                if source.kind != .directory { try removingTemporaryFilesOnSignal() }
+                let opened = try source.openForPlanning()
+                defer { opened.close() }
+                let image = opened.image
                 let identity = BaseIdentity.of(packages: try image.installedPackages())
                 guard identity == fleet.baseIdentity else {
                     throw RPMDBError.otherBase(base: base, identity: identity, fleet: fleetFile, fleetIdentity: fleet.baseIdentity)

@@ -506,7 +506,7 @@ final class BackgroundBuild {
     private let process = Process()
     private let errorFile: URL
 
-    init(_ arguments: [String], epoch: Int = 0, logs: URL) throws {
+    init(_ arguments: [String], epoch: Int = 0, environment: [String: String] = [:], logs: URL) throws {
         let id = UUID().uuidString.prefix(8)
         errorFile = logs.appendingPathComponent("stderr-\(id)")
         let outputFile = logs.appendingPathComponent("stdout-\(id)")
@@ -514,7 +514,7 @@ final class BackgroundBuild {
         _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         process.executableURL = OverlayCommand.executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["SOURCE_DATE_EPOCH": String(epoch)]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["SOURCE_DATE_EPOCH": String(epoch)]) { $1 }) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: outputFile)
         process.standardError = try FileHandle(forWritingTo: errorFile)
         try process.run()

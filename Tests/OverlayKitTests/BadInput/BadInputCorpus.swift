@@ -374,10 +374,14 @@ enum BadInputCorpus {
             command: "plan"),
         BadInput(
             name: "base: does not exist", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build(base: "nowhere"), status: 1,
-            stderr: "overlay: base nowhere does not exist; --base takes the root filesystem of the base image, unpacked"),
+            stderr:
+                "overlay: base nowhere does not exist; --base takes a root directory, an initramfs (cpio newc, plain or gzip/xz/zstd-compressed, several concatenated), a squashfs image or a live ISO"
+        ),
         BadInput(
             name: "base: a file", setup: { try $0.plugin(rpms: true, then: "echo image > base.img") }, arguments: BadInput.build(base: "base.img"), status: 1,
-            stderr: "overlay: base base.img is a file, not a directory; --base takes the root filesystem of the base image, unpacked"),
+            stderr:
+                "overlay: base base.img is unknown data (first bytes 69 6d 61 67 65 0a); --base takes a root directory, an initramfs (cpio newc, plain or gzip/xz/zstd-compressed, several concatenated), a squashfs image or a live ISO"
+        ),
     ]
 
     // MARK: fleet.toml
