@@ -26,6 +26,8 @@ DEPS += strace
 DEPS += db5.3-util
 # plan-vs-dnf: dnf 4 and its Python API, the peer overlay's plans are compared with.
 DEPS += dnf python3-dnf
+# Base images: squashfs read in place with libsquashfs; the example's live ISO is made with xorriso.
+DEPS += libsquashfs-dev xorriso
 
 # Sanitizer runs: the whole package (tests and the overlay binary the CLI tests run) built release-optimised
 # with the sanitizer, in a scratch directory of its own. Reports make the run fail: ASan aborts, LeakSanitizer

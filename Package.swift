@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CModulemd", pkgConfig: "modulemd-2.0", providers: [.apt(["libmodulemd-dev"])]),
+        // squashfs-tools-ng: base images read in place, without root or loop devices.
+        .systemLibrary(name: "CSquashfs", pkgConfig: "libsquashfs1", providers: [.apt(["libsquashfs-dev"])]),
 
         // The one door for system calls, shared by the generator and the server.
         // Lock annotations for ThreadSanitizer (no-ops in other builds).
@@ -53,7 +55,7 @@ let package = Package(
         .target(
             name: "OverlayKit",
             dependencies: [
-                "CSolv", "CRPM", "CArchive", "CZstd", "CCurl", "CModulemd", "Posix", "Formats",
+                "CSolv", "CRPM", "CArchive", "CZstd", "CCurl", "CModulemd", "CSquashfs", "Posix", "Formats",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],

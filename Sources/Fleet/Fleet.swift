@@ -73,6 +73,12 @@ public struct Fleet: Sendable {
         public var mac: MACAddress
         public var role: String
         public var boot: Boot
+
+        public init(mac: MACAddress, role: String, boot: Boot) {
+            self.mac = mac
+            self.role = role
+            self.boot = boot
+        }
     }
 
     /// The fleet file this was read from.
@@ -90,6 +96,7 @@ public struct Fleet: Sendable {
     /// What a MAC address not listed in `[[nodes]]` boots; nil means it is refused with a message.
     public let defaultRole: String?
 
+    let roleDatabaseDirectoryPath: String
     let documents: [String: BootDocument]
     let digests: [String: String]
 
@@ -119,7 +126,10 @@ public struct Fleet: Sendable {
             for (index, overlay) in overlays.filter({ Layer.isLayer(format: $0.manifest.format) }).enumerated() {
                 boot.layerNames[overlay.path] = Layer.name(index: index + 1, path: overlay.path)
             }
-            switch RoleDatabase.find(role: role.name, overlays: overlays, baseIdentity: base.manifest?.identity, in: servedDirectory) {
+            switch RoleDatabase.find(
+                role: role.name, overlays: overlays, baseIdentity: base.manifest?.identity, folder: Self.roleDatabaseFolder(parsed.base.initrds[0]),
+                in: servedDirectory)
+            {
             case .none:
                 break
             case .current(let path, let manifest):
@@ -149,8 +159,17 @@ public struct Fleet: Sendable {
         self.nodes = nodes
         self.defaultRole = parsed.defaultRole
         self.notes = notes
+        self.roleDatabaseDirectoryPath = Self.roleDatabaseFolder(parsed.base.initrds[0])
         self.digests = digests
         self.documents = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: parsed.defaultRole).all()
+    }
+
+    /// Where `overlay rpmdb` writes the roles' rpmdbs, relative to the served directory: `rpmdb/` beside the base
+    /// initrd, so that fleets of two bases served from one directory each have their own.
+    public var roleDatabaseDirectory: String { roleDatabaseDirectoryPath }
+    private static func roleDatabaseFolder(_ firstInitrd: String) -> String {
+        let folder = FilePath(firstInitrd).removingLastComponent()
+        return folder.isEmpty ? RoleDatabase.directory : folder.appending(RoleDatabase.directory).string
     }
 
     /// The checks of a parsed fleet against the served directory: the files it names exist there, and the overlays
@@ -264,6 +283,18 @@ public struct Fleet: Sendable {
         }
         if key.hasPrefix("grub.cfg-01-"), let mac = MACAddress(String(key.dropFirst("grub.cfg-01-".count))) {
             return documents["grub.cfg-01-\(mac.hyphenated)"]
+        }
+        return nil
+    }
+
+    /// The role whose boot a per-node boot file starts (`ipxe/<mac>`, `pxelinux.cfg/01-<mac>`, `grub.cfg-01-<mac>`, or
+    /// the `default` ones for MACs not listed), nil for other paths and for refusals.
+    public func bootRole(at path: String) -> String? {
+        let key = String(path.drop(while: { $0 == "/" }))
+        if key == "ipxe/default" || key == "pxelinux.cfg/default" { return defaultRole }
+        for prefix in ["ipxe/", "pxelinux.cfg/01-", "grub.cfg-01-"] where key.hasPrefix(prefix) {
+            guard let mac = MACAddress(String(key.dropFirst(prefix.count))) else { return nil }
+            return node(mac)?.role ?? (prefix == "ipxe/" ? defaultRole : nil)
         }
         return nil
     }

@@ -8,8 +8,11 @@ import SystemPackage
 #endif
 
 /// What `overlay serve` runs: HTTP and TFTP servers over one directory, answering with the fleet's boot files,
-/// and the fleet file re-read on SIGHUP or when it changes. A fleet that no longer validates is not taken: the
-/// previous one keeps being served.
+/// and the fleet re-read on SIGHUP, when its file changes, or when the manifests in the served directory change (an
+/// overlay built or replaced there, a role's rpmdb made): what was built is served without a signal. A manifest
+/// appears only after the file it names (build publishes the overlay first), so a half-written overlay is never
+/// named; a transfer in flight keeps the file it opened, whatever replaces it. A fleet that no longer validates is
+/// not taken: the previous one keeps being served.
 public final class FleetServer {
     /// One line of what the server does, for its operator.
     public struct Event: Sendable, CustomStringConvertible {
@@ -36,12 +39,15 @@ public final class FleetServer {
     public let directory: FilePath
     public let fleetFile: FilePath?
     private let catalog: FleetCatalog?
+    /// What the servers have done, served as `GET /metrics`.
+    public let metrics = ServeMetrics()
     private let httpServers: [(host: String, server: HTTPServer)]
     private let tftpServers: [(host: String, server: TFTPServer)]
     private let report: @Sendable (Event) -> Void
-    /// The fleet file as last taken, and as last seen by `checkFleetFile` (a change must hold for one check).
-    private var watched: FileSignature?
-    private var pending: FileSignature?
+    /// The fleet file and the served manifests as last taken, and as last seen by `checkForChanges` (a change must
+    /// hold for one look).
+    private var watched: WatchedFiles?
+    private var pending: WatchedFiles?
 
     /// Loads the fleet (when one is given) and binds every address ("ADDR:PORT"; port 0 lets the system choose);
     /// nothing is served before `start()`. With neither `http` nor `tftp`, HTTP binds 0.0.0.0:8080 and TFTP
@@ -54,19 +60,21 @@ public final class FleetServer {
         self.fleetFile = fleetFile
         self.report = report
         if let fleetFile {
-            watched = FileSignature(fleetFile)
+            let fleet = try Fleet.load(file: fleetFile, servedDirectory: directory)
+            watched = WatchedFiles(fleetFile: fleetFile, directory: directory, roleDatabases: fleet.roleDatabaseDirectory)
             pending = watched
-            catalog = FleetCatalog(try Fleet.load(file: fleetFile, servedDirectory: directory))
+            catalog = FleetCatalog(fleet)
         } else {
             catalog = nil
         }
         let (http, tftp) = http.isEmpty && tftp.isEmpty ? (["0.0.0.0:8080"], ["0.0.0.0:69"]) : (http, tftp)
-        let catalog = catalog
+        let served = ServerCatalog(fleet: catalog, metrics: metrics)
+        let log = log.counting(into: metrics)
         httpServers = try http.map { address in
-            (Self.host(address), try Self.listen("HTTP", address) { try HTTPServer(root: directory, bind: $0, catalog: catalog, log: log) })
+            (Self.host(address), try Self.listen("HTTP", address) { try HTTPServer(root: directory, bind: $0, catalog: served, log: log) })
         }
         tftpServers = try tftp.map { address in
-            (Self.host(address), try Self.listen("TFTP", address) { try TFTPServer(root: directory, bind: $0, catalog: catalog, log: log) })
+            (Self.host(address), try Self.listen("TFTP", address) { try TFTPServer(root: directory, bind: $0, catalog: served, log: log) })
         }
     }
 
@@ -113,7 +121,7 @@ public final class FleetServer {
     /// Re-reads the fleet file now; a fleet that does not validate is reported and the previous one kept.
     public func reload(reason: String) {
         guard let catalog, let fleetFile else { return }
-        watched = FileSignature(fleetFile)
+        watched = WatchedFiles(fleetFile: fleetFile, directory: directory, roleDatabases: catalog.fleet.roleDatabaseDirectory)
         pending = watched
         do {
             let fleet = try Fleet.load(file: fleetFile, servedDirectory: directory)
@@ -125,19 +133,20 @@ public final class FleetServer {
         }
     }
 
-    /// Looks at the fleet file once. It is reloaded once it changed and then stayed the same from one look to the
-    /// next, so that an editor's half-written file is not taken for the new fleet.
-    public func checkFleetFile() {
-        guard catalog != nil, let fleetFile else { return }
-        let now = FileSignature(fleetFile)
-        if now != watched && now == pending {
-            reload(reason: "\(fleetFile) changed")
+    /// Looks at the fleet file and the served manifests once. The fleet is reloaded once they changed and then
+    /// stayed the same from one look to the next, so that an editor's half-written file, or a build's overlay
+    /// published a moment before its manifest, is not taken for the new fleet.
+    public func checkForChanges() {
+        guard let catalog, let fleetFile else { return }
+        let now = WatchedFiles(fleetFile: fleetFile, directory: directory, roleDatabases: catalog.fleet.roleDatabaseDirectory)
+        if now != watched && now == pending, let watched {
+            reload(reason: now.change(since: watched, fleetFile: fleetFile))
         }
         pending = now
     }
 
-    /// Serves until SIGINT or SIGTERM: starts the servers, re-reads the fleet on SIGHUP and when its file changes
-    /// (looked at every second), and stops cleanly. The signals are blocked before any server thread exists, so
+    /// Serves until SIGINT or SIGTERM: starts the servers, re-reads the fleet on SIGHUP and when its file or the
+    /// served manifests change (looked at every second), and stops cleanly. The signals are blocked before any server thread exists, so
     /// every thread inherits the mask and only this loop receives them: no work happens in a signal handler.
     public func run() throws {
         var signals = sigset_t()
@@ -156,7 +165,7 @@ public final class FleetServer {
             case SIGHUP:
                 reload(reason: "SIGHUP")
             default:
-                checkFleetFile()  // a timeout (or EINTR)
+                checkForChanges()  // a timeout (or EINTR)
             }
         }
         stop()
@@ -206,6 +215,32 @@ extension Fleet {
     }
 }
 
+/// What the servers ask before they look in the served directory: `metrics`, then the fleet's boot files (each one
+/// handed to a node counted as a boot of its role).
+final class ServerCatalog: ServeCatalog {
+    let fleet: FleetCatalog?
+    let metrics: ServeMetrics
+
+    init(fleet: FleetCatalog?, metrics: ServeMetrics) {
+        self.fleet = fleet
+        self.metrics = metrics
+    }
+
+    func generatedDocument(path: String) -> GeneratedDocument? {
+        let key = String(path.drop(while: { $0 == "/" }))
+        if key == "metrics" {
+            return GeneratedDocument(body: Array(metrics.exposition().utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        guard let fleet else { return nil }
+        let current = fleet.fleet
+        guard let document = current.document(at: key) else { return nil }
+        if let role = current.bootRole(at: key) { metrics.booted(role: role) }
+        return GeneratedDocument(body: Array(document.body.utf8), contentType: document.contentType)
+    }
+
+    func knownDigest(path: String) -> String? { fleet?.knownDigest(path: path) }
+}
+
 /// The serve catalog backed by the current fleet; a reload swaps the fleet under the lock and requests already
 /// answered keep what they got.
 final class FleetCatalog: ServeCatalog {
@@ -226,6 +261,35 @@ final class FleetCatalog: ServeCatalog {
 
 /// What identifies one version of a file without reading it: device, inode, size, modification and change times.
 /// A rename over the file (how editors save) changes the inode; an in-place write changes the times.
+/// What the server watches: the fleet file, and every manifest in the served directory (overlays' and the base's, as
+/// the fleet finds them, and the roles' rpmdb manifests).
+struct WatchedFiles: Equatable {
+    let fleet: FileSignature?
+    let manifests: [String: FileSignature]
+
+    init(fleetFile: FilePath, directory: FilePath, roleDatabases: String) {
+        fleet = FileSignature(fleetFile)
+        var manifests: [String: FileSignature] = [:]
+        for relative in ServedManifests.manifestPaths(directory) + ServedManifests.jsonFiles(in: roleDatabases, under: directory) {
+            if let signature = FileSignature(directory.appending(relative)) { manifests[relative] = signature }
+        }
+        self.manifests = manifests
+    }
+
+    /// Why a reload happens, in words: the fleet file changed, or which manifests came, went or changed.
+    func change(since old: WatchedFiles, fleetFile: FilePath) -> String {
+        if fleet != old.fleet { return "\(fleetFile) changed" }
+        var parts: [String] = []
+        let added = manifests.keys.filter { old.manifests[$0] == nil }.sorted()
+        let removed = old.manifests.keys.filter { manifests[$0] == nil }.sorted()
+        let changed = manifests.keys.filter { old.manifests[$0] != nil && old.manifests[$0] != manifests[$0] }.sorted()
+        if !added.isEmpty { parts.append("\(added.joined(separator: ", ")) added") }
+        if !changed.isEmpty { parts.append("\(changed.joined(separator: ", ")) changed") }
+        if !removed.isEmpty { parts.append("\(removed.joined(separator: ", ")) removed") }
+        return "served manifests: " + parts.joined(separator: "; ")
+    }
+}
+
 struct FileSignature: Equatable {
     let values: [Int]
 

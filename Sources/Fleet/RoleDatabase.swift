@@ -2,10 +2,10 @@ import Foundation
 import Formats
 import SystemPackage
 
-/// A role's rpmdb initrd (`rpmdb/<role>.cpio.zst`, made by `overlay rpmdb`), which a node of the role gets after its
-/// overlays so that `rpm -qa` lists the base and the plugins. It is handed out only while it was made from exactly
-/// the role's overlays (same files, same sha256) on the fleet's base: an rpmdb listing other packages than the node
-/// has would be worse than the base's own.
+/// A role's rpmdb initrd (`rpmdb/<role>-rpmdb.cpio.zst` beside the base initrd, made by `overlay rpmdb`), which a
+/// node of the role gets after its overlays so that `rpm -qa` lists the base and the plugins. It is handed out only
+/// while it was made from exactly the role's overlays (same files, same sha256) on the fleet's base: an rpmdb listing
+/// other packages than the node has would be worse than the base's own.
 enum RoleDatabase {
     enum Lookup {
         /// No `rpmdb/<role>.json`.
@@ -18,14 +18,15 @@ enum RoleDatabase {
 
     static let directory = "rpmdb"
 
-    static func find(role: String, overlays: [ServedOverlay], baseIdentity: String?, in served: FilePath) -> Lookup {
-        let manifestPath = "\(directory)/\(role).json"
+    /// Looks in `folder` (relative to `served`) for the role's rpmdb manifest.
+    static func find(role: String, overlays: [ServedOverlay], baseIdentity: String?, folder: String, in served: FilePath) -> Lookup {
+        let manifestPath = "\(folder)/\(role).json"
         guard let data = FileManager.default.contents(atPath: served.appending(manifestPath).string) else { return .none }
         let again = "run overlay rpmdb again, or remove it"
         guard let manifest = try? JSONDecoder().decode(RoleDatabaseManifest.self, from: data), manifest.kind == "rpmdb" else {
             return .stale(reason: "\(manifestPath) is not an rpmdb manifest overlay wrote, so the role's rpmdb is not served; \(again)")
         }
-        let path = "\(directory)/\(manifest.file)"
+        let path = "\(folder)/\(manifest.file)"
         let expected = overlays.map { RoleDatabaseManifest.Source(file: $0.path, sha256: $0.manifest.sha256) }
         if manifest.base != baseIdentity {
             return .stale(reason: "\(manifestPath) was made for another base (\(manifest.base)), so the role's rpmdb is not served; \(again)")

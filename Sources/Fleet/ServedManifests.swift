@@ -15,12 +15,21 @@ struct ServedManifests {
     /// `"overlay"`. Other JSON files are none of the fleet's business and are left alone.
     static func scan(_ directory: FilePath) throws(FleetError) -> ServedManifests {
         var found = ServedManifests()
+        for relative in manifestPaths(directory) {
+            if let overlay = try readOverlay(relative, in: directory) { found.overlays.append(overlay) }
+        }
+        return found
+    }
+
+    /// Every `*.json` below `directory` where manifests can be (relative paths, sorted): hidden entries, symbolic
+    /// links, the generated boot file directories and a base's unpacked `rootfs/` are skipped.
+    static func manifestPaths(_ directory: FilePath) -> [String] {
         let root = URL(fileURLWithPath: directory.string, isDirectory: true)
         guard
             let walker = FileManager.default.enumerator(
                 at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey, .isDirectoryKey],
                 options: [.skipsHiddenFiles, .skipsPackageDescendants])
-        else { return found }
+        else { return [] }
         var manifests: [String] = []
         while let url = walker.nextObject() as? URL {
             let relative = Self.relativePath(of: url, under: root)
@@ -38,10 +47,13 @@ struct ServedManifests {
             guard values?.isSymbolicLink != true, values?.isRegularFile == true, url.pathExtension == "json" else { continue }
             manifests.append(relative)
         }
-        for relative in manifests.sorted() {
-            if let overlay = try readOverlay(relative, in: directory) { found.overlays.append(overlay) }
-        }
-        return found
+        return manifests.sorted()
+    }
+
+    /// The `*.json` files directly in `folder` (relative to `directory`), as relative paths.
+    static func jsonFiles(in folder: String, under directory: FilePath) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.appending(folder).string)) ?? []
+        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map { "\(folder)/\($0)" }
     }
 
     private static func readOverlay(_ relative: String, in directory: FilePath) throws(FleetError) -> ServedOverlay? {

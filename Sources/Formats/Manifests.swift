@@ -97,7 +97,7 @@ extension JSONEncoder {
     }
 }
 
-/// What `overlay rpmdb` writes as `rpmdb/<role>.json` beside `rpmdb/<role>.cpio.zst`: the rpmdb a node of the role
+/// What `overlay rpmdb` writes as `rpmdb/<role>.json` beside `rpmdb/<role>-rpmdb.cpio.zst` (in the base initrd's folder): the rpmdb a node of the role
 /// gets as its last initrd (the base's packages and every package of the role's overlays), and what it was made
 /// from, so that a server appends it only while the role's overlays are still those.
 public struct RoleDatabaseManifest: Codable, Sendable, Equatable {

@@ -15,11 +15,20 @@ public struct AccessLog: Sendable {
 
     public let fileDescriptor: FileDescriptor?
     public let format: Format
+    /// Counted as each line is recorded, whether or not it is written.
+    public private(set) var metrics: ServeMetrics?
 
     /// Logs to `fileDescriptor` (not closed by the log) in `format`.
     public init(_ fileDescriptor: FileDescriptor, format: Format = .plain) {
         self.fileDescriptor = fileDescriptor
         self.format = format
+    }
+
+    /// The same log, also counting into `metrics` (which must hear `began` for each request or transfer).
+    public func counting(into metrics: ServeMetrics) -> AccessLog {
+        var log = self
+        log.metrics = metrics
+        return log
     }
 
     /// A log that writes nothing.
@@ -40,9 +49,11 @@ public struct AccessLog: Sendable {
         var bytes: Int
         var milliseconds: Int
         var detail: String = ""  // negotiated TFTP options, a refusal reason
+        var retransmits = 0  // TFTP windows sent again
     }
 
     func record(_ entry: Entry) {
+        metrics?.ended(proto: entry.proto, status: entry.status, bytes: entry.bytes, retransmits: entry.retransmits)
         guard let fd = fileDescriptor else { return }
         let line: String
         switch format {

@@ -9,7 +9,7 @@ extension Overlay {
     struct Base: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make and examine base images.",
-            subcommands: [Create.self])
+            subcommands: [Create.self, Import.self])
     }
 }
 
@@ -82,6 +82,65 @@ extension Overlay.Base {
                 print("\(FilePath(out).appending(result.manifest.file).string)  \(humanSize(result.manifest.size))  sha256:\(result.manifest.sha256)")
                 if let kernel = result.manifest.kernel { print(FilePath(out).appending(kernel).string) }
                 print("base identity \(result.manifest.identity)")
+            }
+        }
+    }
+}
+
+extension Overlay.Base {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a vendor's base image as it is, for serving with overlays.",
+            discussion: """
+                IMAGE is a live ISO (RHEL, CentOS, Fedora, oVirt Node live media: LiveOS/squashfs.img, kernel and \
+                initrd under images/pxeboot/ or isolinux/), a squashfs image or an initramfs, told apart by content. \
+                Writes OUT/vmlinuz, the image's initrd copied unmodified under its own name, OUT/squashfs.img (from a \
+                live ISO or a squashfs), and OUT/base.json with the base identity read from the image's rpmdb, so \
+                nodes boot the vendor's image plus overlays built against it. Everything appears together at the end; \
+                SIGINT and SIGTERM remove the unfinished files and exit 130 and 143.
+                """)
+
+        @Argument(help: ArgumentHelp("The image to import.", valueName: "image"), completion: .file())
+        var image: String
+
+        @Option(help: ArgumentHelp("The directory to write the base to.", valueName: "dir"), completion: .directory)
+        var out: String
+
+        @Option(help: ArgumentHelp("The architecture to read the rpmdb for.", valueName: "arch"))
+        var arch: String = HostArchitecture.current
+
+        @Flag(help: "Print base.json as written.")
+        var json = false
+
+        @OptionGroup var output: ConsoleOptions
+
+        func run() throws {
+            let console = output.console()
+            defer { console.progress.stop() }
+            try reportingErrors(console) {
+                try removingUnfinishedFilesOnSignal(out: out)
+                Interruption.setActivity("reading \(image)")
+                let source = try BaseImageSource(FilePath(image))
+                let output = try lockOutput(out, console: console)
+                let result = try BaseImporter(source: source, output: output, arch: arch).run { step in
+                    Interruption.setActivity("importing \(image) (\(step))")
+                    console.progress.update("base import: \(step)")
+                    console.detail("base import: \(step)")
+                }
+                console.progress.finish()
+                if json {
+                    print(String(decoding: try JSONEncoder.manifest.encode(result.manifest), as: UTF8.self))
+                    return
+                }
+                for name in result.files {
+                    let path = FilePath(out).appending(name)
+                    if name == result.manifest.file {
+                        print("\(path.string)  \(humanSize(result.manifest.size))  sha256:\(result.manifest.sha256)")
+                    } else {
+                        print(path.string)
+                    }
+                }
+                print("base identity \(result.manifest.identity)  \(counted(result.manifest.packages.count, "package"))")
             }
         }
     }

@@ -96,8 +96,12 @@ extension Overlay {
                 try removingUnfinishedFilesOnSignal(out: out)
                 Interruption.setActivity("reading the base and the plugins")
                 let epoch = try OverlayBuilder.sourceDateEpochFromEnvironment()
-                let base = try BaseImage(root: FilePath(solve.base))
-                let planner = try Planner(base: base, options: solve.planOptions)
+                // An image is extracted whole into a private directory: the lower layer the packages install over.
+                let source = try BaseImageSource(FilePath(solve.base))
+                Interruption.setActivity(source.kind == .directory ? "reading the base" : "extracting base \(solve.base)")
+                let base = try source.materialize()
+                defer { base.close() }
+                let planner = try Planner(base: base.image, options: solve.planOptions)
                 let plugins = try PluginLoader.load(solve.plugins, arch: solve.arch)
                 defer { plugins.cleanUp() }
                 try Planner.checkEnabledRepos(solve.repoSelection, plugins: plugins.plugins)

@@ -53,7 +53,9 @@ extension Overlay {
 
         @Option(
             name: .long,
-            help: ArgumentHelp("The base image's root filesystem: solve against it and compare the overlays' file types with it.", valueName: "dir"),
+            help: ArgumentHelp(
+                "The base: its root filesystem or an image (initramfs, squashfs, live ISO, extracted whole); solve against it and compare the overlays' file types with it.",
+                valueName: "dir|image"),
             completion: .directory)
         var base: String?
 
@@ -90,7 +92,13 @@ extension Overlay {
             let console = output.console()
             defer { console.progress.stop() }
             try reportingErrors(console) {
-                let planner = try base.map { try Planner(base: try BaseImage(root: FilePath($0)), options: repos.planOptions) }
+                // An image is extracted whole: the base types compare with its every path.
+                let opened = try base.map { path in
+                    let source = try BaseImageSource(FilePath(path))
+                    return try source.kind == .directory ? source.openForPlanning() : source.materialize()
+                }
+                defer { opened?.close() }
+                let planner = try opened.map { try Planner(base: $0.image, options: repos.planOptions) }
                 let loaded = try PluginLoader.load(plugins, arch: repos.arch)
                 defer { loaded.cleanUp() }
                 try Planner.checkEnabledRepos(repos.repoSelection, plugins: loaded.plugins)
@@ -123,7 +131,7 @@ extension Overlay {
                         } else if let planner {
                             report.checks.append(Self.solve(found, role: role.name, planner: planner))
                         }
-                        report.checks += reader.check(role, in: fleet, base: base.map { FilePath($0) })
+                        report.checks += reader.check(role, in: fleet, base: opened?.image.root, baseName: base)
                         roles.append(report)
                     }
                 } else if let planner {
@@ -175,7 +183,8 @@ final class RoleReader {
         return result
     }
 
-    func check(_ role: Fleet.Role, in fleet: Fleet, base: FilePath?) -> [CheckResult] {
+    /// `base`: the base's root on disk, for the base types; `baseName` is what messages call it (`--base` as given).
+    func check(_ role: Fleet.Role, in fleet: Fleet, base: FilePath?, baseName: String? = nil) -> [CheckResult] {
         var results: [CheckResult] = []
         var overlays: [(RoleInitrd, OverlayContents)] = []
         var unreadable: [RoleProblem] = []
@@ -201,7 +210,7 @@ final class RoleReader {
                         check: .collisions, status: .failed, summary: "\(counted(collisions.count, "path")) shipped differently by two overlays",
                         problems: collisions))
             if let base {
-                let clashes = RoleCheck.baseTypes(overlays, base: base)
+                let clashes = RoleCheck.baseTypes(overlays, base: base, name: baseName ?? base.string)
                 results.append(
                     clashes.isEmpty
                         ? CheckResult(check: .baseTypes, status: .ok, summary: "every path has the base's type where the base has it")

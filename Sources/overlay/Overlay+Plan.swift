@@ -3,6 +3,7 @@ import Foundation
 import OverlayKit
 import SystemPackage
 import Formats
+import Posix
 
 extension Overlay {
     struct Plan: ParsableCommand {
@@ -26,8 +27,14 @@ extension Overlay {
             let console = output.console()
             defer { console.progress.stop() }
             try reportingErrors(console) {
-                let base = try BaseImage(root: FilePath(solve.base))
-                let planner = try Planner(base: base, options: solve.planOptions)
+                // An image gives only its rpmdb and module state, extracted into a private directory.
+                let source = try BaseImageSource(FilePath(solve.base))
+                if source.kind != .directory { try removingTemporaryFilesOnSignal() }
+                Interruption.setActivity("reading base \(solve.base)")
+                let base = try source.openForPlanning()
+                defer { base.close() }
+                let planner = try Planner(base: base.image, options: solve.planOptions)
+                Interruption.setActivity("planning")
                 let plugins = try PluginLoader.load(solve.plugins, arch: solve.arch)
                 defer { plugins.cleanUp() }
                 try Planner.checkEnabledRepos(solve.repoSelection, plugins: plugins.plugins)

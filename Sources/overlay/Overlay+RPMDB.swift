@@ -16,12 +16,16 @@ extension Overlay {
                 of the role's overlays, from the installed headers each overlay's build kept beside it \
                 (<name>-<version>.rpmheaders; nothing is installed again, the base is not touched). Files a plugin's \
                 blacklist dropped are recorded as not installed, so rpm -V does not miss them. Writes \
-                DIR/rpmdb/<role>.cpio.zst and DIR/rpmdb/<role>.json, each atomically. overlay serve and boot-config \
-                append DIR/rpmdb/<role>.cpio.zst to the role's initrds while it matches the role's overlays, so that \
+                rpmdb/<role>-rpmdb.cpio.zst and rpmdb/<role>.json beside the fleet's base initrd in DIR, each \
+                atomically. overlay serve and boot-config append that initrd to the role's initrds while it matches the role's overlays, so that \
                 rpm -qa on a node lists the base and its plugins; after a role's overlays change, run this again.
                 """)
 
-        @Option(help: ArgumentHelp("The base image root the fleet's overlays were built against.", valueName: "DIR"), completion: .directory)
+        @Option(
+            help: ArgumentHelp(
+                "The base image the fleet's overlays were built against: its root directory, an initramfs, a squashfs image or a live ISO.",
+                valueName: "DIR|IMAGE"),
+            completion: .file())
         var base: String
 
         @Option(name: .customLong("fleet"), help: ArgumentHelp("The fleet file.", valueName: "FILE"), completion: .file(extensions: ["toml"]))
@@ -47,7 +51,12 @@ extension Overlay {
                 let sourceDateEpoch = try OverlayBuilder.sourceDateEpochFromEnvironment()
                 let served = FilePath(directory)
                 let fleet = try Fleet.load(file: FilePath(fleetFile), servedDirectory: served)
-                let image = try BaseImage(root: FilePath(base))
+                // An image gives its rpmdb, extracted into a private directory.
+                let source = try BaseImageSource(FilePath(base))
+                if source.kind != .directory { try removingTemporaryFilesOnSignal() }
+                let opened = try source.openForPlanning()
+                defer { opened.close() }
+                let image = opened.image
                 let identity = BaseIdentity.of(packages: try image.installedPackages())
                 guard identity == fleet.baseIdentity else {
                     throw RPMDBError.otherBase(base: base, identity: identity, fleet: fleetFile, fleetIdentity: fleet.baseIdentity)
@@ -55,7 +64,7 @@ extension Overlay {
                 for name in roles where !fleet.roles.contains(where: { $0.name == name }) {
                     throw RPMDBError.unknownRole(name, fleet: fleetFile, known: fleet.roles.map(\.name))
                 }
-                let output = served.appending("rpmdb")
+                let output = served.appending(fleet.roleDatabaseDirectory)
                 try FileManager.default.createDirectory(atPath: output.string, withIntermediateDirectories: true)
                 var written: [RoleDatabaseManifest] = []
                 for role in fleet.roles where roles.isEmpty || roles.contains(role.name) {

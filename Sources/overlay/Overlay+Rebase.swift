@@ -29,10 +29,16 @@ extension Overlay {
                 """
         )
 
-        @Option(name: .long, help: ArgumentHelp("The base the plugins are built against today: its root filesystem.", valueName: "dir"), completion: .directory)
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The base the plugins are built against today: its root directory, an initramfs, a squashfs image or a live ISO.",
+                valueName: "dir|image"),
+            completion: .file())
         var from: String
 
-        @Option(name: .long, help: ArgumentHelp("The new base image's root filesystem.", valueName: "dir"), completion: .directory)
+        @Option(
+            name: .long, help: ArgumentHelp("The new base image, in any of the forms --from takes.", valueName: "dir|image"), completion: .file())
         var to: String
 
         @Option(
@@ -80,11 +86,21 @@ extension Overlay {
             let console = output.console()
             defer { console.progress.stop() }
             try reportingErrors(console) {
-                if let out { try removingUnfinishedFilesOnSignal(out: out) }
+                let (oldSource, newSource) = (try BaseImageSource(FilePath(from)), try BaseImageSource(FilePath(to)))
+                if let out {
+                    try removingUnfinishedFilesOnSignal(out: out)
+                } else if oldSource.kind != .directory || newSource.kind != .directory {
+                    try removingTemporaryFilesOnSignal()
+                }
                 let options = repos.planOptions
+                // Images give their rpmdb and module state; the new base's whole tree only when --out builds against it.
+                let oldBase = try oldSource.openForPlanning()
+                defer { oldBase.close() }
+                let newBase = try out == nil ? newSource.openForPlanning() : newSource.materialize()
+                defer { newBase.close() }
                 let upgrade = BaseUpgrade(
-                    old: try Planner(base: try BaseImage(root: FilePath(from)), options: options),
-                    new: try Planner(base: try BaseImage(root: FilePath(to)), options: options))
+                    old: try Planner(base: oldBase.image, options: options),
+                    new: try Planner(base: newBase.image, options: options))
                 let plugins = try PluginLoader.load(self.plugins, arch: repos.arch)
                 defer { plugins.cleanUp() }
                 try Planner.checkEnabledRepos(repos.repoSelection, plugins: plugins.plugins)

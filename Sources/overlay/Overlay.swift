@@ -14,6 +14,9 @@ struct Overlay: ParsableCommand {
             Exit status: 0 success, 1 failure, 3 a plugin cannot be satisfied by the locked base.
             """,
         version: "0.1.0",
-        subcommands: [Plan.self, Build.self, Check.self, Rebase.self, Inspect.self, List.self, Base.self, BootConfig.self, RPMDB.self, ServeCommand.self]
+        subcommands: [
+            Plan.self, Build.self, Check.self, Rebase.self, Inspect.self, Diff.self, List.self, Base.self, BootConfig.self, RPMDB.self, FleetCommand.self,
+            ServeCommand.self,
+        ]
     )
 }

@@ -5,7 +5,12 @@ import SystemPackage
 
 /// The options `plan` and `build` share: the base, the plugins, and which repos to use.
 struct SolveOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The base image's root filesystem (holding its rpmdb).", valueName: "dir"), completion: .directory)
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The base image: its root directory, an initramfs (cpio, plain or gzip/xz/zstd, concatenated), a squashfs image or a live ISO; told apart by content.",
+            valueName: "dir|image"),
+        completion: .file())
     var base: String
 
     @Option(

@@ -16,6 +16,15 @@ func removingUnfinishedFilesOnSignal(out: String) throws {
     }
 }
 
+/// SIGINT and SIGTERM from here on remove the temporary directory a base image is being read into and exit 130
+/// or 143 after one line saying what was interrupted (for commands that write no outputs).
+func removingTemporaryFilesOnSignal() throws {
+    let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[K" : ""
+    try Interruption.handleSignals { signal, activity in
+        "\(clear)overlay: interrupted by \(signal) while \(activity); its temporary files were removed"
+    }
+}
+
 /// Takes the output directory's lock (waiting, with one line, while another build holds it) and says what
 /// interrupted builds had left in it.
 func lockOutput(_ out: String, console: Console) throws -> OutputDirectory {

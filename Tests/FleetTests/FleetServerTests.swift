@@ -4,6 +4,7 @@ import SystemPackage
 import Testing
 
 @testable import Fleet
+import Formats
 import Posix
 import TestSupport
 
@@ -60,20 +61,90 @@ import TestSupport
         #expect(try served.nodeScript == curl("tftp://127.0.0.1:\(tftp)/ipxe/\(Self.nodeMAC)"))
     }
 
+    /// An overlay built again into the served directory (`build --replace`: the file renamed into place, then its
+    /// manifest) is served without a signal, once its manifest held still for one look; a download that had begun
+    /// finishes with the bytes it started with.
+    @Test func aRebuiltOverlayIsServedWithoutASignalAndATransferInFlightKeepsItsBytes() throws {
+        let served = try Served()
+        defer { served.stop() }
+        let overlay = served.fixture.served.appending("overlays/vdsm-1.2.cpio.zst")
+        let old = Data((0..<(24 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try old.write(to: URL(fileURLWithPath: overlay.string))
+        let url = "http://127.0.0.1:\(served.port("HTTP"))/overlays/vdsm-1.2.cpio.zst"
+        let before = try #require(served.server.fleet?.digest(of: "overlays/vdsm-1.2.cpio.zst"))
+
+        // A slow download of the old file, then the rebuild replaces it under the download.
+        let downloaded = FileManager.default.temporaryDirectory.appendingPathComponent("inflight-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: downloaded) }
+        let download = Process()
+        download.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        download.arguments = ["--silent", "--show-error", "--limit-rate", "16M", "--output", downloaded.path, url]
+        try download.run()
+        usleep(300_000)
+        let new = Data("rebuilt overlay\n".utf8)
+        let staged = served.fixture.served.appending("overlays/.vdsm-1.2.cpio.zst.partial")
+        try new.write(to: URL(fileURLWithPath: staged.string))
+        #expect(rename(staged.string, overlay.string) == 0)
+        let manifest = OverlayManifest(
+            name: "vdsm", version: "1.2", summary: "vdsm plugin", format: "cpio.zst", file: "vdsm-1.2.cpio.zst", size: Int64(new.count),
+            sha256: String(repeating: "e", count: 64), base: FleetFixture.baseIdentity, packages: ["vdsm-1.2-2.noarch"], removed: [],
+            requires: [])
+        try served.fixture.write(String(decoding: try JSONEncoder.manifest.encode(manifest), as: UTF8.self), at: "overlays/vdsm-1.2.json")
+
+        served.server.checkForChanges()
+        #expect(served.server.fleet?.digest(of: "overlays/vdsm-1.2.cpio.zst") == before)
+        served.server.checkForChanges()
+        #expect(served.server.fleet?.digest(of: "overlays/vdsm-1.2.cpio.zst") == String(repeating: "e", count: 64))
+        #expect(served.said.last?.hasPrefix("reloaded the fleet (served manifests: overlays/vdsm-1.2.json changed): ") == true, "\(served.said)")
+        #expect(try curl(url) == "rebuilt overlay\n")
+
+        download.waitUntilExit()
+        #expect(download.terminationStatus == 0)
+        #expect(try Data(contentsOf: downloaded) == old)
+        served.server.checkForChanges()
+        #expect(served.said.filter { $0.hasPrefix("reloaded") }.count == 1)
+    }
+
+    /// `GET /metrics`: Prometheus text with what the servers did, per protocol and status, and boots per role.
+    @Test func metricsCountRequestsBytesErrorsAndBootsPerRole() throws {
+        let served = try Served()
+        defer { served.stop() }
+        let http = "http://127.0.0.1:\(served.port("HTTP"))"
+        _ = try served.nodeScript
+        _ = try curl("\(http)/ipxe/52-54-00-99-99-99")  // not listed, and no default role: no boot counted
+        let kernel = try curl("tftp://127.0.0.1:\(served.port("TFTP"))/vmlinuz")
+        _ = try? curl("\(http)/missing", "--fail")
+        let metrics = try curl("\(http)/metrics")
+        let lines = Set(metrics.split(separator: "\n").map(String.init))
+        #expect(lines.contains("# TYPE overlay_requests_total counter"))
+        #expect(lines.contains(#"overlay_requests_total{proto="http",status="200"} 2"#), "\(metrics)")
+        #expect(lines.contains(#"overlay_requests_total{proto="http",status="404"} 1"#))
+        #expect(lines.contains(#"overlay_requests_total{proto="tftp",status="ok"} 1"#))
+        #expect(lines.contains(#"overlay_errors_total{proto="http"} 1"#))
+        #expect(lines.contains(#"overlay_errors_total{proto="tftp"} 0"#))
+        #expect(lines.contains(#"overlay_sent_bytes_total{proto="tftp"} \#(kernel.utf8.count)"#))
+        // The scrape itself is being answered.
+        #expect(lines.contains(#"overlay_transfers_in_flight{proto="http"} 1"#))
+        #expect(lines.contains(#"overlay_transfers_in_flight{proto="tftp"} 0"#))
+        #expect(lines.contains("overlay_tftp_timeouts_total 0"))
+        #expect(lines.contains(#"overlay_boots_total{role="compute"} 1"#))
+        #expect(!metrics.contains("role=\"\""))
+    }
+
     /// A change is taken only once the file stayed the same from one look to the next: an editor's half-written
     /// save is not served.
     @Test func aChangedFleetFileIsTakenOnceItHoldsStill() throws {
         let served = try Served()
         defer { served.stop() }
         try served.fixture.writeFleet(Self.fleetText.replacingOccurrences(of: "console=ttyS0", with: "console=ttyS1"))
-        served.server.checkFleetFile()
+        served.server.checkForChanges()
         #expect(try served.nodeScript.contains("console=ttyS0\n"))
-        served.server.checkFleetFile()
+        served.server.checkForChanges()
         #expect(try served.nodeScript.contains("console=ttyS1\n"))
         #expect(
             served.said.last
                 == "reloaded the fleet (\(served.fixture.fleetFile) changed): fleet \(served.fixture.fleetFile): 1 node, 1 role, unknown MACs are refused")
-        served.server.checkFleetFile()
+        served.server.checkForChanges()
         #expect(served.said.filter { $0.hasPrefix("reloaded") }.count == 1)
     }
 

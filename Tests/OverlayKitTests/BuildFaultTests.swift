@@ -69,7 +69,7 @@ import TestSupport
         #expect(last.status == 0, "\(last.stderr)")
         if leftovers.last ?? 0 > 0 { #expect(last.stderr.contains("that an interrupted build left in \(out.path)")) }
         let state = try OutputState(out)
-        #expect(state.names == ["bulk-1.0.cpio.zst", "bulk-1.0.json"])
+        #expect(state.names == ["bulk-1.0.cpio.zst", "bulk-1.0.json", "bulk-1.0.rpmheaders"])
         #expect(state.problems.isEmpty && state.leftoverBytes == 0)
         print(
             "killed \(killedBeforeEnd) of 10 builds of \(String(format: "%.1f", duration)) s; leftover bytes after each kill: \(leftovers); after the next build: 0"
@@ -120,7 +120,7 @@ import TestSupport
             #expect(killed.status == SIGKILL, "\(call) #\(occurrence): \(killed.stderr)")
             let state = try OutputState(out)
             #expect(state.problems.isEmpty, "\(call) #\(occurrence): \(state.problems)")
-            if call == "rename", occurrence == (intoPlace ?? 0) + 2 {
+            if call == "rename", occurrence == (intoPlace ?? 0) + 2 || occurrence == (intoPlace ?? 0) + 3 {
                 // Killed between the overlay and the manifest: the new overlay stands beside the old manifest.
                 #expect(state.pendingPublish, "\(call) #\(occurrence)")
             }
@@ -136,14 +136,21 @@ import TestSupport
             if call == "rename", occurrence == (intoPlace ?? 0) + 1 {
                 #expect(
                     next.stderr.hasPrefix(
-                        "overlay: finished publishing vdsm-1.0.cpio.zst, vdsm-1.0.json in \(out.path), which an interrupted build had begun\n"))
+                        "overlay: finished publishing vdsm-1.0.cpio.zst, vdsm-1.0.rpmheaders, vdsm-1.0.json in \(out.path), which an interrupted build had begun\n"
+                    ))
             } else if call == "rename", occurrence == (intoPlace ?? 0) + 2 {
+                #expect(
+                    next.stderr.hasPrefix(
+                        "overlay: finished publishing vdsm-1.0.rpmheaders, vdsm-1.0.json in \(out.path), which an interrupted build had begun\n"))
+            } else if call == "rename", occurrence == (intoPlace ?? 0) + 3 {
                 #expect(next.stderr.hasPrefix("overlay: finished publishing vdsm-1.0.json in \(out.path), which an interrupted build had begun\n"))
             } else {
                 #expect(!next.stderr.contains("finished publishing"), "\(call) #\(occurrence)")
             }
             let after = try OutputState(out)
-            #expect(after.names == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"] && after.problems.isEmpty && after.leftoverBytes == 0, "\(call) #\(occurrence)")
+            #expect(
+                after.names == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json", "vdsm-1.0.rpmheaders"] && after.problems.isEmpty && after.leftoverBytes == 0,
+                "\(call) #\(occurrence)")
         }
     }
 
@@ -164,7 +171,7 @@ import TestSupport
         #expect(next.stderr.hasPrefix("overlay: removed "))
         #expect(next.stderr.hasSuffix(" that an interrupted build left in \(out.path) (.overlay-work-slow-\(run.pid))\n"))
         let state = try OutputState(out)
-        #expect(state.names == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"] && state.problems.isEmpty && state.leftoverBytes == 0)
+        #expect(state.names == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json", "vdsm-1.0.rpmheaders"] && state.problems.isEmpty && state.leftoverBytes == 0)
     }
 
     // MARK: SIGINT and SIGTERM
@@ -234,7 +241,7 @@ import TestSupport
         let secondPublished = try FileManager.default.attributesOfItem(atPath: out.appendingPathComponent("vdsm-1.0.json").path)[.modificationDate] as? Date
         #expect(firstPublished! <= secondPublished!)
         let state = try OutputState(out)
-        #expect(state.names == ["bulk-1.0.cpio.zst", "bulk-1.0.json", "vdsm-1.0.cpio.zst", "vdsm-1.0.json"])
+        #expect(state.names == ["bulk-1.0.cpio.zst", "bulk-1.0.json", "bulk-1.0.rpmheaders", "vdsm-1.0.cpio.zst", "vdsm-1.0.json", "vdsm-1.0.rpmheaders"])
         #expect(state.problems.isEmpty && state.leftoverBytes == 0)
 
         // A build waiting for the lock and then stopped leaves the running one alone.
@@ -306,7 +313,7 @@ import TestSupport
                 return FileManager.default.fileExists(atPath: "\(full.path)/\($0)", isDirectory: &isDirectory) && isDirectory.boolValue
             }, "\(cached)")
         let state = try OutputState(out)
-        #expect(state.names == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"] && state.problems.isEmpty)
+        #expect(state.names == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json", "vdsm-1.0.rpmheaders"] && state.problems.isEmpty)
     }
 
     // MARK: Published overlays are immutable
@@ -346,7 +353,7 @@ import TestSupport
         #expect(replaced.status == 0, "\(replaced.stderr)")
         #expect(replaced.stdout.hasSuffix("sha256:\(other)  replaced\n"))
         var state = try OutputState(out)
-        #expect(state.names == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json"] && state.problems.isEmpty)
+        #expect(state.names == ["vdsm-1.0.cpio.zst", "vdsm-1.0.json", "vdsm-1.0.rpmheaders"] && state.problems.isEmpty)
         #expect(try sha256(overlayFile) == other)
 
         // Another format under the same name: the manifest would name another file. Refused, then replaced whole.
@@ -357,7 +364,7 @@ import TestSupport
         let swapped = try overlay(["build", "--base", base.path, "--plugin", vdsm.path, "--out", out.path, "--format", "squashfs", "--replace"], epoch: 0)
         #expect(swapped.status == 0, "\(swapped.stderr)")
         state = try OutputState(out)
-        #expect(state.names == ["vdsm-1.0.json", "vdsm-1.0.squashfs"] && state.problems.isEmpty)
+        #expect(state.names == ["vdsm-1.0.json", "vdsm-1.0.rpmheaders", "vdsm-1.0.squashfs"] && state.problems.isEmpty)
     }
 
     // MARK: Helpers
@@ -474,6 +481,12 @@ struct OutputState: Equatable {
                 continue
             }
             named.insert(manifest.file)
+            if let headers = manifest.headers {
+                named.insert(headers)
+                if !pendingPublish && !FileManager.default.fileExists(atPath: out.appendingPathComponent(headers).path) {
+                    problems.append("\(name) names \(headers), which is missing")
+                }
+            }
             let file = out.appendingPathComponent(manifest.file)
             guard FileManager.default.fileExists(atPath: file.path) else {
                 if !pendingPublish { problems.append("\(name) names \(manifest.file), which is missing") }
@@ -493,7 +506,7 @@ final class BackgroundBuild {
     private let process = Process()
     private let errorFile: URL
 
-    init(_ arguments: [String], epoch: Int = 0, logs: URL) throws {
+    init(_ arguments: [String], epoch: Int = 0, environment: [String: String] = [:], logs: URL) throws {
         let id = UUID().uuidString.prefix(8)
         errorFile = logs.appendingPathComponent("stderr-\(id)")
         let outputFile = logs.appendingPathComponent("stdout-\(id)")
@@ -501,7 +514,7 @@ final class BackgroundBuild {
         _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         process.executableURL = OverlayCommand.executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["SOURCE_DATE_EPOCH": String(epoch)]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["SOURCE_DATE_EPOCH": String(epoch)]) { $1 }) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: outputFile)
         process.standardError = try FileHandle(forWritingTo: errorFile)
         try process.run()

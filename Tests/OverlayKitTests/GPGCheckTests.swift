@@ -132,7 +132,7 @@ import TestSupport
         let out = work.appendingPathComponent("out")
         let built = try overlay(["build", "--base", base.path, "--plugin", both.path, "--enablerepo", "extra", "--out", out.path])
         #expect(built.status == 0, "\(built.stderr)")
-        #expect(listing(out) == ["both-1.0.cpio.zst", "both-1.0.json"])
+        #expect(listing(out) == ["both-1.0.cpio.zst", "both-1.0.json", "both-1.0.rpmheaders"])
 
         // gpgkey= without a gpgcheck line checks: the stranger's package is refused against the trusted key alone.
         let one = try plugin("one", repoFile: "[extra]\nname=Extra\nbaseurl=file://\(repo.path)\ngpgkey=file://\(trusted.publicKey.path)\n")
@@ -172,7 +172,7 @@ import TestSupport
 
         let unchecked = try overlay(["build", "--base", base.path, "--plugin", dir.path, "--enablerepo", "extra", "--out", out.path, "--nogpgcheck"])
         #expect(unchecked.status == 0, "\(unchecked.stderr)")
-        #expect(listing(out) == ["unsigned-1.0.cpio.zst", "unsigned-1.0.json"])
+        #expect(listing(out) == ["unsigned-1.0.cpio.zst", "unsigned-1.0.json", "unsigned-1.0.rpmheaders"])
     }
 
     @Test func theBundledRepoIsCheckedAgainstThePluginsKeys() throws {

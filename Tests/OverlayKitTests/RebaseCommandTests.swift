@@ -170,7 +170,7 @@ import TestSupport
         let result = try rebase(["--plugin", steady.path, "--plugin", app.path, "--plugin", clash.path, "--out", out.path, "--json"])
         #expect(result.status == 3, "\(result.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { !$0.hasPrefix(".") }.sorted()
-        #expect(files == ["app-1.0.cpio.zst", "app-1.0.json", "steady-1.0.cpio.zst", "steady-1.0.json"])
+        #expect(files == ["app-1.0.cpio.zst", "app-1.0.json", "app-1.0.rpmheaders", "steady-1.0.cpio.zst", "steady-1.0.json", "steady-1.0.rpmheaders"])
         for name in ["app", "steady"] {
             let manifest = try JSONDecoder().decode(OverlayManifest.self, from: Data(contentsOf: out.appendingPathComponent("\(name)-1.0.json")))
             #expect(manifest.base == (try identity(new)))

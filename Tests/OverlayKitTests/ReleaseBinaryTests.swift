@@ -58,7 +58,7 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
         let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
-        #expect(files == ["agent-1.0.cpio.zst", "agent-1.0.json", "vdsm-1.0.cpio.zst", "vdsm-1.0.json"])
+        #expect(files == ["agent-1.0.cpio.zst", "agent-1.0.json", "agent-1.0.rpmheaders", "vdsm-1.0.cpio.zst", "vdsm-1.0.json", "vdsm-1.0.rpmheaders"])
         #expect(result.stdout.contains("vdsm-1.0.cpio.zst"))
         #expect(result.stdout.contains("agent-1.0.cpio.zst"))
 

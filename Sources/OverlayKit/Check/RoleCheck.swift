@@ -52,7 +52,9 @@ public enum RoleCheck {
         var shipped: [String: [(initrd: RoleInitrd, entry: OverlayContents.Entry)]] = [:]
         var order: [String] = []
         for (initrd, contents) in ranked {
-            for entry in contents.entries {
+            // Every name of a hardlink set as the file it is, as `overlay diff` compares them.
+            let files = OverlayDiff.filesByPath(contents.entries)
+            for entry in contents.entries.compactMap({ files[$0.path] }) {
                 if shipped[entry.path] == nil { order.append(entry.path) }
                 shipped[entry.path, default: []].append((initrd, entry))
             }
@@ -114,7 +116,8 @@ public enum RoleCheck {
     /// Paths an overlay ships as another type than the base's root filesystem at `base` has there (a file where the
     /// base has a directory, a directory where it has a symlink such as /lib → usr/lib): unpacked over the base, the
     /// node's root would not be what either meant.
-    public static func baseTypes(_ overlays: [(RoleInitrd, OverlayContents)], base: FilePath) -> [RoleProblem] {
+    /// `name` is what messages call the base.
+    public static func baseTypes(_ overlays: [(RoleInitrd, OverlayContents)], base: FilePath, name: String) -> [RoleProblem] {
         var problems: [RoleProblem] = []
         for (initrd, contents) in overlays {
             for entry in contents.entries {
@@ -133,7 +136,7 @@ public enum RoleCheck {
                     RoleProblem(
                         path: "/" + entry.path,
                         message:
-                            "/\(entry.path) is \(words(ours)) in \(initrd.label), but the base has \(words(theirs)) there (\(base.string)); ship it where the base has the same type, or build against a base that agrees"
+                            "/\(entry.path) is \(words(ours)) in \(initrd.label), but the base has \(words(theirs)) there (\(name)); ship it where the base has the same type, or build against a base that agrees"
                     ))
             }
         }

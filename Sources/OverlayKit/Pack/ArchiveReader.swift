@@ -8,7 +8,8 @@ import SystemPackage
 /// knows (`archive_read_support_filter_all`: the filter is found from the content, not the name) and the
 /// archive formats the caller allows.
 final class ArchiveReader {
-    enum Formats { case cpio, tar }
+    /// `raw`: no archive format, the (decompressed) bytes as one entry's data.
+    enum Formats { case cpio, tar, iso9660, raw }
 
     /// The compression the reader found.
     enum Compression { case none, gzip, zstd, other }
@@ -21,22 +22,83 @@ final class ArchiveReader {
 
     private let handle: OpaquePointer
     let path: FilePath
+    /// What a reader over a stream reads from; kept alive as long as the reader.
+    private let stream: ArchiveStream?
 
     init(path: FilePath, formats: Formats) throws {
+        handle = try Self.makeHandle(formats: formats, filters: true)
+        self.path = path
+        stream = nil
+        let status = path.withPlatformString { archive_read_open_filename(handle, $0, 64 * 1024) }
+        if status < ARCHIVE_WARN { throw failure(unrecognized: true) }
+    }
+
+    /// A reader over bytes in memory (`archive_read_open_memory`), which must stay valid while it reads; `path`
+    /// names the file they are part of in errors. Without `filters`, compressed data is not recognised.
+    init(memory: UnsafeRawBufferPointer, path: FilePath, formats: Formats, filters: Bool) throws {
+        handle = try Self.makeHandle(formats: formats, filters: filters)
+        self.path = path
+        stream = nil
+        let status = archive_read_open_memory(handle, memory.baseAddress, memory.count)
+        if status < ARCHIVE_WARN { throw failure(unrecognized: true) }
+    }
+
+    /// A reader over the bytes `stream` hands out (`archive_read_open` with a read callback), without filters.
+    init(stream: ArchiveStream, path: FilePath, formats: Formats) throws {
+        handle = try Self.makeHandle(formats: formats, filters: false)
+        self.path = path
+        self.stream = stream
+        let status = archive_read_open(
+            handle, Unmanaged.passUnretained(stream).toOpaque(), nil,
+            { archive, client, buffer in
+                guard let client, let buffer else { return -1 }
+                let stream = Unmanaged<ArchiveStream>.fromOpaque(client).takeUnretainedValue()
+                do {
+                    let block = try stream.read()
+                    buffer.pointee = block.baseAddress
+                    return la_ssize_t(block.count)
+                } catch {
+                    stream.failure = error
+                    return -1
+                }
+            }, nil)
+        if status < ARCHIVE_WARN { throw failure(unrecognized: true) }
+    }
+
+    private static func makeHandle(formats: Formats, filters: Bool) throws -> OpaquePointer {
         guard let handle = archive_read_new() else {
             throw Failure(message: "archive_read_new returned no handle", unrecognized: false)
         }
-        self.handle = handle
-        self.path = path
-        archive_read_support_filter_all(handle)
+        if filters { archive_read_support_filter_all(handle) }
         switch formats {
         case .cpio: archive_read_support_format_cpio(handle)
         case .tar:
             archive_read_support_format_tar(handle)
             archive_read_support_format_gnutar(handle)
+        case .iso9660: archive_read_support_format_iso9660(handle)
+        case .raw: archive_read_support_format_raw(handle)
         }
-        let status = path.withPlatformString { archive_read_open_filename(handle, $0, 64 * 1024) }
-        if status < ARCHIVE_WARN { throw failure(unrecognized: true) }
+        return handle
+    }
+
+    /// Bytes of the input the reader has used so far (`archive_filter_bytes` of the last filter): after the
+    /// end of a cpio archive, where its trailer ends; after a compressed stream, where that stream ends. Bytes it
+    /// was handed but has not used are not counted.
+    var consumedBytes: Int64 { Int64(archive_filter_bytes(handle, -1)) }
+
+    /// The compression filter's name (`archive_filter_name` of the outermost filter): "gzip", "zstd", "xz"…
+    var compressionName: String { archive_filter_name(handle, 0).map { String(cString: $0) } ?? "none" }
+
+    /// The next block of the current entry's data (`archive_read_data_block`), valid until the next call; nil at
+    /// its end.
+    func nextDataBlock() throws -> (block: UnsafeRawBufferPointer, offset: Int64)? {
+        var buffer: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        let status = archive_read_data_block(handle, &buffer, &size, &offset)
+        if status == ARCHIVE_EOF { return nil }
+        if status < ARCHIVE_WARN { throw failure(unrecognized: false) }
+        return (UnsafeRawBufferPointer(start: buffer, count: size), Int64(offset))
     }
 
     /// The compression libarchive found (`archive_filter_code` of the outermost filter).

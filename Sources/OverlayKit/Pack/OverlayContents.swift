@@ -22,13 +22,11 @@ public struct OverlayContents: Sendable {
         public let size: Int64
         /// A symlink's target, or the earlier name of a hardlink.
         public let linkTarget: String?
-        /// A file's content digest (SHA-256, lowercase hex), when the overlay was read with `digests: true`; nil
-        /// for other kinds and for a newc hardlink name that stores no data.
+        /// SHA-256 of a file's data (64 hex digits), when it was asked for (`OverlayReader.read(_:digests:)`).
         public var sha256: String?
 
-        public init(path: String, kind: Kind, mode: UInt32, uid: Int64, gid: Int64, size: Int64, linkTarget: String?, sha256: String? = nil) {
+        public init(path: String, kind: Kind, mode: UInt32, uid: Int64, gid: Int64, size: Int64, linkTarget: String?) {
             self.path = path
-            self.sha256 = sha256
             self.kind = kind
             self.mode = mode
             self.uid = uid

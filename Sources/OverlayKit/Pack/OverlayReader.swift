@@ -12,8 +12,8 @@ public enum OverlayReader {
 
     /// Reads the overlay at `path`. Throws `PackError` (`notAnOverlay`, `corrupt`, `noRegistryEntry`,
     /// `badRegistryEntry`) with a one-sentence description naming the file. `requireRegistry: false` reads a
-    /// base image, which has no registry entry. `digests: true` also gives every file with data its content's
-    /// SHA-256 (`Entry.sha256`), which `overlay check` compares between overlays.
+    /// base image, which has no registry entry.
+    /// `digests: true` also gives each file its data's SHA-256 (`Entry.sha256`), reading every byte.
     public static func read(_ path: FilePath, requireRegistry: Bool = true, digests: Bool = false) throws -> OverlayContents {
         let detected: OverlayFormat?
         do {
@@ -24,7 +24,7 @@ public enum OverlayReader {
         guard let format = detected else { throw PackError.notAnOverlay(path: path) }
         let contents: OverlayContents =
             switch format {
-            case .squashfs: try readSquashfs(path, digests: digests)
+            case .squashfs: digests ? try withDigests(try readSquashfs(path), of: path) : try readSquashfs(path)
             case .erofs: try readErofs(path, digests: digests)
             case .cpio, .cpioGzip, .cpioZstd: try readCpio(path, digests: digests)
             }
@@ -84,37 +84,36 @@ public enum OverlayReader {
                 var entry = OverlayContents.Entry(
                     path: name, kind: kind, mode: header.permissions, uid: header.uid, gid: header.gid,
                     size: kind == .directory || kind == .special ? 0 : header.size, linkTarget: target)
-                if digests, kind == .file || (kind == .hardlink && header.size > 0), registryName(name) == nil {
-                    entry.sha256 = try digest(reader, name: name)
-                    entries.append(entry)
-                    continue
-                }
-                entries.append(entry)
                 if kind == .file || kind == .hardlink, header.size > 0, let plugin = registryName(name) {
                     guard let bytes = try reader.data(limit: registryLimit) else {
                         throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")
                     }
+                    if digests { entry.sha256 = SHA256Digest.bytes(bytes) }
                     do {
                         registry[plugin] = try RegistryEntry.fields(String(decoding: bytes, as: UTF8.self), source: name)
                     } catch let error as RegistryEntryError {
                         throw PackError.badRegistryEntry(path: path, message: error.description)
                     }
+                } else if digests && (kind == .file || kind == .hardlink) && header.size > 0 {
+                    var digest = SHA256Digest()
+                    var next: Int64 = 0
+                    try reader.forEachDataBlock(fallback: "cannot read the data of \(name)") { block, offset in
+                        if offset > next { digest.update([UInt8](repeating: 0, count: Int(offset - next))) }  // a hole
+                        digest.update(block)
+                        next = offset + Int64(block.count)
+                    }
+                    if header.size > next { digest.update([UInt8](repeating: 0, count: Int(header.size - next))) }
+                    entry.sha256 = digest.finalize()
                 } else {
                     try reader.skipData()
                 }
+                entries.append(entry)
             }
         } catch let failure as ArchiveReader.Failure {
             throw failure.unrecognized && entries.isEmpty
                 ? PackError.notAnOverlay(path: path) : PackError.corrupt(path: path, message: failure.message)
         }
         if entries.isEmpty && !reader.isCpio { throw PackError.notAnOverlay(path: path) }
-        if digests {
-            // A newc hardlink set stores its data on one name: the others have its digest.
-            let stored = Dictionary(entries.compactMap { entry in entry.sha256.map { (entry.path, $0) } }, uniquingKeysWith: { a, _ in a })
-            for index in entries.indices where entries[index].kind == .hardlink && entries[index].sha256 == nil {
-                entries[index].sha256 = entries[index].linkTarget.flatMap { stored[$0] }
-            }
-        }
         let format: OverlayFormat
         switch reader.compression {
         case .none: format = .cpio
@@ -125,24 +124,7 @@ public enum OverlayReader {
         return OverlayContents(entries: entries, registry: registry, format: format)
     }
 
-    /// The SHA-256 of the current entry's data; a gap between blocks (a hole) counts as zeros.
-    private static func digest(_ reader: ArchiveReader, name: String) throws -> String {
-        var digest = SHA256Digest()
-        var position: Int64 = 0
-        let zeros = [UInt8](repeating: 0, count: 64 * 1024)
-        try reader.forEachDataBlock(fallback: "cannot read \(name)") { block, offset in
-            while position < offset {
-                let count = Int(min(Int64(zeros.count), offset - position))
-                zeros.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                position += Int64(count)
-            }
-            digest.update(block)
-            position += Int64(block.count)
-        }
-        return digest.finalize()
-    }
-
-    private static func readSquashfs(_ path: FilePath, digests: Bool) throws -> OverlayContents {
+    private static func readSquashfs(_ path: FilePath) throws -> OverlayContents {
         let listing = try ExternalTool(name: "unsquashfs", arguments: ["-lln", path.string]).run(subject: path)
         guard listing.status == 0 else { throw squashfsFailure(path, listing) }
         var entries: [OverlayContents.Entry] = []
@@ -164,29 +146,7 @@ public enum OverlayReader {
                 throw PackError.badRegistryEntry(path: path, message: error.description)
             }
         }
-        if digests { entries = try squashfsDigests(path, entries: entries) }
         return OverlayContents(entries: entries, registry: registry, format: .squashfs)
-    }
-
-    /// `entries` with the digest of each file, from the image extracted with `unsquashfs -d` into a private
-    /// temporary directory.
-    private static func squashfsDigests(_ path: FilePath, entries: [OverlayContents.Entry]) throws -> [OverlayContents.Entry] {
-        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-squashfs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let extracted = scratch.appending("root")
-        try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        Interruption.creating(scratch) {}
-        defer {
-            try? FileManager.default.removeItem(atPath: scratch.string)
-            Interruption.finished(scratch)
-        }
-        let extract = try ExternalTool(name: "unsquashfs", arguments: ["-no-xattrs", "-quiet", "-no-progress", "-processors", "1", "-d", extracted.string, path.string])
-            .run(subject: path)
-        guard extract.status == 0 else { throw squashfsFailure(path, extract) }
-        var result = entries
-        for index in result.indices where result[index].kind == .file {
-            result[index].sha256 = try SHA256Digest.file(extracted.appending(result[index].path))
-        }
-        return result
     }
 
     private static func readErofs(_ path: FilePath, digests: Bool) throws -> OverlayContents {
@@ -214,11 +174,11 @@ public enum OverlayReader {
                 case .symlink: .symlink
                 }
             let name = item.relativeString
-            entries.append(
-                OverlayContents.Entry(
-                    path: name, kind: kind, mode: item.mode & 0o7777, uid: Int64(item.uid), gid: Int64(item.gid),
-                    size: kind == .directory ? 0 : item.size, linkTarget: item.linkTarget.map { String(decoding: $0, as: UTF8.self) },
-                    sha256: digests && kind == .file ? try SHA256Digest.file(tree.path(of: item)) : nil))
+            var entry = OverlayContents.Entry(
+                path: name, kind: kind, mode: item.mode & 0o7777, uid: Int64(item.uid), gid: Int64(item.gid),
+                size: kind == .directory ? 0 : item.size, linkTarget: item.linkTarget.map { String(decoding: $0, as: UTF8.self) })
+            if digests && kind == .file { entry.sha256 = try SHA256Digest.file(tree.path(of: item)) }
+            entries.append(entry)
             guard kind == .file, let plugin = registryName(name) else { continue }
             guard item.size <= registryLimit else {
                 throw PackError.badRegistryEntry(path: path, message: "\(name) is larger than \(registryLimit) bytes.")
@@ -231,6 +191,28 @@ public enum OverlayReader {
             }
         }
         return OverlayContents(entries: entries, registry: registry, format: .erofs)
+    }
+
+    /// `contents` (read from the squashfs at `path`) with each file's SHA-256, from the image unpacked once with
+    /// `unsquashfs -d` into a private temporary directory.
+    private static func withDigests(_ contents: OverlayContents, of path: FilePath) throws -> OverlayContents {
+        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-squashfs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let extracted = scratch.appending("root")
+        try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        Interruption.creating(scratch) {}
+        defer {
+            try? FileManager.default.removeItem(atPath: scratch.string)
+            Interruption.finished(scratch)
+        }
+        let unpacked = try ExternalTool(name: "unsquashfs", arguments: ["-no-xattrs", "-quiet", "-no-progress", "-d", extracted.string, path.string])
+            .run(subject: path)
+        guard unpacked.status == 0 else { throw squashfsFailure(path, unpacked) }
+        let entries = try contents.entries.map { entry in
+            var entry = entry
+            if entry.kind == .file { entry.sha256 = try SHA256Digest.file(extracted.appending(entry.path)) }
+            return entry
+        }
+        return OverlayContents(entries: entries, registry: contents.registry, format: contents.format)
     }
 
     private static func squashfsFailure(_ path: FilePath, _ output: ExternalTool.Output) -> PackError {

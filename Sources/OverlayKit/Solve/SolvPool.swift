@@ -48,17 +48,17 @@ final class SolvPool {
     func loadInstalled(from base: BaseImage) throws(BaseError) -> Int {
         // A damaged file is named before librpm opens it: its failed opens leave sqlite and rpm state behind.
         if let problem = base.databaseFormatProblem {
-            throw .unreadableDatabase(root: base.root.string, reason: problem)
+            throw .unreadableDatabase(root: base.label, reason: problem)
         }
         let copy: FilePath
         do {
             copy = try base.privateDatabaseCopy()
         } catch {
-            throw .unreadableDatabase(root: base.root.string, reason: "\(error)")
+            throw .unreadableDatabase(root: base.label, reason: "\(error)")
         }
         defer { try? FileManager.default.removeItem(atPath: copy.string) }
         guard let repo = repo_create(pool, "@System") else {
-            throw .unreadableDatabase(root: base.root.string, reason: "libsolv cannot create a repo for the installed packages")
+            throw .unreadableDatabase(root: base.label, reason: "libsolv cannot create a repo for the installed packages")
         }
         pool_set_rootdir(pool, copy.string)
         defer { pool_set_rootdir(pool, nil) }
@@ -73,20 +73,20 @@ final class SolvPool {
                 return status
             }
         } catch {
-            throw .unreadableDatabase(root: base.root.string, reason: "\(error)")
+            throw .unreadableDatabase(root: base.label, reason: "\(error)")
         }
         if result != 0 {
             // rpm's own words say what is wrong with the database; libsolv's only that opening it failed.
-            throw .unreadableDatabase(root: base.root.string, reason: Self.databaseProblem(base, copy: copy, rpmSaid: rpmSaid) ?? lastError)
+            throw .unreadableDatabase(root: base.label, reason: Self.databaseProblem(base, copy: copy, rpmSaid: rpmSaid) ?? lastError)
         }
         pool_set_installed(pool, repo)
         let count = Int(repo.pointee.nsolvables)
         if count == 0 {
             // Debian's rpm has no ndb backend: an openSUSE rpmdb reads as empty rather than failing.
             if let file = base.databaseFile, file.hasSuffix("/Packages.db") {
-                throw .unreadableDatabase(root: base.root.string, reason: "\(file) is an ndb rpmdb (openSUSE), which this rpm cannot read")
+                throw .unreadableDatabase(root: base.label, reason: "\(file) is an ndb rpmdb (openSUSE), which this rpm cannot read")
             }
-            throw .emptyDatabase(root: base.root.string, dbPath: base.dbPath)
+            throw .emptyDatabase(root: base.label, dbPath: base.dbPath)
         }
         return count
     }

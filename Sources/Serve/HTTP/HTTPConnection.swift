@@ -35,6 +35,7 @@ package final class HTTPConnection: Sendable {
                 return
             case .failed(let status):
                 let started = monotonicMilliseconds()
+                server.log.metrics?.began("http")
                 let sent = sendError(status, method: "GET", keepAlive: false)
                 record(method: "-", path: "", status: status, bytes: sent, started: started, detail: "malformed request head")
                 return
@@ -124,6 +125,7 @@ package final class HTTPConnection: Sendable {
     /// Answers one request; returns whether the connection stays open.
     private func answer(_ head: ArraySlice<UInt8>) -> Bool {
         let started = monotonicMilliseconds()
+        server.log.metrics?.began("http")
         let request: HTTPRequest
         switch HTTPRequest.parse(head, maxHeaderCount: limits.maxHeaderCount) {
         case .failure(let status):

@@ -111,6 +111,7 @@ public final class HTTPServer: Sendable {
         let response =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
         _ = Array(response.utf8).withUnsafeBytes { send(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+        log.metrics?.began("http")
         log.record(.init(proto: "http", client: client, method: "-", path: "", status: "503", bytes: 0, milliseconds: 0, detail: "connection limit"))
     }
 }

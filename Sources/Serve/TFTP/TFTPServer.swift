@@ -138,6 +138,7 @@ public final class TFTPServer: Sendable {
     private func reply(_ client: SocketAddress, _ code: TFTPErrorCode, _ message: String, method: String, path: String) {
         let packet = TFTPPacket.error(code, message)
         _ = packet.withUnsafeBytes { Socket.send(listener.socket, $0, to: client) }
+        log.metrics?.began("tftp")
         log.record(
             .init(proto: "tftp", client: client, method: method, path: path, status: "error \(code.rawValue)", bytes: 0, milliseconds: 0, detail: message))
     }

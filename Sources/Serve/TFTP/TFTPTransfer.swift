@@ -48,6 +48,7 @@ package struct TFTPTransfer {
 
     func run() {
         let started = monotonicMilliseconds()
+        server.log.metrics?.began("tftp")
         let pathText = String(decoding: request.filename, as: UTF8.self)
         var local = server.listener.address
         local.port = 0
@@ -74,13 +75,21 @@ package struct TFTPTransfer {
         server.log.record(
             .init(
                 proto: "tftp", client: client, method: "RRQ", path: pathText, status: outcome.status, bytes: outcome.bytes,
-                milliseconds: monotonicMilliseconds() - started, detail: outcome.detail))
+                milliseconds: monotonicMilliseconds() - started, detail: outcome.detail, retransmits: outcome.retransmits))
     }
 
     package struct Outcome {
         package var status: String
         package var bytes: Int
         package var detail: String
+        /// Windows sent again after the client stayed silent.
+        package var retransmits = 0
+
+        package init(status: String, bytes: Int, detail: String) {
+            self.status = status
+            self.bytes = bytes
+            self.detail = detail
+        }
     }
 
     /// Finds what the request names: a generated document first, else a regular file beneath the root.
@@ -239,7 +248,8 @@ package struct TFTPTransfer {
             switch next {
             case .wait:
                 continue
-            case .done(let outcome):
+            case .done(var outcome):
+                outcome.retransmits = state.windowsResent
                 return outcome
             case .sendWindow:
                 guard sendWindow() else {
@@ -319,6 +329,9 @@ package struct WindowState {
     }
 
     var bytesConfirmed: Int { max(0, acked) * blockSize }
+
+    /// How many windows were sent again after a silence.
+    package var windowsResent: Int { resends }
 
     package func summary() -> String {
         var parts = detail.isEmpty ? [] : [detail]

@@ -374,10 +374,14 @@ enum BadInputCorpus {
             command: "plan"),
         BadInput(
             name: "base: does not exist", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build(base: "nowhere"), status: 1,
-            stderr: "overlay: base nowhere does not exist; --base takes the root filesystem of the base image, unpacked"),
+            stderr:
+                "overlay: base nowhere does not exist; --base takes a root directory, an initramfs (cpio newc, plain or gzip/xz/zstd-compressed, several concatenated), a squashfs image or a live ISO"
+        ),
         BadInput(
             name: "base: a file", setup: { try $0.plugin(rpms: true, then: "echo image > base.img") }, arguments: BadInput.build(base: "base.img"), status: 1,
-            stderr: "overlay: base base.img is a file, not a directory; --base takes the root filesystem of the base image, unpacked"),
+            stderr:
+                "overlay: base base.img is unknown data (first bytes 69 6d 61 67 65 0a); --base takes a root directory, an initramfs (cpio newc, plain or gzip/xz/zstd-compressed, several concatenated), a squashfs image or a live ISO"
+        ),
     ]
 
     // MARK: fleet.toml
@@ -608,7 +612,7 @@ enum BadInputCorpus {
             stderr: "overlay: the value 'max' is invalid for '--level <n>'; see 'overlay build --help'"),
         BadInput(
             name: "usage: an unknown --format", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--format", "iso"], status: 64,
-            stderr: "overlay: the value 'iso' is invalid for '--format <format>': give one of 'cpio' and 'squashfs'; see 'overlay build --help'"),
+            stderr: "overlay: the value 'iso' is invalid for '--format <format>': give one of 'cpio', 'squashfs' or 'erofs'; see 'overlay build --help'"),
         BadInput(
             name: "usage: an empty --enablerepo", setup: { try $0.plugin(rpms: true) }, arguments: BadInput.build() + ["--enablerepo", ","], status: 64,
             stderr: "overlay: the value ',' is invalid for '--enablerepo <id,glob>': give a repo id or glob, such as 'mon*'; see 'overlay build --help'"),
