@@ -48,7 +48,8 @@ struct FleetFile {
         let base = try parseBase(document, reader)
         let roles = try parseRoles(document, reader)
         let defaultRole = try parseDefaultRole(document, roles: roles.map(\.name), reader)
-        let defaultLimits = try reader.table(document, "defaults", at: "").map { table throws(FleetError) in try reader.limits(table, at: "defaults") } ?? SizeLimits()
+        let defaultLimits =
+            try reader.table(document, "defaults", at: "").map { table throws(FleetError) in try reader.limits(table, at: "defaults") } ?? SizeLimits()
         let nodes = try parseNodes(document, roles: roles.map(\.name), defaultRole: defaultRole, reader)
         return FleetFile(base: base, roles: roles, nodes: nodes, defaultRole: defaultRole, defaultLimits: defaultLimits)
     }

@@ -122,12 +122,14 @@ extension Overlay {
                         var report = RoleReport(role: role.name, overlays: role.overlays.map(\.label))
                         let (found, missing) = FleetPlugins.match(role, in: loaded.plugins)
                         if planner == nil || loaded.plugins.isEmpty {
-                            report.checks.append(.init(check: .solve, status: .skipped, summary: "no plugin directories: give --base and --plugin DIR for each plugin"))
+                            report.checks.append(
+                                .init(check: .solve, status: .skipped, summary: "no plugin directories: give --base and --plugin DIR for each plugin"))
                         } else if let overlay = missing.first {
                             report.checks.append(
                                 .init(
                                     check: .solve, status: .skipped,
-                                    summary: "no --plugin for overlay \(overlay.label): give plugin \"\(overlay.manifest.name)\"'s directory to solve the role"))
+                                    summary: "no --plugin for overlay \(overlay.label): give plugin \"\(overlay.manifest.name)\"'s directory to solve the role")
+                            )
                         } else if let planner {
                             report.checks.append(Self.solve(found, role: role.name, planner: planner))
                         }
@@ -205,7 +207,9 @@ final class RoleReader {
                 collisions.isEmpty
                     ? CheckResult(
                         check: .collisions, status: .ok,
-                        summary: overlays.count < 2 ? "one overlay, nothing to collide" : "no path shipped differently by two overlays" + (role.wins.isEmpty ? "" : " but where wins says which wins"))
+                        summary: overlays.count < 2
+                            ? "one overlay, nothing to collide"
+                            : "no path shipped differently by two overlays" + (role.wins.isEmpty ? "" : " but where wins says which wins"))
                     : CheckResult(
                         check: .collisions, status: .failed, summary: "\(counted(collisions.count, "path")) shipped differently by two overlays",
                         problems: collisions))
@@ -307,10 +311,12 @@ struct CheckReport: Encodable {
     var text: String {
         var out = ""
         for role in roles {
-            out += "role \(role.role) (\(role.overlays.isEmpty ? "no overlays" : role.overlays.joined(separator: ", "))): \(role.ok ? "ok" : "cannot be served as written")\n"
+            out +=
+                "role \(role.role) (\(role.overlays.isEmpty ? "no overlays" : role.overlays.joined(separator: ", "))): \(role.ok ? "ok" : "cannot be served as written")\n"
             let width = role.checks.map(\.check.rawValue.count).max() ?? 0
             for check in role.checks {
-                out += "  \(check.check.rawValue.padding(toLength: width, withPad: " ", startingAt: 0))  \(check.status.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(check.summary)\n"
+                out +=
+                    "  \(check.check.rawValue.padding(toLength: width, withPad: " ", startingAt: 0))  \(check.status.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(check.summary)\n"
                 for problem in check.problems { out += "      \(problem.message)\n" }
             }
             out += "\n"

@@ -53,7 +53,8 @@ import TestSupport
         try fixture.addOverlay("cim", "1.0")
         #expect(
             try fixture.error(FleetFixture.header + "[roles.compute]\nplugin = [\"cim\"]\n")
-                == "\(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline, wins, max_initrd, max_unpacked; fix the spelling or remove it")
+                == "\(fixture.fleetFile): unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline, wins, max_initrd, max_unpacked; fix the spelling or remove it"
+        )
         #expect(
             try fixture.error(FleetFixture.header + "[[node]]\nmac = \"52:54:00:12:34:56\"\n")
                 == "\(fixture.fleetFile): unknown key node: the keys allowed there are base, roles, nodes, defaults; fix the spelling or remove it")

@@ -88,7 +88,9 @@ import TestSupport
         let alone = try overlay(["plan", "--base", base.path, "--plugin", try plugin("pina").path, "--plugin", try plugin("pinb").path])
         #expect(alone.status == 0, "\(alone.stderr)")
 
-        let together = try overlay(["check", "--base", base.path, "--plugin", try plugin("pina").path, "--plugin", try plugin("pinb").path, "--role-name", "hv"])
+        let together = try overlay([
+            "check", "--base", base.path, "--plugin", try plugin("pina").path, "--plugin", try plugin("pinb").path, "--role-name", "hv",
+        ])
         #expect(together.status == 3, "\(together.stderr)")
         #expect(lines(together).contains("role hv (pina-1.0, pinb-1.0): cannot be served as written"))
         #expect(lines(together).contains("solve  failed   the plugins cannot be installed together on this base"))

@@ -395,7 +395,8 @@ enum BadInputCorpus {
             "overlay: fleet.toml: unknown key node: the keys allowed there are base, roles, nodes, defaults; fix the spelling or remove it"),
         .fleet(
             "an unknown key in a role", BadInput.fleetBase + "[roles.compute]\nplugin = [\"cim\"]\n",
-            "overlay: fleet.toml: unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline, wins, max_initrd, max_unpacked; fix the spelling or remove it"),
+            "overlay: fleet.toml: unknown key roles.compute.plugin: the keys allowed there are plugins, cmdline, wins, max_initrd, max_unpacked; fix the spelling or remove it"
+        ),
         .fleet(
             "an unknown key in a node", BadInput.fleetBase + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\nrole = \"compute\"\nhost = \"a\"\n",
             "overlay: fleet.toml: unknown key nodes[0].host: the keys allowed there are mac, role, cmdline; fix the spelling or remove it"),
