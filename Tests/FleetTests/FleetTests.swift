@@ -47,6 +47,18 @@ import TestSupport
         #expect(equals == "\(fixture.fleetFile):2:9: invalid TOML: error while parsing value: could not determine value type; fix the syntax at that spot")
     }
 
+    /// A name read from the file is shown with its control characters escaped: the message stays one line.
+    @Test func aNameWithALineBreakStaysOnOneLine() throws {
+        let fixture = try FleetFixture()
+        defer { fixture.remove() }
+        let message = try fixture.error(
+            FleetFixture.header + "[roles.compute]\n[[nodes]]\nmac = \"52:54:00:12:34:56\"\nrole = \"comp\\nute\\u001B\"\n")
+        #expect(
+            message
+                == "\(fixture.fleetFile): nodes[0].role names role \"comp\\nute\\u{1B}\", which has no [roles.comp\\nute\\u{1B}] table (defined roles: compute); add the role or fix the name"
+        )
+    }
+
     @Test func unknownKeysAreRefusedWithTheirPath() throws {
         let fixture = try FleetFixture()
         defer { fixture.remove() }
