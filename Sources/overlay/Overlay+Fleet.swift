@@ -55,7 +55,7 @@ extension Overlay.FleetCommand {
             let console = verbosity.console()
             try reportingErrors(console) {
                 let file = FilePath(fleetFile)
-                let served = FilePath(directory ?? file.removingLastComponent().string.nonEmpty ?? ".")
+                let served = FleetPlugins.servedDirectory(fleet: file, dir: directory)
                 let fleet = try Fleet.load(file: file, servedDirectory: served)
                 for note in fleet.notes { console.note("overlay: \(note)") }
                 let view = try FleetView(fleet: fleet, file: fleetFile, served: served, role: role, mac: mac)
@@ -209,8 +209,4 @@ enum FleetViewError: UserError {
             "\(mac) is not listed in \(file) and it has no [defaults] role: such a node is refused"
         }
     }
-}
-
-extension String {
-    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
 }
