@@ -134,12 +134,7 @@ public struct OverlayDiff: Sendable, Codable, Equatable {
     /// `name-[epoch:]version-release.arch` by package name.
     static func packagesByName(_ nevras: [String]) -> [String: String] {
         var byName: [String: String] = [:]
-        for nevra in nevras {
-            // name-version-release.arch: the name is all but the last two dash-separated parts.
-            let parts = nevra.split(separator: "-", omittingEmptySubsequences: false)
-            let name = parts.count > 2 ? parts.dropLast(2).joined(separator: "-") : nevra
-            byName[name] = nevra
-        }
+        for nevra in nevras { byName[NEVRA(nevra)?.name ?? nevra] = nevra }
         return byName
     }
 
