@@ -96,7 +96,9 @@ public struct Fleet: Sendable {
     /// What a MAC address not listed in `[[nodes]]` boots; nil means it is refused with a message.
     public let defaultRole: String?
 
-    let roleDatabaseDirectoryPath: String
+    /// Where `overlay rpmdb` writes the roles' rpmdbs, relative to the served directory: `rpmdb/` beside the base
+    /// initrd, so that fleets of two bases served from one directory each have their own.
+    public let roleDatabaseDirectory: String
     let documents: [String: BootDocument]
     let digests: [String: String]
 
@@ -119,6 +121,7 @@ public struct Fleet: Sendable {
         if let manifest = base.manifest { digests[parsed.base.initrds[0]] = manifest.sha256 }
         var roles: [Role] = []
         var notes: [String] = []
+        let roleDatabases = Self.roleDatabaseFolder(parsed.base.initrds[0])
         for role in parsed.roles {
             let (overlays, otherBases) = try check.overlays(of: role, base: base, served: served)
             for overlay in overlays { digests[overlay.path] = overlay.manifest.sha256 }
@@ -127,7 +130,7 @@ public struct Fleet: Sendable {
                 boot.layerNames[overlay.path] = Layer.name(index: index + 1, path: overlay.path)
             }
             switch RoleDatabase.find(
-                role: role.name, overlays: overlays, baseIdentity: base.manifest?.identity, folder: Self.roleDatabaseFolder(parsed.base.initrds[0]),
+                role: role.name, overlays: overlays, baseIdentity: base.manifest?.identity, folder: roleDatabases,
                 in: servedDirectory)
             {
             case .none:
@@ -159,14 +162,11 @@ public struct Fleet: Sendable {
         self.nodes = nodes
         self.defaultRole = parsed.defaultRole
         self.notes = notes
-        self.roleDatabaseDirectoryPath = Self.roleDatabaseFolder(parsed.base.initrds[0])
+        self.roleDatabaseDirectory = roleDatabases
         self.digests = digests
         self.documents = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: parsed.defaultRole).all()
     }
 
-    /// Where `overlay rpmdb` writes the roles' rpmdbs, relative to the served directory: `rpmdb/` beside the base
-    /// initrd, so that fleets of two bases served from one directory each have their own.
-    public var roleDatabaseDirectory: String { roleDatabaseDirectoryPath }
     private static func roleDatabaseFolder(_ firstInitrd: String) -> String {
         let folder = FilePath(firstInitrd).removingLastComponent()
         return folder.isEmpty ? RoleDatabase.directory : folder.appending(RoleDatabase.directory).string
