@@ -150,14 +150,10 @@ public enum OverlayReader {
     }
 
     private static func readErofs(_ path: FilePath, digests: Bool) throws -> OverlayContents {
-        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-erofs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let extracted = scratch.appending("root")
-        try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        Interruption.creating(scratch) {}
-        defer {
-            try? FileManager.default.removeItem(atPath: scratch.string)
-            Interruption.finished(scratch)
-        }
+        try withScratch("overlay-erofs") { extracted in try readErofs(path, extractedInto: extracted, digests: digests) }
+    }
+
+    private static func readErofs(_ path: FilePath, extractedInto extracted: FilePath, digests: Bool) throws -> OverlayContents {
         let extract = try ExternalTool(name: "fsck.erofs", arguments: ["--extract=\(extracted.string)", "--preserve", path.string]).run(subject: path)
         guard extract.status == 0 else {
             let last = extract.stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? "fsck.erofs exit status \(extract.status)"
@@ -196,14 +192,10 @@ public enum OverlayReader {
     /// `contents` (read from the squashfs at `path`) with each file's SHA-256, from the image unpacked once with
     /// `unsquashfs -d` into a private temporary directory.
     private static func withDigests(_ contents: OverlayContents, of path: FilePath) throws -> OverlayContents {
-        let scratch = FilePath(NSTemporaryDirectory()).appending("overlay-squashfs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let extracted = scratch.appending("root")
-        try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        Interruption.creating(scratch) {}
-        defer {
-            try? FileManager.default.removeItem(atPath: scratch.string)
-            Interruption.finished(scratch)
-        }
+        try withScratch("overlay-squashfs") { extracted in try withDigests(contents, of: path, extractedInto: extracted) }
+    }
+
+    private static func withDigests(_ contents: OverlayContents, of path: FilePath, extractedInto extracted: FilePath) throws -> OverlayContents {
         let unpacked = try ExternalTool(name: "unsquashfs", arguments: ["-no-xattrs", "-quiet", "-no-progress", "-d", extracted.string, path.string])
             .run(subject: path)
         guard unpacked.status == 0 else { throw squashfsFailure(path, unpacked) }
@@ -213,6 +205,19 @@ public enum OverlayReader {
             return entry
         }
         return OverlayContents(entries: entries, registry: contents.registry, format: contents.format)
+    }
+
+    /// Runs `body` with `root` (not yet created) inside a new private temporary directory, removed afterwards and
+    /// on SIGINT or SIGTERM.
+    private static func withScratch<T>(_ prefix: String, _ body: (_ root: FilePath) throws -> T) throws -> T {
+        let scratch = FilePath(NSTemporaryDirectory()).appending("\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(atPath: scratch.string, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        Interruption.creating(scratch) {}
+        defer {
+            try? FileManager.default.removeItem(atPath: scratch.string)
+            Interruption.finished(scratch)
+        }
+        return try body(scratch.appending("root"))
     }
 
     private static func squashfsFailure(_ path: FilePath, _ output: ExternalTool.Output) -> PackError {
