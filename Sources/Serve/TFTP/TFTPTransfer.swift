@@ -227,7 +227,8 @@ package struct TFTPTransfer {
             switch waited {
             case .woken:
                 send(socket, TFTPPacket.error(.undefined, "server shutting down"))
-                return Outcome(status: "aborted", bytes: state.bytesConfirmed, detail: "server stopped")
+                return Outcome(
+                    status: "aborted", bytes: state.bytesConfirmed, detail: ["server stopped", state.summary()].filter { !$0.isEmpty }.joined(separator: " "))
             case .timedOut:
                 next = state.silence()
             case .ready:
