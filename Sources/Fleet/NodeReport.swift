@@ -113,7 +113,9 @@ public struct NodeReport: Sendable, Equatable {
         guard let text = String(validating: body, as: UTF8.self) else { throw .init(line: nil, reason: "the report is not UTF-8 text") }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
-        guard lines.count <= maxLines else { throw .init(line: nil, reason: "the report has \(lines.count) lines, more than the \(maxLines) a report may have") }
+        guard lines.count <= maxLines else {
+            throw .init(line: nil, reason: "the report has \(lines.count) lines, more than the \(maxLines) a report may have")
+        }
         var parser = Parser()
         for (index, line) in lines.enumerated() {
             if parser.ready { throw .init(line: index + 1, reason: "text follows \"\(readyLine)\", which ends a report") }
@@ -218,7 +220,11 @@ public struct NodeReport: Sendable, Equatable {
             let at: Int? = number > 0 ? number : nil
             guard let keyword = Keyword(line: line) else {
                 let shown = line.count > 40 ? String(line.prefix(40)) + "…" : line
-                throw .init(line: at, reason: "\"\(NodeReportError.printable(shown))\" is not a report line (NODE, ROLE, BASE, LAYER, LAYER-FAILED, PLUGIN, NO PLUGINS, EXPECTED, MISMATCH, UPTIME, \(readyLine))")
+                throw .init(
+                    line: at,
+                    reason:
+                        "\"\(NodeReportError.printable(shown))\" is not a report line (NODE, ROLE, BASE, LAYER, LAYER-FAILED, PLUGIN, NO PLUGINS, EXPECTED, MISMATCH, UPTIME, \(readyLine))"
+                )
             }
             let value = line.dropFirst(keyword.rawValue.count + 1)
             let once: Set<Keyword> = [.node, .role, .base, .noPlugins, .expected, .mismatch, .uptime]
@@ -261,7 +267,9 @@ public struct NodeReport: Sendable, Equatable {
                 guard isText(value) else { throw bad("the text is empty, too long or not printable") }
                 report.mismatch = String(value)
             case .uptime:
-                guard value.utf8.count <= 16, let seconds = Double(value), seconds.isFinite, seconds >= 0 else { throw bad("\"\(NodeReportError.printable(String(value.prefix(20))))\" is not a number of seconds") }
+                guard value.utf8.count <= 16, let seconds = Double(value), seconds.isFinite, seconds >= 0 else {
+                    throw bad("\"\(NodeReportError.printable(String(value.prefix(20))))\" is not a number of seconds")
+                }
                 report.uptime = seconds
             case .ready:
                 ready = true

@@ -51,7 +51,10 @@ import Testing
         ("LAYER x.squashfs ext4\nOVERLAY-NODE READY\n", "line 1: LAYER: expected \"LAYER <file> squashfs|erofs\""),
         ("PLUGIN vdsm 1.0\nNO PLUGINS\nOVERLAY-NODE READY\n", "line 2: NO PLUGINS follows PLUGIN lines"),
         ("EXPECTED vdsm\nOVERLAY-NODE READY\n", "line 1: EXPECTED: expected a list like cim@1.0,vdsm@1.0"),
-        ("HELLO there\nOVERLAY-NODE READY\n", "line 1: \"HELLO there\" is not a report line (NODE, ROLE, BASE, LAYER, LAYER-FAILED, PLUGIN, NO PLUGINS, EXPECTED, MISMATCH, UPTIME, OVERLAY-NODE READY)"),
+        (
+            "HELLO there\nOVERLAY-NODE READY\n",
+            "line 1: \"HELLO there\" is not a report line (NODE, ROLE, BASE, LAYER, LAYER-FAILED, PLUGIN, NO PLUGINS, EXPECTED, MISMATCH, UPTIME, OVERLAY-NODE READY)"
+        ),
         ("BASE a\u{1b}[2Jb\nOVERLAY-NODE READY\n", "line 1: BASE: the base name is empty, too long or not printable"),
         ("OVERLAY-NODE READY\nPLUGIN vdsm 1.0\n", "line 2: text follows \"OVERLAY-NODE READY\", which ends a report"),
         ("PLUGIN vdsm 1.0\n", "the report does not end with \"OVERLAY-NODE READY\""),
