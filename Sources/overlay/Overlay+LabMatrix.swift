@@ -74,6 +74,18 @@ extension Overlay {
             enabledRepos.flatMap { ["--enablerepo", $0] } + disabledRepos.flatMap { ["--disablerepo", $0] } + (noGPGCheck ? ["--nogpgcheck"] : [])
         }
 
+        /// The repo options for building one plugin: `--enablerepo` only for the repos that plugin has (build refuses
+        /// to enable a repo its plugin does not define; check solves them all and takes every one).
+        private func buildRepoArguments(for plugin: Plugin) -> [String] {
+            let ids = plugin.repos.map(\.id)
+            func own(_ options: [String]) -> [String] {
+                options.flatMap { $0.split(separator: ",").map(String.init) }.filter { pattern in ids.contains { fnmatch(pattern, $0, 0) == 0 } }
+            }
+            let (enabled, disabled) = (own(enabledRepos), own(disabledRepos))
+            return (enabled.isEmpty ? [] : ["--enablerepo", enabled.joined(separator: ",")])
+                + (disabled.isEmpty ? [] : ["--disablerepo", disabled.joined(separator: ",")]) + (noGPGCheck ? ["--nogpgcheck"] : [])
+        }
+
         func run() throws {
             let console = output.console()
             defer { console.progress.stop() }
@@ -94,6 +106,8 @@ extension Overlay {
                 let buildBase = Self.buildBase(baseDirectory, manifest: manifest)
 
                 // Build what is missing.
+                var phases = MatrixReport.Phases()
+                var phaseStart = ContinuousClock.now
                 var buildFailures: [String: String] = [:]
                 for (plugin, path) in zip(loaded.plugins, plugins) {
                     let overlayManifest = served.appending("\(plugin.name)-\(plugin.manifest.version).json")
@@ -104,13 +118,16 @@ extension Overlay {
                         continue
                     }
                     console.progress.update(step: "building", "building \(plugin.name) \(plugin.manifest.version)")
-                    let result = Self.runSelf(["build", "--base", buildBase.string, "--plugin", path, "--out", served.string, "--quiet"] + repoArguments)
+                    let result = Self.runSelf(
+                        ["build", "--base", buildBase.string, "--plugin", path, "--out", served.string, "--quiet"] + buildRepoArguments(for: plugin))
                     if result.status != 0 {
                         buildFailures[plugin.name] =
                             "does not build: " + (result.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(result.status)")
                     }
                 }
                 console.progress.finish()
+                phases.build = Self.seconds(since: phaseStart)
+                phaseStart = ContinuousClock.now
 
                 // The combinations, each a role of the lab's fleet.
                 let limit = min(maxSize ?? loaded.plugins.count, loaded.plugins.count)
@@ -154,6 +171,9 @@ extension Overlay {
                     }
                     console.progress.finish()
                 }
+
+                phases.check = Self.seconds(since: phaseStart)
+                phaseStart = ContinuousClock.now
 
                 // Boot each combination that passed, up to --jobs at a time.
                 let bootable = rows.indices.filter { rows[$0].checked }
@@ -202,7 +222,8 @@ extension Overlay {
                     }
                 }
 
-                let matrix = MatrixReport(base: base, rows: rows, seconds: Self.seconds(since: started))
+                phases.boot = Self.seconds(since: phaseStart)
+                let matrix = MatrixReport(base: base, rows: rows, seconds: Self.seconds(since: started), phases: phases)
                 if let junit { try AtomicFile.write(Array(matrix.junit.utf8), to: FilePath(junit)) }
                 if json {
                     print(String(decoding: try JSONEncoder.manifest.encode(matrix), as: UTF8.self))
@@ -265,7 +286,7 @@ extension Overlay {
             for name in ["base.json", manifest.file, manifest.kernel ?? "vmlinuz"] {
                 let source = base.appending(name).string
                 let target = cache.appending(name).string
-                let same = (try? FileManager.default.contentsEqual(atPath: source, andPath: target)) ?? false
+                let same = FileManager.default.contentsEqual(atPath: source, andPath: target)
                 if same { continue }
                 try? FileManager.default.removeItem(atPath: target)
                 if link(source, target) != 0 {
@@ -351,9 +372,17 @@ struct MatrixReport: Encodable {
     var base: String
     var rows: [MatrixRow]
     var seconds: Double
+    /// Wall time of each phase: building the overlays, checking the combinations, booting them.
+    var phases: Phases
     var pass: Bool { rows.allSatisfy(\.pass) }
 
-    enum CodingKeys: String, CodingKey { case base, combinations, pass, seconds }
+    struct Phases: Encodable {
+        var build = 0.0
+        var check = 0.0
+        var boot = 0.0
+    }
+
+    enum CodingKeys: String, CodingKey { case base, combinations, pass, seconds, phases }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -361,6 +390,7 @@ struct MatrixReport: Encodable {
         try container.encode(rows, forKey: .combinations)
         try container.encode(pass, forKey: .pass)
         try container.encode(seconds, forKey: .seconds)
+        try container.encode(phases, forKey: .phases)
     }
 
     var text: String {
@@ -376,7 +406,8 @@ struct MatrixReport: Encodable {
         let passed = rows.filter(\.pass).count
         lines.append(
             "\(passed) of \(counted(rows.count, "combination")) pass"
-                + (pass ? "" : "; \(rows.count - passed) fail") + String(format: " (%.0f s)", seconds))
+                + (pass ? "" : "; \(rows.count - passed) fail")
+                + String(format: " (%.0f s: build %.0f s, check %.0f s, boot %.0f s)", seconds, phases.build, phases.check, phases.boot))
         return lines.map { $0 + "\n" }.joined()
     }
 
