@@ -66,8 +66,8 @@ extension Fleet {
     }
 }
 
-/// A file where the export needs a directory.
-private struct NotADirectory: Error, CustomStringConvertible {
+/// A file where the export (or the state directory) needs a directory.
+struct NotADirectory: Error, CustomStringConvertible {
     let path: FilePath
     var description: String { "\(path) is a file where a directory belongs" }
 }

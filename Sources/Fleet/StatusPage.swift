@@ -23,6 +23,7 @@ enum StatusPage {
         .summary { padding: .5em .8em; border-radius: 4px; display: inline-block; font-weight: 600; }
         .ok { background: #dafbe1; color: #116329; } .bad { background: #ffebe9; color: #a40e26; }
         tr.drift td { background: #fff5f4; } tr.drift td.mac { border-left: 4px solid #cf222e; }
+        td.mac, td.time { white-space: nowrap; }
         .kind { font-weight: 600; color: #a40e26; } .none { color: #656d76; } .partial { color: #9a6700; font-weight: 600; }
         .meta { color: #656d76; }
         """
@@ -60,7 +61,7 @@ enum StatusPage {
             out += "<tr\(node.drift.isEmpty ? "" : " class=\"drift\"")>"
             out += "<td class=\"mac\"><code>\(escape(node.mac ?? node.reported?.client ?? "?"))</code>\(node.listed ? "" : " <span class=\"meta\">(not listed)</span>")</td>"
             out += "<td>\(node.role.map { "<code>\(escape($0))</code>" } ?? "<span class=\"none\">refused</span>")</td>"
-            out += "<td>\(node.lastSeen.map(escape) ?? "<span class=\"none\">never</span>")</td>"
+            out += "<td class=\"time\">\(node.lastSeen.map(escape) ?? "<span class=\"none\">never</span>")</td>"
             out += "<td>\(fetched(node.fetched))</td><td>\(reported(node.reported))</td>"
             let drift =
                 node.drift.isEmpty
