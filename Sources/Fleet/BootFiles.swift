@@ -99,7 +99,7 @@ struct BootFiles {
     /// LoadFile2 initrd instead, the same images in the same order; BIOS kernels ignore `initrd=`.)
     func ipxeScript(_ boot: Fleet.Boot, for who: String) -> String {
         let names = imageNames(boot.initrds)
-        let cmdline = (names.map { "initrd=\($0)" } + [self.cmdline(boot)].filter { !$0.isEmpty }).joined(separator: " ")
+        let cmdline = (names.map { "initrd=\($0)" } + [self.cmdline(boot)].filter { !$0.isEmpty } + [ipxeNetworkParameters]).joined(separator: " ")
         var lines = ["#!ipxe", "# \(generatedNote)", "# \(who)", "kernel ../\(boot.kernel) \(cmdline)"]
         for (name, path) in zip(names, boot.initrds) {
             // A layer gets a file name in the initramfs: iPXE wraps it in a cpio header with that name.
@@ -108,6 +108,11 @@ struct BootFiles {
         lines.append("boot")
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// The interface iPXE booted from and its address, in the forms initramfs tools read (PXELINUX's `IPAPPEND 3`
+    /// gives the same): `BOOTIF=01-<mac>` and `ip=<address>::<gateway>:<netmask>:::off`, so that the node's init can
+    /// bring that interface up without asking DHCP again, to send its report.
+    private var ipxeNetworkParameters: String { "BOOTIF=01-${netX/mac:hexhyp} ip=${netX/ip}::${netX/gateway}:${netX/netmask}:::off" }
 
     /// The file name of each initrd, made unique with a numeric prefix when two share one.
     private func imageNames(_ paths: [String]) -> [String] {
@@ -147,6 +152,7 @@ struct BootFiles {
             LABEL \(label)
               KERNEL \(boot.kernel)
               APPEND \(append)
+              IPAPPEND 3
 
             """
     }

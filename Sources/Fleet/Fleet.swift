@@ -127,7 +127,9 @@ public struct Fleet: Sendable {
         for role in parsed.roles {
             let (overlays, otherBases) = try check.overlays(of: role, base: base, served: served)
             for overlay in overlays { digests[overlay.path] = overlay.manifest.sha256 }
-            var boot = Boot(kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path), cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
+            var boot = Boot(
+                kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path),
+                cmdline: Self.joined(parsed.base.cmdline, role.cmdline, Self.reportParameters(role: role.name, overlays: overlays)))
             for (index, overlay) in overlays.filter({ Layer.isLayer(format: $0.manifest.format) }).enumerated() {
                 boot.layerNames[overlay.path] = Layer.name(index: index + 1, path: overlay.path)
             }
@@ -366,6 +368,13 @@ public struct Fleet: Sendable {
     static func displayName(_ file: FilePath) -> String {
         let name = file.lastComponent?.string ?? "fleet.toml"
         return ServedPath.isPlainName(name) ? name : "the fleet file"
+    }
+
+    /// What the node's init puts in its report (see `NodeReport`): the role it was booted as and the plugins it
+    /// should have, `overlay.role=compute overlay.expect=cim@1.0,vdsm@1.0`.
+    static func reportParameters(role: String, overlays: [ServedOverlay]) -> String {
+        let expected = overlays.map { NodeReport.Plugin(name: $0.manifest.name, version: $0.manifest.version).description }
+        return "overlay.role=\(role) overlay.expect=\(expected.joined(separator: ","))"
     }
 
     static func joined(_ parts: String...) -> String { parts.filter { !$0.isEmpty }.joined(separator: " ") }

@@ -177,11 +177,14 @@ import TestSupport
 
         let serve = try ServeProcess(arguments, tftp: true, in: fixture.root)
         let overHTTP = try curl("\(serve.base)/ipxe/\(node)")
-        #expect(overHTTP.contains("console=ttyS0 overlay.report=http://127.0.0.1:\(serve.http)/report\n"))
+        #expect(overHTTP.contains(" overlay.expect=cim@1.0,vdsm@1.2 overlay.report=http://127.0.0.1:\(serve.http)/report BOOTIF="))
         // The Host a node behind NAT used (QEMU's user network: 10.0.2.2).
         let behindNAT = try curl("\(serve.base)/pxelinux.cfg/01-\(node)", "--header", "Host: 10.0.2.2:8080")
-        #expect(behindNAT.contains("  APPEND initrd=base.cpio.zst,overlays/cim-1.0.cpio.zst,overlays/vdsm-1.2.cpio.zst console=ttyS0 overlay.report=http://10.0.2.2:8080/report\n"))
-        #expect(try curl("\(serve.base)/grub.cfg-01-\(node)", "--header", "Host: [fd00::1]:8080").contains(" console=ttyS0 overlay.report=http://[fd00::1]:8080/report\n"))
+        #expect(
+            behindNAT.contains(
+                "  APPEND initrd=base.cpio.zst,overlays/cim-1.0.cpio.zst,overlays/vdsm-1.2.cpio.zst console=ttyS0 overlay.role=compute overlay.expect=cim@1.0,vdsm@1.2 overlay.report=http://10.0.2.2:8080/report\n"
+            ))
+        #expect(try curl("\(serve.base)/grub.cfg-01-\(node)", "--header", "Host: [fd00::1]:8080").contains(" overlay.expect=cim@1.0,vdsm@1.2 overlay.report=http://[fd00::1]:8080/report\n"))
         // A Host no boot loader could carry safely is not pasted in.
         #expect(!(try curl("\(serve.base)/ipxe/\(node)", "--header", "Host: evil;chain http://x/")).contains("overlay.report="))
         let overTFTP = try curl("tftp://127.0.0.1:\(try #require(serve.tftp))/ipxe/\(node)")
@@ -195,7 +198,7 @@ import TestSupport
         let advertised = try ServeProcess(arguments + ["--advertise", "http://10.0.2.2:8080/"], tftp: true, in: fixture.root)
         defer { advertised.terminate() }
         let served = try curl("\(advertised.base)/ipxe/\(node)")
-        #expect(served.contains("console=ttyS0 overlay.report=http://10.0.2.2:8080/report\n"))
+        #expect(served.contains(" overlay.expect=cim@1.0,vdsm@1.2 overlay.report=http://10.0.2.2:8080/report BOOTIF="))
         #expect(try curl("tftp://127.0.0.1:\(try #require(advertised.tftp))/ipxe/\(node)") == served)
         #expect(!(try advertised.process.events()).contains("will not report"))
 
