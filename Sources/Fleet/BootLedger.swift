@@ -103,7 +103,9 @@ public final class BootLedger: Sendable {
             var boot = state.byClient[client]
             if item.kind == "boot file" {
                 let newMAC = item.mac.map(\.description)
-                if let current = boot, !current.fetches.contains(where: { $0.kind != "boot file" }), newMAC == nil || current.mac == nil || current.mac == newMAC {
+                if let current = boot, !current.fetches.contains(where: { $0.kind != "boot file" }),
+                    newMAC == nil || current.mac == nil || current.mac == newMAC
+                {
                     boot = current
                 } else {
                     boot = Boot(client: client, mac: nil, started: time, lastSeen: time, fetches: [])

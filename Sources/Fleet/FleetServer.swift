@@ -160,7 +160,8 @@ public final class FleetServer {
         report(
             Event(
                 importance: .normal,
-                description: "taking node reports at /report, kept in \(file); read back \(counted(log.contents.reports.count, "report")) of \(counted(inbox.latest.count, "node"))"
+                description:
+                    "taking node reports at /report, kept in \(file); read back \(counted(log.contents.reports.count, "report")) of \(counted(inbox.latest.count, "node"))"
             ))
         if log.contents.tornBytes > 0 {
             report(Event(importance: .warning, description: "\(file) ended in a line a crash cut short; its \(log.contents.tornBytes) bytes were removed"))

@@ -54,7 +54,8 @@ public final class ReportLog: Sendable {
         } catch let error as SystemCallError {
             throw .unusable(directory: directory, reason: "cannot create it (\(error.errno.posixDescription))")
         } catch let error as NotADirectory {
-            throw .unusable(directory: directory, reason: error.path == directory ? "it is a file, not a directory" : "\(error.path) is a file, not a directory")
+            throw .unusable(
+                directory: directory, reason: error.path == directory ? "it is a file, not a directory" : "\(error.path) is a file, not a directory")
         } catch {
             throw .unusable(directory: directory, reason: ErrorText.reason(error))
         }

@@ -35,7 +35,8 @@ enum StatusPage {
         out += "<p class=\"summary \(status.driftNodes == 0 ? "ok" : "bad")\">\(escape(status.summary))</p>\n"
         let reports =
             status.server.reports
-            ? "reports on" + (status.server.advertise.map { " (nodes send them to \(escape($0))/report)" } ?? " (boot files fetched over HTTP name this server)")
+            ? "reports on"
+                + (status.server.advertise.map { " (nodes send them to \(escape($0))/report)" } ?? " (boot files fetched over HTTP name this server)")
             : "reports off (serve without --state)"
         out += "<p class=\"meta\">Server up \(escape(FleetStatus.duration(status.server.uptimeSeconds))), since \(escape(status.server.started)); "
         out += "\(reports); now \(escape(status.server.now)). MACs not listed boot "
@@ -52,14 +53,17 @@ enum StatusPage {
                         "<li>\(escape($0.name)) \(escape($0.version)) <span class=\"meta\">\(escape($0.kind)) <code>\(escape($0.file))</code> sha256:\(escape(String($0.sha256.prefix(12))))…</span></li>"
                     }.joined() + "</ul>"
             let nodes = role.nodes.isEmpty ? "<span class=\"none\">none</span>" : role.nodes.map { "<code>\(escape($0))</code>" }.joined(separator: " ")
-            out += "<tr><td><code>\(escape(role.name))</code>\(role.isDefault ? " <span class=\"meta\">(default)</span>" : "")</td><td>\(overlays)</td><td>\(nodes)</td></tr>\n"
+            out +=
+                "<tr><td><code>\(escape(role.name))</code>\(role.isDefault ? " <span class=\"meta\">(default)</span>" : "")</td><td>\(overlays)</td><td>\(nodes)</td></tr>\n"
         }
         out += "</table>\n"
 
-        out += "<h2>Nodes</h2>\n<table>\n<tr><th>MAC</th><th>Role</th><th>Last seen</th><th>Fetched in its last boot</th><th>Last report</th><th>Drift</th></tr>\n"
+        out +=
+            "<h2>Nodes</h2>\n<table>\n<tr><th>MAC</th><th>Role</th><th>Last seen</th><th>Fetched in its last boot</th><th>Last report</th><th>Drift</th></tr>\n"
         for node in status.nodes {
             out += "<tr\(node.drift.isEmpty ? "" : " class=\"drift\"")>"
-            out += "<td class=\"mac\"><code>\(escape(node.mac ?? node.reported?.client ?? "?"))</code>\(node.listed ? "" : " <span class=\"meta\">(not listed)</span>")</td>"
+            out +=
+                "<td class=\"mac\"><code>\(escape(node.mac ?? node.reported?.client ?? "?"))</code>\(node.listed ? "" : " <span class=\"meta\">(not listed)</span>")</td>"
             out += "<td>\(node.role.map { "<code>\(escape($0))</code>" } ?? "<span class=\"none\">refused</span>")</td>"
             out += "<td class=\"time\">\(node.lastSeen.map(escape) ?? "<span class=\"none\">never</span>")</td>"
             out += "<td>\(fetched(node.fetched))</td><td>\(reported(node.reported))</td>"
@@ -80,7 +84,8 @@ enum StatusPage {
             let what = fetch.plugin.map { "\(escape($0)) \(escape(fetch.version ?? "")) " } ?? ""
             let digest = fetch.sha256.map { " sha256:\(escape(String($0.prefix(12))))…" } ?? ""
             let state = fetch.complete ? "" : " <span class=\"partial\">incomplete (\(escape(fetch.status)))</span>"
-            out += "<li>\(what)<code>\(escape(fetch.path))</code> <span class=\"meta\">\(escape(fetch.kind)), \(fetch.bytes) B over \(escape(fetch.proto))\(digest)</span>\(state)</li>"
+            out +=
+                "<li>\(what)<code>\(escape(fetch.path))</code> <span class=\"meta\">\(escape(fetch.kind)), \(fetch.bytes) B over \(escape(fetch.proto))\(digest)</span>\(state)</li>"
         }
         return out + "</ul>"
     }
@@ -93,7 +98,8 @@ enum StatusPage {
         if let base = report.base { out += "<li>base \(escape(base))</li>" }
         out += "<li>plugins: \(report.plugins.isEmpty ? "none" : report.plugins.map { escape("\($0.name) \($0.version)") }.joined(separator: ", "))</li>"
         for layer in report.layers {
-            out += "<li>layer <code>\(escape(layer.file))</code> \(layer.failure.map { "<span class=\"partial\">failed: \(escape($0))</span>" } ?? escape(layer.type ?? ""))</li>"
+            out +=
+                "<li>layer <code>\(escape(layer.file))</code> \(layer.failure.map { "<span class=\"partial\">failed: \(escape($0))</span>" } ?? escape(layer.type ?? ""))</li>"
         }
         if let uptime = report.uptime { out += "<li>up \(escape(NodeReport.seconds(uptime))) s at report</li>" }
         return out + "</ul>"

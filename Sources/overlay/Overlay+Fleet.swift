@@ -98,7 +98,8 @@ extension Overlay.FleetCommand {
         func validate() throws {
             let lower = server.lowercased()
             guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
-                throw ValidationError("--server \(server) is not an http:// or https:// URL; write where overlay serve listens, for example http://10.0.0.1:8080.")
+                throw ValidationError(
+                    "--server \(server) is not an http:// or https:// URL; write where overlay serve listens, for example http://10.0.0.1:8080.")
             }
             guard timeout > 0 else { throw ValidationError("--timeout must be at least 1 second.") }
         }

@@ -83,9 +83,10 @@ import TestSupport
         #expect(reported["client"] as? String == "127.0.0.1")
         #expect((reported["report"] as? [String: Any])?["uptime"] as? Double == 8.52)
         let fetched = try #require(nodes[1]["fetched"] as? [String: Any])
-        #expect((fetched["fetches"] as? [[String: Any]])?.map { $0["path"] as? String } == [
-            "ipxe/52-54-00-00-00-0b", "vmlinuz", "base.cpio.zst", "overlays/cim-1.0.cpio.zst", "overlays/vdsm-1.2.cpio.zst",
-        ])
+        #expect(
+            (fetched["fetches"] as? [[String: Any]])?.map { $0["path"] as? String } == [
+                "ipxe/52-54-00-00-00-0b", "vmlinuz", "base.cpio.zst", "overlays/cim-1.0.cpio.zst", "overlays/vdsm-1.2.cpio.zst",
+            ])
 
         let shown = try OverlayCommand.run(["fleet", "status", "--server", serve.base])
         #expect(shown.status == 3, "\(shown.stderr)")
@@ -114,7 +115,8 @@ import TestSupport
     @Test func aFleetWithoutDriftExitsZeroAndAServerThatIsNotThereOne() throws {
         let fixture = try FleetFixture()
         defer { fixture.remove() }
-        let serve = try Self.servedFleet(fixture, fleet: FleetFixture.header + "[roles.compute]\nplugins = [\"cim\", \"vdsm\"]\n\n[[nodes]]\nmac = \"\(Self.nodeA)\"\nrole = \"compute\"\n")
+        let serve = try Self.servedFleet(
+            fixture, fleet: FleetFixture.header + "[roles.compute]\nplugins = [\"cim\", \"vdsm\"]\n\n[[nodes]]\nmac = \"\(Self.nodeA)\"\nrole = \"compute\"\n")
         try Self.boot(Self.nodeA, from: serve)
         #expect(try serve.post(Self.report(Self.nodeA, ["cim 1.0", "vdsm 1.2"])).status == 200)
         let shown = try OverlayCommand.run(["fleet", "status", "--server", serve.base])
@@ -135,6 +137,8 @@ import TestSupport
         defer { files.terminate() }
         let noFleet = try OverlayCommand.run(["fleet", "status", "--server", files.base])
         #expect(noFleet.status == 1)
-        #expect(noFleet.stderr == "overlay: cannot get \(files.base)/status.json: the server answered HTTP 404; check --server and that overlay serve --fleet runs there\n")
+        #expect(
+            noFleet.stderr
+                == "overlay: cannot get \(files.base)/status.json: the server answered HTTP 404; check --server and that overlay serve --fleet runs there\n")
     }
 }

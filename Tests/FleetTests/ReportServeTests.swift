@@ -184,7 +184,9 @@ import TestSupport
             behindNAT.contains(
                 "  APPEND initrd=base.cpio.zst,overlays/cim-1.0.cpio.zst,overlays/vdsm-1.2.cpio.zst console=ttyS0 overlay.role=compute overlay.expect=cim@1.0,vdsm@1.2 overlay.report=http://10.0.2.2:8080/report\n"
             ))
-        #expect(try curl("\(serve.base)/grub.cfg-01-\(node)", "--header", "Host: [fd00::1]:8080").contains(" overlay.expect=cim@1.0,vdsm@1.2 overlay.report=http://[fd00::1]:8080/report\n"))
+        #expect(
+            try curl("\(serve.base)/grub.cfg-01-\(node)", "--header", "Host: [fd00::1]:8080").contains(
+                " overlay.expect=cim@1.0,vdsm@1.2 overlay.report=http://[fd00::1]:8080/report\n"))
         // A Host no boot loader could carry safely is not pasted in.
         #expect(!(try curl("\(serve.base)/ipxe/\(node)", "--header", "Host: evil;chain http://x/")).contains("overlay.report="))
         let overTFTP = try curl("tftp://127.0.0.1:\(try #require(serve.tftp))/ipxe/\(node)")
