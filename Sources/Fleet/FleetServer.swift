@@ -347,7 +347,8 @@ final class ServerCatalog: ServeCatalog {
     func status() -> FleetStatus? {
         guard let fleet = fleet?.fleet else { return nil }
         let server = FleetStatus.Server(
-            started: started.wall, now: AccessLog.timestamp(), uptimeSeconds: ReportRateLimit.seconds() - started.monotonic, reports: inbox != nil,
+            started: started.wall, now: AccessLog.timestamp(), uptimeSeconds: ((ReportRateLimit.seconds() - started.monotonic) * 1000).rounded() / 1000,
+            reports: inbox != nil,
             advertise: advertise?.base)
         return FleetStatus(
             fleet: fleet, boots: ledger.boots, reports: inbox?.latest ?? [:], unidentified: inbox?.unidentified ?? [], server: server)

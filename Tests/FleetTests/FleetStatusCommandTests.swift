@@ -34,14 +34,7 @@ import TestSupport
         "NODE \(mac)\nROLE compute\nBASE oVirt Node 3.0\n" + plugins.map { "PLUGIN \($0)\n" }.joined() + "UPTIME 8.52\nOVERLAY-NODE READY\n"
     }
 
-    /// What iPXE fetches for `mac`: its script, then each file the script names.
-    static func boot(_ mac: String, from serve: ServeProcess) throws {
-        let script = try curl("\(serve.base)/ipxe/\(mac.replacingOccurrences(of: ":", with: "-"))")
-        for line in script.split(separator: "\n") where line.hasPrefix("kernel ") || line.hasPrefix("initrd ") {
-            guard let path = line.split(separator: " ").first(where: { $0.hasPrefix("../") }) else { continue }
-            _ = try curl("\(serve.base)/\(path.dropFirst(3))")
-        }
-    }
+    static func boot(_ mac: String, from serve: ServeProcess) throws { try fetchAsIPXE(mac, from: serve.base) }
 
     /// Serves `fleetText` with reports on, and has the nodes boot and report as the suite says.
     static func servedFleet(_ fixture: FleetFixture, fleet: String = fleetText) throws -> ServeProcess {

@@ -12,29 +12,12 @@ import TestSupport
 /// POSTed) compare with its fleet. The boots and reports are real: a server in this process, curl fetching what a
 /// node's iPXE script names and POSTing the report lines a node's init sends.
 @Suite(.serialized) struct FleetStatusTests {
-    static let (nodeA, nodeB, nodeC, stranger) = ("52:54:00:00:00:0a", "52:54:00:00:00:0b", "52:54:00:00:00:0c", "52:54:00:99:99:99")
+    static let (nodeA, nodeB, nodeC, stranger) = (
+        FleetStatusCommandTests.nodeA, FleetStatusCommandTests.nodeB, FleetStatusCommandTests.nodeC, FleetStatusCommandTests.stranger
+    )
 
-    static let fleetText =
-        FleetFixture.header + """
-            [roles.compute]
-            plugins = ["cim", "vdsm"]
-
-            [roles.storage]
-            plugins = ["cim"]
-
-            [[nodes]]
-            mac  = "\(nodeA)"
-            role = "compute"
-
-            [[nodes]]
-            mac  = "\(nodeB)"
-            role = "compute"
-
-            [[nodes]]
-            mac  = "\(nodeC)"
-            role = "compute"
-
-            """
+    /// `FleetStatusCommandTests`'s three compute nodes, and a storage role.
+    static let fleetText = FleetStatusCommandTests.fleetText + "\n[roles.storage]\nplugins = [\"cim\"]\n"
 
     /// A served fleet taking reports into a state directory, with its HTTP port.
     final class Served {
@@ -56,14 +39,7 @@ import TestSupport
 
         var base: String { "http://127.0.0.1:\(server.listeners[0].port)" }
 
-        /// What iPXE fetches for `mac`: its script, then every file the script names.
-        func boot(_ mac: String) throws {
-            let script = try curl("\(base)/ipxe/\(mac.replacingOccurrences(of: ":", with: "-"))")
-            for line in script.split(separator: "\n") where line.hasPrefix("kernel ") || line.hasPrefix("initrd ") {
-                guard let path = line.split(separator: " ").first(where: { $0.hasPrefix("../") }) else { continue }
-                _ = try curl("\(base)/\(path.dropFirst(3))")
-            }
-        }
+        func boot(_ mac: String) throws { try fetchAsIPXE(mac, from: base) }
 
         /// POSTs report lines; returns the HTTP status.
         @discardableResult

@@ -47,3 +47,12 @@ final class ServeProcess {
         return UInt16(line[range.upperBound...].prefix(while: \.isNumber))
     }
 }
+
+/// What iPXE fetches for `mac` from the server at `base`: the node's script, then each file the script names.
+func fetchAsIPXE(_ mac: String, from base: String) throws {
+    let script = try curl("\(base)/ipxe/\(mac.replacingOccurrences(of: ":", with: "-"))")
+    for line in script.split(separator: "\n") where line.hasPrefix("kernel ") || line.hasPrefix("initrd ") {
+        guard let path = line.split(separator: " ").first(where: { $0.hasPrefix("../") }) else { continue }
+        _ = try curl("\(base)/\(path.dropFirst(3))")
+    }
+}
