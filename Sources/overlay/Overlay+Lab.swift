@@ -14,7 +14,7 @@ extension Overlay {
                 it the way a real node boots (the distribution's iPXE ROM; --uefi: OVMF), reads each node's console \
                 and checks its report (the README's "What a node reports") against what its role should give it.
                 """,
-            subcommands: [LabBoot.self])
+            subcommands: [LabBoot.self, LabMatrix.self])
     }
 
     struct LabBoot: ParsableCommand {
@@ -79,7 +79,7 @@ extension Overlay {
                 }
                 let server = try LabServer(directory: served.string, fleet: fleetToServe, scratch: scratch.path)
                 defer { server.stop() }
-                var labMachine = machine.machine(mac: node, server: server)
+                var labMachine = machine.machine(mac: node, httpPort: server.httpPort, tftpPort: server.tftpPort)
                 labMachine.interactive = keep
                 if !json && !keep { printError("lab: booting \(node) as role \(roleName) from \(labMachine.bootURL) …") }
                 let outcome = try labMachine.boot(scratch: scratch.path)
@@ -142,8 +142,8 @@ struct LabMachineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Each node's memory, in MiB.", valueName: "MiB"))
     var memory = 512
 
-    func machine(mac: MACAddress, server: LabServer) -> LabMachine {
-        let url = tftp ? "tftp://10.0.2.2:\(server.tftpPort)/boot.ipxe" : "http://10.0.2.2:\(server.httpPort)/boot.ipxe"
+    func machine(mac: MACAddress, httpPort: Int, tftpPort: Int) -> LabMachine {
+        let url = tftp ? "tftp://10.0.2.2:\(tftpPort)/boot.ipxe" : "http://10.0.2.2:\(httpPort)/boot.ipxe"
         return LabMachine(
             mac: mac, bootURL: url, firmware: uefi ? .uefi : .bios, accelerator: accel, memoryMiB: memory, timeoutSeconds: timeout)
     }
