@@ -1,3 +1,5 @@
+import Formats
+
 /// The page `overlay serve` shows at `GET /`: the fleet's roles and nodes, what each node fetched in its last boot
 /// and last reported, when it was last seen, and its drift, highlighted. Read-only and self-contained: one HTML
 /// document with inline CSS, no script and nothing fetched from elsewhere, so it works without JavaScript and under
@@ -105,22 +107,8 @@ enum StatusPage {
         return out + "</ul>"
     }
 
-    /// Text as HTML character data or a quoted attribute value: `& < > " '` escaped, control characters dropped.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default:
-                if scalar.value >= 0x20 && scalar.value != 0x7F || scalar == "\n" { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out
-    }
+    /// Text as HTML character data or a quoted attribute value (see `markupEscaped`).
+    static func escape(_ text: String) -> String { markupEscaped(text) }
 }
 
 extension FleetStatus {

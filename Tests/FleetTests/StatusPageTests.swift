@@ -32,7 +32,7 @@ import TestSupport
         #expect(head.contains("\r\nContent-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n"))
         #expect(head.contains("\r\nX-Content-Type-Options: nosniff\r\n"))
         #expect(body.hasPrefix("<!DOCTYPE html>\n"))
-        #expect(body.contains("base oVirt &lt;script&gt;alert(1)&lt;/script&gt; &quot;x&quot; &amp; &#39;y&#39;"))
+        #expect(body.contains("base oVirt &lt;script&gt;alert(1)&lt;/script&gt; &quot;x&quot; &amp; &apos;y&apos;"))
         #expect(!body.lowercased().contains("<script"))
         #expect(!body.contains("src=") && !body.contains("href="))
         #expect(body.contains("<span class=\"kind\">stale overlay</span>: reported vdsm 1.1; the role has vdsm 1.2"))
