@@ -7,11 +7,20 @@
 /// - PXELINUX reads paths relative to the directory it was loaded from: keep `pxelinux.0` at the served root.
 /// - GRUB reads paths from `$root`, the device it was loaded from (`(tftp,server)` or `(http,server)`): paths are
 ///   written absolute, so the served directory must be the server's root.
+///
+/// With a `report` address, every kernel command line ends with `overlay.report=URL`: where the node's init POSTs
+/// its report (see `NodeReport`).
 struct BootFiles {
     let fleetName: String
     let roles: [Fleet.Role]
     let nodes: [Fleet.Node]
     let defaultRole: String?
+    var report: ReportAddress? = nil
+
+    /// The boot's command line as the node gets it.
+    private func cmdline(_ boot: Fleet.Boot) -> String {
+        Fleet.joined(boot.cmdline, report?.parameter ?? "")
+    }
 
     private var defaultBoot: Fleet.Boot? {
         guard let defaultRole else { return nil }
@@ -90,7 +99,7 @@ struct BootFiles {
     /// LoadFile2 initrd instead, the same images in the same order; BIOS kernels ignore `initrd=`.)
     func ipxeScript(_ boot: Fleet.Boot, for who: String) -> String {
         let names = imageNames(boot.initrds)
-        let cmdline = (names.map { "initrd=\($0)" } + (boot.cmdline.isEmpty ? [] : [boot.cmdline]) + [ipxeNetworkParameters]).joined(separator: " ")
+        let cmdline = (names.map { "initrd=\($0)" } + [self.cmdline(boot)].filter { !$0.isEmpty } + [ipxeNetworkParameters]).joined(separator: " ")
         var lines = ["#!ipxe", "# \(generatedNote)", "# \(who)", "kernel ../\(boot.kernel) \(cmdline)"]
         for (name, path) in zip(names, boot.initrds) {
             // A layer gets a file name in the initramfs: iPXE wraps it in a cpio header with that name.
@@ -134,7 +143,7 @@ struct BootFiles {
 
                 """
         }
-        let append = (["initrd=" + boot.initrds.joined(separator: ",")] + (boot.cmdline.isEmpty ? [] : [boot.cmdline])).joined(separator: " ")
+        let append = (["initrd=" + boot.initrds.joined(separator: ",")] + [cmdline(boot)].filter { !$0.isEmpty }).joined(separator: " ")
         return """
             # \(generatedNote)
             # \(who)
@@ -177,7 +186,7 @@ struct BootFiles {
     }
 
     private func grubEntry(_ boot: Fleet.Boot, title: String) -> String {
-        let cmdline = boot.cmdline.isEmpty ? "" : " " + boot.cmdline
+        let cmdline = self.cmdline(boot).isEmpty ? "" : " " + self.cmdline(boot)
         return """
             menuentry 'overlay \(title)' {
                 linux /\(boot.kernel)\(cmdline)

@@ -99,7 +99,9 @@ public struct Fleet: Sendable {
     /// Where `overlay rpmdb` writes the roles' rpmdbs, relative to the served directory: `rpmdb/` beside the base
     /// initrd, so that fleets of two bases served from one directory each have their own.
     public let roleDatabaseDirectory: String
-    let documents: [String: BootDocument]
+    /// Where the boot files tell nodes to send their reports (`overlay.report=`); nil: they do not say.
+    public private(set) var report: ReportAddress?
+    private(set) var documents: [String: BootDocument]
     let digests: [String: String]
 
     /// Reads and validates `file` against the manifests and files in `servedDirectory`. `acceptingOtherBases`
@@ -166,7 +168,22 @@ public struct Fleet: Sendable {
         self.notes = notes
         self.roleDatabaseDirectory = roleDatabases
         self.digests = digests
+        self.report = nil
         self.documents = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: parsed.defaultRole).all()
+    }
+
+    /// The same fleet with boot files whose kernel command lines name `report` as `overlay.report=` (or none, for
+    /// nil).
+    public func reporting(to report: ReportAddress?) -> Fleet {
+        guard report != self.report else { return self }
+        var copy = self
+        copy.report = report
+        copy.documents = copy.bootFiles.all()
+        return copy
+    }
+
+    private var bootFiles: BootFiles {
+        BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: defaultRole, report: report)
     }
 
     private static func roleDatabaseFolder(_ firstInitrd: String) -> String {
@@ -276,7 +293,6 @@ public struct Fleet: Sendable {
     public func document(at path: String) -> BootDocument? {
         let key = String(path.drop(while: { $0 == "/" }))
         if let document = documents[key] { return document }
-        let bootFiles = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: defaultRole)
         if key.hasPrefix("ipxe/"), let mac = MACAddress(String(key.dropFirst("ipxe/".count))) {
             return documents["ipxe/\(mac.hyphenated)"] ?? bootFiles.ipxeUnknown(mac: mac)
         }

@@ -1,5 +1,6 @@
 /// What a booted node says it has: the one contract between a node's init, the server that gathers reports, the
-/// lab that reads a test node's console, and the tests.
+/// lab that reads a test node's console, and the tests. README.md, "What a node reports", documents it for those who
+/// write an init; `ReportInbox` takes it at `overlay serve --state`'s `/report`.
 ///
 /// A report is UTF-8 text, one `KEYWORD value` line each, at most `maxBytes` bytes and `maxLines` lines. The node
 /// prints the lines on its console and sends the same lines as the body of an HTTP POST to `overlay.report=URL`:

@@ -413,21 +413,7 @@ struct MatrixReport: Encodable {
 
     /// JUnit XML: one test suite, one test case per combination, a failure with the reason.
     var junit: String {
-        func escaped(_ text: String) -> String {
-            var out = ""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "&": out += "&amp;"
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "\"": out += "&quot;"
-                case "'": out += "&apos;"
-                case _ where scalar.value < 0x20 && scalar != "\n" && scalar != "\t": out += " "
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out
-        }
+        let escaped = markupEscaped
         let failures = rows.filter { !$0.pass }.count
         var lines = [
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
