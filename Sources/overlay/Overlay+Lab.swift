@@ -89,6 +89,7 @@ extension Overlay {
                 }
                 let verdict = LabVerdict(
                     machine: labMachine, role: roleName, expected: role.expectedPlugins, outcome: outcome, fetches: server.fetches(),
+                    received: server.receivedReports(),
                     timeout: machine.timeout)
                 if let note = outcome.note { printError("lab: \(note)") }
                 if json {

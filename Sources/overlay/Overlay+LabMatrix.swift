@@ -204,12 +204,14 @@ extension Overlay {
                     try work(min(jobs, bootable.count) - 1)
                     console.progress.finish()
                     let outcomes = results.withLock { $0 }
+                    let received = server.receivedReports()
                     for index in bootable {
                         switch outcomes[index] {
                         case .success(let (labMachine, outcome)):
                             let verdict = LabVerdict(
                                 machine: labMachine, role: rows[index].name,
                                 expected: combinations[index].map { NodeReport.Plugin(name: $0.0, version: $0.1) }, outcome: outcome, fetches: [],
+                                received: received,
                                 timeout: machine.timeout)
                             rows[index].seconds = verdict.secondsToReady ?? outcome.seconds
                             rows[index].accelerator = verdict.accelerator

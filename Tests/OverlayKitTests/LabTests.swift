@@ -22,6 +22,7 @@ import TestSupport
         var base: String?
         var bytesFetched: Int
         var requests: Int
+        var serverReceivedReport: Bool?
         var secondsToReady: Double?
         var problems: [String]
         var pass: Bool
@@ -49,6 +50,8 @@ import TestSupport
             // The kernel, the base and each overlay, at least.
             #expect(verdict.requests >= 3 + plugins.count && verdict.bytesFetched > 10_000_000, "\(verdict)")
             #expect((verdict.secondsToReady ?? 0) > 0)
+            // Booted over HTTP, the node sends its report to the server it booted from; over TFTP it is not told where.
+            #expect(verdict.serverReceivedReport == (protocolFlag.isEmpty ? true : nil))
         }
     }
 

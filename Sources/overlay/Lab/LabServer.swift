@@ -1,13 +1,16 @@
+import Fleet
 import Foundation
 import Posix
 
 /// `overlay serve` as the lab runs it for its nodes: this same binary, HTTP and TFTP on loopback ports the system
-/// picks, the access log as JSON lines in a file, stopped with SIGTERM.
+/// picks, the access log as JSON lines in a file, the nodes' reports taken into a state directory (`--state`; the
+/// report URL is the one a node fetched its boot file from, over HTTP), stopped with SIGTERM.
 final class LabServer {
     let httpPort: Int
     let tftpPort: Int
     private let process: Process
     private let logPath: String
+    private let statePath: String
 
     /// One access log line (see `AccessLog`'s JSON format).
     struct Fetch: Decodable {
@@ -20,11 +23,13 @@ final class LabServer {
     /// Starts serving `directory` with `fleet`; returns once both ports are known.
     init(directory: String, fleet: String, scratch: String) throws(LabError) {
         logPath = scratch + "/access.jsonl"
+        statePath = scratch + "/state"
         let errorPath = scratch + "/serve.log"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.ownExecutable)
         process.arguments = [
             "serve", "--dir", directory, "--fleet", fleet, "--http", "127.0.0.1:0", "--tftp", "127.0.0.1:0", "--json-log", "--no-check",
+            "--state", statePath,
         ]
         guard FileManager.default.createFile(atPath: logPath, contents: nil), FileManager.default.createFile(atPath: errorPath, contents: nil),
             let log = FileHandle(forWritingAtPath: logPath), let errors = FileHandle(forWritingAtPath: errorPath)
@@ -69,6 +74,12 @@ final class LabServer {
     func fetches() -> [Fetch] {
         guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Fetch.self, from: Data($0.utf8)) }
+    }
+
+    /// The reports the server took, in order.
+    func receivedReports() -> [ReceivedReport] {
+        guard let text = try? String(contentsOfFile: statePath + "/reports.jsonl", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(ReceivedReport.self, from: Data($0.utf8)) }
     }
 
     /// This program, to run its own `serve`.

@@ -34,11 +34,15 @@ struct LabVerdict: Encodable {
     var nodeUptime: Double?
     var bytesFetched: Int
     var requests: Int
+    /// Whether the lab's server received the node's report (POST /report); nil when the node was not told where
+    /// to send it (boot files fetched over TFTP).
+    var serverReceivedReport: Bool?
     var problems: [String]
     var pass: Bool { problems.isEmpty }
 
     enum CodingKeys: String, CodingKey {
-        case mac, role, firmware, accelerator, expected, reported, base, layers, secondsToReady, nodeUptime, bytesFetched, requests, problems, pass
+        case mac, role, firmware, accelerator, expected, reported, base, layers, secondsToReady, nodeUptime, bytesFetched, requests,
+            serverReceivedReport, problems, pass
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -55,13 +59,14 @@ struct LabVerdict: Encodable {
         try container.encodeIfPresent(nodeUptime, forKey: .nodeUptime)
         try container.encode(bytesFetched, forKey: .bytesFetched)
         try container.encode(requests, forKey: .requests)
+        try container.encodeIfPresent(serverReceivedReport, forKey: .serverReceivedReport)
         try container.encode(problems, forKey: .problems)
         try container.encode(pass, forKey: .pass)
     }
 
     init(
         machine: LabMachine, role: String, expected: [NodeReport.Plugin], outcome: LabMachine.Outcome, fetches: [LabServer.Fetch],
-        timeout: Int
+        received: [ReceivedReport], timeout: Int
     ) {
         mac = machine.mac.description
         self.role = role
@@ -96,6 +101,18 @@ struct LabVerdict: Encodable {
         } else if outcome.end != .panicked {
             problems.append("the node printed no report (no \"\(NodeReport.readyLine)\" on its console)")
         }
+        // Over HTTP the node learns where to send its report; over TFTP it is not told.
+        if !machine.bootURL.hasPrefix("tftp:") {
+            let sent = received.filter { $0.report.node == machine.mac }
+            serverReceivedReport = !sent.isEmpty
+            if report != nil {
+                if sent.isEmpty {
+                    problems.append("the server received no report from the node (POST /report)")
+                } else if let last = sent.last, last.report.plugins != report?.plugins {
+                    problems.append("the report the server received lists other plugins than the console's")
+                }
+            }
+        }
         self.problems = problems
     }
 
@@ -112,6 +129,7 @@ struct LabVerdict: Encodable {
                     + (nodeUptime.map { " (the node's kernel: \(String(format: "%.2f", $0)) s)" } ?? ""))
         }
         lines.append("  fetched    \(humanSize(Int64(bytesFetched))) in \(counted(requests, "request"))")
+        if let serverReceivedReport { lines.append("  report     " + (serverReceivedReport ? "received by the server" : "not received by the server")) }
         for problem in problems { lines.append("  problem    \(problem)") }
         return lines.map { $0 + "\n" }.joined()
     }
