@@ -28,6 +28,8 @@ DEPS += db5.3-util
 DEPS += dnf python3-dnf
 # Base images: squashfs read in place with libsquashfs; the example's live ISO is made with xorriso.
 DEPS += libsquashfs-dev xorriso
+# Status page test: headless Chromium renders overlay serve's page (a screenshot and the rendered DOM).
+DEPS += chromium
 
 # Sanitizer runs: the whole package (tests and the overlay binary the CLI tests run) built release-optimised
 # with the sanitizer, in a scratch directory of its own. Reports make the run fail: ASan aborts, LeakSanitizer

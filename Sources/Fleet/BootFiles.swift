@@ -7,11 +7,20 @@
 /// - PXELINUX reads paths relative to the directory it was loaded from: keep `pxelinux.0` at the served root.
 /// - GRUB reads paths from `$root`, the device it was loaded from (`(tftp,server)` or `(http,server)`): paths are
 ///   written absolute, so the served directory must be the server's root.
+///
+/// With a `report` address, every kernel command line ends with `overlay.report=URL`: where the node's init POSTs
+/// its report (see `NodeReport`).
 struct BootFiles {
     let fleetName: String
     let roles: [Fleet.Role]
     let nodes: [Fleet.Node]
     let defaultRole: String?
+    var report: ReportAddress? = nil
+
+    /// The boot's command line as the node gets it.
+    private func cmdline(_ boot: Fleet.Boot) -> String {
+        Fleet.joined(boot.cmdline, report?.parameter ?? "")
+    }
 
     private var defaultBoot: Fleet.Boot? {
         guard let defaultRole else { return nil }
@@ -90,7 +99,7 @@ struct BootFiles {
     /// LoadFile2 initrd instead, the same images in the same order; BIOS kernels ignore `initrd=`.)
     func ipxeScript(_ boot: Fleet.Boot, for who: String) -> String {
         let names = imageNames(boot.initrds)
-        let cmdline = (names.map { "initrd=\($0)" } + (boot.cmdline.isEmpty ? [] : [boot.cmdline])).joined(separator: " ")
+        let cmdline = (names.map { "initrd=\($0)" } + [self.cmdline(boot)].filter { !$0.isEmpty } + [ipxeNetworkParameters]).joined(separator: " ")
         var lines = ["#!ipxe", "# \(generatedNote)", "# \(who)", "kernel ../\(boot.kernel) \(cmdline)"]
         for (name, path) in zip(names, boot.initrds) {
             // A layer gets a file name in the initramfs: iPXE wraps it in a cpio header with that name.
@@ -99,6 +108,11 @@ struct BootFiles {
         lines.append("boot")
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// The interface iPXE booted from and its address, in the forms initramfs tools read (PXELINUX's `IPAPPEND 3`
+    /// gives the same): `BOOTIF=01-<mac>` and `ip=<address>::<gateway>:<netmask>:::off`, so that the node's init can
+    /// bring that interface up without asking DHCP again, to send its report.
+    private var ipxeNetworkParameters: String { "BOOTIF=01-${netX/mac:hexhyp} ip=${netX/ip}::${netX/gateway}:${netX/netmask}:::off" }
 
     /// The file name of each initrd, made unique with a numeric prefix when two share one.
     private func imageNames(_ paths: [String]) -> [String] {
@@ -129,7 +143,7 @@ struct BootFiles {
 
                 """
         }
-        let append = (["initrd=" + boot.initrds.joined(separator: ",")] + (boot.cmdline.isEmpty ? [] : [boot.cmdline])).joined(separator: " ")
+        let append = (["initrd=" + boot.initrds.joined(separator: ",")] + [cmdline(boot)].filter { !$0.isEmpty }).joined(separator: " ")
         return """
             # \(generatedNote)
             # \(who)
@@ -138,6 +152,7 @@ struct BootFiles {
             LABEL \(label)
               KERNEL \(boot.kernel)
               APPEND \(append)
+              IPAPPEND 3
 
             """
     }
@@ -171,7 +186,7 @@ struct BootFiles {
     }
 
     private func grubEntry(_ boot: Fleet.Boot, title: String) -> String {
-        let cmdline = boot.cmdline.isEmpty ? "" : " " + boot.cmdline
+        let cmdline = self.cmdline(boot).isEmpty ? "" : " " + self.cmdline(boot)
         return """
             menuentry 'overlay \(title)' {
                 linux /\(boot.kernel)\(cmdline)

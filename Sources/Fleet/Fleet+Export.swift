@@ -48,7 +48,9 @@ extension Fleet {
         return paths
     }
 
-    private static func makeDirectory(_ path: FilePath) throws {
+    /// Creates `path` and the directories above it that are missing (`mkdir -p`); throws `SystemCallError` when
+    /// one cannot be made, or another error when a file stands where a directory belongs.
+    static func makeDirectory(_ path: FilePath) throws {
         if path.isEmpty { return }
         var status = stat()
         if path.withPlatformString({ stat($0, &status) }) == 0 {
@@ -64,8 +66,8 @@ extension Fleet {
     }
 }
 
-/// A file where the export needs a directory.
-private struct NotADirectory: Error, CustomStringConvertible {
+/// A file where the export (or the state directory) needs a directory.
+struct NotADirectory: Error, CustomStringConvertible {
     let path: FilePath
     var description: String { "\(path) is a file where a directory belongs" }
 }

@@ -99,7 +99,9 @@ public struct Fleet: Sendable {
     /// Where `overlay rpmdb` writes the roles' rpmdbs, relative to the served directory: `rpmdb/` beside the base
     /// initrd, so that fleets of two bases served from one directory each have their own.
     public let roleDatabaseDirectory: String
-    let documents: [String: BootDocument]
+    /// Where the boot files tell nodes to send their reports (`overlay.report=`); nil: they do not say.
+    public private(set) var report: ReportAddress?
+    private(set) var documents: [String: BootDocument]
     let digests: [String: String]
 
     /// Reads and validates `file` against the manifests and files in `servedDirectory`. `acceptingOtherBases`
@@ -125,7 +127,9 @@ public struct Fleet: Sendable {
         for role in parsed.roles {
             let (overlays, otherBases) = try check.overlays(of: role, base: base, served: served)
             for overlay in overlays { digests[overlay.path] = overlay.manifest.sha256 }
-            var boot = Boot(kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path), cmdline: Self.joined(parsed.base.cmdline, role.cmdline))
+            var boot = Boot(
+                kernel: base.kernel, initrds: parsed.base.initrds + overlays.map(\.path),
+                cmdline: Self.joined(parsed.base.cmdline, role.cmdline, Self.reportParameters(role: role.name, overlays: overlays)))
             for (index, overlay) in overlays.filter({ Layer.isLayer(format: $0.manifest.format) }).enumerated() {
                 boot.layerNames[overlay.path] = Layer.name(index: index + 1, path: overlay.path)
             }
@@ -164,7 +168,22 @@ public struct Fleet: Sendable {
         self.notes = notes
         self.roleDatabaseDirectory = roleDatabases
         self.digests = digests
+        self.report = nil
         self.documents = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: parsed.defaultRole).all()
+    }
+
+    /// The same fleet with boot files whose kernel command lines name `report` as `overlay.report=` (or none, for
+    /// nil).
+    public func reporting(to report: ReportAddress?) -> Fleet {
+        guard report != self.report else { return self }
+        var copy = self
+        copy.report = report
+        copy.documents = copy.bootFiles.all()
+        return copy
+    }
+
+    private var bootFiles: BootFiles {
+        BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: defaultRole, report: report)
     }
 
     private static func roleDatabaseFolder(_ firstInitrd: String) -> String {
@@ -274,7 +293,6 @@ public struct Fleet: Sendable {
     public func document(at path: String) -> BootDocument? {
         let key = String(path.drop(while: { $0 == "/" }))
         if let document = documents[key] { return document }
-        let bootFiles = BootFiles(fleetName: Self.displayName(file), roles: roles, nodes: nodes, defaultRole: defaultRole)
         if key.hasPrefix("ipxe/"), let mac = MACAddress(String(key.dropFirst("ipxe/".count))) {
             return documents["ipxe/\(mac.hyphenated)"] ?? bootFiles.ipxeUnknown(mac: mac)
         }
@@ -350,6 +368,13 @@ public struct Fleet: Sendable {
     static func displayName(_ file: FilePath) -> String {
         let name = file.lastComponent?.string ?? "fleet.toml"
         return ServedPath.isPlainName(name) ? name : "the fleet file"
+    }
+
+    /// What the node's init puts in its report (see `NodeReport`): the role it was booted as and the plugins it
+    /// should have, `overlay.role=compute overlay.expect=cim@1.0,vdsm@1.0`.
+    static func reportParameters(role: String, overlays: [ServedOverlay]) -> String {
+        let expected = overlays.map { NodeReport.Plugin(name: $0.manifest.name, version: $0.manifest.version).description }
+        return "overlay.role=\(role) overlay.expect=\(expected.joined(separator: ","))"
     }
 
     static func joined(_ parts: String...) -> String { parts.filter { !$0.isEmpty }.joined(separator: " ") }

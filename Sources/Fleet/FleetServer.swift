@@ -1,4 +1,5 @@
 import Formats
+import Foundation
 import Posix
 import Serve
 import SystemPackage
@@ -13,6 +14,10 @@ import SystemPackage
 /// appears only after the file it names (build publishes the overlay first), so a half-written overlay is never
 /// named; a transfer in flight keeps the file it opened, whatever replaces it. A fleet that no longer validates is
 /// not taken: the previous one keeps being served.
+///
+/// Beside the boot files it keeps what each node fetched in its last boot (`BootLedger`, from the access log) and,
+/// with a state directory, takes the reports booted nodes POST to `/report` (`ReportInbox`), naming that URL in the
+/// boot files as `overlay.report=`; `/status.json` and `/` show how each node drifts from the fleet (`FleetStatus`).
 public final class FleetServer {
     /// One line of what the server does, for its operator.
     public struct Event: Sendable, CustomStringConvertible {
@@ -28,6 +33,23 @@ public final class FleetServer {
         public let description: String
     }
 
+    /// Where reports are kept and where nodes are told to send them.
+    public struct Reports: Sendable {
+        /// The state directory: `reports.jsonl` is kept there.
+        public var state: FilePath
+        /// The URL nodes reach the server at (`--advertise`); without it, boot files fetched over HTTP name the
+        /// address their node used (its `Host` header) and those fetched over TFTP name none.
+        public var advertise: ReportAddress?
+        /// `reports.jsonl` is rotated once it passes this size.
+        public var rotateBytes: Int
+
+        public init(state: FilePath, advertise: ReportAddress? = nil, rotateBytes: Int = ReportLog.defaultRotateBytes) {
+            self.state = state
+            self.advertise = advertise
+            self.rotateBytes = rotateBytes
+        }
+    }
+
     /// An address the server listens on.
     public struct Listener: Sendable, Equatable {
         /// "HTTP" or "TFTP".
@@ -41,6 +63,11 @@ public final class FleetServer {
     private let catalog: FleetCatalog?
     /// What the servers have done, served as `GET /metrics`.
     public let metrics = ServeMetrics()
+    /// What each client fetched in its last boot.
+    public let ledger = BootLedger()
+    /// The reports nodes sent, when the server takes them.
+    public let inbox: ReportInbox?
+    private let served: ServerCatalog
     private let httpServers: [(host: String, server: HTTPServer)]
     private let tftpServers: [(host: String, server: TFTPServer)]
     private let report: @Sendable (Event) -> Void
@@ -52,8 +79,9 @@ public final class FleetServer {
     /// Loads the fleet (when one is given) and binds every address ("ADDR:PORT"; port 0 lets the system choose);
     /// nothing is served before `start()`. With neither `http` nor `tftp`, HTTP binds 0.0.0.0:8080 and TFTP
     /// 0.0.0.0:69.
+    /// With `reports` (which needs a fleet), reports are taken and kept in its state directory, read back first.
     public init(
-        directory: FilePath, fleetFile: FilePath?, http: [String], tftp: [String], log: AccessLog,
+        directory: FilePath, fleetFile: FilePath?, http: [String], tftp: [String], log: AccessLog, reports: Reports? = nil,
         report: @escaping @Sendable (Event) -> Void
     ) throws {
         self.directory = directory
@@ -64,12 +92,24 @@ public final class FleetServer {
             watched = WatchedFiles(fleetFile: fleetFile, directory: directory, roleDatabases: fleet.roleDatabaseDirectory)
             pending = watched
             catalog = FleetCatalog(fleet)
+            ledger.remember(fleet)
         } else {
             catalog = nil
         }
+        if let reports, catalog != nil {
+            let events = report
+            inbox = ReportInbox(
+                log: try ReportLog(directory: reports.state, rotateBytes: reports.rotateBytes), metrics: metrics,
+                warn: { events(Event(importance: .warning, description: $0)) })
+        } else {
+            inbox = nil
+        }
         let (http, tftp) = http.isEmpty && tftp.isEmpty ? (["0.0.0.0:8080"], ["0.0.0.0:69"]) : (http, tftp)
-        let served = ServerCatalog(fleet: catalog, metrics: metrics)
-        let log = log.counting(into: metrics)
+        let served = ServerCatalog(fleet: catalog, metrics: metrics, ledger: ledger, inbox: inbox, advertise: reports?.advertise)
+        self.served = served
+        let ledger = ledger
+        let catalog = catalog
+        let log = log.counting(into: metrics).observed { entry in ledger.record(entry, fleet: catalog?.fleet) }
         httpServers = try http.map { address in
             (Self.host(address), try Self.listen("HTTP", address) { try HTTPServer(root: directory, bind: $0, catalog: served, log: log) })
         }
@@ -110,7 +150,37 @@ public final class FleetServer {
                 description: "serving \(directory) over \(services.joined(separator: " and "))"
                     + (catalog.map { "; " + $0.fleet.summary } ?? "; no fleet, files only")))
         for note in catalog?.fleet.notes ?? [] { report(Event(importance: .warning, description: note)) }
+        if let inbox { reportStart(inbox) }
     }
+
+    /// What the state directory held, and which nodes cannot say where to report.
+    private func reportStart(_ inbox: ReportInbox) {
+        let log = inbox.log
+        let file = log.directory.appending(ReportLog.fileName)
+        report(
+            Event(
+                importance: .normal,
+                description:
+                    "taking node reports at /report, kept in \(file); read back \(counted(log.contents.reports.count, "report")) of \(counted(inbox.latest.count, "node"))"
+            ))
+        if log.contents.tornBytes > 0 {
+            report(Event(importance: .warning, description: "\(file) ended in a line a crash cut short; its \(log.contents.tornBytes) bytes were removed"))
+        }
+        if log.contents.unreadable > 0 {
+            report(Event(importance: .warning, description: "\(counted(log.contents.unreadable, "line")) of \(file) did not read as a report and were skipped"))
+        }
+        if served.advertise == nil && !tftpServers.isEmpty {
+            report(
+                Event(
+                    importance: .warning,
+                    description:
+                        "nodes booted over TFTP will not report: a boot file fetched over TFTP has no Host header to name this server by; give --advertise URL"
+                ))
+        }
+    }
+
+    /// How each node drifts from the fleet now; nil without a fleet.
+    public func status() -> FleetStatus? { served.status() }
 
     /// Stops every server; transfers in flight end.
     public func stop() {
@@ -126,6 +196,7 @@ public final class FleetServer {
         do {
             let fleet = try Fleet.load(file: fleetFile, servedDirectory: directory)
             catalog.replace(fleet)
+            ledger.remember(fleet)
             report(Event(importance: .normal, description: "reloaded the fleet (\(reason)): \(fleet.summary)"))
             for note in fleet.notes { report(Event(importance: .warning, description: note)) }
         } catch {
@@ -215,42 +286,112 @@ extension Fleet {
     }
 }
 
-/// What the servers ask before they look in the served directory: `metrics`, then the fleet's boot files (each one
-/// handed to a node counted as a boot of its role).
+/// What the servers ask before they look in the served directory: `metrics`, with a fleet `status.json` and the
+/// status page at `/`, then the fleet's boot files (each one handed to a node counted as a boot of its role, and
+/// naming where to report when reports are taken); a POST to `/report` goes to the inbox.
 final class ServerCatalog: ServeCatalog {
     let fleet: FleetCatalog?
     let metrics: ServeMetrics
+    let ledger: BootLedger
+    let inbox: ReportInbox?
+    let advertise: ReportAddress?
+    private let started = (wall: AccessLog.timestamp(), monotonic: ReportRateLimit.seconds())
 
-    init(fleet: FleetCatalog?, metrics: ServeMetrics) {
+    init(fleet: FleetCatalog?, metrics: ServeMetrics, ledger: BootLedger, inbox: ReportInbox?, advertise: ReportAddress?) {
         self.fleet = fleet
         self.metrics = metrics
+        self.ledger = ledger
+        self.inbox = inbox
+        self.advertise = advertise
     }
 
-    func generatedDocument(path: String) -> GeneratedDocument? {
+    func generatedDocument(path: String) -> GeneratedDocument? { nil }
+
+    func generatedDocument(path: String, for request: ServeRequest) -> GeneratedDocument? {
         let key = String(path.drop(while: { $0 == "/" }))
         if key == "metrics" {
+            if let status = status() { metrics.drift(nodes: status.driftNodes, byKind: status.driftKinds) }
             return GeneratedDocument(body: Array(metrics.exposition().utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         guard let fleet else { return nil }
-        let current = fleet.fleet
+        if key == "status.json", let status = status(), let json = try? JSONEncoder.manifest.encode(status) {
+            return GeneratedDocument(body: Array(json) + [UInt8(ascii: "\n")], contentType: "application/json", headers: [("Cache-Control", "no-store")])
+        }
+        if key.isEmpty, let status = status() {
+            return GeneratedDocument(body: Array(StatusPage.html(status).utf8), contentType: StatusPage.contentType, headers: StatusPage.headers)
+        }
+        let current = fleet.fleet(reportingTo: reportAddress(for: request))
         guard let document = current.document(at: key) else { return nil }
         if let role = current.bootRole(at: key) { metrics.booted(role: role) }
         return GeneratedDocument(body: Array(document.body.utf8), contentType: document.contentType)
     }
 
+    /// Where a boot file fetched by `request` tells its node to report: `--advertise`, else over HTTP the address
+    /// the node used; nil when reports are off.
+    private func reportAddress(for request: ServeRequest) -> ReportAddress? {
+        guard inbox != nil else { return nil }
+        if let advertise { return advertise }
+        guard request.proto == "http", let host = request.host else { return nil }
+        return ReportAddress(host: host)
+    }
+
     func knownDigest(path: String) -> String? { fleet?.knownDigest(path: path) }
+
+    func postLimit(path: String) -> Int? { path == "report" && inbox != nil ? NodeReport.maxBytes : nil }
+
+    func post(path: String, body: [UInt8], from request: ServeRequest) -> PostReply {
+        guard let inbox else { return PostReply(status: 404, body: "404 Not Found\n") }
+        return inbox.receive(body, from: request.client) { ledger.mac(ofClient: $0) }
+    }
+
+    func status() -> FleetStatus? {
+        guard let fleet = fleet?.fleet else { return nil }
+        let server = FleetStatus.Server(
+            started: started.wall, now: AccessLog.timestamp(), uptimeSeconds: ((ReportRateLimit.seconds() - started.monotonic) * 1000).rounded() / 1000,
+            reports: inbox != nil,
+            advertise: advertise?.base)
+        return FleetStatus(
+            fleet: fleet, boots: ledger.boots, reports: inbox?.latest ?? [:], unidentified: inbox?.unidentified ?? [], server: server)
+    }
 }
 
 /// The serve catalog backed by the current fleet; a reload swaps the fleet under the lock and requests already
-/// answered keep what they got.
+/// answered keep what they got. The fleet's boot files naming a report address are made once per address and kept
+/// until the next reload (a few addresses at most: the ones nodes reach the server by).
 final class FleetCatalog: ServeCatalog {
-    private let current: Locked<Fleet>
+    private struct State {
+        var fleet: Fleet
+        /// Counts reloads, so that boot files made from a fleet a reload replaced meanwhile are not kept.
+        var generation = 0
+        var reporting: [String: Fleet] = [:]
+    }
 
-    init(_ fleet: Fleet) { current = Locked(fleet) }
+    private let state: Locked<State>
+    private static let maxReportAddresses = 16
 
-    var fleet: Fleet { current.withLock { $0 } }
+    init(_ fleet: Fleet) { state = Locked(State(fleet: fleet)) }
 
-    func replace(_ fleet: Fleet) { current.withLock { $0 = fleet } }
+    var fleet: Fleet { state.withLock { $0.fleet } }
+
+    func replace(_ fleet: Fleet) {
+        state.withLock {
+            $0.fleet = fleet
+            $0.generation += 1
+            $0.reporting = [:]
+        }
+    }
+
+    /// The current fleet with boot files that name `report`.
+    func fleet(reportingTo report: ReportAddress?) -> Fleet {
+        let (fleet, generation, made) = state.withLock { state in (state.fleet, state.generation, report.flatMap { state.reporting[$0.base] }) }
+        guard let report else { return fleet }
+        if let made { return made }
+        let reporting = fleet.reporting(to: report)
+        state.withLock {
+            if $0.generation == generation && $0.reporting.count < Self.maxReportAddresses { $0.reporting[report.base] = reporting }
+        }
+        return reporting
+    }
 
     func generatedDocument(path: String) -> GeneratedDocument? {
         fleet.document(at: path).map { GeneratedDocument(body: Array($0.body.utf8), contentType: $0.contentType) }

@@ -17,6 +17,8 @@ public struct AccessLog: Sendable {
     public let format: Format
     /// Counted as each line is recorded, whether or not it is written.
     public private(set) var metrics: ServeMetrics?
+    /// Handed each entry as it is recorded, whether or not it is written.
+    public private(set) var observer: (@Sendable (Entry) -> Void)?
 
     /// Logs to `fileDescriptor` (not closed by the log) in `format`.
     public init(_ fileDescriptor: FileDescriptor, format: Format = .plain) {
@@ -31,6 +33,13 @@ public struct AccessLog: Sendable {
         return log
     }
 
+    /// The same log, also handing every entry to `observer` (on the thread that served it) as it is recorded.
+    public func observed(by observer: @escaping @Sendable (Entry) -> Void) -> AccessLog {
+        var log = self
+        log.observer = observer
+        return log
+    }
+
     /// A log that writes nothing.
     public static let disabled = AccessLog(nil)
 
@@ -40,20 +49,32 @@ public struct AccessLog: Sendable {
     }
 
     /// One finished request or transfer.
-    struct Entry {
-        var proto: String  // "http" or "tftp"
-        var client: SocketAddress
-        var method: String  // "GET", "HEAD", "RRQ", ...
-        var path: String
-        var status: String  // "200", "404", "ok", "error 1", ...
-        var bytes: Int
-        var milliseconds: Int
-        var detail: String = ""  // negotiated TFTP options, a refusal reason
-        var retransmits = 0  // TFTP windows sent again
+    public struct Entry: Sendable {
+        /// "http" or "tftp".
+        public internal(set) var proto: String
+        public internal(set) var client: SocketAddress
+        /// "GET", "HEAD", "RRQ", ...
+        public internal(set) var method: String
+        public internal(set) var path: String
+        /// "200", "404", "ok", "error 1", ...
+        public internal(set) var status: String
+        /// Bytes of content sent.
+        public internal(set) var bytes: Int
+        public internal(set) var milliseconds: Int
+        /// Negotiated TFTP options, a refusal reason.
+        public internal(set) var detail: String = ""
+        /// TFTP windows sent again.
+        public internal(set) var retransmits = 0
+        /// The sha256 the catalog knows for the file sent (the ETag over HTTP), when it knows one.
+        public internal(set) var digest: String? = nil
+        /// The whole file or document reached the client: HTTP 200 with every byte sent (or 304, the client has
+        /// it), a TFTP transfer whose last block was acknowledged.
+        public internal(set) var complete = false
     }
 
     func record(_ entry: Entry) {
         metrics?.ended(proto: entry.proto, status: entry.status, bytes: entry.bytes, retransmits: entry.retransmits)
+        observer?(entry)
         guard let fd = fileDescriptor else { return }
         let line: String
         switch format {
@@ -84,8 +105,8 @@ public struct AccessLog: Sendable {
         }
     }
 
-    /// UTC time to the millisecond, ISO 8601.
-    static func timestamp() -> String {
+    /// UTC time to the millisecond, ISO 8601 (`2026-12-03T10:15:30.123Z`): such times sort as text.
+    public static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         var seconds = ts.tv_sec

@@ -2,8 +2,9 @@ import Posix
 
 /// What the servers have done since they started, as counters and gauges a Prometheus server scrapes from
 /// `GET /metrics` (text exposition format 0.0.4): requests and bytes per protocol and status, transfers in flight,
-/// TFTP windows sent again after a timeout and transfers given up, and boots per role (a node's boot file handed
-/// out). Updated by the access log and the servers; read at any time.
+/// TFTP windows sent again after a timeout and transfers given up, boots per role (a node's boot file handed
+/// out), node reports by result, and the nodes whose state drifts from the fleet's. Updated by the access log and the
+/// servers; read at any time.
 public final class ServeMetrics: Sendable {
     private struct State {
         var requests: [Key: Int] = [:]
@@ -12,6 +13,9 @@ public final class ServeMetrics: Sendable {
         var tftpRetransmits = 0
         var tftpTimeouts = 0
         var boots: [String: Int] = [:]
+        var reports: [String: Int] = [:]
+        var driftNodes = 0
+        var driftKinds: [String: Int] = [:]
     }
 
     private struct Key: Hashable, Comparable {
@@ -41,6 +45,17 @@ public final class ServeMetrics: Sendable {
     /// A node of `role` was handed its boot file.
     public func booted(role: String) { state.withLock { $0.boots[role, default: 0] += 1 } }
 
+    /// What became of a node's report: "accepted", "refused" (malformed) or "limited" (sent too often).
+    public func reported(_ result: String) { state.withLock { $0.reports[result, default: 0] += 1 } }
+
+    /// How many nodes drift from the fleet now, in all and by kind of drift (a node may count under several kinds).
+    public func drift(nodes: Int, byKind: [String: Int]) {
+        state.withLock {
+            $0.driftNodes = nodes
+            $0.driftKinds = byKind
+        }
+    }
+
     /// The Prometheus text exposition.
     public func exposition() -> String {
         let now = state.withLock { $0 }
@@ -69,6 +84,13 @@ public final class ServeMetrics: Sendable {
         family(
             "overlay_boots_total", "counter", "Boot files (iPXE, PXELINUX, GRUB) handed to a node, by the node's role.",
             now.boots.keys.sorted().map { ("role=\(Self.quoted($0))", now.boots[$0] ?? 0) })
+        family(
+            "overlay_reports_total", "counter", "Reports POSTed by booted nodes, by result: accepted, refused (malformed) or limited (sent too often).",
+            ["accepted", "refused", "limited"].map { ("result=\(Self.quoted($0))", now.reports[$0] ?? 0) })
+        family("overlay_drift_nodes", "gauge", "Nodes whose role, overlays or report differ from the fleet's, or that never reported.", [("", now.driftNodes)])
+        family(
+            "overlay_drift_kind_nodes", "gauge", "Nodes with each kind of drift (wrong role, stale overlay, missing overlay, ...).",
+            now.driftKinds.keys.sorted().map { ("kind=\(Self.quoted($0))", now.driftKinds[$0] ?? 0) })
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -7,6 +7,8 @@ import Posix
 enum ExitStatus {
     /// A plan cannot be satisfied: a plugin needs what the locked base does not have.
     static let unsatisfiable = ExitCode(3)
+    /// `fleet status`: some node drifts from the fleet.
+    static let drift = ExitCode(3)
     static let failure = ExitCode.failure
 }
 

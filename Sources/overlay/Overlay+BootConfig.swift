@@ -16,6 +16,10 @@ extension Overlay {
                 grub.cfg-01-<mac> and grub.cfg under OUT, for any static web or TFTP server. Each file appears \
                 atomically; files an earlier run wrote for nodes no longer in the fleet are removed (the list is kept \
                 in OUT/.overlay-boot-files). If the fleet does not validate, nothing is written.
+
+                With --advertise URL, every kernel command line ends with overlay.report=URL/report, where the node \
+                sends its report to an overlay serve --state running at URL, as the files overlay serve hands out \
+                say; without it the files name no report URL.
                 """)
 
         @Option(
@@ -30,6 +34,11 @@ extension Overlay {
         @Option(name: .customLong("out"), help: ArgumentHelp("Where to write the boot files; often DIR itself.", valueName: "OUT"), completion: .directory)
         var output: String
 
+        @Option(
+            help: ArgumentHelp(
+                "The URL of the overlay serve --state that takes the nodes' reports, named as overlay.report=URL/report.", valueName: "URL"))
+        var advertise: String?
+
         @Flag(help: "Print the written files as JSON.")
         var json = false
 
@@ -38,7 +47,8 @@ extension Overlay {
         func run() throws {
             let console = verbosity.console()
             try reportingErrors(console) {
-                let fleet = try Fleet.load(file: FilePath(fleetFile), servedDirectory: FilePath(directory))
+                let report = try advertise.map { try ReportAddress(advertise: $0) }
+                let fleet = try Fleet.load(file: FilePath(fleetFile), servedDirectory: FilePath(directory)).reporting(to: report)
                 for note in fleet.notes { console.note("overlay: \(note)") }
                 let written = try fleet.writeBootFiles(to: FilePath(output))
                 for file in written { console.detail("wrote \(FilePath(output).appending(file))") }

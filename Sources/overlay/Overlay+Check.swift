@@ -92,68 +92,72 @@ extension Overlay {
             let console = output.console()
             defer { console.progress.stop() }
             try reportingErrors(console) {
-                // An image is extracted whole: the base types compare with its every path.
-                let opened = try base.map { path in
-                    let source = try BaseImageSource(FilePath(path))
-                    return try source.kind == .directory ? source.openForPlanning() : source.materialize()
-                }
-                defer { opened?.close() }
-                let planner = try opened.map { try Planner(base: $0.image, options: repos.planOptions) }
-                let loaded = try PluginLoader.load(plugins, arch: repos.arch)
-                defer { loaded.cleanUp() }
-                try Planner.checkEnabledRepos(repos.repoSelection, plugins: loaded.plugins)
-                if let planner { console.detail("base \(base ?? ""): \(counted(planner.basePackages.count, "package")), identity \(planner.baseIdentity)") }
-
-                var roles: [RoleReport] = []
-                if let fleetFile {
-                    let file = FilePath(fleetFile)
-                    let fleet = try Fleet.load(
-                        file: file, servedDirectory: FleetPlugins.servedDirectory(fleet: file, dir: directory), acceptingOtherBases: true)
-                    if let planner, let served = fleet.baseIdentity, served != planner.baseIdentity {
-                        throw CheckInputError.fleetBase(fleet: fleetFile, served: served, base: base ?? "", identity: planner.baseIdentity)
-                    }
-                    let used = Set(fleet.roles.flatMap { $0.overlays.map(\.manifest.name) })
-                    if let stray = loaded.plugins.first(where: { !used.contains($0.name) }) {
-                        throw CheckInputError.unusedPlugin(fleet: fleetFile, plugin: stray.name, path: stray.origin)
-                    }
-                    let reader = RoleReader()
-                    for role in fleet.roles {
-                        console.progress.update(step: "checking", "role \(role.name): checking \(counted(role.overlays.count, "overlay"))")
-                        var report = RoleReport(role: role.name, overlays: role.overlays.map(\.label))
-                        let (found, missing) = FleetPlugins.match(role, in: loaded.plugins)
-                        if planner == nil || loaded.plugins.isEmpty {
-                            report.checks.append(
-                                .init(check: .solve, status: .skipped, summary: "no plugin directories: give --base and --plugin DIR for each plugin"))
-                        } else if let overlay = missing.first {
-                            report.checks.append(
-                                .init(
-                                    check: .solve, status: .skipped,
-                                    summary: "no --plugin for overlay \(overlay.label): give plugin \"\(overlay.manifest.name)\"'s directory to solve the role")
-                            )
-                        } else if let planner {
-                            report.checks.append(Self.solve(found, role: role.name, planner: planner))
-                        }
-                        report.checks += reader.check(role, in: fleet, base: opened?.image.root, baseName: base)
-                        roles.append(report)
-                    }
-                } else if let planner {
-                    var report = RoleReport(role: roleName, overlays: loaded.plugins.map { "\($0.name)-\($0.manifest.version)" })
-                    console.progress.update(step: "solving", "\(roleName): solving \(counted(loaded.plugins.count, "plugin")) together")
-                    report.checks.append(Self.solve(loaded.plugins, role: roleName, planner: planner))
-                    roles.append(report)
-                }
-                console.progress.finish()
-
-                let report = CheckReport(roles: roles)
+                let report = try makeReport(console: console)
                 if json {
                     print(String(decoding: try JSONEncoder.manifest.encode(report), as: UTF8.self))
                 } else {
                     print(report.text, terminator: "")
                 }
-                let statuses = roles.flatMap { $0.checks.map(\.status) }
+                let statuses = report.roles.flatMap { $0.checks.map(\.status) }
                 if statuses.contains(.error) { throw ExitStatus.failure }
                 if statuses.contains(.failed) { throw ExitStatus.unsatisfiable }
             }
+        }
+
+        /// Runs every check on every role; throws only for bad input.
+        func makeReport(console: Console) throws -> CheckReport {
+            // An image is extracted whole: the base types compare with its every path.
+            let opened = try base.map { path in
+                let source = try BaseImageSource(FilePath(path))
+                return try source.kind == .directory ? source.openForPlanning() : source.materialize()
+            }
+            defer { opened?.close() }
+            let planner = try opened.map { try Planner(base: $0.image, options: repos.planOptions) }
+            let loaded = try PluginLoader.load(plugins, arch: repos.arch)
+            defer { loaded.cleanUp() }
+            try Planner.checkEnabledRepos(repos.repoSelection, plugins: loaded.plugins)
+            if let planner { console.detail("base \(base ?? ""): \(counted(planner.basePackages.count, "package")), identity \(planner.baseIdentity)") }
+
+            var roles: [RoleReport] = []
+            if let fleetFile {
+                let file = FilePath(fleetFile)
+                let fleet = try Fleet.load(
+                    file: file, servedDirectory: FleetPlugins.servedDirectory(fleet: file, dir: directory), acceptingOtherBases: true)
+                if let planner, let served = fleet.baseIdentity, served != planner.baseIdentity {
+                    throw CheckInputError.fleetBase(fleet: fleetFile, served: served, base: base ?? "", identity: planner.baseIdentity)
+                }
+                let used = Set(fleet.roles.flatMap { $0.overlays.map(\.manifest.name) })
+                if let stray = loaded.plugins.first(where: { !used.contains($0.name) }) {
+                    throw CheckInputError.unusedPlugin(fleet: fleetFile, plugin: stray.name, path: stray.origin)
+                }
+                let reader = RoleReader()
+                for role in fleet.roles {
+                    console.progress.update(step: "checking", "role \(role.name): checking \(counted(role.overlays.count, "overlay"))")
+                    var report = RoleReport(role: role.name, overlays: role.overlays.map(\.label))
+                    let (found, missing) = FleetPlugins.match(role, in: loaded.plugins)
+                    if planner == nil || loaded.plugins.isEmpty {
+                        report.checks.append(
+                            .init(check: .solve, status: .skipped, summary: "no plugin directories: give --base and --plugin DIR for each plugin"))
+                    } else if let overlay = missing.first {
+                        report.checks.append(
+                            .init(
+                                check: .solve, status: .skipped,
+                                summary: "no --plugin for overlay \(overlay.label): give plugin \"\(overlay.manifest.name)\"'s directory to solve the role")
+                        )
+                    } else if let planner {
+                        report.checks.append(Self.solve(found, role: role.name, planner: planner))
+                    }
+                    report.checks += reader.check(role, in: fleet, base: opened?.image.root, baseName: base)
+                    roles.append(report)
+                }
+            } else if let planner {
+                var report = RoleReport(role: roleName, overlays: loaded.plugins.map { "\($0.name)-\($0.manifest.version)" })
+                console.progress.update(step: "solving", "\(roleName): solving \(counted(loaded.plugins.count, "plugin")) together")
+                report.checks.append(Self.solve(loaded.plugins, role: roleName, planner: planner))
+                roles.append(report)
+            }
+            console.progress.finish()
+            return CheckReport(roles: roles)
         }
 
         /// The role's plugins solved together.

@@ -10,7 +10,8 @@ extension Overlay {
     /// `overlay fleet …`: what a fleet hands its nodes.
     struct FleetCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "fleet", abstract: "Look at a fleet: what each role and node boots.", subcommands: [Show.self])
+            commandName: "fleet", abstract: "Look at a fleet: what each role and node boots, and what a server says they booted.",
+            subcommands: [Show.self, Status.self])
     }
 }
 
@@ -65,6 +66,89 @@ extension Overlay.FleetCommand {
                     print(view.text(), terminator: "")
                 }
             }
+        }
+    }
+}
+
+extension Overlay.FleetCommand {
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what each node of a served fleet booted and reported, and how it drifts from the fleet.",
+            discussion: """
+                Fetches URL/status.json from an overlay serve --fleet and prints one line per node: its role, when it \
+                was last seen, what it fetched in its last boot, the plugins it last reported, and each way it \
+                drifts from the fleet (unknown MAC, wrong role, stale overlay, missing overlay, unexpected plugin, \
+                never reported, mismatch), then a summary. --json prints the server's JSON as it came.
+
+                Exit status: 0 no node drifts, 3 some node drifts, 1 the server cannot be reached or did not answer \
+                with a fleet status.
+                """)
+
+        @Option(help: ArgumentHelp("The overlay serve to ask, as nodes or a browser reach it.", valueName: "URL"))
+        var server: String
+
+        @Option(help: ArgumentHelp("Seconds to wait for the server before giving up.", valueName: "SECONDS"))
+        var timeout = 10
+
+        @Flag(help: "Print the server's JSON.")
+        var json = false
+
+        @OptionGroup var verbosity: ConsoleOptions
+
+        func validate() throws {
+            let lower = server.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+                throw ValidationError(
+                    "--server \(server) is not an http:// or https:// URL; write where overlay serve listens, for example http://10.0.0.1:8080.")
+            }
+            guard timeout > 0 else { throw ValidationError("--timeout must be at least 1 second.") }
+        }
+
+        /// URL/status.json, unless the URL names it already.
+        var statusURL: String {
+            if server.hasSuffix("/status.json") { return server }
+            return (server.hasSuffix("/") ? String(server.dropLast()) : server) + "/status.json"
+        }
+
+        func run() throws {
+            try reportingErrors(verbosity.console()) {
+                let body: Data
+                do throws(RepoError) {
+                    body = try HTTPDownload.get(statusURL, silence: timeout)
+                } catch {
+                    throw FleetStatusError.unreachable(url: statusURL, reason: error)
+                }
+                let status: FleetStatus
+                do {
+                    status = try JSONDecoder().decode(FleetStatus.self, from: body)
+                } catch {
+                    throw FleetStatusError.notAStatus(url: statusURL)
+                }
+                if json {
+                    print(String(decoding: body, as: UTF8.self), terminator: body.last == UInt8(ascii: "\n") ? "" : "\n")
+                } else {
+                    print(FleetStatusTable(status, server: server).text(), terminator: "")
+                }
+                if status.driftNodes > 0 { throw ExitStatus.drift }
+            }
+        }
+    }
+}
+
+enum FleetStatusError: UserError {
+    case unreachable(url: String, reason: RepoError)
+    case notAStatus(url: String)
+
+    var description: String {
+        switch self {
+        case .unreachable(let url, .noAnswer(_, let seconds)):
+            "\(url) did not answer within \(seconds) s; check --server, or raise --timeout"
+        case .unreachable(let url, .download(_, let reason)):
+            "cannot get \(url): \(reason); check --server and that overlay serve --fleet runs there"
+        case .unreachable(let url, let other):
+            "cannot get \(url): \(other)"
+        case .notAStatus(let url):
+            "\(url) is not a fleet status; point --server at an overlay serve --fleet"
         }
     }
 }

@@ -30,6 +30,11 @@ extension Overlay {
                 With neither --http nor --tftp, both run: HTTP on 0.0.0.0:8080 and TFTP on 0.0.0.0:69 (port 69 \
                 needs root or CAP_NET_BIND_SERVICE). With one of them, only that server runs. Each may be given \
                 several times (one per interface or port): the server listens on every address given.
+
+                With a fleet, GET /status.json and GET / (a page) show each node's last boot, its last report and \
+                how it drifts from the fleet. With --state DIR, booted nodes POST their reports to /report (the boot \
+                files name that URL as overlay.report=: --advertise URL, else for a boot file fetched over HTTP the \
+                address the node used); each report is appended to DIR/reports.jsonl and read back at start.
                 """)
 
         @Option(name: .customLong("dir"), help: ArgumentHelp("The directory to serve.", valueName: "DIR"), completion: .directory)
@@ -58,7 +63,36 @@ extension Overlay {
         @Flag(name: .customLong("no-check"), help: "Serve the fleet even if its roles fail overlay check's collision, size or base checks.")
         var noCheck = false
 
+        @Option(
+            name: .customLong("state"),
+            help: ArgumentHelp(
+                "Take the reports booted nodes POST to /report and keep them in DIR/reports.jsonl (created if missing; needs --fleet).",
+                valueName: "DIR"), completion: .directory)
+        var state: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "The URL nodes reach this server at, named in every boot file as overlay.report=URL/report (default: for boot files fetched over HTTP, the address the node used; over TFTP, none).",
+                valueName: "URL"))
+        var advertise: String?
+
+        @Option(
+            name: .customLong("state-max"),
+            help: ArgumentHelp("Rotate DIR/reports.jsonl to reports.jsonl.1 once it passes SIZE (default 16M).", valueName: "SIZE"))
+        var stateMax: String?
+
         @OptionGroup var output: ConsoleOptions
+
+        func validate() throws {
+            if state != nil && fleetFile == nil { throw ValidationError("--state keeps node reports against a fleet; give --fleet FILE too.") }
+            if advertise != nil && state == nil { throw ValidationError("--advertise says where nodes send reports, which needs --state DIR.") }
+            if let stateMax {
+                guard state != nil else { throw ValidationError("--state-max bounds the reports file of --state DIR; give --state too.") }
+                guard let bytes = SizeLimits.parse(stateMax), bytes <= Int64(Int.max) else {
+                    throw ValidationError("--state-max \(stateMax) is not a size: write bytes or 512K, 16M, 1G.")
+                }
+            }
+        }
 
         func run() throws {
             try reportingErrors { try serve() }
@@ -67,9 +101,14 @@ extension Overlay {
         private func serve() throws {
             let events = EventLog(level: output.console().level)
             if let fleetFile, !noCheck { try check(FilePath(fleetFile)) }
+            let reports = try state.map { directory in
+                FleetServer.Reports(
+                    state: FilePath(directory), advertise: try advertise.map { try ReportAddress(advertise: $0) },
+                    rotateBytes: stateMax.flatMap(SizeLimits.parse).map { Int($0) } ?? ReportLog.defaultRotateBytes)
+            }
             let server = try FleetServer(
                 directory: FilePath(directory), fleetFile: fleetFile.map { FilePath($0) }, http: http, tftp: tftp,
-                log: AccessLog(.standardOutput, format: jsonLog ? .json : .plain), report: events.report)
+                log: AccessLog(.standardOutput, format: jsonLog ? .json : .plain), reports: reports, report: events.report)
             try server.run()
         }
     }

@@ -43,7 +43,7 @@ import TestSupport
         #expect(lines[compute + 2] == "  initrd 1  base.cpio.zst  11 B  sha256:bbbbbbbbbbbb…  base")
         #expect(lines[compute + 3].hasPrefix("  initrd 2  overlays/cim-1.0.cpio.zst  7 B  sha256:") && lines[compute + 3].hasSuffix("  overlay cim 1.0"))
         #expect(lines[compute + 4].hasPrefix("  initrd 3  overlays/vdsm-1.2.squashfs  7 B  sha256:") && lines[compute + 4].hasSuffix("  layer vdsm 1.2"))
-        #expect(lines[compute + 5] == "  cmdline   console=ttyS0 quiet")
+        #expect(lines[compute + 5] == "  cmdline   console=ttyS0 quiet overlay.role=compute overlay.expect=cim@1.0,vdsm@1.2")
         #expect(lines[compute + 6] == "  nodes     52:54:00:12:34:56")
         #expect(lines.contains("node 52:54:00:12:34:56: role compute"))
         #expect(lines.contains("  boot file ipxe/52-54-00-12-34-56"))

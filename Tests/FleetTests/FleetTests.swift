@@ -27,7 +27,8 @@ import TestSupport
         #expect(
             fleet.nodes[0].boot
                 == Fleet.Boot(
-                    kernel: "vmlinuz", initrds: ["base.cpio.zst", "overlays/vdsm-1.2.cpio.zst", "overlays/cim-1.0.cpio.zst"], cmdline: "console=ttyS0"))
+                    kernel: "vmlinuz", initrds: ["base.cpio.zst", "overlays/vdsm-1.2.cpio.zst", "overlays/cim-1.0.cpio.zst"],
+                    cmdline: "console=ttyS0 overlay.role=compute overlay.expect=vdsm@1.2,cim@1.0"))
         #expect(fleet.defaultRole == nil)
         #expect(fleet.baseIdentity == FleetFixture.baseIdentity)
     }

@@ -1,3 +1,4 @@
+import Fleet
 import Foundation
 import Testing
 import TestSupport
@@ -11,12 +12,12 @@ import TestSupport
     static let bootNode = project.appendingPathComponent("pxe-examples/boot-node.sh")
     static let build = project.appendingPathComponent("pxe-examples/build")
 
-    /// The console lines `/init` prints: `BASE …`, `LAYER <name> <type>`…, `PLUGIN <name> <version>`…, `OVERLAY-NODE READY`.
+    /// The lines of the node's report (`NodeReport`, read from the console as the lab reads it) that say what it
+    /// booted: `BASE …`, `LAYER <name> <type>`…, `PLUGIN <name> <version>`…, `OVERLAY-NODE READY`.
     static func initLines(_ console: String) -> [String] {
-        console.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter {
-                $0.hasPrefix("BASE ") || $0.hasPrefix("LAYER") || $0.hasPrefix("PLUGIN ") || $0 == "NO PLUGINS" || $0 == "OVERLAY-NODE READY"
-            }
+        guard let report = NodeReport.parse(console: console) else { return [] }
+        return report.text.split(separator: "\n").map(String.init)
+            .filter { $0.hasPrefix("BASE ") || $0.hasPrefix("LAYER") || $0.hasPrefix("PLUGIN ") || $0 == "NO PLUGINS" || $0 == NodeReport.readyLine }
     }
 
     func boot(_ url: String, mac: String) throws -> [String] {

@@ -5,7 +5,10 @@ import Foundation
 #endif
 
 /// curl's output for `url`; fails the test when curl fails.
-package func curl(_ url: String, _ options: String...) throws -> String {
+package func curl(_ url: String, _ options: String...) throws -> String { try curl(url, options: options) }
+
+/// curl's output for `url` with a list of options; fails the test when curl fails.
+package func curl(_ url: String, options: [String]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     process.arguments = ["--silent", "--show-error", "--max-time", "10"] + options + [url]

@@ -23,7 +23,7 @@ import Foundation
 ///
 /// Owns its `CURL` handle (`curl_easy_cleanup` in `deinit`). A non-copyable struct, not a class, for the reason
 /// `SHA256Digest` gives: it is made, used and dropped inside one function.
-struct HTTPDownload: ~Copyable {
+package struct HTTPDownload: ~Copyable {
     private let handle: UnsafeMutableRawPointer
 
     private init?() {
@@ -35,7 +35,7 @@ struct HTTPDownload: ~Copyable {
 
     /// The body at `url` (http:// or https://, redirects followed); the transfer is given up after `silence`
     /// seconds without a byte.
-    static func get(_ url: String, silence: Int) throws(RepoError) -> Data {
+    package static func get(_ url: String, silence: Int) throws(RepoError) -> Data {
         guard let download = HTTPDownload() else {
             throw .download(url: url, reason: "libcurl could not start a transfer (curl_global_init or curl_easy_init failed)")
         }

@@ -18,9 +18,9 @@ package final class HTTPConnection: Sendable {
         self.client = client
     }
 
-    private var fd: FileDescriptor { socket.descriptor }
+    var fd: FileDescriptor { socket.descriptor }
 
-    private var limits: HTTPLimits { server.limits }
+    var limits: HTTPLimits { server.limits }
 
     func serve() {
         Socket.setTimeout(fd, SO_SNDTIMEO, milliseconds: limits.idleTimeoutMilliseconds)
@@ -41,8 +41,10 @@ package final class HTTPConnection: Sendable {
                 return
             case .head(let end, let bodyStart):
                 head = buffer[0..<end]
-                let keepAlive = answer(head)
-                buffer.removeSubrange(0..<bodyStart)
+                // What follows the head: a POST's body, or the next pipelined request.
+                var following = Array(buffer[bodyStart...])
+                let keepAlive = answer(head, following: &following)
+                buffer = following
                 if !keepAlive { return }
             }
             first = false
@@ -122,8 +124,9 @@ package final class HTTPConnection: Sendable {
         return nil
     }
 
-    /// Answers one request; returns whether the connection stays open.
-    private func answer(_ head: ArraySlice<UInt8>) -> Bool {
+    /// Answers one request; returns whether the connection stays open. `following` holds the bytes received after
+    /// the head; a POST takes its body from there.
+    private func answer(_ head: ArraySlice<UInt8>, following: inout [UInt8]) -> Bool {
         let started = monotonicMilliseconds()
         server.log.metrics?.began("http")
         let request: HTTPRequest
@@ -136,6 +139,9 @@ package final class HTTPConnection: Sendable {
             request = parsed
         }
         let keepAlive = request.keepAlive
+        if request.method == "POST", let target = postTarget(request) {
+            return receivePost(request, path: target.path, limit: target.limit, following: &following, started: started)
+        }
         switch request.method {
         case "GET", "HEAD":
             break
@@ -160,34 +166,47 @@ package final class HTTPConnection: Sendable {
         }
         let pathText = String(decoding: path, as: UTF8.self)
         let outcome = respond(request, path: path, keepAlive: keepAlive)
-        record(method: request.method, path: "/" + pathText, status: outcome.status, bytes: outcome.bytes, started: started)
+        record(
+            method: request.method, path: "/" + pathText, status: outcome.status, bytes: outcome.bytes, started: started, digest: outcome.digest,
+            complete: request.method == "GET" && outcome.complete)
         return keepAlive && outcome.reusable
     }
 
-    private func record(method: String, path: String, status: HTTPStatus, bytes: Int, started: Int, detail: String = "") {
+    func record(
+        method: String, path: String, status: HTTPStatus, bytes: Int, started: Int, detail: String = "", digest: String? = nil, complete: Bool = false
+    ) {
         server.log.record(
             .init(
                 proto: "http", client: client, method: method, path: path, status: String(status.rawValue), bytes: bytes,
-                milliseconds: monotonicMilliseconds() - started, detail: detail))
+                milliseconds: monotonicMilliseconds() - started, detail: detail, digest: digest, complete: complete))
     }
 
     struct Outcome {
         var status: HTTPStatus
         var bytes: Int
         var reusable = true
+        /// The catalog's sha256 of the file, sent as its ETag.
+        var digest: String? = nil
+        /// Every byte of the whole representation went out (or 304: the client has it).
+        var complete = false
     }
 
     /// Serves a generated document or a file: validators, conditional and range handling, then the body.
     private func respond(_ request: HTTPRequest, path: [UInt8], keepAlive: Bool) -> Outcome {
         let isHead = request.method == "HEAD"
         let name = String(validating: path, as: UTF8.self)
-        if let name, let document = server.catalog?.generatedDocument(path: name) {
+        let asking = ServeRequest(proto: "http", client: client, host: request.header("host"))
+        if let name, let document = server.catalog?.generatedDocument(path: name, for: asking) {
             let range = HTTPRange.resolve(request, size: document.body.count, etag: nil)
-            // The type goes into a header line: no control characters may pass.
-            let type = String(document.contentType.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f })
+            // The type and the fields go into header lines: no control characters may pass.
+            let type = Self.headerText(document.contentType)
+            var fields = ""
+            for (field, value) in document.headers where !field.isEmpty && field.utf8.allSatisfy(HTTPRequest.isTokenByte) && Self.headerText(value) == value {
+                fields += "\(field): \(value)\r\n"
+            }
             return sendBody(
                 .memory(document.body), contentType: type.isEmpty ? "application/octet-stream" : type, etag: nil, lastModified: nil, range: range,
-                isHead: isHead, keepAlive: keepAlive)
+                isHead: isHead, keepAlive: keepAlive, extraFields: fields)
         }
         let file: ServedFile
         switch server.root.open(path) {
@@ -198,10 +217,12 @@ package final class HTTPConnection: Sendable {
             return Outcome(status: .forbidden, bytes: sendError(.forbidden, method: request.method, keepAlive: keepAlive))
         }
         let etag: String
+        var known: String?
         if let name, let digest = server.catalog?.knownDigest(path: name), !digest.isEmpty,
             digest.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "\"") && $0 < 0x7f })
         {
             etag = "\"\(digest)\""
+            known = digest
         } else {
             etag =
                 "\"\(String(file.inode, radix: 16))-\(String(file.size, radix: 16))-\(String(file.modified, radix: 16))\(String(file.modifiedNanoseconds, radix: 16))\""
@@ -209,17 +230,24 @@ package final class HTTPConnection: Sendable {
         let lastModified = HTTPDate.format(file.modified)
         if let condition = request.header("if-none-match"), HTTPRange.matches(condition, etag: etag) {
             let head = responseHead(.notModified, keepAlive: keepAlive, fields: "ETag: \(etag)\r\nLast-Modified: \(lastModified)\r\n")
-            return Outcome(status: .notModified, bytes: 0, reusable: write(head))
+            let sent = write(head)
+            return Outcome(status: .notModified, bytes: 0, reusable: sent, digest: known, complete: sent)
         }
         let range = HTTPRange.resolve(request, size: file.size, etag: etag)
-        return sendBody(
+        var outcome = sendBody(
             .file(file), contentType: contentType(for: path), etag: etag, lastModified: lastModified, range: range, isHead: isHead, keepAlive: keepAlive)
+        outcome.digest = known
+        return outcome
     }
 
+    /// Header text without control characters.
+    static func headerText(_ text: String) -> String { String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }) }
+
     private func sendBody(
-        _ source: TransferSource, contentType: String, etag: String?, lastModified: String?, range: HTTPRange.Decision, isHead: Bool, keepAlive: Bool
+        _ source: TransferSource, contentType: String, etag: String?, lastModified: String?, range: HTTPRange.Decision, isHead: Bool, keepAlive: Bool,
+        extraFields: String = ""
     ) -> Outcome {
-        var fields = "Content-Type: \(contentType)\r\nAccept-Ranges: bytes\r\n"
+        var fields = "Content-Type: \(contentType)\r\nAccept-Ranges: bytes\r\n\(extraFields)"
         if let etag { fields += "ETag: \(etag)\r\n" }
         if let lastModified { fields += "Last-Modified: \(lastModified)\r\n" }
         let status: HTTPStatus
@@ -246,16 +274,17 @@ package final class HTTPConnection: Sendable {
         fields += "Content-Length: \(length)\r\n"
         let head = responseHead(status, keepAlive: keepAlive, fields: fields)
         if isHead || length == 0 {
-            return Outcome(status: status, bytes: 0, reusable: write(head))
+            let sent = write(head)
+            return Outcome(status: status, bytes: 0, reusable: sent, complete: sent && status == .ok)
         }
         switch source {
         case .memory(let bytes):
             let ok = write(head + bytes[offset..<(offset + length)])
-            return Outcome(status: status, bytes: ok ? length : 0, reusable: ok)
+            return Outcome(status: status, bytes: ok ? length : 0, reusable: ok, complete: ok && status == .ok)
         case .file(let file):
             guard write(head, more: true) else { return Outcome(status: status, bytes: 0, reusable: false) }
             let sent = sendFile(file, offset: offset, length: length)
-            return Outcome(status: status, bytes: sent, reusable: sent == length)
+            return Outcome(status: status, bytes: sent, reusable: sent == length, complete: sent == length && status == .ok)
         }
     }
 
@@ -274,13 +303,13 @@ package final class HTTPConnection: Sendable {
         return length - remaining
     }
 
-    private func responseHead(_ status: HTTPStatus, keepAlive: Bool, fields: String) -> [UInt8] {
+    func responseHead(_ status: HTTPStatus, keepAlive: Bool, fields: String) -> [UInt8] {
         let connection = keepAlive ? "" : "Connection: close\r\n"
         return Array("HTTP/1.1 \(status.rawValue) \(status.reason)\r\nDate: \(HTTPDate.now())\r\nServer: overlay\r\n\(fields)\(connection)\r\n".utf8)
     }
 
     /// A short plain-text error; returns the body bytes sent.
-    private func sendError(_ status: HTTPStatus, method: String, keepAlive: Bool, extra: String = "") -> Int {
+    func sendError(_ status: HTTPStatus, method: String, keepAlive: Bool, extra: String = "") -> Int {
         let body = Array("\(status.rawValue) \(status.reason)\n".utf8)
         let head = responseHead(status, keepAlive: keepAlive, fields: "Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\n\(extra)")
         let withBody = method != "HEAD"
@@ -289,7 +318,7 @@ package final class HTTPConnection: Sendable {
 
     /// Writes all of `bytes`; false when the client is gone or stalled past the idle timeout.
     @discardableResult
-    private func write(_ bytes: [UInt8], more: Bool = false) -> Bool {
+    func write(_ bytes: [UInt8], more: Bool = false) -> Bool {
         var offset = 0
         let flags = Int32(MSG_NOSIGNAL) | (more ? Int32(MSG_MORE) : 0)
         while offset < bytes.count {

@@ -135,8 +135,11 @@ package enum HTTPStatus: Int, Error {
     case notFound = 404
     case methodNotAllowed = 405
     case requestTimeout = 408
+    case lengthRequired = 411
+    case contentTooLarge = 413
     case uriTooLong = 414
     case rangeNotSatisfiable = 416
+    case tooManyRequests = 429
     case internalServerError = 500
     case unknownMethod = 501
     case serviceUnavailable = 503
@@ -152,8 +155,11 @@ package enum HTTPStatus: Int, Error {
         case .notFound: return "Not Found"
         case .methodNotAllowed: return "Method Not Allowed"
         case .requestTimeout: return "Request Timeout"
+        case .lengthRequired: return "Length Required"
+        case .contentTooLarge: return "Content Too Large"
         case .uriTooLong: return "URI Too Long"
         case .rangeNotSatisfiable: return "Range Not Satisfiable"
+        case .tooManyRequests: return "Too Many Requests"
         case .internalServerError: return "Internal Server Error"
         case .unknownMethod: return "Not Implemented"
         case .serviceUnavailable: return "Service Unavailable"

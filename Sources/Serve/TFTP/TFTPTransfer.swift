@@ -72,10 +72,13 @@ package struct TFTPTransfer {
         }
         token.detach()
         _ = consume owned  // closed only once the token no longer names it
+        // The sha256 of what was sent, as HTTP sends it as the ETag, for those who watch the log.
+        let name = request.path(maxLength: limits.maxPathLength).flatMap { String(validating: $0, as: UTF8.self) }
         server.log.record(
             .init(
                 proto: "tftp", client: client, method: "RRQ", path: pathText, status: outcome.status, bytes: outcome.bytes,
-                milliseconds: monotonicMilliseconds() - started, detail: outcome.detail, retransmits: outcome.retransmits))
+                milliseconds: monotonicMilliseconds() - started, detail: outcome.detail, retransmits: outcome.retransmits,
+                digest: name.flatMap { server.catalog?.knownDigest(path: $0) }, complete: outcome.status == "ok"))
     }
 
     package struct Outcome {
@@ -98,7 +101,9 @@ package struct TFTPTransfer {
             return .failure(Refusal((.accessViolation, "access violation")))
         }
         var source: TransferSource
-        if let name = String(validating: path, as: UTF8.self), let document = server.catalog?.generatedDocument(path: name) {
+        if let name = String(validating: path, as: UTF8.self),
+            let document = server.catalog?.generatedDocument(path: name, for: ServeRequest(proto: "tftp", client: client))
+        {
             source = .memory(document.body)
         } else {
             switch server.root.open(path) {
