@@ -27,51 +27,40 @@ extension Overlay {
             let console = output.console()
             defer { console.progress.stop() }
             try reportingErrors(console) {
-                // An image gives only its rpmdb and module state, extracted into a private directory.
-                let source = try BaseImageSource(FilePath(solve.base))
-                if source.kind != .directory { try removingTemporaryFilesOnSignal() }
-                Interruption.setActivity("reading base \(solve.base)")
-                let base = try source.openForPlanning()
-                defer { base.close() }
-                let planner = try Planner(base: base.image, options: solve.planOptions)
-                Interruption.setActivity("planning")
-                let plugins = try PluginLoader.load(solve.plugins, arch: solve.arch)
-                defer { plugins.cleanUp() }
-                try Planner.checkEnabledRepos(solve.repoSelection, plugins: plugins.plugins)
-                console.detail("base \(solve.base): \(counted(planner.basePackages.count, "package")) locked, identity \(planner.baseIdentity)")
-
-                var results: [PlanReport.Entry] = []
-                for (index, plugin) in plugins.plugins.enumerated() {
-                    let started = ContinuousClock.now
-                    let repos = plugin.repoSources(enabled: solve.repoSelection).enabled.map(\.id)
-                    // One step for the whole run: many quick solves (a sample of hundreds) still show their progress.
-                    console.progress.update(
-                        step: "solving", "\(plugin.name): solving (plugin \(index + 1) of \(plugins.plugins.count))",
-                        fraction: Double(index) / Double(plugins.plugins.count))
-                    defer {
-                        console.detail(
-                            "\(plugin.name): solved in \(seconds(since: started)) with repos \(repos.isEmpty ? "(none)" : repos.joined(separator: ", "))")
+                try solve.repos.planning(base: solve.base, plugins: solve.plugins, console: console) { planner, plugins in
+                    var results: [PlanReport.Entry] = []
+                    for (index, plugin) in plugins.enumerated() {
+                        let started = ContinuousClock.now
+                        let repos = plugin.repoSources(enabled: solve.repoSelection).enabled.map(\.id)
+                        // One step for the whole run: many quick solves (a sample of hundreds) still show their progress.
+                        console.progress.update(
+                            step: "solving", "\(plugin.name): solving (plugin \(index + 1) of \(plugins.count))",
+                            fraction: Double(index) / Double(plugins.count))
+                        defer {
+                            console.detail(
+                                "\(plugin.name): solved in \(seconds(since: started)) with repos \(repos.isEmpty ? "(none)" : repos.joined(separator: ", "))")
+                        }
+                        do {
+                            let plan = try planner.plan(plugin)
+                            // A key that cannot be read or fetched would fail the build: say so now.
+                            _ = try planner.signingKeys(for: plan, of: plugin)
+                            results.append(.init(plan: plan))
+                        } catch let error as PlanError {
+                            results.append(.init(plugin: plugin, error: error))
+                        }
                     }
-                    do {
-                        let plan = try planner.plan(plugin)
-                        // A key that cannot be read or fetched would fail the build: say so now.
-                        _ = try planner.signingKeys(for: plan, of: plugin)
-                        results.append(.init(plan: plan))
-                    } catch let error as PlanError {
-                        results.append(.init(plugin: plugin, error: error))
+                    console.progress.finish()
+                    let report = PlanReport(base: planner.baseIdentity, plugins: results)
+                    if json {
+                        print(String(decoding: try JSONEncoder.manifest.encode(report), as: UTF8.self))
+                    } else {
+                        print(report.text, terminator: "")
                     }
-                }
-                console.progress.finish()
-                let report = PlanReport(base: planner.baseIdentity, plugins: results)
-                if json {
-                    print(String(decoding: try JSONEncoder.manifest.encode(report), as: UTF8.self))
-                } else {
-                    print(report.text, terminator: "")
-                }
-                let failures = results.compactMap(\.failure)
-                for failure in failures where !json { console.error(failure.description) }
-                if let worst = failures.first(where: { $0.kind == .failed }) ?? failures.first {
-                    throw ExitCode(worst.exitStatus)
+                    let failures = results.compactMap(\.failure)
+                    for failure in failures where !json { console.error(failure.description) }
+                    if let worst = failures.first(where: { $0.kind == .failed }) ?? failures.first {
+                        throw ExitCode(worst.exitStatus)
+                    }
                 }
             }
         }

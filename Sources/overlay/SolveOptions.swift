@@ -1,10 +1,12 @@
 import ArgumentParser
+import Formats
 import OverlayKit
+import Posix
 import Synchronization
 import SystemPackage
 
-/// The options `plan` and `build` share: the base, the plugins, and which repos to use.
-struct SolveOptions: ParsableArguments {
+/// `--base` as `plan`, `build` and `why` take it.
+struct BaseOption: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -12,6 +14,11 @@ struct SolveOptions: ParsableArguments {
             valueName: "dir|image"),
         completion: .file())
     var base: String
+}
+
+/// The options `plan` and `build` share: the base, the plugins, and which repos to use.
+struct SolveOptions: ParsableArguments {
+    @OptionGroup var baseOption: BaseOption
 
     @Option(
         name: .customLong("plugin"), help: ArgumentHelp("A plugin directory or .tar/.tar.gz/.tar.zst bundle; repeat for several.", valueName: "path"),
@@ -24,6 +31,7 @@ struct SolveOptions: ParsableArguments {
         guard !plugins.isEmpty else { throw ValidationError("Name at least one plugin with --plugin PATH.") }
     }
 
+    var base: String { baseOption.base }
     var arch: String { repos.arch }
     var planOptions: PlanOptions { repos.planOptions }
     var repoSelection: RepoSelection { repos.repoSelection }
@@ -75,6 +83,25 @@ struct RepoOptions: ParsableArguments {
 }
 
 extension RepoOptions {
+    /// What `plan` and `why` begin with: the base at `path` opened for planning (of an image, only its rpmdb and
+    /// module state, extracted into a private directory that SIGINT and SIGTERM remove too), its planner, and the
+    /// plugins at `paths` loaded, with `--enablerepo`/`--disablerepo` checked against their repos. All of it is
+    /// closed when `body` returns.
+    func planning(base path: String, plugins paths: [String], console: Console, _ body: (Planner, [Plugin]) throws -> Void) throws {
+        let source = try BaseImageSource(FilePath(path))
+        if source.kind != .directory { try removingTemporaryFilesOnSignal() }
+        Interruption.setActivity("reading base \(path)")
+        let base = try source.openForPlanning()
+        defer { base.close() }
+        let planner = try Planner(base: base.image, options: planOptions)
+        Interruption.setActivity("planning")
+        let plugins = try PluginLoader.load(paths, arch: arch)
+        defer { plugins.cleanUp() }
+        try Planner.checkEnabledRepos(repoSelection, plugins: plugins.plugins)
+        console.detail("base \(path): \(counted(planner.basePackages.count, "package")) locked, identity \(planner.baseIdentity)")
+        try body(planner, plugins.plugins)
+    }
+
     /// `--enablerepo` and `--disablerepo` in the order they were given on the command line, as dnf applies them.
     var repoSelection: RepoSelection {
         RepoSelection((enabledRepos + disabledRepos).sorted { $0.position < $1.position }.flatMap(\.rules))

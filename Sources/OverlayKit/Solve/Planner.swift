@@ -74,12 +74,28 @@ public struct Planner: Sendable {
                 plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: plan.packages,
                 alreadyInBase: plan.alreadyInBase)
         }
-        let (packages, alreadyInBase) = try solve(
-            [plugin], subject: plugin.name, sources: sources, disabled: disabled, indexes: indexes, loader: loader, scratch: scratch)
+        let (packages, alreadyInBase, _) = try solve(
+            [plugin], subject: plugin.name, sources: sources, disabled: disabled, indexes: indexes, loader: loader, scratch: scratch
+        ) { _ in }
         let plan = PluginPlan(
             plugin: plugin.name, version: plugin.manifest.version, base: baseIdentity, packages: packages, alreadyInBase: alreadyInBase)
         if let key { plans?.store(plan, key: key) }
         return plan
+    }
+
+    /// Why `plugin` installs what `query` names (a package name, NEVRA, `name.arch`, capability or file path), or
+    /// that the base has it, or that nothing the plugin installs needs it: the solve `plan` runs (the same jobs,
+    /// locks and flags, never a cached plan), with libsolv asked about its decisions before the solver is freed.
+    /// Throws what `plan` throws when the plugin cannot be solved.
+    public func explain(package query: String, in plugin: Plugin) throws(PlanError) -> PackageExplanation {
+        let scratch = Self.makeScratch()
+        defer { Self.removeScratch(scratch) }
+        let (sources, disabled) = plugin.repoSources(enabled: options.enabledRepos)
+        let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
+        let indexes = try Self.fetchIndexes(sources, loader: loader, subject: plugin.name)
+        return try solve(
+            [plugin], subject: plugin.name, sources: sources, disabled: disabled, indexes: indexes, loader: loader, scratch: scratch
+        ) { solved in DecisionExplainer(solved: solved).explain(query, plugin: plugin.name) }.inspection
     }
 
     /// Solves several plugins in one libsolv job, as if they were one plugin: the union of their repos, module
@@ -118,15 +134,17 @@ public struct Planner: Sendable {
         if !clashes.isEmpty { throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: clashes) }
         let loader = RepoLoader(cache: options.cache, scratch: scratch, timeout: options.networkTimeout)
         let indexes = try Self.fetchIndexes(sources, loader: loader, subject: subject)
-        return try solve(plugins, subject: subject, sources: sources, disabled: disabled, indexes: indexes, loader: loader, scratch: scratch).packages
+        return try solve(plugins, subject: subject, sources: sources, disabled: disabled, indexes: indexes, loader: loader, scratch: scratch) { _ in }
+            .packages
     }
 
     /// The solve `plan` runs, for one plugin or (`plan(together:)`) several: reasons about one plugin's request
-    /// name the plugin when there are several.
-    private func solve(
+    /// name the plugin when there are several. When it succeeds, `inspect` is handed the solver and its pool before
+    /// the pool goes back for the next solve (`explain` asks libsolv about its decisions there).
+    private func solve<Inspection>(
         _ plugins: [Plugin], subject: String, sources: [RepoSource], disabled: [RepoDefinition], indexes: [FetchedIndex], loader: RepoLoader,
-        scratch: FilePath
-    ) throws(PlanError) -> (packages: [PlannedPackage], alreadyInBase: [String]) {
+        scratch: FilePath, inspect: (SolvedPlugin) -> Inspection
+    ) throws(PlanError) -> (packages: [PlannedPackage], alreadyInBase: [String], inspection: Inspection) {
         let named = plugins.count > 1
         func own(_ plugin: Plugin, _ reason: String) -> String { named ? "plugin \"\(plugin.name)\": \(reason)" : reason }
 
@@ -163,6 +181,8 @@ public struct Planner: Sendable {
         var replaced: [String] = []
         /// Which plugins asked for each candidate, for reasons about several plugins.
         var owners: [SolvableID: [String]] = [:]
+        /// The first request that names each candidate.
+        var requested: [SolvableID: String] = [:]
         for plugin in plugins {
             for request in plugin.manifest.packages {
                 let selection = pool.selection(request)
@@ -171,6 +191,7 @@ public struct Planner: Sendable {
                 if named {
                     for p in solvables + obsoleters where owners[p]?.contains(plugin.name) != true { owners[p, default: []].append(plugin.name) }
                 }
+                for p in solvables + obsoleters where requested[p] == nil { requested[p] = request }
                 if solvables.isEmpty {
                     missing.append((plugin, request))
                 } else if solvables.contains(where: pool.isInstalled) || obsoleters.contains(where: pool.isInstalled) {
@@ -195,11 +216,12 @@ public struct Planner: Sendable {
             throw PlanError(plugin: subject, kind: .unsatisfiable, reasons: reasons + replacing, blamed: replaced)
         }
 
-        let packages = try Self.solve(jobs: jobs, pool: pool, subject: subject, loaded: loaded, owners: owners) { dep in
+        let solved = try Self.solve(jobs: jobs, pool: pool, subject: subject, loaded: loaded, owners: owners) { dep in
             Self.moduleHint(for: dep, subject: "it", pool: pool, modules: modules)
                 ?? self.disabledRepoHint(for: dep, disabled: disabled, scratch: scratch)
         }
-        return (packages.sorted { $0.nevra < $1.nevra }, alreadyInBase)
+        let inspection = inspect(SolvedPlugin(pool: pool, solver: solved.solver, added: solved.added, requested: requested))
+        return (solved.packages.sorted { $0.nevra < $1.nevra }, alreadyInBase, inspection)
     }
 
     /// The keys the packages of `plan` must be signed with (see `SigningKeys`), read, fetched and checked by
@@ -265,14 +287,16 @@ public struct Planner: Sendable {
         }
     }
 
-    /// Runs the solver; on success returns the packages the transaction installs.
+    /// Runs the solver; on success returns the packages the transaction installs, the solver (which can say why it
+    /// installs each) and those packages in the pool.
     static func solve(
         jobs: [SolvJob], pool: SolvPool, subject: String, loaded: [String: LoadedRepo], owners: [SolvableID: [String]] = [:],
         disabledHint: @escaping (String) -> String?
-    ) throws(PlanError) -> [PlannedPackage] {
+    ) throws(PlanError) -> (packages: [PlannedPackage], solver: SolvSolver, added: [SolvableID]) {
+        let solver: SolvSolver
         let steps: [SolvTransaction.Step]
         do {
-            let solver = try SolvSolver(pool: pool)
+            solver = try SolvSolver(pool: pool)
             solver.set(.ignoreRecommended, true)
             let problems = solver.solve(jobs)
             if !problems.isEmpty {
@@ -289,6 +313,7 @@ public struct Planner: Sendable {
         }
 
         var packages: [PlannedPackage] = []
+        var added: [SolvableID] = []
         var touched: [String] = []
         for step in steps {
             if step.isInstalled {
@@ -307,6 +332,7 @@ public struct Planner: Sendable {
                 PlannedPackage(
                     nevra: step.nevra, name: step.name, repo: step.repoName, url: repo.baseURL + "/" + location,
                     checksum: step.checksum, downloadSize: step.downloadSize))
+            added.append(step.solvable)
         }
         if !touched.isEmpty {
             throw PlanError(
@@ -315,7 +341,7 @@ public struct Planner: Sendable {
                     "the solution would change the base's \($0) (locked); build against a newer base image"
                 }, blamed: touched)
         }
-        return packages
+        return (packages, solver, added)
     }
 
     /// A private directory for downloaded metadata when there is no cache; one per solve, so solves running
@@ -420,7 +446,7 @@ public struct Planner: Sendable {
                     "no package \"\($0)\" in the repos (\(repos.map(\.id).joined(separator: ", "))); check the --package name"
                 })
         }
-        return try solve(jobs: jobs, pool: pool, subject: "base", loaded: loaded) { _ in nil }.sorted { $0.nevra < $1.nevra }
+        return try solve(jobs: jobs, pool: pool, subject: "base", loaded: loaded) { _ in nil }.packages.sorted { $0.nevra < $1.nevra }
     }
 
     /// When the repos hold `request` by name, but only built for architectures `arch` cannot install.

@@ -233,6 +233,13 @@ final class SolvPool {
         }
     }
 
+    /// A package's `Requires`, pre-install ones included (`solvable_lookup_deparray` of `SOLVABLE_REQUIRES`).
+    func requires(of p: SolvableID) -> [DependencyID] {
+        withQueue { queue in
+            _ = solvable_lookup_deparray(csolv_solvable(pool, p.rawValue), Id(SOLVABLE_REQUIRES.rawValue), &queue, 0)
+        }.filter { $0 != Id(SOLVABLE_PREREQMARKER.rawValue) }.map(DependencyID.init(rawValue:))
+    }
+
     /// The packages of a repo of this pool; none when it has no such repo.
     func solvables(of repo: SolvRepoID) -> [SolvableID] {
         guard let repo = pool_id2repo(pool, repo.rawValue) else { return [] }

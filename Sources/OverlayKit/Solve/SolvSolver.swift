@@ -31,6 +31,21 @@ struct SolvProblem: Sendable {
     var ruleInfos: [SolvRuleInfo]
 }
 
+/// Why a solve installs a package, as plain values: what libsolv's decision for it (`solver_describe_decision`) and
+/// the rule behind it (`solver_ruleinfo`, or `solver_allweakdepinfos` for a weak dependency) say.
+enum SolvDecision: Hashable, Sendable {
+    /// One of the jobs given to `solve` asked for it.
+    case job
+    /// `by`'s `Requires: dep` (a package rule, or a choice rule made from one).
+    case requires(by: SolvableID, dep: DependencyID)
+    /// `by`'s `Recommends: dep`.
+    case recommends(by: SolvableID, dep: DependencyID)
+    /// The package's own `Supplements: dep`, met by `target` (nil when libsolv names no package).
+    case supplements(target: SolvableID?, dep: DependencyID)
+    /// A rule that names no dependency (a rule learnt while solving, a best or infarch rule).
+    case other
+}
+
 /// Owns one libsolv `Solver` (`solver_create`, freed with `solver_free`) over a `SolvPool`, which it keeps alive.
 /// Like the pool, it is not thread-safe.
 final class SolvSolver {
@@ -82,6 +97,43 @@ final class SolvSolver {
             throw SolvError("libsolv could not create a transaction")
         }
         return SolvTransaction(adopting: transaction, pool: pool)
+    }
+
+    /// Why the last `solve` installs `p`: its decision (`solver_describe_decision`) and, for a decision by a rule,
+    /// that rule's info (`solver_ruleinfo`; a choice rule stands for the package rule it was made from,
+    /// `solver_rule2pkgrule`), or for a weak dependency each package that recommends it and each of its supplements
+    /// that holds (`solver_allweakdepinfos`). Empty when the solve does not install `p`.
+    func decisions(installing p: SolvableID) -> [SolvDecision] {
+        guard solver_get_decisionlevel(solver, p.rawValue) > 0 else { return [] }
+        var rule: Id = 0
+        switch solver_describe_decision(solver, p.rawValue, &rule) {
+        case SOLVER_REASON_UNIT_RULE, SOLVER_REASON_RESOLVE, SOLVER_REASON_RESOLVE_JOB:
+            var (from, to, dep): (Id, Id, Id) = (0, 0, 0)
+            var type = solver_ruleinfo(solver, rule, &from, &to, &dep)
+            if type == SOLVER_RULE_CHOICE || type == SOLVER_RULE_RECOMMENDS {
+                let packageRule = solver_rule2pkgrule(solver, rule)
+                if packageRule != 0 { type = solver_ruleinfo(solver, packageRule, &from, &to, &dep) }
+            }
+            switch type {
+            case SOLVER_RULE_JOB: return [.job]
+            case SOLVER_RULE_PKG_REQUIRES: return [.requires(by: SolvableID(rawValue: from), dep: DependencyID(rawValue: dep))]
+            default: return [.other]
+            }
+        case SOLVER_REASON_WEAKDEP:
+            let flat = pool.withQueue { queue in _ = solver_allweakdepinfos(solver, p.rawValue, &queue) }
+            return stride(from: 0, to: flat.count - 3, by: 4).map { index in
+                let (from, to, dep) = (flat[index + 1], flat[index + 2], DependencyID(rawValue: flat[index + 3]))
+                return SolverRuleinfo(UInt32(bitPattern: flat[index])) == SOLVER_RULE_PKG_RECOMMENDS
+                    ? .recommends(by: SolvableID(rawValue: from), dep: dep) : .supplements(target: to == 0 ? nil : SolvableID(rawValue: to), dep: dep)
+            }
+        default:
+            return [.other]
+        }
+    }
+
+    /// The packages the last `solve` decided to install, in the order it decided them (`solver_get_decisionqueue`).
+    var installDecisions: [SolvableID] {
+        pool.withQueue { queue in solver_get_decisionqueue(solver, &queue) }.filter { $0 > 1 }.map(SolvableID.init(rawValue:))
     }
 
     private func problem(_ problem: Id) -> SolvProblem {
