@@ -14,8 +14,8 @@ extension Overlay {
                 the base's, with the plugin's packages that require it; a package nothing the plugin installs needs \
                 is said to be so, with the versions the plugin's repos have of it.
 
-                Exit status: 0 an answer, 1 bad input or a plugin that cannot be solved (the reasons `overlay plan` \
-                gives, on standard error).
+                Exit status: 0 an answer, 3 a plugin the locked base cannot satisfy, 1 bad input or a plugin that \
+                cannot be solved for another reason (the reasons `overlay plan` gives, on standard error).
                 """
         )
 
@@ -41,14 +41,8 @@ extension Overlay {
                 try repos.planning(base: base.base, plugins: [plugin], console: console) { planner, plugins in
                     guard let plugin = plugins.first else { return }
                     console.progress.update(step: "solving", "\(plugin.name): solving")
-                    let explanation: PackageExplanation
-                    do {
-                        explanation = try planner.explain(package: package, in: plugin)
-                    } catch let error as PlanError {
-                        // The reasons `plan` gives, one line each; the question has no answer.
-                        console.error(error.description)
-                        throw ExitStatus.failure
-                    }
+                    // A plugin that cannot be solved: the reasons and exit status `plan` gives.
+                    let explanation = try planner.explain(package: package, in: plugin)
                     console.progress.finish()
                     if json {
                         print(String(decoding: try JSONEncoder.manifest.encode(explanation), as: UTF8.self))
