@@ -30,10 +30,13 @@ for file in "$overlay" "$dir/vmlinuz" "$dir/base.cpio.zst" "$fleet" "$expect"; d
     fi
 done
 
-"$overlay" serve --dir "$dir" --fleet "$fleet" \
+# The nodes report what they booted to the server (--state), at the address QEMU nodes reach it at (--advertise);
+# the fleet status at the end says what each fetched and reported.
+state=$(mktemp -d)
+"$overlay" serve --dir "$dir" --fleet "$fleet" --state "$state" --advertise "http://10.0.2.2:$http_port" \
     --http "127.0.0.1:$http_port" --tftp "127.0.0.1:$tftp_port" >"$logs/serve.log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$state"' EXIT
 for _ in $(seq 100); do
     if ! kill -0 "$server" 2>/dev/null; then
         echo "error: overlay serve stopped at start:" >&2
@@ -87,4 +90,7 @@ while read -r mac protocol lines; do
     done
     boot "$mac" "$url" "${expected[@]}" </dev/null
 done <"$expect"
+echo
+echo "overlay fleet status (what each node fetched and reported):"
+"$overlay" fleet status --server "http://127.0.0.1:$http_port" || true
 exit "$failed"

@@ -77,12 +77,12 @@ import TestSupport
 
         #expect(
             try boot("http://10.0.2.2:\(http)/boot.ipxe", mac: "52:54:00:12:34:60") == [
-                "LAYER 01-vdsm-1.0.squashfs squashfs", "BASE oVirt Node Example 3.0", "PLUGIN monitor 1.0", "PLUGIN vdsm 1.0",
+                "BASE oVirt Node Example 3.0", "LAYER 01-vdsm-1.0.squashfs squashfs", "PLUGIN monitor 1.0", "PLUGIN vdsm 1.0",
                 "OVERLAY-NODE READY",
             ])
         #expect(
             try boot("tftp://10.0.2.2:\(tftp)/boot.ipxe", mac: "52:54:00:12:34:61") == [
-                "LAYER 01-cim-1.0.erofs erofs", "BASE oVirt Node Example 3.0", "PLUGIN cim 1.0", "OVERLAY-NODE READY",
+                "BASE oVirt Node Example 3.0", "LAYER 01-cim-1.0.erofs erofs", "PLUGIN cim 1.0", "OVERLAY-NODE READY",
             ])
     }
 
