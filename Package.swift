@@ -101,6 +101,7 @@ if Context.environment["OVERLAY_FUZZ"] != nil {
     let fuzzTargets: [(name: String, libraries: [Target.Dependency])] = [
         ("tftp-packet", ["Serve"]), ("http-request", ["Serve"]), ("http-range", ["Serve"]),
         ("plugin-toml", ["OverlayKit"]), ("repo-file", ["OverlayKit"]), ("fleet-toml", ["Fleet", "Formats"]), ("repomd-xml", ["OverlayKit"]),
+        ("node-report", ["Fleet"]),
     ]
     for target in fuzzTargets {
         package.targets.append(

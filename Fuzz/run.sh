@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
 seconds=${FUZZ_SECONDS:-30}
 scratch=${FUZZ_SCRATCH:-.build-fuzz}
-all=(tftp-packet http-request http-range plugin-toml repo-file fleet-toml repomd-xml)
+all=(tftp-packet http-request http-range plugin-toml repo-file fleet-toml repomd-xml node-report)
 # Their parser leaks inside the library on every input (Fuzz/lsan.supp says what and where). libFuzzer's own leak
 # check after each input would then run LeakSanitizer after nearly every input (30 executions a second instead of
 # thousands), so for these it is off and LeakSanitizer runs once when the process exits, over everything the run
