@@ -129,14 +129,14 @@ reasons() { python3 -c 'import json,sys; [print(f"  {sys.argv[2]}, N={sys.argv[3
 printf '\nBoot storm: N iPXE nodes starting within 1 s, each TFTP boot.ipxe + HTTP ipxe/<mac>, kernel, 4 initrds (%s MB) + POST /report\n' "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')"
 printf 'Clients: %s Python asyncio process(es), one loopback source address per node, a connection per request,\n' "$procs"
 printf 'sharing the machine'"'"'s %s cores with the server. nginx does not record the report (location = /report { return 204; }).\n\n' "$(nproc)"
-printf '| %-5s | %-18s | %8s | %7s | %7s | %8s | %7s |\n' "N" "server" "nodes/s" "p50 s" "p99 s" "failures" "RSS MB"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' "-------" "--------------------" "----------" "---------" "---------" "----------" "---------"
+printf '| %-5s | %-18s | %8s | %7s | %7s | %8s | %7s | %12s |\n' "N" "server" "nodes/s" "p50 s" "p99 s" "failures" "RSS MB" "TFTP resends"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "-------" "--------------------" "----------" "---------" "---------" "----------" "---------" "--------------"
 for n in $nodes_list; do
     for who in overlay peers; do
         label=$([ "$who" = overlay ] && echo "overlay serve" || echo "nginx + in.tftpd")
         f=$scratch/$who-$n.json
-        printf '| %-5s | %-18s | %8.1f | %7.3f | %7.3f | %8s | %7d |\n' "$n" "$label" "$(field "$f" per_second)" \
-            "$(field "$f" p50)" "$(field "$f" p99)" "$(field "$f" failures)" "$((rss[$who-$n] / 1024))"
+        printf '| %-5s | %-18s | %8.1f | %7.3f | %7.3f | %8s | %7d | %12s |\n' "$n" "$label" "$(field "$f" per_second)" \
+            "$(field "$f" p50)" "$(field "$f" p99)" "$(field "$f" failures)" "$((rss[$who-$n] / 1024))" "$(field "$f" tftp_resends)"
     done
 done
 printf '\noverlay vs nginx + in.tftpd (goals: throughput >= 1.0x, 0 failures at 1000 nodes, RSS <= 64 MB):\n'

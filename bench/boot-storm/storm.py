@@ -24,6 +24,7 @@ import time
 BLKSIZE = 1428
 TFTP_TIMEOUT = 1.0
 TFTP_TRIES = 5
+RESENDS = [0]  # TFTP packets this process resent after a timeout
 
 
 class Failure(Exception):
@@ -67,6 +68,7 @@ async def tftp_get(src, server, name):
                 tries += 1
                 if tries >= TFTP_TRIES:
                     raise Failure("tftp: no answer after 5 tries")
+                RESENDS[0] += 1
                 transport.sendto(packet, dest)
                 continue
             if msg is None:
@@ -220,7 +222,7 @@ async def run_nodes(indices, n, t0, args, sizes):
         results.append({"i": i, "start": start, "end": time.monotonic(), "error": error})
 
     await asyncio.gather(*(one(i) for i in indices))
-    return results
+    return {"results": results, "resends": RESENDS[0]}
 
 
 def percentile(values, p):
@@ -253,20 +255,22 @@ def main():
 
     if args.worker is not None:
         indices = range(args.worker, args.nodes, args.procs)
-        results = asyncio.run(run_nodes(indices, args.nodes, args.t0, args, sizes))
-        json.dump(results, sys.stdout)
+        json.dump(asyncio.run(run_nodes(indices, args.nodes, args.t0, args, sizes)), sys.stdout)
         return
 
     t0 = time.monotonic() + 1.0  # CLOCK_MONOTONIC: the same clock in every worker
     if args.procs == 1:
-        results = asyncio.run(run_nodes(range(args.nodes), args.nodes, t0, args, sizes))
+        outcome = asyncio.run(run_nodes(range(args.nodes), args.nodes, t0, args, sizes))
+        results, resends = outcome["results"], outcome["resends"]
     else:
         argv = [sys.executable, __file__] + sys.argv[1:] + ["--t0", repr(t0)]
         workers = [subprocess.Popen(argv + ["--worker", str(k)], stdout=subprocess.PIPE) for k in range(args.procs)]
-        results = []
+        results, resends = [], 0
         for w in workers:
             out, _ = w.communicate()
-            results += json.loads(out)
+            outcome = json.loads(out)
+            results += outcome["results"]
+            resends += outcome["resends"]
     done = [r for r in results if r["error"] is None]
     reasons = {}
     for r in results:
@@ -285,6 +289,7 @@ def main():
             "per_second": len(done) / (last - first) if last > first else 0.0,
             "p50": percentile(ttlb, 50),
             "p99": percentile(ttlb, 99),
+            "tftp_resends": resends,
         },
         sys.stdout,
     )
