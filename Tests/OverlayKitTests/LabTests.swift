@@ -55,6 +55,15 @@ import TestSupport
         }
     }
 
+    @Test func aRoleBootsUnderUEFI() throws {
+        guard exampleIsBuilt() else { return }
+        let run = try OverlayCommand.run(
+            ["lab", "boot", "--fleet", Self.fleet, "--dir", Self.served, "--role", "compute", "--uefi", "--accel", "tcg"])
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.hasPrefix("lab boot: role compute on 52:54:00:12:34:56 (UEFI, TCG): pass\n"))
+        #expect(run.stdout.contains("  reported   cim@1.0, vdsm@1.0\n") && run.stdout.contains("  report     received by the server\n"))
+    }
+
     /// A node that boots as another role than the fleet gives it (here its own command line overrides the role):
     /// the lab says so and exits 3.
     @Test func aNodeThatReportsAnotherRoleFails() throws {
