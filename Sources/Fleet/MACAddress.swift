@@ -25,6 +25,13 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         self.bytes = bytes
     }
 
+    private init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The address of lab node `number` (its low 16 bits): 52:54:00:1a:XX:XX, in QEMU's range.
+    public static func lab(_ number: Int) -> MACAddress {
+        MACAddress(bytes: [0x52, 0x54, 0x00, 0x1a, UInt8(truncatingIfNeeded: number >> 8), UInt8(truncatingIfNeeded: number)])
+    }
+
     /// Lowercase, colon-separated: `52:54:00:12:34:56` (ISC dhcpd, GRUB's `$net_default_mac`).
     public var description: String { spelled(separator: ":") }
 

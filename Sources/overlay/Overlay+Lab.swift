@@ -117,7 +117,7 @@ extension Overlay {
                 throw LabError.input("\(fleetFile) has no role \"\(role)\" (its roles: \(known))")
             }
             if let node = fleet.nodes.first(where: { $0.role == role }) { return (node.mac, role, fleetFile) }
-            let labMAC = MACAddress("52:54:00:1a:b0:01")!
+            let labMAC = MACAddress.lab(0xb001)
             let text = try String(contentsOfFile: fleetFile, encoding: .utf8)
             let copy = scratch.path + "/fleet.toml"
             try AtomicFile.write(Array((text + "\n[[nodes]]\nmac = \"\(labMAC)\"\nrole = \"\(role)\"\n").utf8), to: FilePath(copy))

@@ -140,16 +140,14 @@ extension Overlay {
                 }
                 let buildable = rows.indices.filter { rows[$0].failure == nil }
                 let fleetFile = served.appending("lab-fleet.toml")
-                var nodes: [Int: MACAddress] = [:]
-                for (number, index) in buildable.enumerated() {
-                    nodes[index] = MACAddress(String(format: "52:54:00:1a:%02x:%02x", (number + 1) >> 8, (number + 1) & 0xff))
-                }
+                // Combination `index` is booted as lab node `number + 1`.
+                let nodes = Dictionary(uniqueKeysWithValues: buildable.enumerated().map { number, index in (index, MACAddress.lab(number + 1)) })
                 try AtomicFile.write(
                     Array(
                         Self.fleetText(
                             kernel: manifest.kernel ?? "vmlinuz", initrd: manifest.file, cmdline: cmdline,
-                            roles: buildable.map { index in
-                                (rows[index].name, combinations[index].map { "\($0.0)@\($0.1)" }, nodes[index]!)
+                            roles: buildable.enumerated().map { number, index in
+                                (rows[index].name, combinations[index].map { "\($0.0)@\($0.1)" }, MACAddress.lab(number + 1))
                             }
                         ).utf8), to: fleetFile)
 
