@@ -30,8 +30,6 @@ DEPS += dnf python3-dnf
 DEPS += libsquashfs-dev xorriso
 # Status page test: headless Chromium renders overlay serve's page (a screenshot and the rendered DOM).
 DEPS += chromium
-# bench/boot-storm (and bench/http): nginx and tftpd-hpa serve the boot-config export overlay serve is compared with.
-DEPS += nginx-light tftpd-hpa
 
 # Sanitizer runs: the whole package (tests and the overlay binary the CLI tests run) built release-optimised
 # with the sanitizer, in a scratch directory of its own. Reports make the run fail: ASan aborts, LeakSanitizer

@@ -16,12 +16,10 @@ overlay=${OVERLAY:-$top/.build/release/overlay}
 nodes_list=${NODES:-100 500 1000}
 procs=${PROCS:-1}
 [ -x "$overlay" ] || { echo "boot-storm: $overlay is missing: run make build first" >&2; exit 1; }
-for tool in nginx:nginx-light in.tftpd:tftpd-hpa; do
-    command -v "${tool%%:*}" >/dev/null || {
-        echo "boot-storm: installing ${tool#*:}" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${tool#*:}" >/dev/null
-    }
-done
+command -v nginx >/dev/null || {
+    echo "boot-storm: installing nginx-light" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends nginx-light >/dev/null
+}
 serve_dir=${SERVE_DIR:-$ex/build/serve}
 [ -f "$serve_dir/base.cpio.zst" ] || make -C "$ex" example OVERLAY="$overlay" >/dev/null
 ulimit -n "$(ulimit -Hn)"
@@ -32,6 +30,8 @@ pids=()
 stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
 cleanup() { stop; rm -rf "$scratch"; }
 trap cleanup EXIT
+# tftpd-hpa unpacked, not installed (it conflicts with atftpd, and its package would start a daemon on port 69).
+hpa=$(unpack_deb tftpd-hpa "$scratch/debs")
 
 # overlay serves the example's directory and generates the boot files; the peers serve the boot-config export of
 # the same fleet written beside the same files.
@@ -118,7 +118,7 @@ CONF
     setpriv --reuid=nobody --regid=nogroup --clear-groups nginx -e "$conf/error.log" -c "$conf/nginx.conf" -p "$conf" &
     pids+=($!)
     server_pids=($!)
-    in.tftpd --foreground --listen --address "127.0.0.1:$tftp" --secure "$scratch/static" &
+    "$hpa/usr/sbin/in.tftpd" --foreground --listen --address "127.0.0.1:$tftp" --secure "$scratch/static" &
     pids+=($!)
     server_pids+=($!)
     wait_tcp "$http"
