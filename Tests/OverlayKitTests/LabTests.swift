@@ -2,10 +2,6 @@ import Foundation
 import Testing
 import TestSupport
 
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
-
 /// `overlay lab` on the example (built by `make example`, which `make test` runs first): roles booted in QEMU from
 /// the lab's own server, and every combination of three plugins built, checked and booted. TCG, since nested KVM
 /// does not boot iPXE on every machine.
@@ -110,10 +106,25 @@ import TestSupport
         }
         #expect(lines.last?.hasPrefix("5 of 7 combinations pass; 2 fail (") == true)
 
-        let document = try XMLDocument(contentsOf: junit)
-        #expect(try document.nodes(forXPath: "//testcase").count == 7)
-        let failures = try document.nodes(forXPath: "//testcase/failure/../@name").compactMap(\.stringValue)
-        #expect(failures.sorted() == ["cim+hwinfo", "vdsm+cim+hwinfo"])
+        // The JUnit file, read by an XML parser as a CI system reads it (Python's ElementTree).
+        let junitRead = try Command.capture(
+            URL(fileURLWithPath: "/usr/bin/python3"),
+            [
+                "-c",
+                """
+                import sys, xml.etree.ElementTree as ET
+                suite = ET.parse(sys.argv[1]).getroot().find("testsuite")
+                cases = suite.findall("testcase")
+                print(suite.get("tests"), suite.get("failures"), len(cases))
+                for case in cases:
+                    failure = case.find("failure")
+                    if failure is not None:
+                        print(case.get("name"), failure.get("type"), "conflicts with cim-provider" in failure.get("message"))
+                """,
+                junit.path,
+            ])
+        #expect(junitRead.status == 0, "\(junitRead.stderr)")
+        #expect(junitRead.stdout == "7 2 7\ncim+hwinfo check True\nvdsm+cim+hwinfo check True\n")
 
         // A second run builds nothing again: the overlays for this base are in the cache.
         let cache = scratch.appendingPathComponent("cache").path
