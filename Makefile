@@ -34,7 +34,7 @@ DEPS += chromium
 # Sanitizer runs: the whole package (tests and the overlay binary the CLI tests run) built release-optimised
 # with the sanitizer, in a scratch directory of its own. Reports make the run fail: ASan aborts, LeakSanitizer
 # and TSan exit non-zero. The suppressions name third-party leaks only (Tests/Sanitizers/README.md).
-SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:suppressions=$(CURDIR)/Tests/Sanitizers/asan.supp \
                  LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/lsan.supp:print_suppressions=0 \
                  TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/tsan.supp:halt_on_error=0:exitcode=66
 
