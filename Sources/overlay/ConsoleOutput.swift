@@ -173,7 +173,11 @@ final class StepClock: Sendable {
 
 /// "0.04 s", "11.3 s": how long a step took, for --verbose.
 func seconds(since start: ContinuousClock.Instant) -> String {
-    let elapsed = ContinuousClock.now - start
-    let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let value = (ContinuousClock.now - start).inSeconds
     return value < 10 ? String(format: "%.2f s", value) : String(format: "%.1f s", value)
+}
+
+extension Duration {
+    /// The duration as a number of seconds.
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

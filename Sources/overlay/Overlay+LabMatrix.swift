@@ -235,8 +235,7 @@ extension Overlay {
         }
 
         static func seconds(since start: ContinuousClock.Instant) -> Double {
-            let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            (ContinuousClock.now - start).inSeconds
         }
 
         /// Every combination of `items` of 1 to `limit` items, smaller ones first, each in the given order.

@@ -191,8 +191,7 @@ struct LabMachine {
             process.waitUntilExit()
         }
         try? timer.join()
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = (ContinuousClock.now - started).inSeconds
         let state = watch.state
         let end: Outcome.End =
             state.panicked
@@ -261,7 +260,7 @@ private final class ConsoleWatch: Sendable {
             state.lines.append(line)
             if line == NodeReport.readyLine, state.ready == nil {
                 state.readyAt = now
-                state.ready = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                state.ready = elapsed.inSeconds
             }
             if line.contains("Kernel panic - not syncing") { state.panicked = true }
             // The kernel's banner, or (under `quiet`) the report's first lines.
