@@ -50,6 +50,18 @@ public final class FleetServer {
         }
     }
 
+    /// What checking a fleet before it is served found: `failures` refuse it (one sentence each), `notes` are said
+    /// and do not (a role that could not be checked).
+    public struct CheckResult: Sendable, Equatable {
+        public var failures: [String]
+        public var notes: [String]
+
+        public init(failures: [String] = [], notes: [String] = []) {
+            self.failures = failures
+            self.notes = notes
+        }
+    }
+
     /// An address the server listens on.
     public struct Listener: Sendable, Equatable {
         /// "HTTP" or "TFTP".
@@ -71,6 +83,8 @@ public final class FleetServer {
     private let httpServers: [(host: String, server: HTTPServer)]
     private let tftpServers: [(host: String, server: TFTPServer)]
     private let report: @Sendable (Event) -> Void
+    /// Run on each fleet a reload reads before it is taken; nil takes every fleet that loads.
+    private let check: ((Fleet) -> CheckResult)?
     /// The fleet file and the served manifests as last taken, and as last seen by `checkForChanges` (a change must
     /// hold for one look).
     private var watched: WatchedFiles?
@@ -80,12 +94,15 @@ public final class FleetServer {
     /// nothing is served before `start()`. With neither `http` nor `tftp`, HTTP binds 0.0.0.0:8080 and TFTP
     /// 0.0.0.0:69.
     /// With `reports` (which needs a fleet), reports are taken and kept in its state directory, read back first.
+    /// `check` vets every fleet a reload reads (the one given at start is the caller's to check): a fleet it fails is
+    /// refused as one that does not load is.
     public init(
         directory: FilePath, fleetFile: FilePath?, http: [String], tftp: [String], log: AccessLog, reports: Reports? = nil,
-        report: @escaping @Sendable (Event) -> Void
+        check: ((Fleet) -> CheckResult)? = nil, report: @escaping @Sendable (Event) -> Void
     ) throws {
         self.directory = directory
         self.fleetFile = fleetFile
+        self.check = check
         self.report = report
         if let fleetFile {
             let fleet = try Fleet.load(file: fleetFile, servedDirectory: directory)
@@ -188,19 +205,28 @@ public final class FleetServer {
         for (_, server) in tftpServers { server.stop() }
     }
 
-    /// Re-reads the fleet file now; a fleet that does not validate is reported and the previous one kept.
+    /// Re-reads the fleet file now; a fleet that does not validate, or fails `check`, is reported (a line per
+    /// failure) and the previous one kept.
     public func reload(reason: String) {
         guard let catalog, let fleetFile else { return }
         watched = WatchedFiles(fleetFile: fleetFile, directory: directory, roleDatabases: catalog.fleet.roleDatabaseDirectory)
         pending = watched
+        let refused = "reload (\(reason)) failed, still serving the previous fleet"
         do {
             let fleet = try Fleet.load(file: fleetFile, servedDirectory: directory)
+            if let result = check?(fleet) {
+                for note in result.notes { report(Event(importance: .warning, description: note)) }
+                guard result.failures.isEmpty else {
+                    for failure in result.failures { report(Event(importance: .warning, description: "\(refused): \(failure)")) }
+                    return
+                }
+            }
             catalog.replace(fleet)
             ledger.remember(fleet)
             report(Event(importance: .normal, description: "reloaded the fleet (\(reason)): \(fleet.summary)"))
             for note in fleet.notes { report(Event(importance: .warning, description: note)) }
         } catch {
-            report(Event(importance: .warning, description: "reload (\(reason)) failed, still serving the previous fleet: \(error)"))
+            report(Event(importance: .warning, description: "\(refused): \(error)"))
         }
     }
 

@@ -21,8 +21,8 @@ extension Overlay {
                 Before it starts, serve runs the checks of overlay check that need no plugin directories on the \
                 fleet: a path two overlays of a role ship differently (unless the role's wins settles it), a role's \
                 initrds over max_initrd or max_unpacked, an overlay built for another base. A fleet that fails one is \
-                refused (exit status 3), each failure on a line; --no-check serves it as written. Reloads are not \
-                checked.
+                refused (exit status 3), each failure on a line; --no-check serves it as written. A reloaded fleet \
+                gets the same checks: one that fails them is not taken, each failure said on a line.
 
                 The access log goes to standard output, one line per request or transfer (JSON lines with \
                 --json-log); start-up, reload and shutdown messages go to standard error.
@@ -108,7 +108,8 @@ extension Overlay {
             }
             let server = try FleetServer(
                 directory: FilePath(directory), fleetFile: fleetFile.map { FilePath($0) }, http: http, tftp: tftp,
-                log: AccessLog(.standardOutput, format: jsonLog ? .json : .plain), reports: reports, report: events.report)
+                log: AccessLog(.standardOutput, format: jsonLog ? .json : .plain), reports: reports,
+                check: noCheck ? nil : { Self.checkResult(of: $0) }, report: events.report)
             try server.run()
         }
     }
@@ -119,23 +120,31 @@ extension Overlay.ServeCommand {
     /// left to the server, which says why in its own words.
     private func check(_ file: FilePath) throws {
         guard let fleet = try? Fleet.load(file: file, servedDirectory: FilePath(directory), acceptingOtherBases: true) else { return }
-        let reader = RoleReader()
-        var failures: [String] = []
-        for role in fleet.roles {
-            for result in reader.check(role, in: fleet, base: nil) where result.status == .failed || result.status == .error {
-                let details = result.problems.isEmpty ? [result.summary] : result.problems.map(\.message)
-                if result.status == .error {
-                    // An overlay the check cannot read is the server's to report when a node asks for it.
-                    for detail in details { printError("overlay serve: role \(role.name) could not be checked (\(result.check.rawValue)): \(detail)") }
-                    continue
-                }
-                failures += details.map { "role \(role.name) fails check \(result.check.rawValue): \($0)" }
-            }
-        }
-        guard !failures.isEmpty else { return }
-        for line in failures { printError("overlay serve: \(line)") }
+        let result = Self.checkResult(of: fleet)
+        for note in result.notes { printError("overlay serve: \(note)") }
+        guard !result.failures.isEmpty else { return }
+        for line in result.failures { printError("overlay serve: \(line)") }
         printError("overlay serve: not serving \(file): fix its roles (overlay check --fleet \(file) says more), or serve it as written with --no-check")
         throw ExitStatus.unsatisfiable
+    }
+
+    /// The checks of `overlay check` that need no plugin directories, on every role of `fleet`: a failure refuses the
+    /// fleet, at start and on reload. An overlay the checks cannot read is only noted: it is the server's to report
+    /// when a node asks for it.
+    static func checkResult(of fleet: Fleet) -> FleetServer.CheckResult {
+        let reader = RoleReader()
+        var result = FleetServer.CheckResult()
+        for role in fleet.roles {
+            for outcome in reader.check(role, in: fleet, base: nil) where outcome.status == .failed || outcome.status == .error {
+                let details = outcome.problems.isEmpty ? [outcome.summary] : outcome.problems.map(\.message)
+                if outcome.status == .error {
+                    result.notes += details.map { "role \(role.name) could not be checked (\(outcome.check.rawValue)): \($0)" }
+                } else {
+                    result.failures += details.map { "role \(role.name) fails check \(outcome.check.rawValue): \($0)" }
+                }
+            }
+        }
+        return result
     }
 }
 

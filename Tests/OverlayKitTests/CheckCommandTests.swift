@@ -241,4 +241,36 @@ import TestSupport
         #expect(try server.waitForEvent("overlay serve: serving ").contains("HTTP on 127.0.0.1:"))
         #expect(server.terminate() == 0)
     }
+
+    /// A fleet edited while `serve` runs gets the same checks as at start: one that fails them is not taken, the
+    /// server says why and keeps serving the previous fleet, and the fixed fleet is taken.
+    @Test func serveKeepsThePreviousFleetWhenAReloadFailsTheChecks() throws {
+        defer { try? FileManager.default.removeItem(at: work) }
+        try serve(["etca", "etcb"])
+        let node = "[[nodes]]\nmac = \"52:54:00:12:34:56\"\nrole = \"etc\"\n"
+        try writeFleet("[roles.etc]\nplugins = [\"etca\"]\n\n" + node)
+        let server = try OverlayProcess(["serve", "--dir", served.path, "--fleet", fleetFile.path, "--http", "127.0.0.1:0"], in: work)
+        defer { server.terminate() }
+        let http = try #require(FleetServeTests.port(after: "HTTP on 127.0.0.1:", in: try server.waitForEvent("overlay serve: serving ")))
+        let script = { try curl("http://127.0.0.1:\(http)/ipxe/52-54-00-12-34-56") }
+        #expect(try script().contains("initrd --name etca-1.0.cpio.zst "))
+
+        try writeFleet("[roles.etc]\nplugins = [\"etca\", \"etcb\"]\n\n" + node)
+        let refused = try server.waitForEvent("overlay serve: reload (\(fleetFile.path) changed) failed")
+        #expect(
+            refused
+                == "overlay serve: reload (\(fleetFile.path) changed) failed, still serving the previous fleet: role etc fails check collisions: /etc/x is in etca-1.0 and etcb-1.0 with different content (10 and 18 bytes), and the node silently keeps etcb-1.0's; make the plugins ship the same file, or say which wins with wins = [\"etcb\"] under [roles.etc]"
+        )
+        let kept = try script()
+        #expect(kept.contains("initrd --name etca-1.0.cpio.zst ") && !kept.contains("etcb"), "\(kept)")
+
+        // SIGHUP reads it again, with the same verdict.
+        server.signal(SIGHUP)
+        _ = try server.waitForEvent("overlay serve: reload (SIGHUP) failed, still serving the previous fleet: role etc fails check collisions: ")
+
+        try writeFleet("[roles.etc]\nplugins = [\"etca\", \"etcb\"]\nwins = [\"etcb\"]\n\n" + node)
+        _ = try server.waitForEvent("overlay serve: reloaded the fleet (\(fleetFile.path) changed)")
+        #expect(try script().contains("initrd --name etcb-1.0.cpio.zst "))
+        #expect(server.terminate() == 0)
+    }
 }
