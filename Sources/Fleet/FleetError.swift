@@ -40,23 +40,7 @@ public enum FleetError: UserError, Sendable, Equatable {
 
     /// One line whatever the file holds: a name read from it (a role, a plugin) may carry a line break or another
     /// control character, which is shown escaped (`\n`, `\u{1B}`) rather than breaking the message.
-    public var description: String {
-        var line = ""
-        for scalar in sentence.unicodeScalars {
-            switch scalar {
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}" {
-                    line += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
-                } else {
-                    line.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return line
-    }
+    public var description: String { ErrorText.oneLine(sentence) }
 
     private var sentence: String {
         switch self {

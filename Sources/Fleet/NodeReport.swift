@@ -1,3 +1,5 @@
+import Posix
+
 /// What a booted node says it has: the one contract between a node's init, the server that gathers reports, the
 /// lab that reads a test node's console, and the tests. README.md, "What a node reports", documents it for those who
 /// write an init; `ReportInbox` takes it at `overlay serve --state`'s `/report`.
@@ -224,7 +226,7 @@ public struct NodeReport: Sendable, Equatable {
                 throw .init(
                     line: at,
                     reason:
-                        "\"\(NodeReportError.printable(shown))\" is not a report line (NODE, ROLE, BASE, LAYER, LAYER-FAILED, PLUGIN, NO PLUGINS, EXPECTED, MISMATCH, UPTIME, \(readyLine))"
+                        "\"\(ErrorText.oneLine(shown))\" is not a report line (NODE, ROLE, BASE, LAYER, LAYER-FAILED, PLUGIN, NO PLUGINS, EXPECTED, MISMATCH, UPTIME, \(readyLine))"
                 )
             }
             let value = line.dropFirst(keyword.rawValue.count + 1)
@@ -234,7 +236,7 @@ public struct NodeReport: Sendable, Equatable {
             func bad(_ what: String) -> NodeReportError { .init(line: at, reason: "\(keyword.rawValue): \(what)") }
             switch keyword {
             case .node:
-                guard let mac = MACAddress(String(value)) else { throw bad("\"\(NodeReportError.printable(String(value.prefix(40))))\" is not a MAC address") }
+                guard let mac = MACAddress(String(value)) else { throw bad("\"\(ErrorText.oneLine(String(value.prefix(40))))\" is not a MAC address") }
                 report.node = mac
             case .role:
                 guard value.utf8.count <= 128, ServedPath.isPlainName(String(value)) else { throw bad("the role name is not a name fleet.toml allows") }
@@ -269,7 +271,7 @@ public struct NodeReport: Sendable, Equatable {
                 report.mismatch = String(value)
             case .uptime:
                 guard value.utf8.count <= 16, let seconds = Double(value), seconds.isFinite, seconds >= 0 else {
-                    throw bad("\"\(NodeReportError.printable(String(value.prefix(20))))\" is not a number of seconds")
+                    throw bad("\"\(ErrorText.oneLine(String(value.prefix(20))))\" is not a number of seconds")
                 }
                 report.uptime = seconds
             case .ready:
@@ -291,12 +293,4 @@ public struct NodeReportError: Error, Equatable, CustomStringConvertible {
     }
 
     public var description: String { line.map { "line \($0): \(reason)" } ?? reason }
-
-    /// Control characters escaped, so that what a node sent stays on one line of a log.
-    static func printable(_ text: String) -> String {
-        String(
-            text.unicodeScalars.flatMap { scalar -> [Character] in
-                scalar.value < 0x20 || scalar.value == 0x7F ? Array("\\u{\(String(scalar.value, radix: 16))}") : [Character(scalar)]
-            })
-    }
 }

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
     import Glibc
 #endif
-import Posix
 import SystemPackage
 
 /// Writes a file so that readers see either nothing or the whole of it: a temporary file beside the

@@ -1,5 +1,4 @@
 import Foundation
-import Posix
 import SystemPackage
 
 /// An error in the words a user reads. Our errors describe themselves; Foundation's file errors would print as
@@ -18,6 +17,27 @@ public enum ErrorText {
     public static func reason(_ error: any Error) -> String {
         guard let foundation = foundationError(error) else { return plain(error) }
         return reason(foundation)
+    }
+
+    /// `text` on one line whatever it holds: a line break or another control character (C0, DEL, C1, U+2028,
+    /// U+2029) read from a file or a network peer is shown escaped (`\n`, `\u{1B}`) rather than breaking the
+    /// message or driving the terminal.
+    public static func oneLine(_ text: String) -> String {
+        var line = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            case "\t": line += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                    line += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+                } else {
+                    line.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return line
     }
 
     private static func plain(_ error: any Error) -> String {

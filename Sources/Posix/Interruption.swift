@@ -1,5 +1,4 @@
 import Foundation
-import Posix
 import Synchronization
 import SystemPackage
 

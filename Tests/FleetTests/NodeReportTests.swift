@@ -56,6 +56,8 @@ import Testing
             "line 1: \"HELLO there\" is not a report line (NODE, ROLE, BASE, LAYER, LAYER-FAILED, PLUGIN, NO PLUGINS, EXPECTED, MISMATCH, UPTIME, OVERLAY-NODE READY)"
         ),
         ("BASE a\u{1b}[2Jb\nOVERLAY-NODE READY\n", "line 1: BASE: the base name is empty, too long or not printable"),
+        // What a node sent is shown on one line, its control characters escaped (a terminal's too: C1, U+2028).
+        ("NODE \u{1b}[2J\u{9b}\u{2028}\tx\nOVERLAY-NODE READY\n", "line 1: NODE: \"\\u{1B}[2J\\u{9B}\\u{2028}\\tx\" is not a MAC address"),
         ("OVERLAY-NODE READY\nPLUGIN vdsm 1.0\n", "line 2: text follows \"OVERLAY-NODE READY\", which ends a report"),
         ("PLUGIN vdsm 1.0\n", "the report does not end with \"OVERLAY-NODE READY\""),
         ("", "the report does not end with \"OVERLAY-NODE READY\""),
