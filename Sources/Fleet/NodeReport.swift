@@ -166,7 +166,13 @@ public struct NodeReport: Sendable, Equatable {
         return plugins
     }
 
+    /// A node's longest plausible uptime, some 31 years: a larger UPTIME is refused.
+    public static let maxUptime: Double = 999_999_999
+
+    /// `8.52`: seconds to the hundredth. Any value renders, one a report could not hold (a state file edited by
+    /// hand) as Swift writes it.
     static func seconds(_ value: Double) -> String {
+        guard value.isFinite, value.magnitude <= maxUptime else { return "\(value)" }
         let hundredths = Int((value * 100).rounded())
         let fraction = hundredths % 100
         return "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + String(fraction)
@@ -273,6 +279,7 @@ public struct NodeReport: Sendable, Equatable {
                 guard value.utf8.count <= 16, let seconds = Double(value), seconds.isFinite, seconds >= 0 else {
                     throw bad("\"\(ErrorText.oneLine(String(value.prefix(20))))\" is not a number of seconds")
                 }
+                guard seconds <= NodeReport.maxUptime else { throw bad("\(value) seconds is longer than a node can have been up") }
                 report.uptime = seconds
             case .ready:
                 ready = true

@@ -112,9 +112,10 @@ enum StatusPage {
 }
 
 extension FleetStatus {
-    /// "3 s", "2 min 5 s", "4 h 12 min", "3 d 2 h".
+    /// "3 s", "2 min 5 s", "4 h 12 min", "3 d 2 h". Any value gives one (what another server's status.json says
+    /// is not trusted): a negative or not-a-number one is 0 s, a huge one some 31 million years.
     public static func duration(_ seconds: Double) -> String {
-        let total = max(0, Int(seconds))
+        let total = seconds.isNaN ? 0 : Int(min(max(0, seconds), 1e15))
         let (days, hours, minutes, rest) = (total / 86400, total % 86400 / 3600, total % 3600 / 60, total % 60)
         if days > 0 { return "\(days) d \(hours) h" }
         if hours > 0 { return "\(hours) h \(minutes) min" }

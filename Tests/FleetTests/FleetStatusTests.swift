@@ -61,6 +61,15 @@ import TestSupport
         "NODE \(mac)\nROLE \(role)\nBASE oVirt Node 3.0\n" + plugins.map { "PLUGIN \($0)\n" }.joined() + extra + "OVERLAY-NODE READY\n"
     }
 
+    /// Durations come from another server's status.json too: none of them may stop the reader.
+    @Test func everyDurationReads() {
+        #expect(FleetStatus.duration(125) == "2 min 5 s")
+        #expect(FleetStatus.duration(90061) == "1 d 1 h")
+        #expect(FleetStatus.duration(-5) == "0 s")
+        #expect(FleetStatus.duration(.nan) == "0 s")
+        #expect(FleetStatus.duration(.infinity) == "11574074074 d 1 h")
+    }
+
     @Test func aNodeThatBootsAndReportsItsRoleDoesNotDriftAndTheOthersSayHowTheyDo() throws {
         let served = try Served()
         defer { served.stop() }

@@ -48,6 +48,7 @@ import Testing
         ("ROLE a/b\nOVERLAY-NODE READY\n", "line 1: ROLE: the role name is not a name fleet.toml allows"),
         ("UPTIME soon\nOVERLAY-NODE READY\n", "line 1: UPTIME: \"soon\" is not a number of seconds"),
         ("UPTIME nan\nOVERLAY-NODE READY\n", "line 1: UPTIME: \"nan\" is not a number of seconds"),
+        ("UPTIME 8e52\nOVERLAY-NODE READY\n", "line 1: UPTIME: 8e52 seconds is longer than a node can have been up"),
         ("LAYER x.squashfs ext4\nOVERLAY-NODE READY\n", "line 1: LAYER: expected \"LAYER <file> squashfs|erofs\""),
         ("PLUGIN vdsm 1.0\nNO PLUGINS\nOVERLAY-NODE READY\n", "line 2: NO PLUGINS follows PLUGIN lines"),
         ("EXPECTED vdsm\nOVERLAY-NODE READY\n", "line 1: EXPECTED: expected a list like cim@1.0,vdsm@1.0"),
@@ -70,6 +71,14 @@ import Testing
             #expect(error.description == message)
             #expect(!error.description.contains("\n"))
         }
+    }
+
+    /// A report made in code, or read from a state file edited by hand, renders whatever its uptime: the status
+    /// page shows every report a server kept.
+    @Test func everyUptimeRenders() {
+        #expect(NodeReport(uptime: 8.5).text == "NO PLUGINS\nUPTIME 8.50\nOVERLAY-NODE READY\n")
+        #expect(NodeReport(uptime: 8e52).text == "NO PLUGINS\nUPTIME 8e+52\nOVERLAY-NODE READY\n")
+        #expect(NodeReport(uptime: .infinity).text == "NO PLUGINS\nUPTIME inf\nOVERLAY-NODE READY\n")
     }
 
     @Test func sizeAndEncodingAreCapped() {
