@@ -1,4 +1,6 @@
 import Formats
+import SystemPackage
+
 /// An overlay found in the served directory through its `<name>-<version>.json` manifest.
 public struct ServedOverlay: Sendable, Equatable {
     public var manifest: OverlayManifest
@@ -9,4 +11,18 @@ public struct ServedOverlay: Sendable, Equatable {
 
     /// `name-version`, the way the overlay is listed in messages.
     public var label: String { "\(manifest.name)-\(manifest.version)" }
+
+    /// The file of package headers beside the overlay (`<name>-<version>.rpmheaders`), relative to the served
+    /// directory; nil when the manifest names none, or names something other than a plain file name beside it.
+    public var headersPath: String? {
+        guard let headers = manifest.headers, ServedPath.isPlainName(headers) else { return nil }
+        let folder = FilePath(manifestPath).removingLastComponent()
+        return folder.isEmpty ? headers : folder.appending(headers).string
+    }
+
+    /// Every overlay under `directory`, as a fleet loaded against it finds them (manifests at most a few folders
+    /// deep; hidden entries, symbolic links, the generated boot file folders and a base's `rootfs/` skipped).
+    public static func all(in directory: FilePath) throws(FleetError) -> [ServedOverlay] {
+        try ServedManifests.scan(directory).overlays
+    }
 }

@@ -15,7 +15,7 @@ struct Overlay: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Plan.self, Why.self, Build.self, Check.self, Rebase.self, Inspect.self, Diff.self, List.self, Base.self, BootConfig.self, RPMDB.self,
+            Plan.self, Why.self, Build.self, Check.self, Rebase.self, Inspect.self, Diff.self, List.self, Prune.self, Base.self, BootConfig.self, RPMDB.self,
             FleetCommand.self, ServeCommand.self, Lab.self,
         ]
     )

@@ -30,19 +30,22 @@ package struct FleetFixture {
         try Data(text.utf8).write(to: URL(fileURLWithPath: served.appending(relative).string))
     }
 
-    /// Writes `<folder>/<name>-<version>.json` and, unless `withFile` is false, the overlay file it names.
+    /// Writes `<folder>/<name>-<version>.json` and, unless `withFile` is false, the overlay file it names; with
+    /// `headers`, also the `<name>-<version>.rpmheaders` it names (stand-in bytes too).
     package func addOverlay(
         _ name: String, _ version: String, base: String = FleetFixture.baseIdentity, folder: String = "overlays", withFile: Bool = true,
-        format: String = "cpio.zst"
+        format: String = "cpio.zst", headers: Bool = false
     ) throws {
         let file = "\(name)-\(version).\(format)"
-        let manifest = OverlayManifest(
+        var manifest = OverlayManifest(
             name: name, version: version, summary: "\(name) plugin", format: format, file: file, size: 7,
             sha256: "\(name)\(version)".unicodeScalars.map { String($0.value, radix: 16) }.joined(), base: base,
             packages: ["\(name)-\(version)-1.noarch"], removed: [], requires: ["ovirt-node >= 3.0"])
+        if headers { manifest.headers = "\(name)-\(version).rpmheaders" }
         try FileManager.default.createDirectory(atPath: served.appending(folder).string, withIntermediateDirectories: true)
         try write(String(decoding: try JSONEncoder.manifest.encode(manifest), as: UTF8.self), at: "\(folder)/\(name)-\(version).json")
         if withFile { try write("overlay", at: "\(folder)/\(file)") }
+        if headers { try write("headers", at: "\(folder)/\(name)-\(version).rpmheaders") }
     }
 
     package func writeFleet(_ text: String) throws {

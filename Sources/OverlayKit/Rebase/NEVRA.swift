@@ -40,4 +40,8 @@ public struct NEVRA: Sendable, Hashable, CustomStringConvertible {
         }
         return 0
     }
+
+    /// rpm's order of two version strings (`rpmvercmp`: `1.10` is newer than `1.9`, `1.0~rc1` older than `1.0`):
+    /// negative when `a` is older, 0 when equal, positive when newer. Plugin versions are ordered this way too.
+    public static func compareVersions(_ a: String, _ b: String) -> Int { Int(rpmvercmp(a, b)) }
 }
