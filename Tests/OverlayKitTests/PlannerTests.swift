@@ -118,7 +118,7 @@ import Testing
     @Test func aBasePackagesVersionedConflictSaysWhichVersionThePluginNeeds() throws {
         let guarded = try RPMFixture.temporaryDirectory("guarded-base")
         defer { try? FileManager.default.removeItem(at: guarded) }
-        try RPMFixture.base(
+        _ = try RPMFixture.base(
             BaseFixture.packages + [SpecPackage(name: "guard", conflicts: ["tool < 2.0"], files: ["/etc/guard": "g\n"])], at: guarded)
         let planner = try Planner(base: BaseImage(root: FilePath(guarded.path)), options: options)
         let old = try plugin("oldtool", packages: ["tool"], bundled: [SpecPackage(name: "tool", files: ["/usr/bin/tool": "t\n"])])

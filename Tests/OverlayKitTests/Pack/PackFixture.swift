@@ -36,7 +36,7 @@ enum PackFixture {
         process.arguments = ["-c", command]
         let out = Pipe()
         let err = FileManager.default.temporaryDirectory.appendingPathComponent("pack-stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: err) }
         process.standardOutput = out
         process.standardError = try FileHandle(forWritingTo: err)

@@ -46,7 +46,7 @@ enum BaseFixture {
     ]
 
     static func make(at root: URL) throws -> BaseImage {
-        try RPMFixture.base(packages, at: root)
+        _ = try RPMFixture.base(packages, at: root)
         return try BaseImage(root: FilePath(root.path))
     }
 }
