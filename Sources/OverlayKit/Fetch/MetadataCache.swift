@@ -90,3 +90,59 @@ private final class SpaceReport: Sendable {
         self.path.withLock { if $0 == nil { $0 = path } }
     }
 }
+
+// MARK: - Trimming
+
+extension MetadataCache {
+    /// An entry not used for this long is removed by `trimIfDue`. An entry's modification time is its last use.
+    public static let unusedLifetime: Int = 30 * 86_400
+    /// `trimIfDue` walks the cache at most this often; the modification time of `trim.txt` says when it last did.
+    static let trimInterval: Int = 86_400
+    /// A hit writes an entry's last use at most this often, not on every read.
+    static let useResolution: Int = 3_600
+    static let trimStamp = "trim.txt"
+    /// Where entries are: `.solv` files, module metadata, solved plans, and folders of downloaded metadata (one
+    /// per repomd.xml digest) and packages (one per repo).
+    static let entryFolders = ["solv", "modules", "plans", "metadata", "packages"]
+
+    /// Marks an entry just read from the cache as used now, so that `trimIfDue` keeps it.
+    func markUsed(_ path: FilePath) {
+        var info = stat()
+        guard lstat(path.string, &info) == 0, Int(time(nil) - info.st_mtim.tv_sec) > Self.useResolution else { return }
+        _ = utimensat(AT_FDCWD, path.string, nil, 0)  // nil: both times now
+    }
+
+    /// Once a day at most: removes every entry not used for `unusedLifetime` (30 days), and the folders that leaves
+    /// empty, so that a cache fed by repos that change every day stays the size of what is in use. Files of other
+    /// names than the cache's folders are never touched. Returns the files removed and their size on disk.
+    @discardableResult
+    public func trimIfDue(now: time_t = time(nil)) -> (files: Int, bytes: Int64) {
+        let stamp = directory.appending(Self.trimStamp)
+        var info = stat()
+        if lstat(stamp.string, &info) == 0, Int(now - info.st_mtim.tv_sec) < Self.trimInterval { return (0, 0) }
+        guard lstat(directory.string, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return (0, 0) }
+        // The stamp first: two runs starting together do not both walk, and a read-only cache is not walked at all.
+        let written = store(stamp) { try AtomicFile.write(Data("entries unused for 30 days are removed once a day\n".utf8), to: stamp) }
+        guard written else { return (0, 0) }
+        var removed: (files: Int, bytes: Int64) = (0, 0)
+        for folder in Self.entryFolders { trim(directory.appending(folder), before: now - time_t(Self.unusedLifetime), nested: false, removed: &removed) }
+        return removed
+    }
+
+    private func trim(_ folder: FilePath, before limit: time_t, nested: Bool, removed: inout (files: Int, bytes: Int64)) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.string) else { return }
+        for name in names {
+            let path = folder.appending(name)
+            var info = stat()
+            guard lstat(path.string, &info) == 0 else { continue }
+            if (info.st_mode & S_IFMT) == S_IFDIR {
+                guard !nested else { continue }
+                trim(path, before: limit, nested: true, removed: &removed)
+                _ = rmdir(path.string)  // only when it is empty now
+            } else if info.st_mtim.tv_sec < limit, unlink(path.string) == 0 {
+                removed.files += 1
+                removed.bytes += Int64(info.st_blocks) * 512
+            }
+        }
+    }
+}

@@ -42,6 +42,7 @@ public struct PackageFetcher: Sendable {
         if let cached = cache.map({ $0.directory.appending(subdirectory).appending(name) }),
             FileManager.default.fileExists(atPath: cached.string), (try? verify(cached, package: package)) != nil
         {
+            cache?.markUsed(cached)
             return cached
         }
         var failure: RepoError?

@@ -22,8 +22,11 @@ struct PlanCache {
     }
 
     func load(key: String) -> PluginPlan? {
-        guard let path = file(key), let data = FileManager.default.contents(atPath: path.string) else { return nil }
-        return try? JSONDecoder().decode(PluginPlan.self, from: data)
+        guard let path = file(key), let data = FileManager.default.contents(atPath: path.string),
+            let plan = try? JSONDecoder().decode(PluginPlan.self, from: data)
+        else { return nil }
+        cache.markUsed(path)
+        return plan
     }
 
     /// Stores a plan; a cache that cannot be written is skipped.

@@ -49,6 +49,7 @@ public struct Planner: Sendable {
     public init(base: BaseImage, options: PlanOptions) throws(BaseError) {
         self.base = base
         self.options = options
+        options.cache?.trimIfDue()
         basePackages = try base.installedPackages(arch: options.arch)
         baseIdentity = BaseIdentity.of(packages: basePackages)
         baseModules = base.moduleState()

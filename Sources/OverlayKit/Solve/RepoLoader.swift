@@ -112,6 +112,7 @@ struct RepoLoader {
         if let cached, let data = FileManager.default.contents(atPath: cached.string),
             let modules = try? JSONDecoder().decode(RepoModules.self, from: data)
         {
+            cache?.markUsed(cached)
             return modules
         }
         let origin = fetched.baseURL + "/" + entry.href
@@ -136,6 +137,7 @@ struct RepoLoader {
     private func loadMetadata(_ fetched: FetchedIndex, into pool: SolvPool) throws(RepoError) -> LoadedRepo {
         let (source, baseURL, digest, index) = (fetched.source, fetched.baseURL, fetched.digest, fetched.index)
         if let solv = cache?.solvFile(repomdDigest: digest), let repo = pool.addRepo(named: source.id, solvFile: solv) {
+            cache?.markUsed(solv)
             return LoadedRepo(source: source, baseURL: baseURL, repo: repo)
         }
 
@@ -176,6 +178,7 @@ struct RepoLoader {
         if let cached = cache.map({ $0.directory.appending(subdirectory).appending(name) }),
             FileManager.default.fileExists(atPath: cached.string)
         {
+            cache?.markUsed(cached)
             return cached
         }
         let data = try Fetcher.data(from: url, timeout: timeout)
