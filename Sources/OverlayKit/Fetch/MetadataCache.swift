@@ -96,7 +96,8 @@ private final class SpaceReport: Sendable {
 extension MetadataCache {
     /// An entry not used for this long is removed by `trimIfDue`. An entry's modification time is its last use.
     public static let unusedLifetime: Int = 30 * 86_400
-    /// `trimIfDue` walks the cache at most this often; the modification time of `trim.txt` says when it last did.
+    /// `trimIfDue` walks the cache at most this often; the modification time of the empty file `trim.txt` says when
+    /// it last did.
     static let trimInterval: Int = 86_400
     /// A hit writes an entry's last use at most this often, not on every read.
     static let useResolution: Int = 3_600
@@ -122,8 +123,12 @@ extension MetadataCache {
         if lstat(stamp.string, &info) == 0, Int(now - info.st_mtim.tv_sec) < Self.trimInterval { return (0, 0) }
         guard lstat(directory.string, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return (0, 0) }
         // The stamp first: two runs starting together do not both walk, and a read-only cache is not walked at all.
-        let written = store(stamp) { try AtomicFile.write(Data("entries unused for 30 days are removed once a day\n".utf8), to: stamp) }
-        guard written else { return (0, 0) }
+        // Only its modification time counts, so it is touched in place (created empty the first time).
+        let file = open(stamp.string, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0o644)
+        guard file >= 0 else { return (0, 0) }
+        let touched = futimens(file, nil) == 0
+        close(file)
+        guard touched else { return (0, 0) }
         var removed: (files: Int, bytes: Int64) = (0, 0)
         for folder in Self.entryFolders { trim(directory.appending(folder), before: now - time_t(Self.unusedLifetime), nested: false, removed: &removed) }
         return removed
