@@ -70,9 +70,7 @@ struct ServedManifests {
         guard ServedPath.isPlainName(manifest.file) else {
             throw .badManifest(path: path, reason: "its file \"\(manifest.file)\" is not a plain file name beside the manifest")
         }
-        let folder = FilePath(relative).removingLastComponent()
-        let file = folder.isEmpty ? manifest.file : folder.appending(manifest.file).string
-        return ServedOverlay(manifest: manifest, manifestPath: relative, path: file)
+        return ServedOverlay(manifest: manifest, manifestPath: relative, path: ServedOverlay.path(of: manifest.file, besideManifest: relative))
     }
 
     static func readBase(_ path: FilePath) throws(FleetError) -> BaseManifest? {

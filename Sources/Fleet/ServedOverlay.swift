@@ -16,8 +16,13 @@ public struct ServedOverlay: Sendable, Equatable {
     /// directory; nil when the manifest names none, or names something other than a plain file name beside it.
     public var headersPath: String? {
         guard let headers = manifest.headers, ServedPath.isPlainName(headers) else { return nil }
+        return Self.path(of: headers, besideManifest: manifestPath)
+    }
+
+    /// The path, relative to the served directory, of the file `name` beside the manifest at `manifestPath`.
+    static func path(of name: String, besideManifest manifestPath: String) -> String {
         let folder = FilePath(manifestPath).removingLastComponent()
-        return folder.isEmpty ? headers : folder.appending(headers).string
+        return folder.isEmpty ? name : folder.appending(name).string
     }
 
     /// Every overlay under `directory`, as a fleet loaded against it finds them (manifests at most a few folders

@@ -61,8 +61,11 @@ extension Overlay {
                 }
                 if !dryRun { try installInterruptionHandler() }
                 var freed: Int64 = 0
+                // Each folder's build lock, taken once and held until every removal there is done.
+                var locks: [FilePath: OutputDirectory] = [:]
+                defer { withExtendedLifetime(locks) {} }
                 for removal in plan.removals {
-                    let bytes = dryRun ? removal.bytes : try remove(removal, in: root, console: console)
+                    let bytes = dryRun ? removal.bytes : try remove(removal, in: root, locks: &locks, console: console)
                     freed += bytes
                     print("\(dryRun ? "would remove" : "removed") \(removal.overlay.label)  \(removal.paths.joined(separator: ", "))  \(humanSize(bytes))")
                 }
@@ -84,14 +87,15 @@ extension Overlay {
             }
         }
 
-        /// Removes one overlay's files under its folder's build lock, the manifest first, as one step a signal
-        /// does not split; the bytes freed.
-        private func remove(_ removal: PrunePlan.Removal, in root: FilePath, console: Console) throws -> Int64 {
+        /// Removes one overlay's files under its folder's build lock (taken into `locks` the first time), the manifest
+        /// first, as one step a signal does not split; the bytes freed.
+        private func remove(_ removal: PrunePlan.Removal, in root: FilePath, locks: inout [FilePath: OutputDirectory], console: Console) throws -> Int64 {
             let folder = root.appending(removal.overlay.manifestPath).removingLastComponent()
-            let lock = try OutputDirectory(folder) { pid in
-                console.note("overlay: waiting for the build\(pid.map { " (pid \($0))" } ?? "") writing to \(folder) to finish")
+            if locks[folder] == nil {
+                locks[folder] = try OutputDirectory(folder) { pid in
+                    console.note("overlay: waiting for the build\(pid.map { " (pid \($0))" } ?? "") writing to \(folder) to finish")
+                }
             }
-            defer { withExtendedLifetime(lock) {} }
             try Interruption.uninterrupted { () throws(PruneError) in
                 for path in removal.paths {
                     let full = root.appending(path)
@@ -142,15 +146,10 @@ struct PrunePlan {
                 } else {
                     let paths = [overlay.manifestPath, overlay.path] + (overlay.headersPath.map { [$0] } ?? [])
                     let present = paths.filter { FileManager.default.fileExists(atPath: directory.appending($0).string) }
-                    removals.append(Removal(overlay: overlay, paths: present, bytes: present.reduce(0) { $0 + Self.size(directory.appending($1)) }))
+                    removals.append(Removal(overlay: overlay, paths: present, bytes: present.reduce(0) { $0 + FileTree.size(directory.appending($1)) }))
                 }
             }
         }
-    }
-
-    private static func size(_ path: FilePath) -> Int64 {
-        var info = stat()
-        return lstat(path.string, &info) == 0 ? Int64(info.st_blocks) * 512 : 0
     }
 }
 

@@ -7,7 +7,7 @@ import SystemPackage
 #endif
 
 /// Small, symlink-safe file tree operations for the install step (lstat, never following links).
-enum FileTree {
+public enum FileTree {
     /// `lstat(path)`, or nil when nothing is there.
     static func status(_ path: FilePath) -> stat? {
         var info = stat()
@@ -59,7 +59,7 @@ enum FileTree {
     }
 
     /// The disk space `path` and everything under it take, in bytes (as `du` counts it; links not followed).
-    static func size(_ path: FilePath) -> Int64 {
+    public static func size(_ path: FilePath) -> Int64 {
         guard let info = status(path) else { return 0 }
         var total = Int64(info.st_blocks) * 512
         if isDirectory(info) {
